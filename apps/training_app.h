@@ -1,0 +1,40 @@
+// What train_mlp and train_cnn share: the common flags, their checks, error reporting with exit codes, and the
+// train → evaluate → predict report the tutorials print.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "engine/device.h"
+#include "engine/fashion_mnist.h"
+#include "engine/sequential.h"
+
+namespace loom::apps {
+
+struct TrainingFlags {
+  std::string data;           // empty: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist
+  int epochs = 10;
+  int64_t batch_size = 32;
+  float learning_rate = 1e-3f;
+  uint64_t seed = 0;
+  std::string device = "auto";
+};
+
+void add_training_flags(CLI::App& app, TrainingFlags& flags);
+
+// Runs `body` and turns failures into one line on stderr prefixed with the program name: exit 2 for bad usage
+// (flags, missing data set), 1 for runtime failures. --help prints usage and exits 0.
+int run_guarded(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
+
+// Checks the shared flags (throws UsageError naming the flag) and resolves --device, printing the CPU-fallback note.
+Device check_flags_and_pick_device(const TrainingFlags& flags, const std::string& program);
+
+// Prints the summary, trains for flags.epochs, evaluates on the test set and prints the first test image's
+// predicted and true class.
+void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
+                      const TrainingFlags& flags);
+
+}  // namespace loom::apps

@@ -1,0 +1,47 @@
+#include "engine/cuda_context.h"
+
+#include "engine/cuda_check.h"
+#include "engine/device.h"
+#include "engine/errors.h"
+
+namespace loom {
+
+CudaContext& CudaContext::get() {
+  static CudaContext context;
+  return context;
+}
+
+CudaContext::CudaContext() {
+  const CudaProbe& probe = probe_cuda();
+  if (!probe.usable) throw Error("cannot use the GPU: " + probe.reason + " (run with --device cpu)");
+  LOOM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  LOOM_CUBLAS_CHECK(cublasCreate(&cublas_));
+  LOOM_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  // Plain FP32 unless a caller opts into TF32 explicitly.
+  LOOM_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+}
+
+CudaContext::~CudaContext() {
+  // The process is exiting; the driver may already be shutting down, so failures here are not worth a word.
+  if (cudnn_) cudnnDestroy(cudnn_);
+  if (cublas_) cublasDestroy(cublas_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+cudnnHandle_t CudaContext::cudnn() {
+  if (!cudnn_) {
+    LOOM_CUDNN_CHECK(cudnnCreate(&cudnn_));
+    LOOM_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+  }
+  return cudnn_;
+}
+
+void CudaContext::reserve_workspace(size_t bytes) {
+  if (bytes <= workspace_.bytes()) return;
+  synchronize();  // work in flight may still be using the old workspace
+  workspace_ = Buffer(Memory::Device, bytes);
+}
+
+void CudaContext::synchronize() const { LOOM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+}  // namespace loom

@@ -1,0 +1,58 @@
+// The interface every layer of a Sequential model implements. Shapes passed to build() are per sample (no batch
+// dimension); tensors passed to forward()/backward() carry the batch as dimension 0 and may hold fewer rows than the
+// model was sized for (the last partial batch, a single image).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace loom {
+
+// How a parameter starts: Glorot-uniform with the given fans (Keras's default kernel initializer) or zeros (bias).
+struct ParamSpec {
+  std::string name;  // "kernel", "bias"
+  Shape shape;
+  bool glorot = false;
+  int64_t fan_in = 0;
+  int64_t fan_out = 0;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // Keras's class name ("Dense") and the default name prefix ("dense"; the model adds "_1", "_2", ...).
+  virtual std::string type() const = 0;
+  virtual std::string default_name() const = 0;
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Validates the per-sample input shape and returns the per-sample output shape.
+  virtual Shape build(const Shape& input) = 0;
+  virtual std::vector<ParamSpec> param_specs() const { return {}; }
+  // Views into the model's flat parameter and gradient buffers, one per param_specs() entry, in that order.
+  virtual void bind_params(std::vector<Tensor> /*params*/, std::vector<Tensor> /*grads*/) {}
+  // Called once the device and the largest batch are known, before any forward(): allocate scratch, plan kernels.
+  virtual void prepare(Device /*device*/, int64_t /*max_batch*/) {}
+
+  // A layer whose output is its input, reinterpreted (Flatten): the model passes views and skips the calls.
+  virtual bool output_aliases_input() const { return false; }
+
+  virtual void forward(const Tensor& x, Tensor& y) = 0;
+  // dy may be overwritten (layers compute their pre-activation gradient in place). dx is null for the first
+  // layer, whose input needs no gradient.
+  virtual void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) = 0;
+
+  // Softmax fusion: a model trained with cross-entropy on probabilities asks a final softmax layer to leave its
+  // logits and lets the loss compute softmax and its gradient in one fused, stable op.
+  virtual bool ends_in_softmax() const { return false; }
+  virtual void hand_softmax_to_loss() {}
+
+ private:
+  std::string name_;
+};
+
+}  // namespace loom

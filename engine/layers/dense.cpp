@@ -1,0 +1,50 @@
+#include "engine/layers/dense.h"
+
+#include "engine/errors.h"
+#include "kernels/dense.h"
+#include "kernels/softmax.h"
+
+namespace loom {
+
+Dense::Dense(int64_t units, Activation activation) : units_(units), activation_(activation) {
+  if (units <= 0) throw UsageError("Dense: units must be positive, got " + std::to_string(units));
+}
+
+Shape Dense::build(const Shape& input) {
+  if (input.size() != 1)
+    throw UsageError("Dense '" + name() + "' needs a flat input, got " + shape_str(input) + " (add a Flatten first)");
+  inputs_ = input[0];
+  return {units_};
+}
+
+std::vector<ParamSpec> Dense::param_specs() const {
+  return {{"kernel", {inputs_, units_}, true, inputs_, units_}, {"bias", {units_}, false, 0, 0}};
+}
+
+void Dense::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) {
+  kernel_ = std::move(params.at(0));
+  bias_ = std::move(params.at(1));
+  kernel_grad_ = std::move(grads.at(0));
+  bias_grad_ = std::move(grads.at(1));
+}
+
+void Dense::forward(const Tensor& x, Tensor& y) {
+  bool softmax = activation_ == Activation::Softmax;
+  dense_forward(x, kernel_, bias_, y, softmax ? Activation::None : activation_);
+  if (softmax) softmax_forward(y, y);
+}
+
+void Dense::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  Activation fused = activation_;
+  if (activation_ == Activation::Softmax) {
+    softmax_backward(y, dy, dy);
+    fused = Activation::None;
+  }
+  dense_backward(x, kernel_, y, dy, fused, dx, kernel_grad_, bias_grad_);
+}
+
+void Dense::hand_softmax_to_loss() {
+  if (activation_ == Activation::Softmax) activation_ = Activation::None;
+}
+
+}  // namespace loom

@@ -1,0 +1,37 @@
+// Keras-style progress output:
+//   1875/1875 [==============================] - 3s 1ms/step - loss: 0.4974 - accuracy: 0.8242
+// On a terminal the bar redraws in place as steps complete; otherwise only the final line is printed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace loom {
+
+class ProgressBar {
+ public:
+  ProgressBar(int64_t total_steps, std::ostream& out, bool interactive);
+
+  // Redraws at most every 50 ms. loss/accuracy are running means; pass negative values when none is known yet.
+  void update(int64_t step, double loss, double accuracy);
+  void finish(double loss, double accuracy);
+
+  // The line for `step` of `total` after `seconds`; exposed for tests.
+  static std::string format(int64_t step, int64_t total, double seconds, double loss, double accuracy);
+  // Keras's per-step time: "1ms/step", "987us/step", "2s/step".
+  static std::string format_step_time(double seconds_per_step);
+
+ private:
+  double elapsed() const;
+
+  int64_t total_;
+  std::ostream& out_;
+  bool interactive_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_;
+  size_t last_width_ = 0;
+};
+
+}  // namespace loom

@@ -1,0 +1,55 @@
+#include "engine/totals_monitor.h"
+
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
+#include "kernels/totals.h"
+
+namespace loom {
+
+TotalsMonitor::TotalsMonitor(Device device) : device_(device) {
+  if (device_ == Device::CUDA) {
+    staging_ = Buffer(Memory::PinnedHost, kTotalsSlots * sizeof(float));
+    LOOM_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
+  }
+}
+
+TotalsMonitor::~TotalsMonitor() {
+  if (event_) LOOM_CUDA_WARN(cudaEventDestroy(event_));
+}
+
+void TotalsMonitor::request(const Tensor& totals, int64_t samples) {
+  if (device_ == Device::CPU) {  // the CPU has finished the work already: read directly
+    landed_loss_sum_ = totals.f32()[kLossSum];
+    landed_correct_ = totals.f32()[kCorrectCount];
+    landed_samples_ = samples;
+    return;
+  }
+  if (in_flight_) return;
+  cudaStream_t stream = CudaContext::get().stream();
+  LOOM_CUDA_CHECK(cudaMemcpyAsync(staging_.data(), totals.raw(), kTotalsSlots * sizeof(float),
+                                  cudaMemcpyDeviceToHost, stream));
+  LOOM_CUDA_CHECK(cudaEventRecord(event_, stream));
+  in_flight_ = true;
+  in_flight_samples_ = samples;
+}
+
+bool TotalsMonitor::latest(double& loss, double& accuracy) {
+  if (in_flight_) {
+    cudaError_t status = cudaEventQuery(event_);
+    if (status == cudaSuccess) {
+      const float* values = static_cast<const float*>(staging_.data());
+      landed_loss_sum_ = values[kLossSum];
+      landed_correct_ = values[kCorrectCount];
+      landed_samples_ = in_flight_samples_;
+      in_flight_ = false;
+    } else if (status != cudaErrorNotReady) {
+      LOOM_CUDA_CHECK(status);
+    }
+  }
+  if (landed_samples_ == 0) return false;
+  loss = landed_loss_sum_ / static_cast<double>(landed_samples_);
+  accuracy = landed_correct_ / static_cast<double>(landed_samples_);
+  return true;
+}
+
+}  // namespace loom

@@ -1,0 +1,57 @@
+#include "kernels/adam.h"
+
+#include <cmath>
+
+#include "engine/tensor.h"
+
+namespace loom {
+
+template <class T>
+void ref::adam_advance(T* schedule, const AdamHyper& hyper) {
+  T t = schedule[kAdamStep] + T(1);
+  schedule[kAdamStep] = t;
+  schedule[kAdamAlpha] = T(hyper.learning_rate) * std::sqrt(T(1) - std::pow(T(hyper.beta2), t)) /
+                         (T(1) - std::pow(T(hyper.beta1), t));
+}
+
+template <class T>
+void ref::adam_update(T* params, const T* grads, T* m, T* v, const T* schedule, const AdamHyper& hyper, int64_t n) {
+  const T alpha = schedule[kAdamAlpha];
+  const T b1 = T(hyper.beta1), b2 = T(hyper.beta2), eps = T(hyper.epsilon);
+  for (int64_t i = 0; i < n; ++i) {
+    T g = grads[i];
+    m[i] = b1 * m[i] + (T(1) - b1) * g;
+    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+    params[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
+  }
+}
+
+template void ref::adam_advance<float>(float*, const AdamHyper&);
+template void ref::adam_advance<double>(double*, const AdamHyper&);
+template void ref::adam_update<float>(float*, const float*, float*, float*, const float*, const AdamHyper&, int64_t);
+template void ref::adam_update<double>(double*, const double*, double*, double*, const double*, const AdamHyper&,
+                                       int64_t);
+
+void adam_advance(Tensor& schedule, const AdamHyper& hyper) {
+  expect_shape(schedule, {kAdamScheduleSlots}, "adam_advance", "schedule");
+  if (schedule.device() == Device::CUDA)
+    cuda::adam_advance(schedule.f32(), hyper);
+  else
+    ref::adam_advance(schedule.f32(), hyper);
+}
+
+void adam_update(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const Tensor& schedule,
+                 const AdamHyper& hyper) {
+  const char* op = "adam_update";
+  expect_shape(grads, params.shape(), op, "gradients");
+  expect_shape(m, params.shape(), op, "first moments");
+  expect_shape(v, params.shape(), op, "second moments");
+  expect_shape(schedule, {kAdamScheduleSlots}, op, "schedule");
+  expect_same_device(op, {&params, &grads, &m, &v, &schedule});
+  if (params.device() == Device::CUDA)
+    cuda::adam_update(params.f32(), grads.f32(), m.f32(), v.f32(), schedule.f32(), hyper, params.numel());
+  else
+    ref::adam_update(params.f32(), grads.f32(), m.f32(), v.f32(), schedule.f32(), hyper, params.numel());
+}
+
+}  // namespace loom

@@ -1,0 +1,56 @@
+#include "kernels/cross_entropy.h"
+
+#include <cmath>
+#include <string>
+
+#include "engine/errors.h"
+#include "engine/tensor.h"
+#include "kernels/softmax_cross_entropy.h"
+#include "kernels/totals.h"
+
+namespace loom {
+
+template <class T>
+void ref::cross_entropy_probabilities(const T* probs, const int32_t* labels, T* dprobs, T grad_scale, T* loss_sum,
+                                      T* correct, int64_t rows, int64_t classes) {
+  const T lo = T(kProbabilityEpsilon), hi = T(1) - T(kProbabilityEpsilon);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* p = probs + r * classes;
+    int32_t label = labels[r];
+    if (label < 0 || label >= classes)
+      throw Error("cross_entropy_probabilities: label " + std::to_string(label) + " of row " + std::to_string(r) +
+                  " is outside [0, " + std::to_string(classes) + ")");
+    int64_t argmax = 0;
+    for (int64_t j = 1; j < classes; ++j)
+      if (p[j] > p[argmax]) argmax = j;
+    T pl = p[label];
+    T clipped = pl < lo ? lo : (pl > hi ? hi : pl);
+    if (loss_sum) *loss_sum += -std::log(clipped);
+    if (correct && argmax == label) *correct += T(1);
+    if (dprobs)
+      for (int64_t j = 0; j < classes; ++j)
+        dprobs[r * classes + j] = (j == label && pl >= lo && pl <= hi) ? -grad_scale / pl : T(0);
+  }
+}
+
+template void ref::cross_entropy_probabilities<float>(const float*, const int32_t*, float*, float, float*, float*,
+                                                      int64_t, int64_t);
+template void ref::cross_entropy_probabilities<double>(const double*, const int32_t*, double*, double, double*,
+                                                       double*, int64_t, int64_t);
+
+void cross_entropy_probabilities(const Tensor& probs, const Tensor& labels, Tensor* dprobs, float grad_scale,
+                                 Tensor* totals) {
+  check_loss_arguments("cross_entropy_probabilities", probs, labels, dprobs, totals);
+  int64_t rows = probs.dim(0), classes = probs.dim(1);
+  float* dp = dprobs ? dprobs->f32() : nullptr;
+  if (probs.device() == Device::CUDA) {
+    cuda::cross_entropy_probabilities(probs.f32(), labels.data<int32_t>(), dp, grad_scale,
+                                      totals ? totals->f32() : nullptr, rows, classes);
+  } else {
+    float* t = totals ? totals->f32() : nullptr;
+    ref::cross_entropy_probabilities(probs.f32(), labels.data<int32_t>(), dp, grad_scale,
+                                     t ? t + kLossSum : nullptr, t ? t + kCorrectCount : nullptr, rows, classes);
+  }
+}
+
+}  // namespace loom

@@ -1,0 +1,102 @@
+#include "kernels/dense.h"
+
+#include "engine/errors.h"
+#include "engine/tensor.h"
+#include "kernels/bias_activation.h"
+
+namespace loom {
+
+// Loop orders keep the innermost loop running along contiguous rows, so even the reference trains at a usable
+// speed on the CPU.
+template <class T>
+void ref::matmul(const T* x, const T* w, T* y, int64_t n, int64_t in, int64_t out) {
+  for (int64_t r = 0; r < n; ++r) {
+    T* yr = y + r * out;
+    for (int64_t o = 0; o < out; ++o) yr[o] = T(0);
+    for (int64_t i = 0; i < in; ++i) {
+      const T xi = x[r * in + i];
+      const T* wi = w + i * out;
+      for (int64_t o = 0; o < out; ++o) yr[o] += xi * wi[o];
+    }
+  }
+}
+
+template <class T>
+void ref::matmul_grad_weight(const T* x, const T* dz, T* dw, int64_t n, int64_t in, int64_t out) {
+  for (int64_t k = 0; k < in * out; ++k) dw[k] = T(0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < in; ++i) {
+      const T xi = x[r * in + i];
+      T* dwi = dw + i * out;
+      const T* dzr = dz + r * out;
+      for (int64_t o = 0; o < out; ++o) dwi[o] += xi * dzr[o];
+    }
+}
+
+template <class T>
+void ref::matmul_grad_input(const T* dz, const T* w, T* dx, int64_t n, int64_t in, int64_t out) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < in; ++i) {
+      T sum = T(0);
+      for (int64_t o = 0; o < out; ++o) sum += dz[r * out + o] * w[i * out + o];
+      dx[r * in + i] = sum;
+    }
+}
+
+#define LOOM_INSTANTIATE(T)                                                                   \
+  template void ref::matmul<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);            \
+  template void ref::matmul_grad_weight<T>(const T*, const T*, T*, int64_t, int64_t, int64_t); \
+  template void ref::matmul_grad_input<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);
+LOOM_INSTANTIATE(float)
+LOOM_INSTANTIATE(double)
+#undef LOOM_INSTANTIATE
+
+namespace {
+
+struct DenseDims {
+  int64_t n, in, out;
+};
+
+DenseDims dense_dims(const Tensor& x, const Tensor& w, const char* op) {
+  if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(0))
+    throw Error(std::string(op) + ": input " + shape_str(x.shape()) + " does not fit kernel " + shape_str(w.shape()));
+  return {x.dim(0), w.dim(0), w.dim(1)};
+}
+
+}  // namespace
+
+void dense_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, Activation act) {
+  const char* op = "dense_forward";
+  DenseDims d = dense_dims(x, w, op);
+  expect_shape(b, {d.out}, op, "bias");
+  expect_shape(y, {d.n, d.out}, op, "output");
+  expect_same_device(op, {&x, &w, &b, &y});
+  if (x.device() == Device::CUDA)
+    cuda::matmul(x.f32(), w.f32(), y.f32(), d.n, d.in, d.out);
+  else
+    ref::matmul(x.f32(), w.f32(), y.f32(), d.n, d.in, d.out);
+  bias_activation_forward(y, b, act);
+}
+
+void dense_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& dy, Activation act, Tensor* dx,
+                    Tensor& dw, Tensor& db) {
+  const char* op = "dense_backward";
+  DenseDims d = dense_dims(x, w, op);
+  expect_shape(y, {d.n, d.out}, op, "output");
+  expect_shape(dw, w.shape(), op, "kernel gradient");
+  if (dx) {
+    expect_shape(*dx, x.shape(), op, "input gradient");
+    expect_same_device(op, {&x, dx});
+  }
+  expect_same_device(op, {&x, &w, &y, &dy, &dw, &db});
+  bias_activation_backward(y, dy, db, act);  // dy now holds dz
+  if (x.device() == Device::CUDA) {
+    cuda::matmul_grad_weight(x.f32(), dy.f32(), dw.f32(), d.n, d.in, d.out);
+    if (dx) cuda::matmul_grad_input(dy.f32(), w.f32(), dx->f32(), d.n, d.in, d.out);
+  } else {
+    ref::matmul_grad_weight(x.f32(), dy.f32(), dw.f32(), d.n, d.in, d.out);
+    if (dx) ref::matmul_grad_input(dy.f32(), w.f32(), dx->f32(), d.n, d.in, d.out);
+  }
+}
+
+}  // namespace loom

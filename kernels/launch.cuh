@@ -1,0 +1,44 @@
+// The one launch pattern every hand-written kernel uses: size check, ceil-div grid, launch on the context's stream,
+// launch-error check. Kernels over sizes that are not fixed iterate with LOOM_GRID_STRIDE_LOOP.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
+
+#define LOOM_GRID_STRIDE_LOOP(i, n)                                                              \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);         \
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+namespace loom::cuda {
+
+constexpr int kBlockSize = 256;
+// Enough blocks to fill any current GPU several times over; grid-stride loops cover the rest.
+constexpr int64_t kMaxBlocks = 4096;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+inline cudaStream_t stream() { return CudaContext::get().stream(); }
+
+// Launches `kernel` with one thread per element of `n` (grid-stride beyond kMaxBlocks blocks).
+template <class Kernel, class... Args>
+void launch_elementwise(int64_t n, Kernel kernel, Args... args) {
+  if (n <= 0) return;
+  int64_t blocks = std::min(ceil_div(n, kBlockSize), kMaxBlocks);
+  kernel<<<static_cast<unsigned>(blocks), kBlockSize, 0, stream()>>>(args...);
+  LOOM_CUDA_CHECK_LAUNCH();
+}
+
+// Launches `kernel` with an explicit grid (for row-per-block and other shaped kernels).
+template <class Kernel, class... Args>
+void launch_grid(int64_t blocks, int threads, Kernel kernel, Args... args) {
+  if (blocks <= 0) return;
+  kernel<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(args...);
+  LOOM_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace loom::cuda

@@ -1,0 +1,41 @@
+#include "kernels/relu.h"
+
+#include "engine/tensor.h"
+
+namespace loom {
+
+template <class T>
+void ref::relu_forward(const T* x, T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+template <class T>
+void ref::relu_backward(const T* y, const T* dy, T* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+}
+
+template void ref::relu_forward<float>(const float*, float*, int64_t);
+template void ref::relu_forward<double>(const double*, double*, int64_t);
+template void ref::relu_backward<float>(const float*, const float*, float*, int64_t);
+template void ref::relu_backward<double>(const double*, const double*, double*, int64_t);
+
+void relu_forward(const Tensor& x, Tensor& y) {
+  expect_shape(y, x.shape(), "relu_forward", "output");
+  expect_same_device("relu_forward", {&x, &y});
+  if (x.device() == Device::CUDA)
+    cuda::relu_forward(x.f32(), y.f32(), x.numel());
+  else
+    ref::relu_forward(x.f32(), y.f32(), x.numel());
+}
+
+void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  expect_shape(dy, y.shape(), "relu_backward", "dy");
+  expect_shape(dx, y.shape(), "relu_backward", "dx");
+  expect_same_device("relu_backward", {&y, &dy, &dx});
+  if (y.device() == Device::CUDA)
+    cuda::relu_backward(y.f32(), dy.f32(), dx.f32(), y.numel());
+  else
+    ref::relu_backward(y.f32(), dy.f32(), dx.f32(), y.numel());
+}
+
+}  // namespace loom

@@ -1,0 +1,78 @@
+#include "kernels/softmax_cross_entropy.h"
+
+#include <cmath>
+#include <string>
+
+#include "engine/errors.h"
+#include "engine/tensor.h"
+#include "kernels/totals.h"
+
+namespace loom {
+
+void check_loss_arguments(const char* op, const Tensor& scores, const Tensor& labels, const Tensor* grad,
+                          const Tensor* totals) {
+  if (scores.rank() != 2 || scores.dim(1) == 0)
+    throw Error(std::string(op) + ": scores must be [batch, classes], got " + shape_str(scores.shape()));
+  if (labels.dtype() != DType::I32) throw Error(std::string(op) + ": labels must be int32");
+  expect_shape(labels, {scores.dim(0)}, op, "labels");
+  expect_same_device(op, {&scores, &labels});
+  if (grad) {
+    expect_shape(*grad, scores.shape(), op, "gradient");
+    expect_same_device(op, {&scores, grad});
+  }
+  if (totals) {
+    expect_shape(*totals, {kTotalsSlots}, op, "totals");
+    expect_same_device(op, {&scores, totals});
+  }
+}
+
+template <class T>
+void ref::softmax_cross_entropy(const T* logits, const int32_t* labels, T* probs, T* dlogits, T grad_scale,
+                                T* loss_sum, T* correct, int64_t rows, int64_t classes) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* z = logits + r * classes;
+    int32_t label = labels[r];
+    if (label < 0 || label >= classes)
+      throw Error("softmax_cross_entropy: label " + std::to_string(label) + " of row " + std::to_string(r) +
+                  " is outside [0, " + std::to_string(classes) + ")");
+    int64_t argmax = 0;
+    for (int64_t j = 1; j < classes; ++j)
+      if (z[j] > z[argmax]) argmax = j;
+    T max = z[argmax];
+    T sum = T(0);
+    for (int64_t j = 0; j < classes; ++j) sum += std::exp(z[j] - max);
+    T log_sum = std::log(sum);
+    T label_logit = z[label];
+    if (loss_sum) *loss_sum += log_sum + max - label_logit;
+    if (correct && argmax == label) *correct += T(1);
+    for (int64_t j = 0; j < classes; ++j) {
+      T p = std::exp(z[j] - max - log_sum);
+      probs[r * classes + j] = p;  // z may alias probs: z[j] is not read again after this
+      if (dlogits) dlogits[r * classes + j] = (p - (j == label ? T(1) : T(0))) * grad_scale;
+    }
+  }
+}
+
+template void ref::softmax_cross_entropy<float>(const float*, const int32_t*, float*, float*, float, float*, float*,
+                                                int64_t, int64_t);
+template void ref::softmax_cross_entropy<double>(const double*, const int32_t*, double*, double*, double, double*,
+                                                 double*, int64_t, int64_t);
+
+void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor* dlogits,
+                           float grad_scale, Tensor* totals) {
+  const char* op = "softmax_cross_entropy";
+  check_loss_arguments(op, logits, labels, dlogits, totals);
+  expect_shape(probs, logits.shape(), op, "probabilities");
+  int64_t rows = logits.dim(0), classes = logits.dim(1);
+  float* dz = dlogits ? dlogits->f32() : nullptr;
+  if (logits.device() == Device::CUDA) {
+    cuda::softmax_cross_entropy(logits.f32(), labels.data<int32_t>(), probs.f32(), dz, grad_scale,
+                                totals ? totals->f32() : nullptr, rows, classes);
+  } else {
+    float* t = totals ? totals->f32() : nullptr;
+    ref::softmax_cross_entropy(logits.f32(), labels.data<int32_t>(), probs.f32(), dz, grad_scale,
+                               t ? t + kLossSum : nullptr, t ? t + kCorrectCount : nullptr, rows, classes);
+  }
+}
+
+}  // namespace loom

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Bad input to a training app must end with one line on stderr that names the problem and the right exit code
+# (2: bad usage, 1: runtime failure), before any training starts.
+# Usage: cli_errors.sh APP [extra bad-flag cases are chosen by the app's name]
+set -u
+app=$1
+name=$(basename "$app")
+failures=0
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+expect() {  # expect EXIT_CODE REGEX ARGS...
+  local want=$1 pattern=$2
+  shift 2
+  local err rc
+  err=$("$app" "$@" 2>&1 >/dev/null)
+  rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    echo "FAIL: $name $* exited $rc, expected $want; stderr: $err"
+    failures=$((failures + 1))
+  elif ! grep -Eq -- "$pattern" <<<"$err"; then
+    echo "FAIL: $name $*: stderr does not match '$pattern': $err"
+    failures=$((failures + 1))
+  elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ]; then
+    echo "FAIL: $name $*: expected one line on stderr, got: $err"
+    failures=$((failures + 1))
+  else
+    echo "ok: $name $* -> $rc: $err"
+  fi
+}
+
+expect 2 "--epochs must be at least 1" --epochs 0 --device cpu
+expect 2 "--epochs" --epochs ten --device cpu
+expect 2 "--lr must be a positive number" --lr -0.1 --device cpu
+expect 2 "--batch-size must be at least 1" --batch-size 0 --device cpu
+expect 2 "unknown device 'tpu'" --device tpu
+expect 2 "bogus" --bogus
+expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere" --device cpu
+expect 2 "CUDA|dataset-fashion-mnist" --data "$scratch/nowhere" --device cuda
+# A data directory whose files are present but corrupt is a runtime failure naming the file.
+mkdir -p "$scratch/corrupt"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  printf 'not an idx file' >"$scratch/corrupt/$f"
+done
+expect 1 "train-images-idx3-ubyte" --data "$scratch/corrupt" --device cpu
+case "$name" in
+  train_mlp)
+    expect 2 "--hidden: 'x' is not a positive layer width" --hidden 128,x --device cpu
+    expect 2 "--hidden" --hidden 0 --device cpu
+    ;;
+  train_cnn)
+    expect 2 "--filters must be at least 1" --filters 0 --device cpu
+    expect 2 "--dense must be at least 1" --dense -3 --device cpu
+    ;;
+esac
+if ! "$app" --help | grep -q -- "--device"; then
+  echo "FAIL: $name --help does not list --device"
+  failures=$((failures + 1))
+fi
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]
