@@ -35,8 +35,9 @@ class Layer {
   virtual std::vector<ParamSpec> param_specs() const { return {}; }
   // Views into the model's flat parameter and gradient buffers, one per param_specs() entry, in that order.
   virtual void bind_params(std::vector<Tensor> /*params*/, std::vector<Tensor> /*grads*/) {}
-  // Called once the device and the largest batch are known, before any forward(): allocate scratch, plan kernels.
-  virtual void prepare(Device /*device*/, int64_t /*max_batch*/) {}
+  // Called once for every batch size the layer will see (training batch, a last partial batch, a single image),
+  // before the first forward() at that size and never inside a training step: plan kernels, size workspaces.
+  virtual void prepare(Device /*device*/, int64_t /*rows*/) {}
 
   // A layer whose output is its input, reinterpreted (Flatten): the model passes views and skips the calls.
   virtual bool output_aliases_input() const { return false; }

@@ -165,25 +165,39 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, SparseCategorical
 
 std::string Sequential::summary() const {
   require_built("summary");
-  // Keras 2's print_summary layout: 65 columns, fields ending at 29, 55 and 65.
+  // Keras 2's print_summary layout: 65 columns with fields ending at 29, 55 and 65; a field too long for its column
+  // (two spaces kept free) continues on the next line, as "max_pooling2d (MaxPooling2D" / ")" does in Keras.
   const size_t ends[] = {29, 55, 65};
-  auto row = [&](const std::vector<std::string>& fields) {
-    std::string line;
-    for (size_t i = 0; i < fields.size(); ++i) {
-      line += fields[i];
-      line = line.substr(0, ends[i]);
-      line += std::string(ends[i] - line.size(), ' ');
-    }
-    return line + "\n";
+  auto row = [&](std::vector<std::string> fields) {
+    std::string text;
+    auto pending = [&] {
+      for (const std::string& f : fields)
+        if (!f.empty()) return true;
+      return false;
+    };
+    do {
+      std::string line;
+      for (size_t col = 0; col < fields.size(); ++col) {
+        size_t start = col ? ends[col - 1] : 0;
+        size_t space = col + 1 < fields.size() ? 2 : 0;
+        size_t cutoff = ends[col] - start - space;
+        if (col == 0) line += " ";
+        line += fields[col].substr(0, cutoff) + std::string(space, ' ');
+        fields[col] = fields[col].size() > cutoff ? fields[col].substr(cutoff) : "";
+        if (line.size() < ends[col]) line += std::string(ends[col] - line.size(), ' ');
+      }
+      text += line + "\n";
+    } while (pending());
+    return text;
   };
   std::string s = "Model: \"" + name_ + "\"\n";
   s += std::string(65, '_') + "\n";
-  s += row({" Layer (type)", "Output Shape", "Param #"});
+  s += row({"Layer (type)", "Output Shape", "Param #"});
   s += std::string(65, '=') + "\n";
   for (size_t i = 0; i < layers_.size(); ++i) {
     int64_t count = 0;
     for (const ParamSpec& p : layers_[i]->param_specs()) count += shape_numel(p.shape);
-    s += row({" " + layers_[i]->name() + " (" + layers_[i]->type() + ")", keras_shape(shapes_[i + 1]),
+    s += row({layers_[i]->name() + " (" + layers_[i]->type() + ")", keras_shape(shapes_[i + 1]),
               std::to_string(count)});
     s += std::string(65, ' ') + "\n";
   }
@@ -215,7 +229,6 @@ void Sequential::ensure_capacity(int64_t rows) {
   }
   probs_ = Tensor(with_batch(rows, shapes_.back()), device_);
   labels_ = Tensor({rows}, device_, DType::I32);
-  for (auto& layer : layers_) layer->prepare(device_, rows);
   capacity_ = rows;
 }
 
@@ -229,6 +242,7 @@ Sequential::BatchViews& Sequential::views_for(int64_t rows) {
     for (auto& t : act_grads_) slot->grads.push_back(t.rows(0, rows));
     slot->probs = probs_.rows(0, rows);
     slot->labels = labels_.rows(0, rows);
+    for (auto& layer : layers_) layer->prepare(device_, rows);
   }
   return *slot;
 }

@@ -1,0 +1,67 @@
+#include "engine/layers/conv2d.h"
+
+#include "engine/errors.h"
+
+namespace loom {
+
+Conv2D::Conv2D(int64_t filters, int64_t kernel_size, Padding padding, Activation activation)
+    : Conv2D(filters, kernel_size, kernel_size, padding, activation) {}
+
+Conv2D::Conv2D(int64_t filters, int64_t kernel_h, int64_t kernel_w, Padding padding, Activation activation)
+    : filters_(filters), kernel_h_(kernel_h), kernel_w_(kernel_w), padding_(padding), activation_(activation) {
+  if (filters <= 0) throw UsageError("Conv2D: filters must be positive, got " + std::to_string(filters));
+  if (kernel_h <= 0 || kernel_w <= 0)
+    throw UsageError("Conv2D: kernel size must be positive, got " + std::to_string(kernel_h) + "x" +
+                     std::to_string(kernel_w));
+  if (padding == Padding::Same && (kernel_h % 2 == 0 || kernel_w % 2 == 0))
+    throw UsageError("Conv2D: 'same' padding needs an odd kernel size, got " + std::to_string(kernel_h) + "x" +
+                     std::to_string(kernel_w) + " (use 'valid' or an odd size)");
+  if (activation == Activation::Softmax)
+    throw UsageError("Conv2D: softmax activation is not supported (add a Flatten, Dense and softmax)");
+}
+
+Conv2D::~Conv2D() = default;
+
+Shape Conv2D::build(const Shape& input) {
+  if (input.size() != 3)
+    throw UsageError("Conv2D '" + name() + "' needs (height, width, channels) input, got " + shape_str(input));
+  sample_.height = input[0];
+  sample_.width = input[1];
+  sample_.in_channels = input[2];
+  sample_.out_channels = filters_;
+  sample_.kernel_h = kernel_h_;
+  sample_.kernel_w = kernel_w_;
+  sample_.pad_h = padding_ == Padding::Same ? (kernel_h_ - 1) / 2 : 0;
+  sample_.pad_w = padding_ == Padding::Same ? (kernel_w_ - 1) / 2 : 0;
+  if (sample_.out_height() < 1 || sample_.out_width() < 1)
+    throw UsageError("Conv2D '" + name() + "': a " + std::to_string(kernel_h_) + "x" + std::to_string(kernel_w_) +
+                     " kernel does not fit input " + shape_str(input));
+  return {sample_.out_height(), sample_.out_width(), filters_};
+}
+
+std::vector<ParamSpec> Conv2D::param_specs() const {
+  int64_t taps = kernel_h_ * kernel_w_;
+  return {{"kernel", {filters_, kernel_h_, kernel_w_, sample_.in_channels}, true, taps * sample_.in_channels,
+           taps * filters_},
+          {"bias", {filters_}, false, 0, 0}};
+}
+
+void Conv2D::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) {
+  kernel_ = std::move(params.at(0));
+  bias_ = std::move(params.at(1));
+  kernel_grad_ = std::move(grads.at(0));
+  bias_grad_ = std::move(grads.at(1));
+}
+
+void Conv2D::prepare(Device device, int64_t rows) { plans_.prepare(device, rows, sample_, name()); }
+
+void Conv2D::forward(const Tensor& x, Tensor& y) {
+  conv2d_forward(x, kernel_, bias_, y, sample_.pad_h, sample_.pad_w, activation_, plans_.find(x, name()));
+}
+
+void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
+  conv2d_backward(x, kernel_, y, dy, sample_.pad_h, sample_.pad_w, activation_, dx, kernel_grad_, bias_grad_,
+                  plans_.find(x, name()));
+}
+
+}  // namespace loom

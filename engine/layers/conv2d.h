@@ -1,0 +1,40 @@
+#pragma once
+
+#include "engine/layer.h"
+#include "engine/layers/plan_cache.h"
+#include "kernels/activation.h"
+#include "kernels/conv2d.h"
+
+namespace loom {
+
+enum class Padding { Valid, Same };
+
+// Keras's Conv2D with strides 1: `filters` kernels of kernel_h × kernel_w over channels-last input, Glorot-uniform
+// kernels (fans kh·kw·in and kh·kw·filters), zero biases, ReLU fused into the bias pass when asked. "same" padding
+// needs odd kernel sizes (cuDNN pads symmetrically; Keras's extra row for even sizes has no cuDNN equivalent).
+class Conv2D : public Layer {
+ public:
+  Conv2D(int64_t filters, int64_t kernel_size, Padding padding = Padding::Valid,
+         Activation activation = Activation::None);
+  Conv2D(int64_t filters, int64_t kernel_h, int64_t kernel_w, Padding padding, Activation activation);
+  ~Conv2D() override;
+
+  std::string type() const override { return "Conv2D"; }
+  std::string default_name() const override { return "conv2d"; }
+  Shape build(const Shape& input) override;
+  std::vector<ParamSpec> param_specs() const override;
+  void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;
+  void prepare(Device device, int64_t rows) override;
+  void forward(const Tensor& x, Tensor& y) override;
+  void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  int64_t filters_, kernel_h_, kernel_w_;
+  Padding padding_;
+  Activation activation_;
+  Conv2dGeometry sample_;  // batch 0: per-sample geometry
+  Tensor kernel_, bias_, kernel_grad_, bias_grad_;
+  PlanCache<cuda::Conv2dPlan, Conv2dGeometry> plans_;
+};
+
+}  // namespace loom

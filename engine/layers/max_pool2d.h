@@ -1,0 +1,28 @@
+#pragma once
+
+#include "engine/layer.h"
+#include "engine/layers/plan_cache.h"
+#include "kernels/max_pool2d.h"
+
+namespace loom {
+
+// Keras's MaxPooling2D with padding "valid": pool_size windows every `strides` (default: the pool size).
+class MaxPool2D : public Layer {
+ public:
+  explicit MaxPool2D(int64_t pool_size = 2) : MaxPool2D(pool_size, pool_size, pool_size, pool_size) {}
+  MaxPool2D(int64_t pool_h, int64_t pool_w, int64_t stride_h, int64_t stride_w);
+  ~MaxPool2D() override;
+
+  std::string type() const override { return "MaxPooling2D"; }
+  std::string default_name() const override { return "max_pooling2d"; }
+  Shape build(const Shape& input) override;
+  void prepare(Device device, int64_t rows) override;
+  void forward(const Tensor& x, Tensor& y) override;
+  void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  MaxPool2dGeometry sample_;
+  PlanCache<cuda::MaxPool2dPlan, MaxPool2dGeometry> plans_;
+};
+
+}  // namespace loom

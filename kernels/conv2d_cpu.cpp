@@ -1,0 +1,218 @@
+#include "kernels/conv2d.h"
+
+#include <vector>
+
+#include "engine/errors.h"
+#include "engine/tensor.h"
+#include "kernels/bias_activation.h"
+#include "kernels/dense.h"
+
+namespace loom {
+
+bool Conv2dGeometry::operator==(const Conv2dGeometry& o) const {
+  return batch == o.batch && height == o.height && width == o.width && in_channels == o.in_channels &&
+         out_channels == o.out_channels && kernel_h == o.kernel_h && kernel_w == o.kernel_w && pad_h == o.pad_h &&
+         pad_w == o.pad_w;
+}
+
+namespace {
+
+std::string geometry_str(const Conv2dGeometry& g) {
+  return "input " + shape_str({g.batch, g.height, g.width, g.in_channels}) + ", kernel " +
+         shape_str({g.out_channels, g.kernel_h, g.kernel_w, g.in_channels}) + ", padding (" + std::to_string(g.pad_h) +
+         ", " + std::to_string(g.pad_w) + ")";
+}
+
+// The reference computes the convolution as one matrix product, so it needs nothing beyond the Dense reference:
+// each output pixel (n, i, j) becomes a row of `cols` holding the receptive field it reads, flattened in the
+// kernel's (a, b, c) order, i.e. cols is [R = n·oh·ow, K = kh·kw·in] and the kernel viewed as [out, K] lines up
+// with it column for column. Reads outside the image are the zero padding.
+template <class T>
+void im2col(const T* x, T* cols, const Conv2dGeometry& g) {
+  const int64_t oh = g.out_height(), ow = g.out_width(), c_in = g.in_channels;
+  const int64_t K = g.kernel_h * g.kernel_w * c_in;
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        T* row = cols + ((n * oh + i) * ow + j) * K;
+        for (int64_t a = 0; a < g.kernel_h; ++a)
+          for (int64_t b = 0; b < g.kernel_w; ++b) {
+            T* dst = row + (a * g.kernel_w + b) * c_in;
+            const int64_t h = i + a - g.pad_h, w = j + b - g.pad_w;
+            if (h < 0 || h >= g.height || w < 0 || w >= g.width) {
+              for (int64_t c = 0; c < c_in; ++c) dst[c] = T(0);
+              continue;
+            }
+            const T* src = x + ((n * g.height + h) * g.width + w) * c_in;
+            for (int64_t c = 0; c < c_in; ++c) dst[c] = src[c];
+          }
+      }
+}
+
+// The adjoint of im2col: every entry of `cols` goes back to the input pixel it was read from. A pixel appears in
+// several receptive fields, so contributions add (dx must be zeroed first); padding entries are dropped.
+template <class T>
+void col2im_add(const T* cols, T* dx, const Conv2dGeometry& g) {
+  const int64_t oh = g.out_height(), ow = g.out_width(), c_in = g.in_channels;
+  const int64_t K = g.kernel_h * g.kernel_w * c_in;
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) {
+        const T* row = cols + ((n * oh + i) * ow + j) * K;
+        for (int64_t a = 0; a < g.kernel_h; ++a)
+          for (int64_t b = 0; b < g.kernel_w; ++b) {
+            const int64_t h = i + a - g.pad_h, w = j + b - g.pad_w;
+            if (h < 0 || h >= g.height || w < 0 || w >= g.width) continue;
+            const T* src = row + (a * g.kernel_w + b) * c_in;
+            T* dst = dx + ((n * g.height + h) * g.width + w) * c_in;
+            for (int64_t c = 0; c < c_in; ++c) dst[c] += src[c];
+          }
+      }
+}
+
+struct ConvMatrixDims {
+  int64_t rows, k, out;  // R = n·oh·ow, K = kh·kw·in, out channels
+};
+
+ConvMatrixDims matrix_dims(const Conv2dGeometry& g) {
+  return {g.batch * g.out_height() * g.out_width(), g.kernel_h * g.kernel_w * g.in_channels, g.out_channels};
+}
+
+}  // namespace
+
+// y[R, out] = cols[R, K] · Wᵀ. ref::matmul wants its right operand as [K, out] so that its inner loop runs along
+// contiguous output channels; transposing the (small) kernel once is cheaper than a strided inner loop.
+template <class T>
+void ref::conv2d_forward(const T* x, const T* w, T* y, const Conv2dGeometry& g) {
+  const ConvMatrixDims d = matrix_dims(g);
+  std::vector<T> cols(static_cast<size_t>(d.rows * d.k));
+  im2col(x, cols.data(), g);
+  std::vector<T> wt(static_cast<size_t>(d.k * d.out));
+  for (int64_t o = 0; o < d.out; ++o)
+    for (int64_t k = 0; k < d.k; ++k) wt[k * d.out + o] = w[o * d.k + k];
+  ref::matmul(cols.data(), wt.data(), y, d.rows, d.k, d.out);
+}
+
+// dcols[R, K] = dy[R, out] · W[out, K], then each column entry is returned to its input pixel.
+template <class T>
+void ref::conv2d_backward_data(const T* dy, const T* w, T* dx, const Conv2dGeometry& g) {
+  const ConvMatrixDims d = matrix_dims(g);
+  std::vector<T> dcols(static_cast<size_t>(d.rows * d.k));
+  ref::matmul(dy, w, dcols.data(), d.rows, d.out, d.k);
+  const int64_t dx_size = g.batch * g.height * g.width * g.in_channels;
+  for (int64_t k = 0; k < dx_size; ++k) dx[k] = T(0);
+  col2im_add(dcols.data(), dx, g);
+}
+
+// dW[out, K] = dyᵀ[out, R] · cols[R, K]: the Dense weight gradient with dy in the role of the input.
+template <class T>
+void ref::conv2d_backward_filter(const T* x, const T* dy, T* dw, const Conv2dGeometry& g) {
+  const ConvMatrixDims d = matrix_dims(g);
+  std::vector<T> cols(static_cast<size_t>(d.rows * d.k));
+  im2col(x, cols.data(), g);
+  ref::matmul_grad_weight(dy, cols.data(), dw, d.rows, d.out, d.k);
+}
+
+#define LOOM_INSTANTIATE(T)                                                                        \
+  template void ref::conv2d_forward<T>(const T*, const T*, T*, const Conv2dGeometry&);            \
+  template void ref::conv2d_backward_data<T>(const T*, const T*, T*, const Conv2dGeometry&);      \
+  template void ref::conv2d_backward_filter<T>(const T*, const T*, T*, const Conv2dGeometry&);
+LOOM_INSTANTIATE(float)
+LOOM_INSTANTIATE(double)
+#undef LOOM_INSTANTIATE
+
+Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y, int64_t pad_h, int64_t pad_w,
+                               const char* op) {
+  const std::string where = std::string(op) + ": ";
+  const std::string shapes = "input " + shape_str(x.shape()) + ", kernel " + shape_str(w.shape());
+  if (x.dtype() != DType::F32 || w.dtype() != DType::F32 || y.dtype() != DType::F32)
+    throw Error(where + "expects float32 tensors (" + shapes + ")");
+  if (x.rank() != 4 || w.rank() != 4)
+    throw Error(where + "expects input [n, h, w, in] and kernel [out, kh, kw, in], got " + shapes);
+  if (x.dim(3) != w.dim(3))
+    throw Error(where + shapes + " disagree on input channels (" + std::to_string(x.dim(3)) + " vs " +
+                std::to_string(w.dim(3)) + ")");
+  if (pad_h < 0 || pad_w < 0)
+    throw Error(where + "negative padding (" + std::to_string(pad_h) + ", " + std::to_string(pad_w) + ") for " +
+                shapes);
+  Conv2dGeometry g;
+  g.batch = x.dim(0);
+  g.height = x.dim(1);
+  g.width = x.dim(2);
+  g.in_channels = x.dim(3);
+  g.out_channels = w.dim(0);
+  g.kernel_h = w.dim(1);
+  g.kernel_w = w.dim(2);
+  g.pad_h = pad_h;
+  g.pad_w = pad_w;
+  if (g.batch < 1 || g.in_channels < 1 || g.out_channels < 1 || g.kernel_h < 1 || g.kernel_w < 1 ||
+      g.out_height() < 1 || g.out_width() < 1)
+    throw Error(where + "no output for " + geometry_str(g) + " (empty tensor, or kernel larger than padded input)");
+  const Shape expected{g.batch, g.out_height(), g.out_width(), g.out_channels};
+  if (y.shape() != expected)
+    throw Error(where + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
+                geometry_str(g));
+  return g;
+}
+
+namespace {
+
+// On CUDA the plan holds descriptors and a workspace sized for one geometry; running it on another would read and
+// write out of bounds, so a mismatch is a hard error rather than something to patch up here.
+const cuda::Conv2dPlan& checked_plan(const cuda::Conv2dPlan* plan, const Conv2dGeometry& g, const char* op) {
+  if (!plan)
+    throw Error(std::string(op) + ": CUDA tensors need a Conv2dPlan made for " + geometry_str(g) +
+                " (the layer was not prepared for this batch size)");
+  if (!(plan->geometry() == g))
+    throw Error(std::string(op) + ": the Conv2dPlan was made for another batch size or geometry (" +
+                geometry_str(plan->geometry()) + "), called with " + geometry_str(g));
+  return *plan;
+}
+
+void check_not_softmax(Activation act, const char* op) {
+  if (act == Activation::Softmax)
+    throw Error(std::string(op) + ": softmax cannot follow a convolution in its epilogue (it is a row operation)");
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, int64_t pad_h, int64_t pad_w,
+                    Activation act, const cuda::Conv2dPlan* plan) {
+  const char* op = "conv2d_forward";
+  const Conv2dGeometry g = conv2d_geometry(x, w, y, pad_h, pad_w, op);
+  expect_shape(b, {g.out_channels}, op, "bias");
+  expect_same_device(op, {&x, &w, &b, &y});
+  check_not_softmax(act, op);
+  if (x.device() == Device::CUDA)
+    checked_plan(plan, g, op).forward(x.f32(), w.f32(), y.f32());
+  else
+    ref::conv2d_forward(x.f32(), w.f32(), y.f32(), g);
+  bias_activation_forward(y, b, act);  // NHWC: the bias is per last dimension, as for Dense
+}
+
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& dy, int64_t pad_h, int64_t pad_w,
+                     Activation act, Tensor* dx, Tensor& dw, Tensor& db, const cuda::Conv2dPlan* plan) {
+  const char* op = "conv2d_backward";
+  const Conv2dGeometry g = conv2d_geometry(x, w, y, pad_h, pad_w, op);
+  expect_shape(dy, y.shape(), op, "output gradient");
+  expect_shape(dw, w.shape(), op, "kernel gradient");
+  expect_shape(db, {g.out_channels}, op, "bias gradient");
+  if (dx) {
+    expect_shape(*dx, x.shape(), op, "input gradient");
+    expect_same_device(op, {&x, dx});
+  }
+  expect_same_device(op, {&x, &w, &y, &dy, &dw, &db});
+  check_not_softmax(act, op);
+  // Validate the plan before anything is written, so a bad call leaves dy untouched.
+  const cuda::Conv2dPlan* cuda_plan = x.device() == Device::CUDA ? &checked_plan(plan, g, op) : nullptr;
+  bias_activation_backward(y, dy, db, act);  // dy now holds dz
+  if (cuda_plan) {
+    cuda_plan->backward_filter(x.f32(), dy.f32(), dw.f32());
+    if (dx) cuda_plan->backward_data(dy.f32(), w.f32(), dx->f32());
+  } else {
+    ref::conv2d_backward_filter(x.f32(), dy.f32(), dw.f32(), g);
+    if (dx) ref::conv2d_backward_data(dy.f32(), w.f32(), dx->f32(), g);
+  }
+}
+
+}  // namespace loom

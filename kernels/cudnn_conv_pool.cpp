@@ -1,0 +1,243 @@
+// The GPU side of Conv2D and MaxPool2D, through cuDNN's classic (descriptor) API.
+//
+// cuDNN 9 marks this API deprecated in favour of the graph API. It is kept, and kept in this one file, because:
+// the graph API's convenient form (cudnn-frontend) is a header library that Debian does not package, and the raw
+// backend API needs several times the code for the same three convolutions and one pooling; the classic calls are
+// still shipped and supported in cuDNN 9, and the deprecation warnings are off unless CUDNN_WARN_DEPRECATED is set.
+// Moving to the graph API later touches only this file.
+//
+// Everything per shape (descriptors, algorithm choice, workspace size) is done when a plan is made, once per batch
+// size, when the model is prepared; the calls inside a training step only enqueue work.
+#include <sstream>
+#include <vector>
+
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
+#include "engine/errors.h"
+#include "kernels/conv2d.h"
+#include "kernels/max_pool2d.h"
+
+namespace loom::cuda {
+namespace {
+
+// The most workspace one convolution algorithm may ask for; faster algorithms that want more are passed over.
+constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
+
+int i32(int64_t v) { return static_cast<int>(v); }
+
+std::string describe(const Conv2dGeometry& g) {
+  std::ostringstream s;
+  s << "input (" << g.batch << ", " << g.height << ", " << g.width << ", " << g.in_channels << "), kernel ("
+    << g.out_channels << ", " << g.kernel_h << ", " << g.kernel_w << ", " << g.in_channels << "), padding ("
+    << g.pad_h << ", " << g.pad_w << ")";
+  return s.str();
+}
+
+std::string describe(const MaxPool2dGeometry& g) {
+  std::ostringstream s;
+  s << "input (" << g.batch << ", " << g.height << ", " << g.width << ", " << g.channels << "), pool (" << g.pool_h
+    << ", " << g.pool_w << "), strides (" << g.stride_h << ", " << g.stride_w << ")";
+  return s.str();
+}
+
+// cuDNN failures name the layer and its shapes, so "CUDNN_STATUS_NOT_SUPPORTED" is never all a user sees.
+struct LayerContext {
+  std::string layer;
+  std::string shapes;
+  void check(cudnnStatus_t status, const char* what) const {
+    if (status != CUDNN_STATUS_SUCCESS)
+      throw Error("cuDNN error in layer '" + layer + "' (" + shapes + "): " + what + ": " +
+                  cudnnGetErrorString(status));
+  }
+};
+
+cudnnTensorDescriptor_t nhwc_tensor(const LayerContext& ctx, int64_t n, int64_t h, int64_t w, int64_t c) {
+  cudnnTensorDescriptor_t desc = nullptr;
+  ctx.check(cudnnCreateTensorDescriptor(&desc), "creating a tensor descriptor");
+  ctx.check(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i32(n), i32(c), i32(h), i32(w)),
+            "describing an NHWC tensor");
+  return desc;
+}
+
+// Tensor-op math would mean TF32 on Ampere and later; loom computes in plain FP32 unless asked otherwise.
+bool plain_fp32(cudnnMathType_t math) { return math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH; }
+
+template <class Perf>
+Perf pick(const LayerContext& ctx, const std::vector<Perf>& candidates, int returned, const char* pass) {
+  for (int i = 0; i < returned; ++i) {
+    const Perf& p = candidates[i];
+    if (p.status == CUDNN_STATUS_SUCCESS && p.memory <= kMaxWorkspaceBytes && plain_fp32(p.mathType)) return p;
+  }
+  ctx.check(CUDNN_STATUS_NOT_SUPPORTED, pass);
+  return candidates[0];  // not reached
+}
+
+}  // namespace
+
+struct Conv2dPlan::Impl {
+  Conv2dGeometry g;
+  LayerContext ctx;
+  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  cudnnFilterDescriptor_t w_desc = nullptr;
+  cudnnConvolutionDescriptor_t conv_desc = nullptr;
+  cudnnConvolutionFwdAlgo_t fwd_algo{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
+  size_t workspace = 0;
+};
+
+Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) : impl_(std::make_unique<Impl>()) {
+  Impl& p = *impl_;
+  p.g = g;
+  p.ctx = {layer_name, describe(g)};
+  const LayerContext& ctx = p.ctx;
+  CudaContext& cuda = CudaContext::get();
+  cudnnHandle_t handle = cuda.cudnn();
+
+  p.x_desc = nhwc_tensor(ctx, g.batch, g.height, g.width, g.in_channels);
+  p.y_desc = nhwc_tensor(ctx, g.batch, g.out_height(), g.out_width(), g.out_channels);
+  ctx.check(cudnnCreateFilterDescriptor(&p.w_desc), "creating the filter descriptor");
+  ctx.check(cudnnSetFilter4dDescriptor(p.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, i32(g.out_channels),
+                                       i32(g.in_channels), i32(g.kernel_h), i32(g.kernel_w)),
+            "describing the filter");
+  ctx.check(cudnnCreateConvolutionDescriptor(&p.conv_desc), "creating the convolution descriptor");
+  ctx.check(cudnnSetConvolution2dDescriptor(p.conv_desc, i32(g.pad_h), i32(g.pad_w), 1, 1, 1, 1,
+                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+            "describing the convolution");
+  ctx.check(cudnnSetConvolutionMathType(p.conv_desc, CUDNN_FMA_MATH), "setting FP32 math");
+
+  int n = 0, c = 0, h = 0, w = 0;
+  ctx.check(cudnnGetConvolution2dForwardOutputDim(p.conv_desc, p.x_desc, p.w_desc, &n, &c, &h, &w),
+            "computing the output shape");
+  if (n != g.batch || c != g.out_channels || h != g.out_height() || w != g.out_width())
+    throw Error("layer '" + layer_name + "': cuDNN computes output (" + std::to_string(n) + ", " +
+                std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) + ") for " + ctx.shapes);
+
+  // Heuristic choice (no trial runs): the first algorithm that is supported, fits the workspace cap and stays in
+  // FP32. Made once per batch size.
+  int returned = 0;
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+  ctx.check(cudnnGetConvolutionForwardAlgorithm_v7(handle, p.x_desc, p.w_desc, p.conv_desc, p.y_desc,
+                                                   CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, fwd.data()),
+            "choosing the forward algorithm");
+  auto f = pick(ctx, fwd, returned, "no forward algorithm fits");
+  p.fwd_algo = f.algo;
+
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+  ctx.check(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
+                                                        CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
+                                                        bwd_data.data()),
+            "choosing the backward-data algorithm");
+  auto d = pick(ctx, bwd_data, returned, "no backward-data algorithm fits");
+  p.bwd_data_algo = d.algo;
+
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+  ctx.check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, p.x_desc, p.y_desc, p.conv_desc, p.w_desc,
+                                                          CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
+                                                          bwd_filter.data()),
+            "choosing the backward-filter algorithm");
+  auto b = pick(ctx, bwd_filter, returned, "no backward-filter algorithm fits");
+  p.bwd_filter_algo = b.algo;
+
+  // Ask for the sizes again for the algorithms chosen (the heuristic's memory field is an estimate).
+  size_t bytes = 0;
+  ctx.check(cudnnGetConvolutionForwardWorkspaceSize(handle, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, p.fwd_algo,
+                                                    &bytes),
+            "sizing the forward workspace");
+  p.workspace = bytes;
+  ctx.check(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
+                                                         p.bwd_data_algo, &bytes),
+            "sizing the backward-data workspace");
+  p.workspace = std::max(p.workspace, bytes);
+  ctx.check(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, p.x_desc, p.y_desc, p.conv_desc, p.w_desc,
+                                                           p.bwd_filter_algo, &bytes),
+            "sizing the backward-filter workspace");
+  p.workspace = std::max(p.workspace, bytes);
+  cuda.reserve_workspace(p.workspace);
+}
+
+Conv2dPlan::~Conv2dPlan() {
+  if (!impl_) return;
+  if (impl_->conv_desc) cudnnDestroyConvolutionDescriptor(impl_->conv_desc);
+  if (impl_->w_desc) cudnnDestroyFilterDescriptor(impl_->w_desc);
+  if (impl_->y_desc) cudnnDestroyTensorDescriptor(impl_->y_desc);
+  if (impl_->x_desc) cudnnDestroyTensorDescriptor(impl_->x_desc);
+}
+
+const Conv2dGeometry& Conv2dPlan::geometry() const { return impl_->g; }
+size_t Conv2dPlan::workspace_bytes() const { return impl_->workspace; }
+
+void Conv2dPlan::forward(const float* x, const float* w, float* y) const {
+  const Impl& p = *impl_;
+  CudaContext& cuda = CudaContext::get();
+  const float one = 1.f, zero = 0.f;
+  p.ctx.check(cudnnConvolutionForward(cuda.cudnn(), &one, p.x_desc, x, p.w_desc, w, p.conv_desc, p.fwd_algo,
+                                      cuda.workspace(), p.workspace, &zero, p.y_desc, y),
+              "forward convolution");
+}
+
+void Conv2dPlan::backward_data(const float* dy, const float* w, float* dx) const {
+  const Impl& p = *impl_;
+  CudaContext& cuda = CudaContext::get();
+  const float one = 1.f, zero = 0.f;
+  p.ctx.check(cudnnConvolutionBackwardData(cuda.cudnn(), &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,
+                                           p.bwd_data_algo, cuda.workspace(), p.workspace, &zero, p.x_desc, dx),
+              "backward-data convolution");
+}
+
+void Conv2dPlan::backward_filter(const float* x, const float* dy, float* dw) const {
+  const Impl& p = *impl_;
+  CudaContext& cuda = CudaContext::get();
+  const float one = 1.f, zero = 0.f;
+  p.ctx.check(cudnnConvolutionBackwardFilter(cuda.cudnn(), &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
+                                             p.bwd_filter_algo, cuda.workspace(), p.workspace, &zero, p.w_desc, dw),
+              "backward-filter convolution");
+}
+
+struct MaxPool2dPlan::Impl {
+  MaxPool2dGeometry g;
+  LayerContext ctx;
+  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
+  cudnnPoolingDescriptor_t pool_desc = nullptr;
+};
+
+MaxPool2dPlan::MaxPool2dPlan(const MaxPool2dGeometry& g, const std::string& layer_name)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& p = *impl_;
+  p.g = g;
+  p.ctx = {layer_name, describe(g)};
+  CudaContext::get().cudnn();  // create the handle now, not in the first step
+  p.x_desc = nhwc_tensor(p.ctx, g.batch, g.height, g.width, g.channels);
+  p.y_desc = nhwc_tensor(p.ctx, g.batch, g.out_height(), g.out_width(), g.channels);
+  p.ctx.check(cudnnCreatePoolingDescriptor(&p.pool_desc), "creating the pooling descriptor");
+  // The deterministic variant: the backward pass gives each gradient to one maximum, without atomics.
+  p.ctx.check(cudnnSetPooling2dDescriptor(p.pool_desc, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN,
+                                          i32(g.pool_h), i32(g.pool_w), 0, 0, i32(g.stride_h), i32(g.stride_w)),
+              "describing the pooling");
+}
+
+MaxPool2dPlan::~MaxPool2dPlan() {
+  if (!impl_) return;
+  if (impl_->pool_desc) cudnnDestroyPoolingDescriptor(impl_->pool_desc);
+  if (impl_->y_desc) cudnnDestroyTensorDescriptor(impl_->y_desc);
+  if (impl_->x_desc) cudnnDestroyTensorDescriptor(impl_->x_desc);
+}
+
+const MaxPool2dGeometry& MaxPool2dPlan::geometry() const { return impl_->g; }
+
+void MaxPool2dPlan::forward(const float* x, float* y) const {
+  const Impl& p = *impl_;
+  const float one = 1.f, zero = 0.f;
+  p.ctx.check(cudnnPoolingForward(CudaContext::get().cudnn(), p.pool_desc, &one, p.x_desc, x, &zero, p.y_desc, y),
+              "max-pooling forward");
+}
+
+void MaxPool2dPlan::backward(const float* x, const float* y, const float* dy, float* dx) const {
+  const Impl& p = *impl_;
+  const float one = 1.f, zero = 0.f;
+  p.ctx.check(cudnnPoolingBackward(CudaContext::get().cudnn(), p.pool_desc, &one, p.y_desc, y, p.y_desc, dy,
+                                   p.x_desc, x, &zero, p.x_desc, dx),
+              "max-pooling backward");
+}
+
+}  // namespace loom::cuda

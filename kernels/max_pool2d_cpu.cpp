@@ -1,0 +1,136 @@
+#include "kernels/max_pool2d.h"
+
+#include "engine/errors.h"
+#include "engine/tensor.h"
+
+namespace loom {
+
+bool MaxPool2dGeometry::operator==(const MaxPool2dGeometry& o) const {
+  return batch == o.batch && height == o.height && width == o.width && channels == o.channels &&
+         pool_h == o.pool_h && pool_w == o.pool_w && stride_h == o.stride_h && stride_w == o.stride_w;
+}
+
+namespace {
+
+std::string geometry_str(const MaxPool2dGeometry& g) {
+  return "input " + shape_str({g.batch, g.height, g.width, g.channels}) + ", pool (" + std::to_string(g.pool_h) +
+         ", " + std::to_string(g.pool_w) + "), stride (" + std::to_string(g.stride_h) + ", " +
+         std::to_string(g.stride_w) + ")";
+}
+
+// Index into x of the window's maximum for output (n, i, j, c). Scanning in row-major window order and replacing
+// only on a strictly greater value picks the first maximum on a tie, the element TensorFlow routes the gradient to.
+template <class T>
+int64_t argmax_in_window(const T* x, const MaxPool2dGeometry& g, int64_t n, int64_t i, int64_t j, int64_t c) {
+  int64_t best = -1;
+  for (int64_t a = 0; a < g.pool_h; ++a)
+    for (int64_t b = 0; b < g.pool_w; ++b) {
+      const int64_t h = i * g.stride_h + a, w = j * g.stride_w + b;
+      const int64_t k = ((n * g.height + h) * g.width + w) * g.channels + c;
+      if (best < 0 || x[k] > x[best]) best = k;
+    }
+  return best;
+}
+
+}  // namespace
+
+template <class T>
+void ref::max_pool2d_forward(const T* x, T* y, const MaxPool2dGeometry& g) {
+  const int64_t oh = g.out_height(), ow = g.out_width();
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j)
+        for (int64_t c = 0; c < g.channels; ++c)
+          y[((n * oh + i) * ow + j) * g.channels + c] = x[argmax_in_window(x, g, n, i, j, c)];
+}
+
+// The derivative of a max is 1 at the chosen maximum and 0 elsewhere; overlapping windows (stride < pool) may
+// choose the same element, so contributions add.
+template <class T>
+void ref::max_pool2d_backward(const T* x, const T* dy, T* dx, const MaxPool2dGeometry& g) {
+  const int64_t oh = g.out_height(), ow = g.out_width();
+  const int64_t dx_size = g.batch * g.height * g.width * g.channels;
+  for (int64_t k = 0; k < dx_size; ++k) dx[k] = T(0);
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j)
+        for (int64_t c = 0; c < g.channels; ++c)
+          dx[argmax_in_window(x, g, n, i, j, c)] += dy[((n * oh + i) * ow + j) * g.channels + c];
+}
+
+#define LOOM_INSTANTIATE(T)                                                                  \
+  template void ref::max_pool2d_forward<T>(const T*, T*, const MaxPool2dGeometry&);         \
+  template void ref::max_pool2d_backward<T>(const T*, const T*, T*, const MaxPool2dGeometry&);
+LOOM_INSTANTIATE(float)
+LOOM_INSTANTIATE(double)
+#undef LOOM_INSTANTIATE
+
+MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t pool_h, int64_t pool_w,
+                                      int64_t stride_h, int64_t stride_w, const char* op) {
+  const std::string where = std::string(op) + ": ";
+  const std::string window = "pool (" + std::to_string(pool_h) + ", " + std::to_string(pool_w) + "), stride (" +
+                             std::to_string(stride_h) + ", " + std::to_string(stride_w) + ")";
+  if (x.dtype() != DType::F32 || y.dtype() != DType::F32)
+    throw Error(where + "expects float32 tensors (input " + shape_str(x.shape()) + ")");
+  if (x.rank() != 4) throw Error(where + "expects input [n, h, w, c], got " + shape_str(x.shape()));
+  if (pool_h < 1 || pool_w < 1 || stride_h < 1 || stride_w < 1)
+    throw Error(where + window + " must be at least 1 (input " + shape_str(x.shape()) + ")");
+  if (pool_h > x.dim(1) || pool_w > x.dim(2))
+    throw Error(where + window + " is larger than the image of input " + shape_str(x.shape()));
+  MaxPool2dGeometry g;
+  g.batch = x.dim(0);
+  g.height = x.dim(1);
+  g.width = x.dim(2);
+  g.channels = x.dim(3);
+  g.pool_h = pool_h;
+  g.pool_w = pool_w;
+  g.stride_h = stride_h;
+  g.stride_w = stride_w;
+  if (g.batch < 1 || g.channels < 1) throw Error(where + "empty input " + shape_str(x.shape()));
+  const Shape expected{g.batch, g.out_height(), g.out_width(), g.channels};
+  if (y.shape() != expected)
+    throw Error(where + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
+                geometry_str(g));
+  return g;
+}
+
+namespace {
+
+// The cuDNN descriptors in a plan describe one geometry; using the plan for another would be out of bounds.
+const cuda::MaxPool2dPlan& checked_plan(const cuda::MaxPool2dPlan* plan, const MaxPool2dGeometry& g, const char* op) {
+  if (!plan)
+    throw Error(std::string(op) + ": CUDA tensors need a MaxPool2dPlan made for " + geometry_str(g) +
+                " (the layer was not prepared for this batch size)");
+  if (!(plan->geometry() == g))
+    throw Error(std::string(op) + ": the MaxPool2dPlan was made for another batch size or geometry (" +
+                geometry_str(plan->geometry()) + "), called with " + geometry_str(g));
+  return *plan;
+}
+
+}  // namespace
+
+void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool_w, int64_t stride_h,
+                        int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
+  const char* op = "max_pool2d_forward";
+  const MaxPool2dGeometry g = max_pool2d_geometry(x, y, pool_h, pool_w, stride_h, stride_w, op);
+  expect_same_device(op, {&x, &y});
+  if (x.device() == Device::CUDA)
+    checked_plan(plan, g, op).forward(x.f32(), y.f32());
+  else
+    ref::max_pool2d_forward(x.f32(), y.f32(), g);
+}
+
+void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, int64_t pool_h,
+                         int64_t pool_w, int64_t stride_h, int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
+  const char* op = "max_pool2d_backward";
+  const MaxPool2dGeometry g = max_pool2d_geometry(x, y, pool_h, pool_w, stride_h, stride_w, op);
+  expect_shape(dy, y.shape(), op, "output gradient");
+  expect_shape(dx, x.shape(), op, "input gradient");
+  expect_same_device(op, {&x, &y, &dy, &dx});
+  if (x.device() == Device::CUDA)
+    checked_plan(plan, g, op).backward(x.f32(), y.f32(), dy.f32(), dx.f32());
+  else
+    ref::max_pool2d_backward(x.f32(), dy.f32(), dx.f32(), g);  // the reference finds the maxima again from x
+}
+
+}  // namespace loom
