@@ -17,6 +17,9 @@ CudaContext::CudaContext() {
   LOOM_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   LOOM_CUBLAS_CHECK(cublasCreate(&cublas_));
   LOOM_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+  constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;  // NVIDIA's recommendation for Hopper
+  cublas_workspace_ = Buffer(Memory::Device, kCublasWorkspaceBytes);
+  LOOM_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_.data(), kCublasWorkspaceBytes));
   // Plain FP32 unless a caller opts into TF32 explicitly.
   LOOM_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
 }

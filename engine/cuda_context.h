@@ -37,6 +37,7 @@ class CudaContext {
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   Buffer workspace_;
+  Buffer cublas_workspace_;  // given to cuBLAS up front so it never allocates during a graph capture
 };
 
 }  // namespace loom

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/cuda_context.h"
+#include "engine/cuda_graph.h"
 #include "engine/errors.h"
 #include "engine/progress_bar.h"
 #include "engine/totals_monitor.h"
@@ -328,10 +329,25 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
   Tensor images = device_ == Device::CPU ? data.images.view() : data.images.to(device_);
   Tensor labels = device_ == Device::CPU ? data.labels.view() : data.labels.to(device_);
   Tensor order({n}, device_, DType::I32);
+  Tensor cursor({1}, device_, DType::I32);
   std::vector<int32_t> host_order(static_cast<size_t>(n));
   std::mt19937_64 rng(options.seed);
   views_for(batch);
   if (samples_per_epoch % batch) views_for(samples_per_epoch % batch);
+
+  // One step, as enqueued work only: reads its batch position from `cursor` and moves it on, so the same work
+  // (or its captured graph) serves every full batch.
+  auto enqueue_step = [&](BatchViews& v) {
+    gather_batch(images, labels, order, cursor, v.acts[0], v.labels);
+    forward(v);
+    loss(v, true);
+    backward(v);
+    optimizer_->step(params_, grads_);
+    advance_cursor(cursor, v.rows);
+  };
+  bool use_graph = device_ == Device::CUDA && options.cuda_graph;
+  bool warmed_up = false;  // libraries load kernels and size workspaces on first use: never inside a capture
+  CudaGraph graph;
 
   std::ostream& out = *options.out;
   const bool interactive = options.verbose > 0 && is_terminal(out);
@@ -340,17 +356,29 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
     if (options.verbose > 0) out << "Epoch " << epoch + 1 << "/" << options.epochs << "\n" << std::flush;
     write_order(order, host_order, options.shuffle, rng);
     totals_.zero();
+    cursor.zero();
     auto start = std::chrono::steady_clock::now();
     ProgressBar bar(steps, out, interactive);
     TotalsMonitor monitor(device_);
     for (int64_t step = 0; step < steps; ++step) {
       int64_t begin = step * batch, rows = std::min(batch, n - begin);
       BatchViews& v = views_for(rows);
-      gather_batch(images, labels, order.rows(begin, begin + rows), v.acts[0], v.labels);
-      forward(v);
-      loss(v, true);
-      backward(v);
-      optimizer_->step(params_, grads_);
+      if (!use_graph || rows != batch || !warmed_up) {
+        enqueue_step(v);
+        warmed_up = true;
+      } else {
+        if (!graph.ready()) {
+          try {
+            graph.capture([&] { enqueue_step(v); });
+          } catch (const Error& e) {  // nothing ran: fall back to ordinary launches, and say so
+            std::cerr << "loom: CUDA graph capture failed, training without graphs: " << e.what() << "\n";
+            use_graph = false;
+            enqueue_step(v);
+            continue;
+          }
+        }
+        graph.launch();
+      }
       if (interactive) {
         monitor.request(totals_, begin + rows);
         double running_loss = -1, running_accuracy = -1;
@@ -387,13 +415,14 @@ Evaluation Sequential::run_inference(const LabeledImages* data, const Tensor* im
   const int64_t batch = std::min(batch_size, n);
   std::vector<int32_t> host_order(static_cast<size_t>(n));
   std::mt19937_64 unused_rng;
-  Tensor images, labels, order;
+  Tensor images, labels, order, cursor;
   if (bytes) {
     images = device_ == Device::CPU ? images_host.view() : images_host.to(device_);
     labels = data ? (device_ == Device::CPU ? data->labels.view() : data->labels.to(device_))
                   : Tensor::zeros({n}, device_, DType::U8);
     order = Tensor({n}, device_, DType::I32);
     write_order(order, host_order, false, unused_rng);
+    cursor = Tensor::zeros({1}, device_, DType::I32);
   }
   const bool output_is_logits = compiled_ && loss_path_ != LossPath::Probabilities;
   totals_.zero();
@@ -401,10 +430,12 @@ Evaluation Sequential::run_inference(const LabeledImages* data, const Tensor* im
   for (int64_t begin = 0; begin < n; begin += batch) {
     int64_t rows = std::min(batch, n - begin);
     BatchViews& v = views_for(rows);
-    if (bytes)
-      gather_batch(images, labels, order.rows(begin, begin + rows), v.acts[0], v.labels);
-    else
+    if (bytes) {
+      gather_batch(images, labels, order, cursor, v.acts[0], v.labels);
+      advance_cursor(cursor, rows);
+    } else {
       v.acts[0].copy_from(images_host.rows(begin, begin + rows));
+    }
     forward(v);
     if (data) loss(v, false);  // leaves probabilities where predict looks for them
     if (probs_out) {

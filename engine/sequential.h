@@ -35,6 +35,9 @@ struct FitOptions {
   int verbose = 1;                      // 0 silent, 1 progress bar per epoch
   std::ostream* out = &std::cout;
   int64_t max_steps_per_epoch = 0;      // 0: the whole data set each epoch (tests use a few steps)
+  // On the GPU, capture the training step once as a CUDA graph and replay it for every full batch (the last,
+  // partial batch of an epoch runs as ordinary launches). Off: every step is ordinary launches.
+  bool cuda_graph = true;
 };
 
 struct EpochResult {

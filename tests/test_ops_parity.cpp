@@ -190,9 +190,12 @@ TYPED_TEST(OpParity, GatherBatchScalesAndWidens) {
   Tensor tl = Tensor::wrap(labels.data(), {stored}, Device::CPU, DType::U8).to(dev);
   Tensor to = make_labels(order, dev);
   const int64_t begin = 10, n = 13;
+  Tensor cursor = make_labels({static_cast<int32_t>(begin)}, dev);
   Tensor x = poisoned({n, 28, 28}, dev);
   Tensor y({n}, dev, DType::I32);
-  gather_batch(ti, tl, to.rows(begin, begin + n), x, y);
+  gather_batch(ti, tl, to, cursor, x, y);
+  advance_cursor(cursor, n);
+  EXPECT_EQ(cursor.to(Device::CPU).data<int32_t>()[0], begin + n) << "cursor after advance";
   std::vector<double> expected(n * sample);
   for (int64_t b = 0; b < n; ++b)
     for (int64_t j = 0; j < sample; ++j) expected[b * sample + j] = images[order[begin + b] * sample + j] / 255.0;
