@@ -45,6 +45,11 @@ void CudaContext::reserve_workspace(size_t bytes) {
   workspace_ = Buffer(Memory::Device, bytes);
 }
 
+void CudaContext::set_tf32(bool enabled) {
+  LOOM_CUBLAS_CHECK(cublasSetMathMode(cublas_, enabled ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+  tf32_ = enabled;
+}
+
 void CudaContext::synchronize() const { LOOM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
 }  // namespace loom

@@ -26,6 +26,11 @@ class CudaContext {
 
   void synchronize() const;
 
+  // TF32 tensor-core math for cuBLAS and for cuDNN plans made afterwards (off by default: plain FP32). Faster matrix
+  // products at about 10 bits of mantissa; its effect on accuracy is measured, not assumed (docs/PERFORMANCE.md).
+  void set_tf32(bool enabled);
+  bool tf32() const { return tf32_; }
+
   CudaContext(const CudaContext&) = delete;
   CudaContext& operator=(const CudaContext&) = delete;
 
@@ -37,7 +42,8 @@ class CudaContext {
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   Buffer workspace_;
-  Buffer cublas_workspace_;  // given to cuBLAS up front so it never allocates during a graph capture
+  Buffer cublas_workspace_;
+  bool tf32_ = false;  // given to cuBLAS up front so it never allocates during a graph capture
 };
 
 }  // namespace loom

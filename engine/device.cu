@@ -24,7 +24,9 @@ CudaProbe run_probe() {
   }
   int count = 0;
   cudaError_t status = cudaGetDeviceCount(&count);
-  if (status == cudaErrorInsufficientDriver || driver_version < runtime_version) {
+  // Only the runtime's own verdict counts: within one major version CUDA's minor-version compatibility runs a newer
+  // runtime on an older driver, so driver_version < runtime_version alone is no reason to give up the GPU.
+  if (status == cudaErrorInsufficientDriver) {
     probe.reason = "the NVIDIA driver (CUDA " + version_text(driver_version) + ") is older than this build's CUDA " +
                    "runtime (" + version_text(runtime_version) + "): update the driver";
     return probe;
@@ -56,6 +58,13 @@ CudaProbe run_probe() {
     probe.reason = "this build has no kernel image for the GPU (" + probe.gpu_name + ", compute capability " +
                    std::to_string(probe.compute_major) + "." + std::to_string(probe.compute_minor) +
                    "): rebuild with -DCMAKE_CUDA_ARCHITECTURES=" + std::to_string(probe.compute_major) +
+                   std::to_string(probe.compute_minor);
+    return probe;
+  }
+  if (status == cudaErrorUnsupportedPtxVersion) {  // PTX only for this GPU, and a driver too old to compile it
+    probe.reason = "the NVIDIA driver (CUDA " + version_text(driver_version) + ") cannot compile this build's PTX " +
+                   "for the GPU (" + probe.gpu_name + "): update the driver or rebuild with " +
+                   "-DCMAKE_CUDA_ARCHITECTURES=" + std::to_string(probe.compute_major) +
                    std::to_string(probe.compute_minor);
     return probe;
   }

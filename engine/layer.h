@@ -47,6 +47,9 @@ class Layer {
   // layer, whose input needs no gradient.
   virtual void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) = 0;
 
+  // Multiply-accumulates of one sample's forward pass (for FLOP counts in benchmarks; 0 for data movement).
+  virtual int64_t macs_per_sample() const { return 0; }
+
   // Softmax fusion: a model trained with cross-entropy on probabilities asks a final softmax layer to leave its
   // logits and lets the loss compute softmax and its gradient in one fused, stable op.
   virtual bool ends_in_softmax() const { return false; }

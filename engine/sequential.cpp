@@ -10,6 +10,7 @@
 
 #include "engine/cuda_context.h"
 #include "engine/cuda_graph.h"
+#include "engine/epoch_timer.h"
 #include "engine/errors.h"
 #include "engine/progress_bar.h"
 #include "engine/totals_monitor.h"
@@ -210,6 +211,15 @@ std::string Sequential::summary() const {
   return s;
 }
 
+int64_t Sequential::training_flops_per_sample() const {
+  int64_t flops = 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    int64_t macs = layers_[i]->macs_per_sample();
+    flops += 2 * macs * (i > first_trainable_ ? 3 : 2);
+  }
+  return flops;
+}
+
 void Sequential::ensure_capacity(int64_t rows) {
   if (rows <= capacity_) return;
   if (device_ == Device::CUDA) CudaContext::get().synchronize();  // queued work may still use the old buffers
@@ -348,16 +358,18 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
   bool use_graph = device_ == Device::CUDA && options.cuda_graph;
   bool warmed_up = false;  // libraries load kernels and size workspaces on first use: never inside a capture
   CudaGraph graph;
+  EpochTimer timer(device_);
 
   std::ostream& out = *options.out;
   const bool interactive = options.verbose > 0 && is_terminal(out);
   std::vector<EpochResult> history;
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
     if (options.verbose > 0) out << "Epoch " << epoch + 1 << "/" << options.epochs << "\n" << std::flush;
+    auto start = std::chrono::steady_clock::now();
+    timer.start();
     write_order(order, host_order, options.shuffle, rng);
     totals_.zero();
     cursor.zero();
-    auto start = std::chrono::steady_clock::now();
     ProgressBar bar(steps, out, interactive);
     TotalsMonitor monitor(device_);
     for (int64_t step = 0; step < steps; ++step) {
@@ -386,8 +398,11 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
         bar.update(step + 1, running_loss, running_accuracy);
       }
     }
+    timer.stop();
     std::vector<float> totals = totals_.to_vector();  // the epoch's one synchronization
     EpochResult result;
+    result.device_ms = timer.elapsed_ms();
+    result.device_bytes_in_use = Buffer::device_bytes_in_use();
     result.loss = totals[kLossSum] / static_cast<double>(samples_per_epoch);
     result.accuracy = totals[kCorrectCount] / static_cast<double>(samples_per_epoch);
     result.seconds = seconds_since(start);

@@ -43,7 +43,9 @@ struct FitOptions {
 struct EpochResult {
   double loss = 0;
   double accuracy = 0;
-  double seconds = 0;
+  double seconds = 0;           // host wall clock, the epoch's final synchronization included
+  double device_ms = 0;         // GPU only: CUDA-event time from the epoch's first enqueued work to its last
+  size_t device_bytes_in_use = 0;  // GPU memory held by loom's buffers at the epoch's end
 };
 
 struct Evaluation {
@@ -75,6 +77,9 @@ class Sequential {
 
   std::string summary() const;  // Keras's text table
   int64_t param_count() const { return params_.numel(); }
+  // FLOPs of one training step per sample: forward, and backward for weights and for the inputs of every layer
+  // after the first trainable one (loom skips the gradient nothing needs). Multiply-adds count 2.
+  int64_t training_flops_per_sample() const;
   Device device() const { return device_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   Tensor& parameters() { return params_; }

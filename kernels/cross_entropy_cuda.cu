@@ -29,7 +29,9 @@ __global__ void cross_entropy_probabilities_kernel(const float* probs, const int
     for (int64_t j = lane; j < classes; j += kWarpSize)
       dprobs[row * classes + j] = (j == label && in_range) ? -grad_scale / pl : 0.f;
   if (lane == 0 && totals) {
-    atomicAdd(totals + kLossSum, label_ok ? -logf(fminf(fmaxf(pl, lo), hi)) : NAN);
+    // Clipped as the reference does: fminf/fmaxf would turn a NaN probability into epsilon and hide a diverged model.
+    const float clipped = pl < lo ? lo : (pl > hi ? hi : pl);
+    atomicAdd(totals + kLossSum, -logf(clipped));  // NaN when the label is out of range (pl is NaN then)
     if (argmax == label) atomicAdd(totals + kCorrectCount, 1.f);
   }
 }

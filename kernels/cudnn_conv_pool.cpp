@@ -62,12 +62,17 @@ cudnnTensorDescriptor_t nhwc_tensor(const LayerContext& ctx, int64_t n, int64_t 
 // Tensor-op math would mean TF32 on Ampere and later; loom computes in plain FP32 unless asked otherwise.
 bool plain_fp32(cudnnMathType_t math) { return math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH; }
 
+// The heuristic's best deterministic candidate, so that a GPU run repeats itself (backward-filter ALGO_0/ALGO_3 and
+// backward-data ALGO_0 add with atomics); a non-deterministic one only when nothing else fits.
 template <class Perf>
 Perf pick(const LayerContext& ctx, const std::vector<Perf>& candidates, int returned, const char* pass) {
-  for (int i = 0; i < returned; ++i) {
-    const Perf& p = candidates[i];
-    if (p.status == CUDNN_STATUS_SUCCESS && p.memory <= kMaxWorkspaceBytes && plain_fp32(p.mathType)) return p;
-  }
+  auto fits = [](const Perf& p) {
+    return p.status == CUDNN_STATUS_SUCCESS && p.memory <= kMaxWorkspaceBytes && plain_fp32(p.mathType);
+  };
+  for (int i = 0; i < returned; ++i)
+    if (fits(candidates[i]) && candidates[i].determinism == CUDNN_DETERMINISTIC) return candidates[i];
+  for (int i = 0; i < returned; ++i)
+    if (fits(candidates[i])) return candidates[i];
   ctx.check(CUDNN_STATUS_NOT_SUPPORTED, pass);
   return candidates[0];  // not reached
 }
@@ -84,6 +89,13 @@ struct Conv2dPlan::Impl {
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
   size_t workspace = 0;
+  // Here rather than in ~Conv2dPlan: a constructor that throws half-way never reaches the plan's destructor.
+  ~Impl() {
+    if (conv_desc) cudnnDestroyConvolutionDescriptor(conv_desc);
+    if (w_desc) cudnnDestroyFilterDescriptor(w_desc);
+    if (y_desc) cudnnDestroyTensorDescriptor(y_desc);
+    if (x_desc) cudnnDestroyTensorDescriptor(x_desc);
+  }
 };
 
 Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) : impl_(std::make_unique<Impl>()) {
@@ -156,13 +168,7 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) :
   cuda.reserve_workspace(p.workspace);
 }
 
-Conv2dPlan::~Conv2dPlan() {
-  if (!impl_) return;
-  if (impl_->conv_desc) cudnnDestroyConvolutionDescriptor(impl_->conv_desc);
-  if (impl_->w_desc) cudnnDestroyFilterDescriptor(impl_->w_desc);
-  if (impl_->y_desc) cudnnDestroyTensorDescriptor(impl_->y_desc);
-  if (impl_->x_desc) cudnnDestroyTensorDescriptor(impl_->x_desc);
-}
+Conv2dPlan::~Conv2dPlan() = default;
 
 const Conv2dGeometry& Conv2dPlan::geometry() const { return impl_->g; }
 size_t Conv2dPlan::workspace_bytes() const { return impl_->workspace; }
@@ -199,6 +205,11 @@ struct MaxPool2dPlan::Impl {
   LayerContext ctx;
   cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
   cudnnPoolingDescriptor_t pool_desc = nullptr;
+  ~Impl() {
+    if (pool_desc) cudnnDestroyPoolingDescriptor(pool_desc);
+    if (y_desc) cudnnDestroyTensorDescriptor(y_desc);
+    if (x_desc) cudnnDestroyTensorDescriptor(x_desc);
+  }
 };
 
 MaxPool2dPlan::MaxPool2dPlan(const MaxPool2dGeometry& g, const std::string& layer_name)
@@ -214,14 +225,14 @@ MaxPool2dPlan::MaxPool2dPlan(const MaxPool2dGeometry& g, const std::string& laye
   p.ctx.check(cudnnSetPooling2dDescriptor(p.pool_desc, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN,
                                           i32(g.pool_h), i32(g.pool_w), 0, 0, i32(g.stride_h), i32(g.stride_w)),
               "describing the pooling");
+  int n = 0, c = 0, h = 0, w = 0;
+  p.ctx.check(cudnnGetPooling2dForwardOutputDim(p.pool_desc, p.x_desc, &n, &c, &h, &w), "computing the output shape");
+  if (n != g.batch || c != g.channels || h != g.out_height() || w != g.out_width())
+    throw Error("layer '" + layer_name + "': cuDNN pools to (" + std::to_string(n) + ", " + std::to_string(h) + ", " +
+                std::to_string(w) + ", " + std::to_string(c) + ") for " + p.ctx.shapes);
 }
 
-MaxPool2dPlan::~MaxPool2dPlan() {
-  if (!impl_) return;
-  if (impl_->pool_desc) cudnnDestroyPoolingDescriptor(impl_->pool_desc);
-  if (impl_->y_desc) cudnnDestroyTensorDescriptor(impl_->y_desc);
-  if (impl_->x_desc) cudnnDestroyTensorDescriptor(impl_->x_desc);
-}
+MaxPool2dPlan::~MaxPool2dPlan() = default;
 
 const MaxPool2dGeometry& MaxPool2dPlan::geometry() const { return impl_->g; }
 

@@ -11,7 +11,10 @@ void ref::relu_forward(const T* x, T* y, int64_t n) {
 
 template <class T>
 void ref::relu_backward(const T* y, const T* dy, T* dx, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = dy[i];  // read unconditionally so the compiler can vectorise the select instead of branching
+    dx[i] = y[i] > T(0) ? g : T(0);
+  }
 }
 
 template void ref::relu_forward<float>(const float*, float*, int64_t);

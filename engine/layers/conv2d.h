@@ -25,6 +25,9 @@ class Conv2D : public Layer {
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;
   void prepare(Device device, int64_t rows) override;
+  int64_t macs_per_sample() const override {
+    return sample_.out_height() * sample_.out_width() * filters_ * kernel_h_ * kernel_w_ * sample_.in_channels;
+  }
   void forward(const Tensor& x, Tensor& y) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 

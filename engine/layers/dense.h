@@ -18,6 +18,7 @@ class Dense : public Layer {
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;
   void forward(const Tensor& x, Tensor& y) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  int64_t macs_per_sample() const override { return inputs_ * units_; }
   bool ends_in_softmax() const override { return activation_ == Activation::Softmax; }
   void hand_softmax_to_loss() override;
 

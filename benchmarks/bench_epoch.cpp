@@ -1,0 +1,139 @@
+// Times whole training epochs of the tutorial models and reports them against the hardware's floor, as JSON.
+//
+//   bench_epoch --model mlp --epochs 5 --json mlp.json
+//
+// It first checks that training works (the warm-up epoch must lower the loss and reach a sensible accuracy), then
+// times each further epoch with CUDA events (host clock on the CPU) and reports the median ms/epoch, µs/step,
+// images/s, achieved FLOP/s and the fraction of the FP32 peak from counted FLOPs, and loom's peak GPU memory with
+// its per-epoch level (which must not grow).
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "benchmarks/hardware.h"
+#include "engine/buffer.h"
+#include "engine/cuda_context.h"
+#include "engine/errors.h"
+#include "engine/fashion_mnist.h"
+#include "engine/models.h"
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Time training epochs of the Fashion-MNIST MLP or CNN", "bench_epoch"};
+  std::string model_name = "mlp", device_flag = "auto", data_flag, json_path;
+  int epochs = 5;
+  int64_t batch_size = 32, max_steps = 0;
+  bool no_graph = false, tf32 = false;
+  double peak_tflops = 0;
+  app.add_option("--model", model_name, "mlp or cnn")->capture_default_str();
+  app.add_option("--epochs", epochs, "timed epochs, after one warm-up epoch")->capture_default_str();
+  app.add_option("--batch-size", batch_size, "samples per step")->capture_default_str();
+  app.add_option("--device", device_flag, "auto, cuda or cpu")->capture_default_str();
+  app.add_option("--data", data_flag, "Fashion-MNIST directory");
+  app.add_option("--max-steps", max_steps, "steps per epoch (0: the whole training set)")->capture_default_str();
+  app.add_option("--json", json_path, "write the results here as JSON (they are printed too)");
+  app.add_flag("--no-graph", no_graph, "ordinary launches instead of a replayed CUDA graph");
+  app.add_flag("--tf32", tf32, "let cuBLAS and cuDNN use TF32 tensor cores");
+  app.add_option("--peak-tflops", peak_tflops, "FP32 peak to compare with (default: from the GPU's name)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (model_name != "mlp" && model_name != "cnn")
+      throw loom::UsageError("--model: expected mlp or cnn, got '" + model_name + "'");
+    if (epochs < 1) throw loom::UsageError("--epochs must be at least 1");
+    if (batch_size < 1) throw loom::UsageError("--batch-size must be at least 1");
+    std::string note;
+    loom::Device device = loom::resolve_device(device_flag, &note);
+    if (!note.empty()) std::cerr << "bench_epoch: " << note << "\n";
+    if (device == loom::Device::CUDA) loom::CudaContext::get().set_tf32(tf32);
+
+    loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(data_flag));
+    const bool cnn = model_name == "cnn";
+    loom::LabeledImages train = cnn ? loom::with_channel_axis(data.train)
+                                    : loom::LabeledImages{data.train.images.view(), data.train.labels.view()};
+    loom::LabeledImages probe{data.test.images.rows(0, 1000), data.test.labels.rows(0, 1000)};
+    if (cnn) probe = loom::with_channel_axis(probe);
+    auto model = cnn ? loom::make_cnn(64, 128, device, 0) : loom::make_mlp({128}, device, 0);
+
+    // Training must work before its speed means anything.
+    double initial_loss = model->evaluate(probe, 100).loss;
+    loom::FitOptions options;
+    options.epochs = epochs + 1;
+    options.batch_size = batch_size;
+    options.verbose = 0;
+    options.max_steps_per_epoch = max_steps;
+    options.cuda_graph = !no_graph;
+    auto history = model->fit(train, options);
+    loom::Evaluation after = model->evaluate(probe, 100);
+    const double min_accuracy = max_steps > 0 && max_steps < 500 ? 0.25 : 0.7;  // short runs: well above chance
+    if (!(after.loss < initial_loss) || !(history[0].accuracy > min_accuracy))
+      throw loom::Error("training does not work: loss " + std::to_string(initial_loss) + " -> " +
+                        std::to_string(after.loss) + ", warm-up accuracy " + std::to_string(history[0].accuracy));
+
+    const int64_t samples = max_steps > 0 ? std::min<int64_t>(train.size(), max_steps * batch_size) : train.size();
+    const int64_t steps = (samples + batch_size - 1) / batch_size;
+    std::vector<double> epoch_ms;
+    std::vector<size_t> bytes_in_use;
+    for (size_t e = 1; e < history.size(); ++e) {
+      epoch_ms.push_back(device == loom::Device::CUDA ? history[e].device_ms : history[e].seconds * 1e3);
+      bytes_in_use.push_back(history[e].device_bytes_in_use);
+    }
+    const double ms = median(epoch_ms);
+    const double flops_per_step = static_cast<double>(model->training_flops_per_sample()) * batch_size;
+    const double achieved = flops_per_step * steps / (ms * 1e-3);
+    loom::bench::Hardware hw = loom::bench::describe_hardware(device, peak_tflops);
+
+    nlohmann::json out;
+    out["program"] = "bench_epoch";
+    out["model"] = model_name;
+    out["device"] = loom::device_name(device);
+    out["hardware"] = hw.name;
+    out["batch_size"] = batch_size;
+    out["steps_per_epoch"] = steps;
+    out["cuda_graph"] = device == loom::Device::CUDA && !no_graph;
+    out["tf32"] = tf32;
+    out["validation"] = {{"initial_loss", initial_loss},
+                         {"loss_after", after.loss},
+                         {"accuracy_after", after.accuracy},
+                         {"warmup_epoch_loss", history[0].loss},
+                         {"warmup_epoch_accuracy", history[0].accuracy}};
+    out["epoch_ms"] = epoch_ms;
+    out["ms_per_epoch_median"] = ms;
+    out["us_per_step"] = ms * 1e3 / steps;
+    out["images_per_s"] = samples / (ms * 1e-3);
+    out["flops_per_step"] = flops_per_step;
+    out["achieved_tflops"] = achieved / 1e12;
+    if (hw.fp32_peak_tflops > 0) {
+      out["fp32_peak_tflops"] = hw.fp32_peak_tflops;
+      out["fp32_floor_ms_per_epoch"] = flops_per_step * steps / (hw.fp32_peak_tflops * 1e12) * 1e3;
+      out["fraction_of_fp32_peak"] = achieved / (hw.fp32_peak_tflops * 1e12);
+    }
+    if (device == loom::Device::CUDA) {
+      out["peak_device_bytes"] = loom::Buffer::device_bytes_peak();
+      out["device_bytes_in_use_per_epoch"] = bytes_in_use;
+      out["device_memory_growth_bytes"] =
+          static_cast<int64_t>(bytes_in_use.back()) - static_cast<int64_t>(bytes_in_use.front());
+    }
+    std::cout << out.dump(2) << "\n";
+    if (!json_path.empty()) loom::bench::write_json_file(json_path, out);
+    return 0;
+  } catch (const loom::UsageError& e) {
+    std::cerr << "bench_epoch: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "bench_epoch: " << e.what() << "\n";
+    return 1;
+  }
+}

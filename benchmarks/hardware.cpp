@@ -1,0 +1,71 @@
+#include "benchmarks/hardware.h"
+
+#include <cstdio>
+#include <fstream>
+
+#include "engine/errors.h"
+
+namespace loom::bench {
+namespace {
+
+struct KnownGpu {
+  const char* name_part;
+  double fp32_tflops;
+  double bandwidth_gbs;
+};
+
+// NVIDIA datasheet figures (dense FP32 on the CUDA cores, not tensor cores; HBM/GDDR bandwidth). First match wins,
+// so the more specific names come first.
+constexpr KnownGpu kKnownGpus[] = {
+    {"H200", 66.9, 4800}, {"H100 PCIe", 51.2, 2000}, {"H100 NVL", 60.0, 3900}, {"H100", 66.9, 3350},
+    {"A100-SXM4-80GB", 19.5, 2039}, {"A100", 19.5, 1555}, {"L40S", 91.6, 864}, {"L4", 30.3, 300},
+    {"A10", 31.2, 600},
+};
+
+std::string cpu_model_name() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0) {
+      size_t colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(colon + 2);
+    }
+  return "unknown CPU";
+}
+
+}  // namespace
+
+Hardware describe_hardware(Device device, double fp32_peak_override) {
+  Hardware hw;
+  if (device == Device::CUDA) {
+    hw.name = probe_cuda().gpu_name;
+    for (const KnownGpu& gpu : kKnownGpus)
+      if (hw.name.find(gpu.name_part) != std::string::npos) {
+        hw.fp32_peak_tflops = gpu.fp32_tflops;
+        hw.memory_bandwidth_gbs = gpu.bandwidth_gbs;
+        break;
+      }
+  } else {
+    hw.name = cpu_model_name();
+  }
+  if (fp32_peak_override > 0) hw.fp32_peak_tflops = fp32_peak_override;
+  return hw;
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& json) {
+  const std::string temporary = path + ".partial";
+  {
+    std::ofstream file(temporary);
+    file << json.dump(2) << "\n";
+    if (!file) {
+      std::remove(temporary.c_str());
+      throw Error(path + ": cannot write the results");
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw Error(path + ": cannot write the results");
+  }
+}
+
+}  // namespace loom::bench

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The benchmark programs must run, validate their training, and write well-formed results; bad flags must be
+# refused. Nothing here looks at how fast anything is.
+# Usage: bench_smoke.sh BUILD_DIR SOURCE_DIR
+set -u
+build=$1
+source=$2
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# Any Python 3 reads JSON; PyTorch may live only in the system one (Debian's python3-torch).
+python=python3
+for candidate in /usr/bin/python3 python3; do
+  if "$candidate" -c "import torch" 2>/dev/null; then python=$candidate; break; fi
+done
+
+check_json() {  # check_json FILE KEY...
+  local file=$1
+  shift
+  "$python" - "$file" "$@" <<'PY' || fail "$file lacks fields: $*"
+import json, sys
+data = json.load(open(sys.argv[1]))
+rows = data if isinstance(data, list) else [data]
+for row in rows:
+    if "skipped" in row:
+        continue
+    missing = [k for k in sys.argv[2:] if k not in row]
+    assert not missing, missing
+    assert row["ms_per_epoch_median"] > 0 if "ms_per_epoch_median" in row else True
+PY
+}
+
+"$build/benchmarks/bench_epoch" --device cpu --model mlp --epochs 2 --max-steps 40 --json "$out/mlp.json" >/dev/null \
+  || fail "bench_epoch mlp"
+check_json "$out/mlp.json" ms_per_epoch_median us_per_step images_per_s flops_per_step achieved_tflops validation epoch_ms
+"$build/benchmarks/bench_epoch" --device cpu --model cnn --epochs 1 --max-steps 20 --json "$out/cnn.json" >/dev/null \
+  || fail "bench_epoch cnn"
+check_json "$out/cnn.json" ms_per_epoch_median flops_per_step validation
+"$build/benchmarks/bench_kernels" --device cpu --repeats 2 --rounds 1 --json "$out/kernels.json" >/dev/null \
+  || fail "bench_kernels"
+[ -s "$out/kernels.json" ] || fail "bench_kernels wrote no JSON"
+
+"$build/benchmarks/bench_epoch" --model resnet --device cpu >/dev/null 2>"$out/err"
+[ $? -eq 2 ] && grep -q "resnet" "$out/err" || fail "bench_epoch --model resnet: expected exit 2 naming it"
+"$build/benchmarks/bench_epoch" --device cpu --data "$out/nowhere" >/dev/null 2>"$out/err"
+[ $? -eq 2 ] && grep -q "dataset-fashion-mnist" "$out/err" || fail "bench_epoch with no data: expected exit 2"
+[ ! -e "$out/none.json" ] || fail "a failed run left a JSON file"
+
+if "$python" -c "import torch" 2>/dev/null; then
+  "$python" "$source/benchmarks/pytorch_reference.py" --device cpu --model both --mode both --epochs 1 \
+    --max-steps 20 --json "$out/torch.json" >/dev/null || fail "pytorch_reference.py"
+  check_json "$out/torch.json" ms_per_epoch_median us_per_step validation
+  "$python" "$source/benchmarks/pytorch_reference.py" --data "$out/nowhere" >/dev/null 2>"$out/err"
+  [ $? -eq 2 ] && grep -q "dataset-fashion-mnist" "$out/err" || fail "pytorch_reference.py with no data: expected exit 2"
+  "$python" "$source/benchmarks/compare.py" --build-dir "$build" --device cpu --models mlp --epochs 1 \
+    --max-steps 20 --python "$python" --json "$out/compare.json" >"$out/table" 2>/dev/null || fail "compare.py"
+  grep -q "eager/loom" "$out/table" || fail "compare.py printed no table"
+else
+  echo "SKIPPED: PyTorch not installed; pytorch_reference.py and compare.py not run (apt-get install python3-torch)"
+fi
+
+echo "$failures failure(s)"
+[ "$failures" -eq 0 ]
