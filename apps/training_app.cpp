@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "engine/cuda_context.h"
 #include "engine/errors.h"
 
 namespace loom::apps {
@@ -16,6 +17,8 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
   app.add_option("--lr", flags.learning_rate, "Adam learning rate")->capture_default_str();
   app.add_option("--seed", flags.seed, "seed for initialisation and shuffling")->capture_default_str();
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
+  app.add_flag("--tf32", flags.tf32, "GPU: let matrix products use TF32 tensor cores (faster, ~10-bit mantissa)");
+  app.add_flag("--no-graph", flags.no_graph, "GPU: launch every kernel of every step instead of a CUDA graph");
 }
 
 int run_guarded(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {
@@ -50,6 +53,11 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, const std::string
   std::string note;
   Device device = resolve_device(flags.device, &note);
   if (!note.empty()) std::cerr << program << ": " << note << "\n";
+  if (device == Device::CUDA) {
+    CudaContext::get().set_tf32(flags.tf32);
+  } else if (flags.tf32) {
+    throw UsageError("--tf32 needs the GPU (it selects tensor-core math in cuBLAS and cuDNN)");
+  }
   return device;
 }
 
@@ -60,6 +68,7 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   options.epochs = flags.epochs;
   options.batch_size = flags.batch_size;
   options.seed = flags.seed;
+  options.cuda_graph = !flags.no_graph;
   model.fit(train, options);
 
   Evaluation eval = model.evaluate(test, flags.batch_size, 1, std::cout);

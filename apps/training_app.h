@@ -21,6 +21,8 @@ struct TrainingFlags {
   float learning_rate = 1e-3f;
   uint64_t seed = 0;
   std::string device = "auto";
+  bool tf32 = false;          // GPU only: TF32 tensor cores for cuBLAS and cuDNN
+  bool no_graph = false;      // GPU only: ordinary launches instead of replaying a captured CUDA graph per step
 };
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags);

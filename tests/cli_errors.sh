@@ -35,6 +35,7 @@ expect 2 "--lr must be a positive number" --lr -0.1 --device cpu
 expect 2 "--batch-size must be at least 1" --batch-size 0 --device cpu
 expect 2 "unknown device 'tpu'" --device tpu
 expect 2 "bogus" --bogus
+expect 2 "--tf32 needs the GPU" --tf32 --device cpu
 expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere" --device cpu
 expect 2 "CUDA|dataset-fashion-mnist" --data "$scratch/nowhere" --device cuda
 # A data directory whose files are present but corrupt is a runtime failure naming the file.
