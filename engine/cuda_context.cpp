@@ -7,8 +7,10 @@
 namespace loom {
 
 CudaContext& CudaContext::get() {
-  static CudaContext context;
-  return context;
+  // Never destroyed: cuDNN and cuBLAS load parts of themselves after the context exists, and may already be torn
+  // down when static destructors run; the driver reclaims everything at exit.
+  static CudaContext* context = new CudaContext();
+  return *context;
 }
 
 CudaContext::CudaContext() {

@@ -42,8 +42,8 @@ class CudaContext {
   cublasHandle_t cublas_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   Buffer workspace_;
-  Buffer cublas_workspace_;
-  bool tf32_ = false;  // given to cuBLAS up front so it never allocates during a graph capture
+  Buffer cublas_workspace_;  // given to cuBLAS up front so it never allocates during a graph capture
+  bool tf32_ = false;
 };
 
 }  // namespace loom

@@ -24,11 +24,19 @@ void CudaGraph::capture(const std::function<void()>& enqueue) {
     cudaGraph_t broken = nullptr;
     cudaStreamEndCapture(stream, &broken);  // leave capture mode whatever happened
     if (broken) cudaGraphDestroy(broken);
-    cudaGetLastError();                      // the failed capture's error is reported by the rethrow below
+    (void)cudaGetLastError();                // the failed capture's error is reported by the rethrow below
     throw;
   }
-  LOOM_CUDA_CHECK(cudaStreamEndCapture(stream, &graph_));
-  LOOM_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
+  // A failed end of capture or instantiation is also left in the runtime's last-error slot; clear it before throwing,
+  // or the caller's fallback to ordinary launches would trip over it at its first launch check.
+  cudaError_t status = cudaStreamEndCapture(stream, &graph_);
+  if (status == cudaSuccess) status = cudaGraphInstantiate(&exec_, graph_, 0);
+  if (status != cudaSuccess) {
+    exec_ = nullptr;
+    reset();
+    (void)cudaGetLastError();
+    LOOM_CUDA_CHECK(status);
+  }
 }
 
 void CudaGraph::launch() const { LOOM_CUDA_CHECK(cudaGraphLaunch(exec_, CudaContext::get().stream())); }

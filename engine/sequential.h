@@ -76,7 +76,7 @@ class Sequential {
   void compile(std::unique_ptr<Optimizer> optimizer, SparseCategoricalCrossentropy loss);
 
   std::string summary() const;  // Keras's text table
-  int64_t param_count() const { return params_.numel(); }
+  int64_t param_count() const { return param_count_; }
   // FLOPs of one training step per sample: forward, and backward for weights and for the inputs of every layer
   // after the first trainable one (loom skips the gradient nothing needs). Multiply-adds count 2.
   int64_t training_flops_per_sample() const;
@@ -120,7 +120,8 @@ class Sequential {
   Device device_ = Device::CPU;
   bool built_ = false;
 
-  Tensor params_, grads_;
+  Tensor params_, grads_;  // each parameter starts on a 256-byte boundary; the gaps hold zeros
+  int64_t param_count_ = 0;
   std::unique_ptr<Optimizer> optimizer_;
   SparseCategoricalCrossentropy loss_;
   LossPath loss_path_ = LossPath::SoftmaxOnLogits;

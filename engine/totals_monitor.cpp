@@ -14,6 +14,8 @@ TotalsMonitor::TotalsMonitor(Device device) : device_(device) {
 }
 
 TotalsMonitor::~TotalsMonitor() {
+  // A snapshot still in flight (an exception left the epoch early) would land in freed pinned memory: wait for it.
+  if (event_ && in_flight_) LOOM_CUDA_WARN(cudaEventSynchronize(event_));
   if (event_) LOOM_CUDA_WARN(cudaEventDestroy(event_));
 }
 

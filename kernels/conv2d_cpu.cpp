@@ -123,18 +123,19 @@ LOOM_INSTANTIATE(double)
 
 Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y, int64_t pad_h, int64_t pad_w,
                                const char* op) {
-  const std::string where = std::string(op) + ": ";
-  const std::string shapes = "input " + shape_str(x.shape()) + ", kernel " + shape_str(w.shape());
+  // Messages are built only when thrown: this check runs on every call.
+  auto where = [&] { return std::string(op) + ": "; };
+  auto shapes = [&] { return "input " + shape_str(x.shape()) + ", kernel " + shape_str(w.shape()); };
   if (x.dtype() != DType::F32 || w.dtype() != DType::F32 || y.dtype() != DType::F32)
-    throw Error(where + "expects float32 tensors (" + shapes + ")");
+    throw Error(where() + "expects float32 tensors (" + shapes() + ")");
   if (x.rank() != 4 || w.rank() != 4)
-    throw Error(where + "expects input [n, h, w, in] and kernel [out, kh, kw, in], got " + shapes);
+    throw Error(where() + "expects input [n, h, w, in] and kernel [out, kh, kw, in], got " + shapes());
   if (x.dim(3) != w.dim(3))
-    throw Error(where + shapes + " disagree on input channels (" + std::to_string(x.dim(3)) + " vs " +
+    throw Error(where() + shapes() + " disagree on input channels (" + std::to_string(x.dim(3)) + " vs " +
                 std::to_string(w.dim(3)) + ")");
   if (pad_h < 0 || pad_w < 0)
-    throw Error(where + "negative padding (" + std::to_string(pad_h) + ", " + std::to_string(pad_w) + ") for " +
-                shapes);
+    throw Error(where() + "negative padding (" + std::to_string(pad_h) + ", " + std::to_string(pad_w) + ") for " +
+                shapes());
   Conv2dGeometry g;
   g.batch = x.dim(0);
   g.height = x.dim(1);
@@ -147,10 +148,10 @@ Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y
   g.pad_w = pad_w;
   if (g.batch < 1 || g.in_channels < 1 || g.out_channels < 1 || g.kernel_h < 1 || g.kernel_w < 1 ||
       g.out_height() < 1 || g.out_width() < 1)
-    throw Error(where + "no output for " + geometry_str(g) + " (empty tensor, or kernel larger than padded input)");
+    throw Error(where() + "no output for " + geometry_str(g) + " (empty tensor, or kernel larger than padded input)");
   const Shape expected{g.batch, g.out_height(), g.out_width(), g.out_channels};
   if (y.shape() != expected)
-    throw Error(where + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
+    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
                 geometry_str(g));
   return g;
 }

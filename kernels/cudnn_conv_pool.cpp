@@ -59,15 +59,18 @@ cudnnTensorDescriptor_t nhwc_tensor(const LayerContext& ctx, int64_t n, int64_t 
   return desc;
 }
 
-// Tensor-op math would mean TF32 on Ampere and later; loom computes in plain FP32 unless asked otherwise.
-bool plain_fp32(cudnnMathType_t math) { return math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH; }
+// Tensor-op math would mean TF32 on Ampere and later; loom computes in plain FP32 unless the context opts into TF32
+// (CudaContext::set_tf32, read when a plan is made). Never ALLOW_CONVERSION: that would round FP32 data to FP16.
+bool math_allowed(cudnnMathType_t math, bool tf32) {
+  return math == CUDNN_DEFAULT_MATH || math == CUDNN_FMA_MATH || (tf32 && math == CUDNN_TENSOR_OP_MATH);
+}
 
 // The heuristic's best deterministic candidate, so that a GPU run repeats itself (backward-filter ALGO_0/ALGO_3 and
 // backward-data ALGO_0 add with atomics); a non-deterministic one only when nothing else fits.
 template <class Perf>
-Perf pick(const LayerContext& ctx, const std::vector<Perf>& candidates, int returned, const char* pass) {
-  auto fits = [](const Perf& p) {
-    return p.status == CUDNN_STATUS_SUCCESS && p.memory <= kMaxWorkspaceBytes && plain_fp32(p.mathType);
+Perf pick(const LayerContext& ctx, const std::vector<Perf>& candidates, int returned, bool tf32, const char* pass) {
+  auto fits = [tf32](const Perf& p) {
+    return p.status == CUDNN_STATUS_SUCCESS && p.memory <= kMaxWorkspaceBytes && math_allowed(p.mathType, tf32);
   };
   for (int i = 0; i < returned; ++i)
     if (fits(candidates[i]) && candidates[i].determinism == CUDNN_DETERMINISTIC) return candidates[i];
@@ -116,7 +119,11 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) :
   ctx.check(cudnnSetConvolution2dDescriptor(p.conv_desc, i32(g.pad_h), i32(g.pad_w), 1, 1, 1, 1,
                                             CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
             "describing the convolution");
-  ctx.check(cudnnSetConvolutionMathType(p.conv_desc, CUDNN_FMA_MATH), "setting FP32 math");
+  // FMA math rules tensor cores (and so TF32) out; default math lets cuDNN use TF32 on Ampere and later, as
+  // PyTorch's allow_tf32 does. One descriptor serves all three passes, so it is set here, not per candidate.
+  const bool tf32 = cuda.tf32();
+  ctx.check(cudnnSetConvolutionMathType(p.conv_desc, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH),
+            "setting the math type");
 
   int n = 0, c = 0, h = 0, w = 0;
   ctx.check(cudnnGetConvolution2dForwardOutputDim(p.conv_desc, p.x_desc, p.w_desc, &n, &c, &h, &w),
@@ -125,14 +132,14 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) :
     throw Error("layer '" + layer_name + "': cuDNN computes output (" + std::to_string(n) + ", " +
                 std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) + ") for " + ctx.shapes);
 
-  // Heuristic choice (no trial runs): the first algorithm that is supported, fits the workspace cap and stays in
-  // FP32. Made once per batch size.
+  // Heuristic choice (no trial runs): the first algorithm that is supported, fits the workspace cap and keeps to the
+  // math allowed above (deterministic ones first, see pick). Made once per batch size.
   int returned = 0;
   std::vector<cudnnConvolutionFwdAlgoPerf_t> fwd(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
   ctx.check(cudnnGetConvolutionForwardAlgorithm_v7(handle, p.x_desc, p.w_desc, p.conv_desc, p.y_desc,
                                                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, fwd.data()),
             "choosing the forward algorithm");
-  auto f = pick(ctx, fwd, returned, "no forward algorithm fits");
+  auto f = pick(ctx, fwd, returned, tf32, "no forward algorithm fits");
   p.fwd_algo = f.algo;
 
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
@@ -140,7 +147,7 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) :
                                                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
                                                         bwd_data.data()),
             "choosing the backward-data algorithm");
-  auto d = pick(ctx, bwd_data, returned, "no backward-data algorithm fits");
+  auto d = pick(ctx, bwd_data, returned, tf32, "no backward-data algorithm fits");
   p.bwd_data_algo = d.algo;
 
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
@@ -148,7 +155,7 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) :
                                                           CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
                                                           bwd_filter.data()),
             "choosing the backward-filter algorithm");
-  auto b = pick(ctx, bwd_filter, returned, "no backward-filter algorithm fits");
+  auto b = pick(ctx, bwd_filter, returned, tf32, "no backward-filter algorithm fits");
   p.bwd_filter_algo = b.algo;
 
   // Ask for the sizes again for the algorithms chosen (the heuristic's memory field is an estimate).
@@ -222,7 +229,7 @@ MaxPool2dPlan::MaxPool2dPlan(const MaxPool2dGeometry& g, const std::string& laye
   p.y_desc = nhwc_tensor(p.ctx, g.batch, g.out_height(), g.out_width(), g.channels);
   p.ctx.check(cudnnCreatePoolingDescriptor(&p.pool_desc), "creating the pooling descriptor");
   // The deterministic variant: the backward pass gives each gradient to one maximum, without atomics.
-  p.ctx.check(cudnnSetPooling2dDescriptor(p.pool_desc, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN,
+  p.ctx.check(cudnnSetPooling2dDescriptor(p.pool_desc, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN,
                                           i32(g.pool_h), i32(g.pool_w), 0, 0, i32(g.stride_h), i32(g.stride_w)),
               "describing the pooling");
   int n = 0, c = 0, h = 0, w = 0;

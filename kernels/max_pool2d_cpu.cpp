@@ -1,5 +1,7 @@
 #include "kernels/max_pool2d.h"
 
+#include <cmath>
+
 #include "engine/errors.h"
 #include "engine/tensor.h"
 
@@ -27,7 +29,8 @@ int64_t argmax_in_window(const T* x, const MaxPool2dGeometry& g, int64_t n, int6
     for (int64_t b = 0; b < g.pool_w; ++b) {
       const int64_t h = i * g.stride_h + a, w = j * g.stride_w + b;
       const int64_t k = ((n * g.height + h) * g.width + w) * g.channels + c;
-      if (best < 0 || x[k] > x[best]) best = k;
+      // A NaN wins its window and keeps it (cuDNN's PROPAGATE_NAN), so a diverged model shows as NaN.
+      if (best < 0 || (!std::isnan(x[best]) && !(x[k] <= x[best]))) best = k;
     }
   return best;
 }
@@ -67,16 +70,17 @@ LOOM_INSTANTIATE(double)
 
 MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t pool_h, int64_t pool_w,
                                       int64_t stride_h, int64_t stride_w, const char* op) {
-  const std::string where = std::string(op) + ": ";
-  const std::string window = "pool (" + std::to_string(pool_h) + ", " + std::to_string(pool_w) + "), stride (" +
-                             std::to_string(stride_h) + ", " + std::to_string(stride_w) + ")";
+  // Messages are built only when thrown: this check runs on every call.
+  auto where = [&] { return std::string(op) + ": "; };
+  auto window = [&] { return "pool (" + std::to_string(pool_h) + ", " + std::to_string(pool_w) + "), stride (" +
+                             std::to_string(stride_h) + ", " + std::to_string(stride_w) + ")"; };
   if (x.dtype() != DType::F32 || y.dtype() != DType::F32)
-    throw Error(where + "expects float32 tensors (input " + shape_str(x.shape()) + ")");
-  if (x.rank() != 4) throw Error(where + "expects input [n, h, w, c], got " + shape_str(x.shape()));
+    throw Error(where() + "expects float32 tensors (input " + shape_str(x.shape()) + ")");
+  if (x.rank() != 4) throw Error(where() + "expects input [n, h, w, c], got " + shape_str(x.shape()));
   if (pool_h < 1 || pool_w < 1 || stride_h < 1 || stride_w < 1)
-    throw Error(where + window + " must be at least 1 (input " + shape_str(x.shape()) + ")");
+    throw Error(where() + window() + " must be at least 1 (input " + shape_str(x.shape()) + ")");
   if (pool_h > x.dim(1) || pool_w > x.dim(2))
-    throw Error(where + window + " is larger than the image of input " + shape_str(x.shape()));
+    throw Error(where() + window() + " is larger than the image of input " + shape_str(x.shape()));
   MaxPool2dGeometry g;
   g.batch = x.dim(0);
   g.height = x.dim(1);
@@ -86,10 +90,10 @@ MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t 
   g.pool_w = pool_w;
   g.stride_h = stride_h;
   g.stride_w = stride_w;
-  if (g.batch < 1 || g.channels < 1) throw Error(where + "empty input " + shape_str(x.shape()));
+  if (g.batch < 1 || g.channels < 1) throw Error(where() + "empty input " + shape_str(x.shape()));
   const Shape expected{g.batch, g.out_height(), g.out_width(), g.channels};
   if (y.shape() != expected)
-    throw Error(where + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
+    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
                 geometry_str(g));
   return g;
 }

@@ -60,6 +60,21 @@ TEST(Init, GlorotUniformKernelsAndZeroBiases) {
   EXPECT_NE(make_mlp({128}, Device::CPU, 4)->parameters().to_vector(), p);
 }
 
+TEST(Init, EveryParameterStartsOn256Bytes) {
+  Sequential model;
+  model.add<Flatten>();
+  auto& hidden = model.add<Dense>(7, Activation::ReLU);
+  auto& out = model.add<Dense>(3);
+  model.build({5}, Device::CPU, 1);
+  EXPECT_EQ(model.param_count(), 5 * 7 + 7 + 7 * 3 + 3);  // padding is not counted
+  auto offset = [&](const Tensor& t) {
+    return static_cast<const char*>(t.raw()) - static_cast<const char*>(model.parameters().raw());
+  };
+  for (const Tensor* t : {&hidden.kernel(), &hidden.bias(), &out.kernel(), &out.bias()})
+    EXPECT_EQ(offset(*t) % 256, 0) << "parameter at byte " << offset(*t);
+  EXPECT_GT(offset(out.bias()), offset(out.kernel()));
+}
+
 // Batch of random images in [0, 1] and labels for a model with `input` per-sample shape.
 struct Batch {
   Tensor x, labels;
@@ -101,7 +116,7 @@ TEST(ModelGradientCheck, SmallMlpFromLogits) {
   model.add<Dense>(4);
   model.build({3, 3}, Device::CPU, 5);
   model.compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{true});
-  check_model_gradient(model, random_batch(6, {3, 3}, 4, 1, Device::CPU), all_indices(model.param_count()),
+  check_model_gradient(model, random_batch(6, {3, 3}, 4, 1, Device::CPU), all_indices(model.parameters().numel()),
                        "MLP from logits");
 }
 
@@ -113,7 +128,7 @@ TEST(ModelGradientCheck, SmallMlpWithSoftmaxOutputHandedToTheLoss) {
   model.add<Dense>(4, Activation::Softmax);
   model.build({2, 4}, Device::CPU, 6);
   model.compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{false});
-  check_model_gradient(model, random_batch(5, {2, 4}, 4, 2, Device::CPU), all_indices(model.param_count()),
+  check_model_gradient(model, random_batch(5, {2, 4}, 4, 2, Device::CPU), all_indices(model.parameters().numel()),
                        "MLP with Dense(softmax)");
 }
 
@@ -125,7 +140,7 @@ TEST(ModelGradientCheck, SmallMlpWithSoftmaxLayer) {
   model.add<Softmax>();
   model.build({5}, Device::CPU, 7);
   model.compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{false});
-  check_model_gradient(model, random_batch(4, {5}, 3, 3, Device::CPU), all_indices(model.param_count()),
+  check_model_gradient(model, random_batch(4, {5}, 3, 3, Device::CPU), all_indices(model.parameters().numel()),
                        "MLP with a Softmax layer");
 }
 
@@ -134,7 +149,7 @@ TEST(ModelGradientCheck, TutorialMlpSampledParameters) {
   // 300 parameters spread over both kernels and both biases.
   std::vector<size_t> indices;
   std::mt19937 rng(9);
-  for (int i = 0; i < 300; ++i) indices.push_back(rng() % model->param_count());
+  for (int i = 0; i < 300; ++i) indices.push_back(rng() % model->parameters().numel());
   for (size_t i = 100480; i < 100480 + 10; ++i) indices.push_back(i);  // start of the second kernel
   for (size_t i = 101760; i < 101770; ++i) indices.push_back(i);        // the output bias
   check_model_gradient(*model, random_batch(8, {28, 28}, 10, 4, Device::CPU), indices, "784-128-10 MLP");
