@@ -296,13 +296,7 @@ void Sequential::backward(BatchViews& v) {
 }
 
 void Sequential::train_step(const Tensor& x, const Tensor& labels) {
-  require_compiled("train_step");
-  BatchViews& v = views_for(x.dim(0));
-  v.acts[0].copy_from(x);
-  v.labels.copy_from(labels);
-  forward(v);
-  loss(v, true);
-  backward(v);
+  compute_gradients(x, labels);
   optimizer_->step(params_, grads_);
 }
 

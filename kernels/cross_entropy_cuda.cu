@@ -14,14 +14,9 @@ __global__ void cross_entropy_probabilities_kernel(const float* probs, const int
   const float* p = probs + row * classes;
   int32_t label = labels[row];
   bool label_ok = label >= 0 && label < classes;
-  float max = -INFINITY;
-  int argmax = classes;
-  for (int64_t j = lane; j < classes; j += kWarpSize)
-    if (p[j] > max || argmax == classes) {
-      max = p[j];
-      argmax = static_cast<int>(j);
-    }
-  warp_argmax(max, argmax);
+  float max;
+  int argmax;
+  warp_row_argmax(p, classes, max, argmax);
   const float lo = kProbabilityEpsilon, hi = 1.f - kProbabilityEpsilon;
   float pl = label_ok ? p[label] : NAN;
   bool in_range = pl >= lo && pl <= hi;

@@ -18,14 +18,9 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
   int32_t label = labels[row];
   bool label_ok = label >= 0 && label < classes;
 
-  float max = -INFINITY;
-  int argmax = classes;
-  for (int64_t j = lane; j < classes; j += kWarpSize)
-    if (z[j] > max || argmax == classes) {
-      max = z[j];
-      argmax = static_cast<int>(j);
-    }
-  warp_argmax(max, argmax);
+  float max;
+  int argmax;
+  warp_row_argmax(z, classes, max, argmax);
   float sum = 0.f;
   for (int64_t j = lane; j < classes; j += kWarpSize) sum += expf(z[j] - max);
   float log_sum = logf(warp_sum(sum));

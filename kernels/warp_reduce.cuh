@@ -1,6 +1,8 @@
 // Warp-wide reductions for the row-per-warp kernels (softmax, cross-entropy, argmax).
 #pragma once
 
+#include <cstdint>
+
 #include <cuda_runtime.h>
 
 namespace loom::cuda {
@@ -28,6 +30,18 @@ __device__ inline void warp_argmax(float& value, int& index) {
       index = other_index;
     }
   }
+}
+
+// The row's largest value and its lowest index, for a row read by a whole warp (lanes stride over the columns).
+__device__ inline void warp_row_argmax(const float* row, int64_t cols, float& value, int& index) {
+  value = -INFINITY;
+  index = static_cast<int>(cols);  // no column yet: loses every comparison below
+  for (int64_t j = threadIdx.x % kWarpSize; j < cols; j += kWarpSize)
+    if (row[j] > value || index == cols) {
+      value = row[j];
+      index = static_cast<int>(j);
+    }
+  warp_argmax(value, index);
 }
 
 }  // namespace loom::cuda

@@ -17,12 +17,6 @@
 namespace loom::test {
 namespace {
 
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
-
 Conv2dGeometry conv_geometry(int64_t n, int64_t h, int64_t w, int64_t in, int64_t out, int64_t kh, int64_t kw,
                              int64_t pad_h, int64_t pad_w) {
   Conv2dGeometry g;

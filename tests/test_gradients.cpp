@@ -15,12 +15,6 @@
 namespace loom::test {
 namespace {
 
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
-
 // Dense with an optional fused ReLU: y = act(x·w + b), checked with respect to x, w and b.
 void check_dense(Activation act) {
   const int64_t n = 4, in = 6, out = 5;

@@ -31,6 +31,12 @@ std::vector<int32_t> random_labels(size_t n, int classes, std::mt19937& rng) {
 
 std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
 
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
 Tensor make_tensor(const std::vector<float>& values, const Shape& shape, Device device) {
   return Tensor::from_vector(values, shape, device);
 }

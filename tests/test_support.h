@@ -51,6 +51,7 @@ std::vector<float> random_floats(size_t n, std::mt19937& rng, float lo = -1.f, f
 std::vector<double> random_doubles(size_t n, std::mt19937& rng, double lo = -1.0, double hi = 1.0);
 std::vector<int32_t> random_labels(size_t n, int classes, std::mt19937& rng);
 std::vector<double> to_double(const std::vector<float>& v);
+double dot(const std::vector<double>& a, const std::vector<double>& b);  // the scalar loss Σ r ⊙ y of op checks
 
 // Tensor from host data on `device`; an int32 tensor from labels.
 Tensor make_tensor(const std::vector<float>& values, const Shape& shape, Device device);
