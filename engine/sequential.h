@@ -44,7 +44,7 @@ struct EpochResult {
   double loss = 0;
   double accuracy = 0;
   double seconds = 0;           // host wall clock, the epoch's final synchronization included
-  double device_ms = 0;         // GPU only: CUDA-event time from the epoch's first enqueued work to its last
+  double device_ms = 0;         // GPU only: CUDA-event time of the epoch's steps (the order's upload excluded)
   size_t device_bytes_in_use = 0;  // GPU memory held by loom's buffers at the epoch's end
 };
 

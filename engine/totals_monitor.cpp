@@ -19,6 +19,13 @@ TotalsMonitor::~TotalsMonitor() {
   if (event_) LOOM_CUDA_WARN(cudaEventDestroy(event_));
 }
 
+void TotalsMonitor::reset() {
+  if (event_ && in_flight_) LOOM_CUDA_CHECK(cudaEventSynchronize(event_));
+  in_flight_ = false;
+  in_flight_samples_ = landed_samples_ = 0;
+  landed_loss_sum_ = landed_correct_ = 0;
+}
+
 void TotalsMonitor::request(const Tensor& totals, int64_t samples) {
   if (device_ == Device::CPU) {  // the CPU has finished the work already: read directly
     landed_loss_sum_ = totals.f32()[kLossSum];

@@ -23,6 +23,8 @@ class TotalsMonitor {
   void request(const Tensor& totals, int64_t samples);
   // The newest snapshot that has landed, as means per sample; false if none has yet.
   bool latest(double& loss, double& accuracy);
+  // Forget what was seen, for a new epoch (whose totals start from zero). Call when the stream is idle.
+  void reset();
 
  private:
   Device device_;
