@@ -12,14 +12,20 @@ int main(int argc, char** argv) {
   app.add_option("--filters", filters, "filters in each Conv2D layer")->capture_default_str();
   app.add_option("--dense", dense, "units in the hidden Dense layer")->capture_default_str();
   return loom::apps::run_guarded(app, argc, argv, [&] {
-    if (filters < 1) throw loom::UsageError("--filters must be at least 1, got " + std::to_string(filters));
-    if (dense < 1) throw loom::UsageError("--dense must be at least 1, got " + std::to_string(dense));
-    loom::Device device = loom::apps::check_flags_and_pick_device(flags, "train_cnn");
+    using loom::apps::kMaxLayerWidth;
+    if (filters < 1 || filters > kMaxLayerWidth)
+      throw loom::UsageError("--filters must be between 1 and " + std::to_string(kMaxLayerWidth) + ", got " +
+                             std::to_string(filters));
+    if (dense < 1 || dense > kMaxLayerWidth)
+      throw loom::UsageError("--dense must be between 1 and " + std::to_string(kMaxLayerWidth) + ", got " +
+                             std::to_string(dense));
+    std::string note;
+    loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
     loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
     loom::AdamHyper adam;
     adam.learning_rate = flags.learning_rate;
     auto model = loom::make_cnn(filters, dense, device, flags.seed, adam);
     loom::apps::train_and_report(*model, loom::with_channel_axis(data.train), loom::with_channel_axis(data.test),
-                                 flags);
+                                 flags, "train_cnn", note);
   });
 }

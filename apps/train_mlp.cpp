@@ -9,6 +9,8 @@ namespace {
 
 // "--hidden 256,128" → {256, 128}
 std::vector<int64_t> parse_hidden(const std::string& text) {
+  if (!text.empty() && text.back() == ',')
+    throw loom::UsageError("--hidden: '" + text + "' ends with a comma (expected e.g. 128 or 256,128)");
   std::vector<int64_t> units;
   std::stringstream ss(text);
   std::string item;
@@ -22,6 +24,9 @@ std::vector<int64_t> parse_hidden(const std::string& text) {
     }
     if (used == 0 || used != item.size() || value <= 0)
       throw loom::UsageError("--hidden: '" + item + "' is not a positive layer width (expected e.g. 128 or 256,128)");
+    if (value > loom::apps::kMaxLayerWidth)
+      throw loom::UsageError("--hidden: width " + item + " is too large (at most " +
+                             std::to_string(loom::apps::kMaxLayerWidth) + ")");
     units.push_back(value);
   }
   if (units.empty()) throw loom::UsageError("--hidden: give at least one layer width, e.g. 128");
@@ -39,11 +44,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   return loom::apps::run_guarded(app, argc, argv, [&] {
     std::vector<int64_t> units = parse_hidden(hidden);
-    loom::Device device = loom::apps::check_flags_and_pick_device(flags, "train_mlp");
+    std::string note;
+    loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
     loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
     loom::AdamHyper adam;
     adam.learning_rate = flags.learning_rate;
     auto model = loom::make_mlp(units, device, flags.seed, adam);
-    loom::apps::train_and_report(*model, data.train, data.test, flags);
+    loom::apps::train_and_report(*model, data.train, data.test, flags, "train_mlp", note);
   });
 }

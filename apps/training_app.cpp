@@ -44,25 +44,25 @@ int run_guarded(CLI::App& app, int argc, char** argv, const std::function<void()
   }
 }
 
-Device check_flags_and_pick_device(const TrainingFlags& flags, const std::string& program) {
+Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note) {
   if (flags.epochs < 1) throw UsageError("--epochs must be at least 1, got " + std::to_string(flags.epochs));
   if (flags.batch_size < 1)
     throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));
   if (!(flags.learning_rate > 0.f) || !std::isfinite(flags.learning_rate))
     throw UsageError("--lr must be a positive number, got " + std::to_string(flags.learning_rate));
-  std::string note;
-  Device device = resolve_device(flags.device, &note);
-  if (!note.empty()) std::cerr << program << ": " << note << "\n";
-  if (device == Device::CUDA) {
-    CudaContext::get().set_tf32(flags.tf32);
-  } else if (flags.tf32) {
+  if (flags.tf32 && flags.device == "cpu")
     throw UsageError("--tf32 needs the GPU (it selects tensor-core math in cuBLAS and cuDNN)");
-  }
+  Device device = resolve_device(flags.device, note);
+  if (device == Device::CUDA)
+    CudaContext::get().set_tf32(flags.tf32);
+  else if (flags.tf32)
+    *note += " (--tf32 has no effect there)";
   return device;
 }
 
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
-                      const TrainingFlags& flags) {
+                      const TrainingFlags& flags, const std::string& program, const std::string& note) {
+  if (!note.empty()) std::cerr << program << ": " << note << "\n";
   std::cout << model.summary() << std::flush;
   FitOptions options;
   options.epochs = flags.epochs;

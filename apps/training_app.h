@@ -14,6 +14,9 @@
 
 namespace loom::apps {
 
+// Widths beyond this are typos, not models: refused with the flag's name rather than failing an allocation.
+constexpr int64_t kMaxLayerWidth = 65536;
+
 struct TrainingFlags {
   std::string data;           // empty: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist
   int epochs = 10;
@@ -31,12 +34,13 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags);
 // (flags, missing data set), 1 for runtime failures. --help prints usage and exits 0.
 int run_guarded(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
 
-// Checks the shared flags (throws UsageError naming the flag) and resolves --device, printing the CPU-fallback note.
-Device check_flags_and_pick_device(const TrainingFlags& flags, const std::string& program);
+// Checks the shared flags (throws UsageError naming the flag) and resolves --device. When "auto" falls back to the
+// CPU, *note explains why; it is printed by train_and_report, so a failure before training is the only line.
+Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note);
 
-// Prints the summary, trains for flags.epochs, evaluates on the test set and prints the first test image's
-// predicted and true class.
+// Prints the note (if any) to stderr, then the summary; trains for flags.epochs, evaluates on the test set and
+// prints the first test image's predicted and true class.
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
-                      const TrainingFlags& flags);
+                      const TrainingFlags& flags, const std::string& program, const std::string& note);
 
 }  // namespace loom::apps

@@ -9,10 +9,9 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "apps/training_app.h"
 #include "benchmarks/hardware.h"
 #include "engine/buffer.h"
 #include "engine/cuda_context.h"
@@ -32,40 +31,36 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Time training epochs of the Fashion-MNIST MLP or CNN", "bench_epoch"};
-  std::string model_name = "mlp", device_flag = "auto", data_flag, json_path;
-  int epochs = 5;
-  int64_t batch_size = 32, max_steps = 0;
-  bool no_graph = false, tf32 = false;
+  loom::apps::TrainingFlags flags;
+  flags.epochs = 5;
+  std::string model_name = "mlp", json_path;
+  int64_t max_steps = 0;
   double peak_tflops = 0;
+  loom::apps::add_training_flags(app, flags);
   app.add_option("--model", model_name, "mlp or cnn")->capture_default_str();
-  app.add_option("--epochs", epochs, "timed epochs, after one warm-up epoch")->capture_default_str();
-  app.add_option("--batch-size", batch_size, "samples per step")->capture_default_str();
-  app.add_option("--device", device_flag, "auto, cuda or cpu")->capture_default_str();
-  app.add_option("--data", data_flag, "Fashion-MNIST directory");
   app.add_option("--max-steps", max_steps, "steps per epoch (0: the whole training set)")->capture_default_str();
   app.add_option("--json", json_path, "write the results here as JSON (they are printed too)");
-  app.add_flag("--no-graph", no_graph, "ordinary launches instead of a replayed CUDA graph");
-  app.add_flag("--tf32", tf32, "let cuBLAS and cuDNN use TF32 tensor cores");
   app.add_option("--peak-tflops", peak_tflops, "FP32 peak to compare with (default: from the GPU's name)");
-  CLI11_PARSE(app, argc, argv);
-
-  try {
+  // --epochs counts the timed epochs; one warm-up epoch runs before them.
+  return loom::apps::run_guarded(app, argc, argv, [&] {
     if (model_name != "mlp" && model_name != "cnn")
       throw loom::UsageError("--model: expected mlp or cnn, got '" + model_name + "'");
-    if (epochs < 1) throw loom::UsageError("--epochs must be at least 1");
-    if (batch_size < 1) throw loom::UsageError("--batch-size must be at least 1");
+    if (max_steps < 0) throw loom::UsageError("--max-steps must be 0 (whole epochs) or more");
     std::string note;
-    loom::Device device = loom::resolve_device(device_flag, &note);
+    loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
+    loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
     if (!note.empty()) std::cerr << "bench_epoch: " << note << "\n";
-    if (device == loom::Device::CUDA) loom::CudaContext::get().set_tf32(tf32);
-
-    loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(data_flag));
+    const int64_t batch_size = flags.batch_size;
+    const int epochs = flags.epochs;
+    loom::AdamHyper adam;
+    adam.learning_rate = flags.learning_rate;
     const bool cnn = model_name == "cnn";
     loom::LabeledImages train = cnn ? loom::with_channel_axis(data.train)
                                     : loom::LabeledImages{data.train.images.view(), data.train.labels.view()};
     loom::LabeledImages probe{data.test.images.rows(0, 1000), data.test.labels.rows(0, 1000)};
     if (cnn) probe = loom::with_channel_axis(probe);
-    auto model = cnn ? loom::make_cnn(64, 128, device, 0) : loom::make_mlp({128}, device, 0);
+    auto model =
+        cnn ? loom::make_cnn(64, 128, device, flags.seed, adam) : loom::make_mlp({128}, device, flags.seed, adam);
 
     // Training must work before its speed means anything.
     double initial_loss = model->evaluate(probe, 100).loss;
@@ -74,7 +69,8 @@ int main(int argc, char** argv) {
     options.batch_size = batch_size;
     options.verbose = 0;
     options.max_steps_per_epoch = max_steps;
-    options.cuda_graph = !no_graph;
+    options.cuda_graph = !flags.no_graph;
+    options.seed = flags.seed;
     auto history = model->fit(train, options);
     loom::Evaluation after = model->evaluate(probe, 100);
     const double min_accuracy = max_steps > 0 && max_steps < 500 ? 0.25 : 0.7;  // short runs: well above chance
@@ -102,8 +98,8 @@ int main(int argc, char** argv) {
     out["hardware"] = hw.name;
     out["batch_size"] = batch_size;
     out["steps_per_epoch"] = steps;
-    out["cuda_graph"] = device == loom::Device::CUDA && !no_graph;
-    out["tf32"] = tf32;
+    out["cuda_graph"] = device == loom::Device::CUDA && !flags.no_graph;
+    out["tf32"] = device == loom::Device::CUDA && flags.tf32;
     out["validation"] = {{"initial_loss", initial_loss},
                          {"loss_after", after.loss},
                          {"accuracy_after", after.accuracy},
@@ -128,12 +124,5 @@ int main(int argc, char** argv) {
     }
     std::cout << out.dump(2) << "\n";
     if (!json_path.empty()) loom::bench::write_json_file(json_path, out);
-    return 0;
-  } catch (const loom::UsageError& e) {
-    std::cerr << "bench_epoch: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "bench_epoch: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -8,11 +8,10 @@
 #include <cmath>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
+#include "apps/training_app.h"
 #include "benchmarks/hardware.h"
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
@@ -59,10 +58,10 @@ double max_relative_error(const Tensor& got, const Tensor& want) {
 struct Case {
   std::string name;
   std::string size;
-  double bytes;                       // the floor's traffic: each input read once, each output written once
-  std::function<void()> run_device;   // one launch on the device under test
-  std::function<void()> run_cpu;      // the same on the CPU reference (for the check)
-  std::function<double()> error;      // max relative error of the device result against the reference
+  double bytes;                      // the floor's traffic: each input read once, each output written once
+  std::function<void()> run_device;  // one launch on the device under test
+  std::function<void()> run_cpu;     // the same on the CPU reference (for the check)
+  std::function<double()> error;     // max relative error of the device result against the reference
 };
 
 double time_once_ms(Device device, const std::function<void()>& run, int repeats) {
@@ -84,6 +83,7 @@ double time_once_ms(Device device, const std::function<void()>& run, int repeats
 int main(int argc, char** argv) {
   using namespace loom;
   using namespace loom::bench;
+  using loom::apps::run_guarded;
   CLI::App app{"Time loom's hand-written kernels against their bytes floor", "bench_kernels"};
   std::string device_flag = "auto", json_path;
   int repeats = 200, rounds = 5;
@@ -93,9 +93,7 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", rounds, "timing rounds (the median is reported)")->capture_default_str();
   app.add_option("--bandwidth-gbs", bandwidth_override, "memory bandwidth to compare with (default: by GPU name)");
   app.add_option("--json", json_path, "write the results here as JSON");
-  CLI11_PARSE(app, argc, argv);
-
-  try {
+  return run_guarded(app, argc, argv, [&] {
     if (repeats < 1 || rounds < 1) throw UsageError("--repeats and --rounds must be at least 1");
     std::string note;
     Device device = resolve_device(device_flag, &note);
@@ -126,8 +124,10 @@ int main(int argc, char** argv) {
     cases.push_back({"bias_relu_backward", act_size, 12.0 * n + 4.0 * cols,
                      [=] { bias_activation_backward(x->dev, dy->dev, dbias->dev, Activation::ReLU); },
                      [=] { bias_activation_backward(x->cpu, dy->cpu, dbias->cpu, Activation::ReLU); },
-                     [=] { return std::max(max_relative_error(dy->dev, dy->cpu),
-                                           max_relative_error(dbias->dev, dbias->cpu) / 1e2); }});
+                     [=] {
+                       return std::max(max_relative_error(dy->dev, dy->cpu),
+                                       max_relative_error(dbias->dev, dbias->cpu) / 1e2);
+                     }});
 
     // Row kernels at the training batch (launch-bound) and at a bandwidth-bound size.
     for (int64_t r : {int64_t(32), int64_t(1) << 18}) {
@@ -144,10 +144,11 @@ int main(int argc, char** argv) {
       cases.push_back({"softmax_forward", size, 8.0 * r * c, [=] { softmax_forward(logits->dev, probs->dev); },
                        [=] { softmax_forward(logits->cpu, probs->cpu); },
                        [=] { return max_relative_error(probs->dev, probs->cpu); }});
-      cases.push_back({"softmax_cross_entropy", size, 12.0 * r * c + 4.0 * r,
-                       [=] { softmax_cross_entropy(logits->dev, labels->dev, probs->dev, &grad->dev, 1.f / r, nullptr); },
-                       [=] { softmax_cross_entropy(logits->cpu, labels->cpu, probs->cpu, &grad->cpu, 1.f / r, nullptr); },
-                       [=] { return max_relative_error(grad->dev, grad->cpu); }});
+      cases.push_back(
+          {"softmax_cross_entropy", size, 12.0 * r * c + 4.0 * r,
+           [=] { softmax_cross_entropy(logits->dev, labels->dev, probs->dev, &grad->dev, 1.f / r, nullptr); },
+           [=] { softmax_cross_entropy(logits->cpu, labels->cpu, probs->cpu, &grad->cpu, 1.f / r, nullptr); },
+           [=] { return max_relative_error(grad->dev, grad->cpu); }});
     }
 
     // Adam over the CNN's 243,786 parameters: read p, g, m, v; write p, m, v.
@@ -203,16 +204,17 @@ int main(int argc, char** argv) {
       c.run_device();
       c.run_cpu();
       double error = c.error();
-      if (!(error <= 1e-4)) throw Error(c.name + ": result differs from the CPU reference (max relative error " +
-                                        std::to_string(error) + ")");
+      if (!(error <= 1e-4))
+        throw Error(c.name + ": result differs from the CPU reference (max relative error " + std::to_string(error) +
+                    ")");
       time_once_ms(device, c.run_device, std::max(1, repeats / 10));  // warm-up
       std::vector<double> ms;
       for (int r = 0; r < rounds; ++r) ms.push_back(time_once_ms(device, c.run_device, repeats));
       std::sort(ms.begin(), ms.end());
       double median_us = ms[ms.size() / 2] * 1e3;
       double gbs = c.bytes / (median_us * 1e-6) / 1e9;
-      nlohmann::json row = {{"kernel", c.name}, {"size", c.size}, {"bytes", c.bytes}, {"median_us", median_us},
-                            {"achieved_gbs", gbs}, {"max_relative_error", error}};
+      nlohmann::json row = {{"kernel", c.name},       {"size", c.size},      {"bytes", c.bytes},
+                            {"median_us", median_us}, {"achieved_gbs", gbs}, {"max_relative_error", error}};
       double floor_us = 0, fraction = 0;
       if (hw.memory_bandwidth_gbs > 0) {
         floor_us = c.bytes / (hw.memory_bandwidth_gbs * 1e9) * 1e6;
@@ -221,22 +223,18 @@ int main(int argc, char** argv) {
         row["fraction_of_bandwidth"] = fraction;
       }
       if (hw.memory_bandwidth_gbs > 0)
-        std::printf("%-22s %-16s %12.2f %10.2f %10.1f %7.1f%%\n", c.name.c_str(), c.size.c_str(), median_us,
-                    floor_us, gbs, fraction * 100);
+        std::printf("%-22s %-16s %12.2f %10.2f %10.1f %7.1f%%\n", c.name.c_str(), c.size.c_str(), median_us, floor_us,
+                    gbs, fraction * 100);
       else  // no bandwidth known for this device (a CPU): no floor to hold the time against
         std::printf("%-22s %-16s %12.2f %10s %10.1f %8s\n", c.name.c_str(), c.size.c_str(), median_us, "n/a", gbs,
                     "n/a");
       results.push_back(row);
     }
-    nlohmann::json out = {{"program", "bench_kernels"}, {"device", device_name(device)}, {"hardware", hw.name},
-                          {"memory_bandwidth_gbs", hw.memory_bandwidth_gbs}, {"kernels", results}};
+    nlohmann::json out = {{"program", "bench_kernels"},
+                          {"device", device_name(device)},
+                          {"hardware", hw.name},
+                          {"memory_bandwidth_gbs", hw.memory_bandwidth_gbs},
+                          {"kernels", results}};
     if (!json_path.empty()) write_json_file(json_path, out);
-    return 0;
-  } catch (const UsageError& e) {
-    std::cerr << "bench_kernels: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "bench_kernels: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -15,6 +15,15 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def python_with_torch():
+    """Debian's python3-torch installs into the system Python, which need not be the python3 first on PATH."""
+    for candidate in (sys.executable, "/usr/bin/python3"):
+        if os.access(candidate, os.X_OK) and subprocess.run(
+                [candidate, "-c", "import torch"], capture_output=True).returncode == 0:
+            return candidate
+    return sys.executable
+
+
 def run_json(command):
     print("+ " + " ".join(command), file=sys.stderr, flush=True)
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
@@ -32,7 +41,8 @@ def main():
     parser.add_argument("--max-steps", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--data", default="")
-    parser.add_argument("--python", default=sys.executable, help="the Python that has PyTorch")
+    parser.add_argument("--python", default=python_with_torch(),
+                        help="the Python that has PyTorch (default: this one, else /usr/bin/python3 if it has it)")
     parser.add_argument("--json", help="write every result and the ratios here")
     args = parser.parse_args()
 
@@ -49,6 +59,10 @@ def main():
             torch_lines = run_json([args.python, os.path.join(HERE, "pytorch_reference.py"), "--model", model,
                                     "--mode", "both"] + common).strip().splitlines()
             torch = {r["mode"]: r for r in map(json.loads, torch_lines)}
+            for r in torch.values():  # a CPU-vs-GPU ratio would mean nothing
+                if "device" in r and r["device"] != loom["device"]:
+                    raise RuntimeError(f"{model}: loom ran on {loom['device']} but PyTorch on {r['device']}; "
+                                       "pass --device cuda (or cpu) to compare like with like")
             everything += [loom] + list(torch.values())
             row = {"model": model, "device": loom["device"], "loom_ms": loom["ms_per_epoch_median"]}
             for mode in ("eager", "graph"):

@@ -131,8 +131,9 @@ class Trainer:
             self.totals[0] += loss.detach() * index.numel()
             self.totals[1] += (logits.argmax(1) == y).sum()
 
-    def capture(self):
+    def capture(self, warmup_index):
         """Warm up on a side stream (as PyTorch's CUDA-graph guide asks), then capture one full step."""
+        self.index.copy_(warmup_index)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
@@ -144,6 +145,7 @@ class Trainer:
             self.step(self.index)
 
     def epoch(self, order, max_steps, use_graph):
+        """Enqueues one epoch; returns the number of samples. Read the totals only after timing stops."""
         n = order.numel() if max_steps == 0 else min(order.numel(), max_steps * self.batch)
         self.totals.zero_()
         for begin in range(0, n, self.batch):
@@ -153,8 +155,11 @@ class Trainer:
                 self.graph.replay()
             else:
                 self.step(index)
+        return n
+
+    def epoch_means(self, n):
         loss_sum, correct = self.totals.tolist()
-        return loss_sum / n, correct / n, n
+        return loss_sum / n, correct / n
 
     @torch.no_grad()
     def evaluate(self, images, labels):
@@ -173,22 +178,23 @@ def run(name, mode, args, data, device):
     initial_loss, _ = trainer.evaluate(*probe)
     use_graph = mode == "graph"
     generator = torch.Generator().manual_seed(args.seed)
-    if use_graph:
-        trainer.capture()
+    if use_graph:  # the capture's warm-up steps train too, on a real batch, as loom's first eager step does
+        trainer.capture(torch.randperm(images.shape[0], generator=generator)[:args.batch_size].to(device))
     epoch_ms, history = [], []
     for epoch in range(args.epochs + 1):
         order = torch.randperm(images.shape[0], generator=generator).to(device)
         if device.type == "cuda":
             start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            loss, accuracy, samples = trainer.epoch(order, args.max_steps, use_graph)
+            samples = trainer.epoch(order, args.max_steps, use_graph)
             stop.record()
             stop.synchronize()
             ms = start.elapsed_time(stop)
         else:
             t0 = time.perf_counter()
-            loss, accuracy, samples = trainer.epoch(order, args.max_steps, use_graph)
+            samples = trainer.epoch(order, args.max_steps, use_graph)
             ms = (time.perf_counter() - t0) * 1e3
+        loss, accuracy = trainer.epoch_means(samples)
         history.append((loss, accuracy))
         if epoch > 0:  # the first epoch is the warm-up
             epoch_ms.append(ms)
@@ -255,7 +261,7 @@ def main():
     except UsageError as e:
         print(f"pytorch_reference.py: {e}", file=sys.stderr)
         return 2
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, EOFError, ValueError, RuntimeError) as e:  # EOFError: a truncated gzip file
         print(f"pytorch_reference.py: {e}", file=sys.stderr)
         return 1
     return 0

@@ -123,7 +123,7 @@ void Sequential::build(const Shape& input_shape, Device device, uint64_t seed) {
 
   // Initialise on the host from the seed, then move to the device in one copy.
   std::vector<float> host(static_cast<size_t>(total), 0.f);
-  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::mt19937 rng(static_cast<uint32_t>(seed ^ (seed >> 32)));  // every bit of a 64-bit seed counts
   for (size_t i = 0; i < specs.size(); ++i)
     for (size_t k = 0; k < specs[i].size(); ++k) {
       const ParamSpec& p = specs[i][k];
@@ -276,10 +276,10 @@ void Sequential::loss(BatchViews& v, bool with_gradient) {
   float scale = 1.f / static_cast<float>(v.rows);  // Keras's loss is the batch mean
   switch (loss_path_) {
     case LossPath::SoftmaxOnLogits:
-      softmax_cross_entropy(out, v.labels, v.probs, grad, scale, &totals_);
-      break;
     case LossPath::SoftmaxHandedByModel:
-      softmax_cross_entropy(out, v.labels, out, grad, scale, &totals_);
+      // Probabilities go to their own buffer, never over the logits: a handed-over Softmax layer shares its
+      // buffer with the layer before it, whose backward pass may still read it (a ReLU's mask).
+      softmax_cross_entropy(out, v.labels, v.probs, grad, scale, &totals_);
       break;
     case LossPath::Probabilities:
       cross_entropy_probabilities(out, v.labels, grad, scale, &totals_);
@@ -429,6 +429,8 @@ Evaluation Sequential::run_inference(const LabeledImages* data, const Tensor* im
                      shape_str(shapes_[0]));
   if (images_host.dtype() != DType::U8 && images_host.dtype() != DType::F32)
     throw UsageError("images must be uint8 or float32");
+  if (data && (images_host.dtype() != DType::U8 || data->labels.dtype() != DType::U8))
+    throw UsageError("evaluate: labelled images must be uint8, as loaded (float32 images go to predict)");
   const bool bytes = images_host.dtype() == DType::U8;
   const int64_t batch = std::min(batch_size, n);
   std::vector<int32_t> host_order(static_cast<size_t>(n));
@@ -455,15 +457,13 @@ Evaluation Sequential::run_inference(const LabeledImages* data, const Tensor* im
       v.acts[0].copy_from(images_host.rows(begin, begin + rows));
     }
     forward(v);
-    if (data) loss(v, false);  // leaves probabilities where predict looks for them
+    if (data) loss(v, false);
     if (probs_out) {
-      Tensor& out = v.acts.back();
       if (output_is_logits) {
-        if (!data) softmax_forward(out, loss_path_ == LossPath::SoftmaxOnLogits ? v.probs : out);
-        Tensor& probs = loss_path_ == LossPath::SoftmaxOnLogits ? v.probs : out;
-        probs_out->rows(begin, begin + rows).copy_from(probs);
+        softmax_forward(v.acts.back(), v.probs);
+        probs_out->rows(begin, begin + rows).copy_from(v.probs);
       } else {
-        probs_out->rows(begin, begin + rows).copy_from(out);
+        probs_out->rows(begin, begin + rows).copy_from(v.acts.back());
       }
     }
   }
@@ -483,7 +483,8 @@ Evaluation Sequential::evaluate(const LabeledImages& data, int64_t batch_size, i
   require_compiled("evaluate");
   Evaluation result = run_inference(&data, nullptr, batch_size, nullptr);
   if (verbose > 0) {
-    int64_t steps = (data.size() + batch_size - 1) / batch_size;
+    const int64_t batch = std::min(batch_size, data.size());  // no overflow for absurd batch sizes
+    const int64_t steps = (data.size() + batch - 1) / batch;
     char buf[160];
     std::snprintf(buf, sizeof buf, "%lld/%lld - %.0fs - loss: %.4f - accuracy: %.4f - %.0fms/epoch - %s",
                   static_cast<long long>(steps), static_cast<long long>(steps), result.seconds, result.loss,

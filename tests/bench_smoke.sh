@@ -42,11 +42,15 @@ check_json "$out/cnn.json" ms_per_epoch_median flops_per_step validation
   || fail "bench_kernels"
 [ -s "$out/kernels.json" ] || fail "bench_kernels wrote no JSON"
 
-"$build/benchmarks/bench_epoch" --model resnet --device cpu >/dev/null 2>"$out/err"
+"$build/benchmarks/bench_epoch" --model resnet --device cpu --json "$out/none.json" >/dev/null 2>"$out/err"
 [ $? -eq 2 ] && grep -q "resnet" "$out/err" || fail "bench_epoch --model resnet: expected exit 2 naming it"
-"$build/benchmarks/bench_epoch" --device cpu --data "$out/nowhere" >/dev/null 2>"$out/err"
+"$build/benchmarks/bench_epoch" --device cpu --data "$out/nowhere" --json "$out/none.json" >/dev/null 2>"$out/err"
 [ $? -eq 2 ] && grep -q "dataset-fashion-mnist" "$out/err" || fail "bench_epoch with no data: expected exit 2"
-[ ! -e "$out/none.json" ] || fail "a failed run left a JSON file"
+"$build/benchmarks/bench_epoch" --device cpu --epochs ten --json "$out/none.json" >/dev/null 2>"$out/err"
+[ $? -eq 2 ] || fail "bench_epoch --epochs ten: expected exit 2"
+"$build/benchmarks/bench_kernels" --bogus >/dev/null 2>&1
+[ $? -eq 2 ] || fail "bench_kernels --bogus: expected exit 2"
+ls "$out"/none.json* >/dev/null 2>&1 && fail "a failed run left a JSON file"
 
 if "$python" -c "import torch" 2>/dev/null; then
   "$python" "$source/benchmarks/pytorch_reference.py" --device cpu --model both --mode both --epochs 1 \

@@ -144,6 +144,20 @@ TEST(ModelGradientCheck, SmallMlpWithSoftmaxLayer) {
                        "MLP with a Softmax layer");
 }
 
+// A handed-over Softmax layer shares its buffer with the ReLU output before it; the loss must not overwrite the
+// mask that ReLU's backward pass reads.
+TEST(ModelGradientCheck, SoftmaxLayerAfterAFusedRelu) {
+  Sequential model;
+  model.add<Flatten>();
+  model.add<Dense>(6, Activation::ReLU);
+  model.add<Dense>(3, Activation::ReLU);
+  model.add<Softmax>();
+  model.build({5}, Device::CPU, 17);
+  model.compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{false});
+  check_model_gradient(model, random_batch(6, {5}, 3, 18, Device::CPU), all_indices(model.parameters().numel()),
+                       "Dense(relu) then Softmax layer");
+}
+
 TEST(ModelGradientCheck, TutorialMlpSampledParameters) {
   auto model = make_mlp({128}, Device::CPU, 8);
   // 300 parameters spread over both kernels and both biases.
@@ -208,6 +222,47 @@ TEST(Model, EvaluateIsTheSameWhateverTheBatchSize) {
     correct += best == data.labels.data<uint8_t>()[i];
   }
   EXPECT_DOUBLE_EQ(correct / n, whole.accuracy);
+}
+
+TEST(Model, FitIsReproducibleFromItsSeed) {
+  const int64_t n = 64;
+  std::mt19937 rng(19);
+  LabeledImages data{Tensor({n, 28, 28}, Device::CPU, DType::U8), Tensor({n}, Device::CPU, DType::U8)};
+  for (int64_t i = 0; i < n * 784; ++i) data.images.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  for (int64_t i = 0; i < n; ++i) data.labels.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 10);
+  auto train = [&](uint64_t init_seed, uint64_t shuffle_seed, bool shuffle) {
+    auto model = make_mlp({16}, Device::CPU, init_seed);
+    FitOptions options;
+    options.epochs = 2;
+    options.batch_size = 8;
+    options.verbose = 0;
+    options.seed = shuffle_seed;
+    options.shuffle = shuffle;
+    model->fit(data, options);
+    return model->parameters().to_vector();
+  };
+  std::vector<float> reference = train(1, 2, true);
+  EXPECT_EQ(train(1, 2, true), reference) << "same seeds, same result";
+  EXPECT_NE(train(1, 3, true), reference) << "another shuffle seed must change the batch order";
+  EXPECT_NE(train(1, 2, false), reference) << "no shuffle must change the batch order";
+  EXPECT_NE(train(1ull << 40, 2, true), train(0, 2, true)) << "the seed's high bits must count";
+}
+
+TEST(Model, FloatImagesArePredictedNotEvaluated) {
+  auto model = make_mlp({16}, Device::CPU, 20);
+  std::mt19937 rng(21);
+  const int64_t n = 5;
+  std::vector<uint8_t> bytes(n * 784);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  Tensor as_bytes = Tensor::wrap(bytes.data(), {n, 28, 28}, Device::CPU, DType::U8);
+  std::vector<float> scaled(bytes.begin(), bytes.end());
+  for (float& f : scaled) f /= 255.f;
+  Tensor as_floats = make_tensor(scaled, {n, 28, 28}, Device::CPU);
+  // The same images as uint8 (scaled on the way in) and as float32 give the same probabilities.
+  EXPECT_TRUE(all_close(model->predict(as_floats, 2).to_vector(), to_double(model->predict(as_bytes, 3).to_vector()),
+                        1e-6, 1e-5, "float32 vs uint8 predictions"));
+  LabeledImages floats{as_floats.view(), Tensor::zeros({n}, Device::CPU, DType::U8)};
+  EXPECT_THROW(model->evaluate(floats), UsageError);
 }
 
 TEST(Model, MisuseIsReportedInWords) {
