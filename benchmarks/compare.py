@@ -75,15 +75,15 @@ def main():
         print(f"compare.py: {e}", file=sys.stderr)
         return 1
 
-    def cell(row, key, fmt):
-        return format(row[key], fmt) if key in row else "n/a"  # e.g. no CUDA graphs on a CPU
+    def cell(row, key, fmt, suffix=""):
+        return format(row[key], fmt) + suffix if key in row else "n/a"  # e.g. no CUDA graphs on a CPU
 
     print(f"\n{'model':6} {'device':6} {'loom ms/epoch':>14} {'torch eager':>12} {'torch graph':>12} "
           f"{'eager/loom':>11} {'graph/loom':>11}")
     for row in rows:
         print(f"{row['model']:6} {row['device']:6} {row['loom_ms']:14.1f} {cell(row, 'torch_eager_ms', '12.1f'):>12} "
-              f"{cell(row, 'torch_graph_ms', '12.1f'):>12} {cell(row, 'eager_over_loom', '.2f') + 'x':>11} "
-              f"{cell(row, 'graph_over_loom', '.2f') + 'x':>11}")
+              f"{cell(row, 'torch_graph_ms', '12.1f'):>12} {cell(row, 'eager_over_loom', '.2f', 'x'):>11} "
+              f"{cell(row, 'graph_over_loom', '.2f', 'x'):>11}")
     if args.json:
         with open(args.json + ".partial", "w") as f:
             json.dump({"rows": rows, "results": everything}, f, indent=2)
