@@ -35,6 +35,7 @@ def run_json(command):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build-dir", default=os.path.join(HERE, "..", "build"))
+    parser.add_argument("--bench", help="the bench_epoch binary (default: BUILD_DIR/benchmarks/bench_epoch)")
     parser.add_argument("--models", default="mlp,cnn")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -46,7 +47,7 @@ def main():
     parser.add_argument("--json", help="write every result and the ratios here")
     args = parser.parse_args()
 
-    bench = os.path.join(args.build_dir, "benchmarks", "bench_epoch")
+    bench = args.bench or os.path.join(args.build_dir, "benchmarks", "bench_epoch")
     if not os.access(bench, os.X_OK):
         print(f"compare.py: {bench}: not built (run the README's build command first)", file=sys.stderr)
         return 2
