@@ -16,13 +16,8 @@ void ref::cross_entropy_probabilities(const T* probs, const int32_t* labels, T* 
   const T lo = T(kProbabilityEpsilon), hi = T(1) - T(kProbabilityEpsilon);
   for (int64_t r = 0; r < rows; ++r) {
     const T* p = probs + r * classes;
-    int32_t label = labels[r];
-    if (label < 0 || label >= classes)
-      throw Error("cross_entropy_probabilities: label " + std::to_string(label) + " of row " + std::to_string(r) +
-                  " is outside [0, " + std::to_string(classes) + ")");
-    int64_t argmax = 0;
-    for (int64_t j = 1; j < classes; ++j)
-      if (p[j] > p[argmax]) argmax = j;
+    const int32_t label = checked_label(labels, r, classes, "cross_entropy_probabilities");
+    const int64_t argmax = row_argmax(p, classes);
     T pl = p[label];
     T clipped = pl < lo ? lo : (pl > hi ? hi : pl);
     if (loss_sum) *loss_sum += -std::log(clipped);

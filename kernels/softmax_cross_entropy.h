@@ -19,6 +19,17 @@ void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& p
                            float grad_scale, Tensor* totals);
 
 namespace ref {
+// What both loss references share: the label of row r, checked to lie in [0, classes) (throws naming `op`), and the
+// index of a row's largest value (the first one on ties, as argmax does).
+int32_t checked_label(const int32_t* labels, int64_t r, int64_t classes, const char* op);
+template <class T>
+int64_t row_argmax(const T* row, int64_t classes) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < classes; ++j)
+    if (row[j] > row[best]) best = j;
+  return best;
+}
+
 // loss_sum and correct, when given, are added to.
 template <class T>
 void softmax_cross_entropy(const T* logits, const int32_t* labels, T* probs, T* dlogits, T grad_scale, T* loss_sum,

@@ -26,18 +26,21 @@ void check_loss_arguments(const char* op, const Tensor& scores, const Tensor& la
   }
 }
 
+int32_t ref::checked_label(const int32_t* labels, int64_t r, int64_t classes, const char* op) {
+  const int32_t label = labels[r];
+  if (label < 0 || label >= classes)
+    throw Error(std::string(op) + ": label " + std::to_string(label) + " of row " + std::to_string(r) +
+                " is outside [0, " + std::to_string(classes) + ")");
+  return label;
+}
+
 template <class T>
 void ref::softmax_cross_entropy(const T* logits, const int32_t* labels, T* probs, T* dlogits, T grad_scale,
                                 T* loss_sum, T* correct, int64_t rows, int64_t classes) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* z = logits + r * classes;
-    int32_t label = labels[r];
-    if (label < 0 || label >= classes)
-      throw Error("softmax_cross_entropy: label " + std::to_string(label) + " of row " + std::to_string(r) +
-                  " is outside [0, " + std::to_string(classes) + ")");
-    int64_t argmax = 0;
-    for (int64_t j = 1; j < classes; ++j)
-      if (z[j] > z[argmax]) argmax = j;
+    const int32_t label = checked_label(labels, r, classes, "softmax_cross_entropy");
+    const int64_t argmax = row_argmax(z, classes);
     T max = z[argmax];
     T sum = T(0);
     for (int64_t j = 0; j < classes; ++j) sum += std::exp(z[j] - max);
