@@ -328,6 +328,8 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
     throw UsageError("fit: batch size must be at least 1, got " + std::to_string(options.batch_size));
   const int64_t n = data.size();
   if (n == 0) throw UsageError("fit: the training data is empty");
+  if (data.images.dtype() != DType::U8 || data.labels.dtype() != DType::U8)
+    throw UsageError("fit: images and labels must be uint8, as loaded (the batch is scaled by 1/255 on the device)");
   if (sample_shape(data.images) != shapes_[0])
     throw UsageError("fit: images of shape " + shape_str(sample_shape(data.images)) + " do not fit the model's input " +
                      shape_str(shapes_[0]));
@@ -388,11 +390,12 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
           } catch (const Error& e) {  // nothing ran: fall back to ordinary launches, and say so
             std::cerr << "loom: CUDA graph capture failed, training without graphs: " << e.what() << "\n";
             use_graph = false;
-            enqueue_step(v);
-            continue;
           }
         }
-        graph.launch();
+        if (graph.ready())
+          graph.launch();
+        else
+          enqueue_step(v);
       }
       if (monitor) {
         monitor->request(totals_, begin + rows);
