@@ -4,6 +4,7 @@
 
 #include "engine/errors.h"
 #include "engine/tensor.h"
+#include "kernels/plan_check.h"
 #include "kernels/bias_activation.h"
 #include "kernels/dense.h"
 
@@ -158,18 +159,6 @@ Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y
 
 namespace {
 
-// On CUDA the plan holds descriptors and a workspace sized for one geometry; running it on another would read and
-// write out of bounds, so a mismatch is a hard error rather than something to patch up here.
-const cuda::Conv2dPlan& checked_plan(const cuda::Conv2dPlan* plan, const Conv2dGeometry& g, const char* op) {
-  if (!plan)
-    throw Error(std::string(op) + ": CUDA tensors need a Conv2dPlan made for " + geometry_str(g) +
-                " (the layer was not prepared for this batch size)");
-  if (!(plan->geometry() == g))
-    throw Error(std::string(op) + ": the Conv2dPlan was made for another batch size or geometry (" +
-                geometry_str(plan->geometry()) + "), called with " + geometry_str(g));
-  return *plan;
-}
-
 void check_not_softmax(Activation act, const char* op) {
   if (act == Activation::Softmax)
     throw Error(std::string(op) + ": softmax cannot follow a convolution in its epilogue (it is a row operation)");
@@ -185,7 +174,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   expect_same_device(op, {&x, &w, &b, &y});
   check_not_softmax(act, op);
   if (x.device() == Device::CUDA)
-    checked_plan(plan, g, op).forward(x.f32(), w.f32(), y.f32());
+    checked_plan(plan, g, op, "Conv2dPlan", geometry_str).forward(x.f32(), w.f32(), y.f32());
   else
     ref::conv2d_forward(x.f32(), w.f32(), y.f32(), g);
   bias_activation_forward(y, b, act);  // NHWC: the bias is per last dimension, as for Dense
@@ -205,7 +194,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& 
   expect_same_device(op, {&x, &w, &y, &dy, &dw, &db});
   check_not_softmax(act, op);
   // Validate the plan before anything is written, so a bad call leaves dy untouched.
-  const cuda::Conv2dPlan* cuda_plan = x.device() == Device::CUDA ? &checked_plan(plan, g, op) : nullptr;
+  const cuda::Conv2dPlan* cuda_plan = x.device() == Device::CUDA ? &checked_plan(plan, g, op, "Conv2dPlan", geometry_str) : nullptr;
   bias_activation_backward(y, dy, db, act);  // dy now holds dz
   if (cuda_plan) {
     cuda_plan->backward_filter(x.f32(), dy.f32(), dw.f32());

@@ -4,6 +4,7 @@
 
 #include "engine/errors.h"
 #include "engine/tensor.h"
+#include "kernels/plan_check.h"
 
 namespace loom {
 
@@ -98,20 +99,6 @@ MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t 
   return g;
 }
 
-namespace {
-
-// The cuDNN descriptors in a plan describe one geometry; using the plan for another would be out of bounds.
-const cuda::MaxPool2dPlan& checked_plan(const cuda::MaxPool2dPlan* plan, const MaxPool2dGeometry& g, const char* op) {
-  if (!plan)
-    throw Error(std::string(op) + ": CUDA tensors need a MaxPool2dPlan made for " + geometry_str(g) +
-                " (the layer was not prepared for this batch size)");
-  if (!(plan->geometry() == g))
-    throw Error(std::string(op) + ": the MaxPool2dPlan was made for another batch size or geometry (" +
-                geometry_str(plan->geometry()) + "), called with " + geometry_str(g));
-  return *plan;
-}
-
-}  // namespace
 
 void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool_w, int64_t stride_h,
                         int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
@@ -119,7 +106,7 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool
   const MaxPool2dGeometry g = max_pool2d_geometry(x, y, pool_h, pool_w, stride_h, stride_w, op);
   expect_same_device(op, {&x, &y});
   if (x.device() == Device::CUDA)
-    checked_plan(plan, g, op).forward(x.f32(), y.f32());
+    checked_plan(plan, g, op, "MaxPool2dPlan", geometry_str).forward(x.f32(), y.f32());
   else
     ref::max_pool2d_forward(x.f32(), y.f32(), g);
 }
@@ -132,7 +119,7 @@ void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Ten
   expect_shape(dx, x.shape(), op, "input gradient");
   expect_same_device(op, {&x, &y, &dy, &dx});
   if (x.device() == Device::CUDA)
-    checked_plan(plan, g, op).backward(x.f32(), y.f32(), dy.f32(), dx.f32());
+    checked_plan(plan, g, op, "MaxPool2dPlan", geometry_str).backward(x.f32(), y.f32(), dy.f32(), dx.f32());
   else
     ref::max_pool2d_backward(x.f32(), dy.f32(), dx.f32(), g);  // the reference finds the maxima again from x
 }
