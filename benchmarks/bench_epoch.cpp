@@ -82,9 +82,13 @@ int main(int argc, char** argv) {
     const int64_t steps = (samples + batch_size - 1) / batch_size;
     std::vector<double> epoch_ms;
     std::vector<size_t> bytes_in_use;
+    std::vector<int64_t> graph_steps;
+    bool every_timed_epoch_replayed_a_graph = true;
     for (size_t e = 1; e < history.size(); ++e) {
       epoch_ms.push_back(device == loom::Device::CUDA ? history[e].device_ms : history[e].seconds * 1e3);
       bytes_in_use.push_back(history[e].device_bytes_in_use);
+      graph_steps.push_back(history[e].graph_steps);
+      every_timed_epoch_replayed_a_graph = every_timed_epoch_replayed_a_graph && history[e].graph_steps > 0;
     }
     const double ms = median(epoch_ms);
     const double flops_per_step = static_cast<double>(model->training_flops_per_sample()) * batch_size;
@@ -98,7 +102,11 @@ int main(int argc, char** argv) {
     out["hardware"] = hw.name;
     out["batch_size"] = batch_size;
     out["steps_per_epoch"] = steps;
-    out["cuda_graph"] = device == loom::Device::CUDA && !flags.no_graph;
+    // What happened, not what was asked: a failed capture falls back to ordinary launches.
+    out["cuda_graph_requested"] = device == loom::Device::CUDA && !flags.no_graph;
+    out["cuda_graph"] = every_timed_epoch_replayed_a_graph;
+    out["graph_steps_per_epoch"] = graph_steps;
+    if (!model->graph_failure().empty()) out["cuda_graph_failure"] = model->graph_failure();
     out["tf32"] = device == loom::Device::CUDA && flags.tf32;
     out["validation"] = {{"initial_loss", initial_loss},
                          {"loss_after", after.loss},

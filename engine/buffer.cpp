@@ -17,6 +17,7 @@ namespace {
 constexpr size_t kHostAlignment = 64;
 std::atomic<size_t> g_device_in_use{0};
 std::atomic<size_t> g_device_peak{0};
+std::atomic<uint64_t> g_gpu_visible_releases{0};
 
 void note_device_alloc(size_t bytes) {
   size_t now = g_device_in_use.fetch_add(bytes) + bytes;
@@ -69,10 +70,12 @@ void Buffer::release() noexcept {
       break;
     case Memory::PinnedHost:
       LOOM_CUDA_WARN(cudaFreeHost(data_));
+      g_gpu_visible_releases.fetch_add(1);
       break;
     case Memory::Device:
       LOOM_CUDA_WARN(cudaFree(data_));
       g_device_in_use.fetch_sub(bytes_);
+      g_gpu_visible_releases.fetch_add(1);
       break;
   }
   data_ = nullptr;
@@ -81,5 +84,6 @@ void Buffer::release() noexcept {
 
 size_t Buffer::device_bytes_in_use() { return g_device_in_use.load(); }
 size_t Buffer::device_bytes_peak() { return g_device_peak.load(); }
+uint64_t Buffer::gpu_visible_releases() { return g_gpu_visible_releases.load(); }
 
 }  // namespace loom

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace loom {
 
@@ -25,6 +26,9 @@ class Buffer {
   // Bytes currently held on the GPU by all live Buffers, and the most ever held at once.
   static size_t device_bytes_in_use();
   static size_t device_bytes_peak();
+  // How many device or pinned-host blocks have been freed so far. A captured CUDA graph holds raw pointers: when
+  // this count has moved since its capture, memory it uses may be gone (CudaGraph::stale).
+  static uint64_t gpu_visible_releases();
 
  private:
   void release() noexcept;

@@ -1,7 +1,9 @@
 #include "engine/cuda_graph.h"
 
+#include "engine/buffer.h"
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
+#include "engine/errors.h"
 
 namespace loom {
 
@@ -16,6 +18,7 @@ void CudaGraph::reset() {
 
 void CudaGraph::capture(const std::function<void()>& enqueue) {
   reset();
+  releases_at_capture_ = Buffer::gpu_visible_releases();
   cudaStream_t stream = CudaContext::get().stream();
   LOOM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   try {
@@ -39,6 +42,13 @@ void CudaGraph::capture(const std::function<void()>& enqueue) {
   }
 }
 
-void CudaGraph::launch() const { LOOM_CUDA_CHECK(cudaGraphLaunch(exec_, CudaContext::get().stream())); }
+bool CudaGraph::stale() const { return ready() && Buffer::gpu_visible_releases() != releases_at_capture_; }
+
+void CudaGraph::launch() const {
+  if (!ready()) throw Error("CudaGraph::launch: nothing was captured");
+  if (stale())
+    throw Error("CudaGraph::launch: memory the graph uses may have been freed since its capture; capture it again");
+  LOOM_CUDA_CHECK(cudaGraphLaunch(exec_, CudaContext::get().stream()));
+}
 
 }  // namespace loom

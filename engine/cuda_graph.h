@@ -1,7 +1,12 @@
 // One captured sequence of work on the context's stream, replayed with a single launch. A training step is dozens
 // of small kernels; at batch 32 their launch costs exceed their run time, and a graph pays them once.
+//
+// A graph owns none of the memory its kernels use; it holds raw pointers. Once any device or pinned buffer has been
+// freed since the capture (a grown activation buffer or workspace, a data set uploaded anew), the graph may point at
+// freed memory: it is stale, launching it is refused, and its owner recaptures.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -20,13 +25,16 @@ class CudaGraph {
   // mode, the graph stays empty, and the error is rethrown.
   void capture(const std::function<void()>& enqueue);
   bool ready() const { return exec_ != nullptr; }
-  // Enqueues one replay on the context's stream; no host synchronization.
+  // Captured, but a buffer was freed since: it may point at freed memory and must be captured again.
+  bool stale() const;
+  // Enqueues one replay on the context's stream; no host synchronization. Throws for a stale graph.
   void launch() const;
   void reset();
 
  private:
   cudaGraph_t graph_ = nullptr;
   cudaGraphExec_t exec_ = nullptr;
+  uint64_t releases_at_capture_ = 0;
 };
 
 }  // namespace loom

@@ -37,7 +37,9 @@ class Layer {
   virtual void bind_params(std::vector<Tensor> /*params*/, std::vector<Tensor> /*grads*/) {}
   // Called once for every batch size the layer will see (training batch, a last partial batch, a single image),
   // before the first forward() at that size and never inside a training step: plan kernels, size workspaces.
-  virtual void prepare(Device /*device*/, int64_t /*rows*/) {}
+  // `needs_input_gradient` is false for a layer whose backward() will always get a null dx (the model's first
+  // trainable layer), so it can skip planning what it will never compute.
+  virtual void prepare(Device /*device*/, int64_t /*rows*/, bool /*needs_input_gradient*/) {}
 
   // A layer whose output is its input, reinterpreted (Flatten): the model passes views and skips the calls.
   virtual bool output_aliases_input() const { return false; }

@@ -2,15 +2,16 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace loom {
 
-ProgressBar::ProgressBar(int64_t total_steps, std::ostream& out, bool interactive)
-    : total_(total_steps), out_(out), interactive_(interactive), start_(std::chrono::steady_clock::now()),
+ProgressBar::ProgressBar(int64_t total_steps, std::ostream& out, bool interactive, Clock clock)
+    : total_(total_steps), out_(out), interactive_(interactive), clock_(std::move(clock)), start_(clock_()),
       last_draw_(start_) {}
 
 double ProgressBar::elapsed() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return std::chrono::duration<double>(clock_() - start_).count();
 }
 
 std::string ProgressBar::format_step_time(double seconds_per_step) {
@@ -56,7 +57,7 @@ std::string ProgressBar::format(int64_t step, int64_t total, double seconds, dou
 
 void ProgressBar::update(int64_t step, double loss, double accuracy) {
   if (!interactive_) return;
-  auto now = std::chrono::steady_clock::now();
+  auto now = clock_();
   if (now - last_draw_ < std::chrono::milliseconds(50)) return;
   last_draw_ = now;
   std::string line = format(step, total_, elapsed(), loss, accuracy);

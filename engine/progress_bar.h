@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 
@@ -12,7 +13,10 @@ namespace loom {
 
 class ProgressBar {
  public:
-  ProgressBar(int64_t total_steps, std::ostream& out, bool interactive);
+  // Where the bar reads the time; tests pass a fake clock so the printed step time never depends on the machine.
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  ProgressBar(int64_t total_steps, std::ostream& out, bool interactive, Clock clock = std::chrono::steady_clock::now);
 
   // Redraws at most every 50 ms. loss/accuracy are running means; pass negative values when none is known yet.
   void update(int64_t step, double loss, double accuracy);
@@ -29,6 +33,7 @@ class ProgressBar {
   int64_t total_;
   std::ostream& out_;
   bool interactive_;
+  Clock clock_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
   size_t last_width_ = 0;

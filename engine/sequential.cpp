@@ -170,6 +170,7 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, SparseCategorical
   compiled_ = true;
   capacity_ = 0;  // buffer aliasing may have changed: reallocate on next use
   views_.clear();
+  if (step_graph_) step_graph_->reset();  // it ran the old optimizer and loss
 }
 
 std::string Sequential::summary() const {
@@ -260,7 +261,7 @@ Sequential::BatchViews& Sequential::views_for(int64_t rows) {
     for (auto& t : act_grads_) slot->grads.push_back(t.rows(0, rows));
     slot->probs = probs_.rows(0, rows);
     slot->labels = labels_.rows(0, rows);
-    for (auto& layer : layers_) layer->prepare(device_, rows);
+    for (size_t i = 0; i < layers_.size(); ++i) layers_[i]->prepare(device_, rows, i > first_trainable_);
   }
   return *slot;
 }
@@ -358,14 +359,15 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
     optimizer_->step(params_, grads_);
     advance_cursor(cursor, v.rows);
   };
-  bool use_graph = device_ == Device::CUDA && options.cuda_graph;
+  const bool use_graph = device_ == Device::CUDA && options.cuda_graph;
   bool warmed_up = false;  // libraries load kernels and size workspaces on first use: never inside a capture
-  CudaGraph graph;
   EpochTimer timer(device_);
 
   std::ostream& out = *options.out;
-  const bool interactive = options.verbose > 0 && is_terminal(out);
-  // Made once per fit, outside the timed epochs (pinned memory is slow to allocate), and only for a terminal.
+  const bool interactive = options.verbose > 0 && (options.live_progress == LiveProgress::Always ||
+                                                   (options.live_progress == LiveProgress::WhenTerminal &&
+                                                    is_terminal(out)));
+  // Made once per fit, outside the timed epochs (pinned memory is slow to allocate), and only for a live bar.
   std::unique_ptr<TotalsMonitor> monitor = interactive ? std::make_unique<TotalsMonitor>(device_) : nullptr;
   std::vector<EpochResult> history;
   for (int epoch = 0; epoch < options.epochs; ++epoch) {
@@ -377,25 +379,15 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
     cursor.zero();
     ProgressBar bar(steps, out, interactive);
     if (monitor) monitor->reset();
+    int64_t graph_steps = 0;
     for (int64_t step = 0; step < steps; ++step) {
       int64_t begin = step * batch, rows = std::min(batch, n - begin);
       BatchViews& v = views_for(rows);
-      if (!use_graph || rows != batch || !warmed_up) {
+      if (use_graph && rows == batch && warmed_up && replay_step_graph(rows, [&] { enqueue_step(v); })) {
+        ++graph_steps;
+      } else {
         enqueue_step(v);
         warmed_up = true;
-      } else {
-        if (!graph.ready()) {
-          try {
-            graph.capture([&] { enqueue_step(v); });
-          } catch (const Error& e) {  // nothing ran: fall back to ordinary launches, and say so
-            std::cerr << "loom: CUDA graph capture failed, training without graphs: " << e.what() << "\n";
-            use_graph = false;
-          }
-        }
-        if (graph.ready())
-          graph.launch();
-        else
-          enqueue_step(v);
       }
       if (monitor) {
         monitor->request(totals_, begin + rows);
@@ -409,6 +401,7 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
     EpochResult result;
     result.device_ms = timer.elapsed_ms();
     result.device_bytes_in_use = Buffer::device_bytes_in_use();
+    result.graph_steps = graph_steps;
     result.loss = totals[kLossSum] / static_cast<double>(samples_per_epoch);
     result.accuracy = totals[kCorrectCount] / static_cast<double>(samples_per_epoch);
     result.seconds = seconds_since(start);
@@ -419,6 +412,26 @@ std::vector<EpochResult> Sequential::fit(const LabeledImages& data, const FitOpt
     history.push_back(result);
   }
   return history;
+}
+
+bool Sequential::replay_step_graph(int64_t rows, const std::function<void()>& enqueue_step) {
+  if (!graph_failure_.empty()) return false;
+  if (!step_graph_) step_graph_ = std::make_unique<CudaGraph>();
+  const bool tf32 = CudaContext::get().tf32();
+  if (!step_graph_->ready() || step_graph_->stale() || graph_rows_ != rows || graph_tf32_ != tf32) {
+    try {
+      step_graph_->capture(enqueue_step);
+    } catch (const Error& e) {  // nothing ran: the caller launches the step itself, now and from now on
+      graph_failure_ = e.what();
+      std::cerr << "loom: CUDA graph capture failed, training without graphs: " << graph_failure_ << "\n";
+      return false;
+    }
+    graph_rows_ = rows;
+    graph_tf32_ = tf32;
+    ++graph_captures_;
+  }
+  step_graph_->launch();
+  return true;
 }
 
 Evaluation Sequential::run_inference(const LabeledImages* data, const Tensor* images_in, int64_t batch_size,

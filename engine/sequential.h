@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -21,10 +22,20 @@
 
 namespace loom {
 
+class CudaGraph;
+
 // Keras's SparseCategoricalCrossentropy: integer labels; from_logits says whether the model outputs logits or
 // probabilities.
 struct SparseCategoricalCrossentropy {
   bool from_logits = false;
+};
+
+// When fit's progress bar redraws in place with the running loss and accuracy (read from the GPU through a
+// snapshot that never stalls it) instead of printing only each epoch's final line.
+enum class LiveProgress {
+  WhenTerminal,  // when `out` is std::cout and stdout is a terminal
+  Always,        // whatever `out` is (tests run the GPU snapshot path this way)
+  Never,
 };
 
 struct FitOptions {
@@ -34,9 +45,11 @@ struct FitOptions {
   uint64_t seed = 0;
   int verbose = 1;                      // 0 silent, 1 progress bar per epoch
   std::ostream* out = &std::cout;
+  LiveProgress live_progress = LiveProgress::WhenTerminal;  // with verbose 0 there is no bar at all
   int64_t max_steps_per_epoch = 0;      // 0: the whole data set each epoch (tests use a few steps)
   // On the GPU, capture the training step once as a CUDA graph and replay it for every full batch (the last,
-  // partial batch of an epoch runs as ordinary launches). Off: every step is ordinary launches.
+  // partial batch of an epoch runs as ordinary launches). Off: every step is ordinary launches. If capture fails,
+  // fit says so once on stderr and trains with ordinary launches; EpochResult::graph_steps tells which happened.
   bool cuda_graph = true;
 };
 
@@ -46,6 +59,7 @@ struct EpochResult {
   double seconds = 0;           // host wall clock, the epoch's final synchronization included
   double device_ms = 0;         // GPU only: CUDA-event time of the epoch's steps (the order's upload excluded)
   size_t device_bytes_in_use = 0;  // GPU memory held by loom's buffers at the epoch's end
+  int64_t graph_steps = 0;         // steps that were replays of the captured CUDA graph (0: ordinary launches only)
 };
 
 struct Evaluation {
@@ -84,6 +98,10 @@ class Sequential {
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   Tensor& parameters() { return params_; }
   Tensor& gradients() { return grads_; }
+  // How often fit has captured its training step as a CUDA graph (again each time the last capture went stale),
+  // and why capture failed, if it did (fit then trains with ordinary launches and tries no more).
+  int64_t graph_captures() const { return graph_captures_; }
+  const std::string& graph_failure() const { return graph_failure_; }
 
   std::vector<EpochResult> fit(const LabeledImages& data, const FitOptions& options);
   // verbose 1 prints Keras's evaluate line: "313/313 - 0s - loss: 0.3364 - accuracy: 0.8826 - ..."
@@ -113,6 +131,7 @@ class Sequential {
   void loss(BatchViews& v, bool with_gradient);
   void backward(BatchViews& v);
   Evaluation run_inference(const LabeledImages* data, const Tensor* images, int64_t batch_size, Tensor* probs_out);
+  bool replay_step_graph(int64_t rows, const std::function<void()>& enqueue_step);
 
   std::string name_;
   std::vector<std::unique_ptr<Layer>> layers_;
@@ -132,6 +151,14 @@ class Sequential {
   std::vector<Tensor> acts_, act_grads_;  // [capacity, shape_i...] per boundary; aliases are views
   Tensor probs_, labels_, totals_;
   std::map<int64_t, std::unique_ptr<BatchViews>> views_;
+
+  // The training step of a full batch of graph_rows_, captured by fit; recaptured when stale, for another batch size
+  // or after TF32 was switched.
+  std::unique_ptr<CudaGraph> step_graph_;
+  int64_t graph_rows_ = 0;
+  bool graph_tf32_ = false;
+  int64_t graph_captures_ = 0;
+  std::string graph_failure_;
 };
 
 }  // namespace loom

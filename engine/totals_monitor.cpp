@@ -51,7 +51,12 @@ bool TotalsMonitor::latest(double& loss, double& accuracy) {
       landed_correct_ = values[kCorrectCount];
       landed_samples_ = in_flight_samples_;
       in_flight_ = false;
-    } else if (status != cudaErrorNotReady) {
+    } else if (status == cudaErrorNotReady) {
+      // "Not ready" is an answer, not an error, but the runtime also leaves it in its last-error slot, where the
+      // next launch check (cudaGetLastError) would take it for a failed launch. Clear it, and only it: any other
+      // error waiting there belongs to someone else's check.
+      if (cudaPeekAtLastError() == cudaErrorNotReady) (void)cudaGetLastError();
+    } else {
       LOOM_CUDA_CHECK(status);
     }
   }

@@ -27,15 +27,18 @@ struct Conv2dGeometry {
 
 namespace cuda {
 // cuDNN descriptors, the chosen forward / backward-data / backward-filter algorithms and their workspace size for one
-// geometry. Built when a model is prepared for a batch size, never inside a training step.
+// geometry. Built when a model is prepared for a batch size, never inside a training step. A model's first
+// convolution needs no input gradient: its plan is made without a backward-data algorithm (`backward_data` false),
+// which cuDNN may not even offer for it (one input channel, NHWC, FP32).
 class Conv2dPlan {
  public:
-  explicit Conv2dPlan(const Conv2dGeometry& geometry, const std::string& layer_name);
+  Conv2dPlan(const Conv2dGeometry& geometry, const std::string& layer_name, bool backward_data = true);
   ~Conv2dPlan();
   Conv2dPlan(const Conv2dPlan&) = delete;
   Conv2dPlan& operator=(const Conv2dPlan&) = delete;
   const Conv2dGeometry& geometry() const;
   size_t workspace_bytes() const;
+  bool has_backward_data() const;
   void forward(const float* x, const float* w, float* y) const;
   void backward_data(const float* dy, const float* w, float* dx) const;
   void backward_filter(const float* x, const float* dy, float* dw) const;

@@ -91,6 +91,7 @@ struct Conv2dPlan::Impl {
   cudnnConvolutionFwdAlgo_t fwd_algo{};
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
+  bool has_backward_data = false;
   size_t workspace = 0;
   // Here rather than in ~Conv2dPlan: a constructor that throws half-way never reaches the plan's destructor.
   ~Impl() {
@@ -101,7 +102,8 @@ struct Conv2dPlan::Impl {
   }
 };
 
-Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) : impl_(std::make_unique<Impl>()) {
+Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, bool backward_data)
+    : impl_(std::make_unique<Impl>()) {
   Impl& p = *impl_;
   p.g = g;
   p.ctx = {layer_name, describe(g)};
@@ -142,13 +144,16 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) :
   auto f = pick(ctx, fwd, returned, tf32, "no forward algorithm fits");
   p.fwd_algo = f.algo;
 
-  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
-  ctx.check(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
-                                                        CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
-                                                        bwd_data.data()),
-            "choosing the backward-data algorithm");
-  auto d = pick(ctx, bwd_data, returned, tf32, "no backward-data algorithm fits");
-  p.bwd_data_algo = d.algo;
+  if (backward_data) {
+    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+    ctx.check(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
+                                                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
+                                                          bwd_data.data()),
+              "choosing the backward-data algorithm");
+    auto d = pick(ctx, bwd_data, returned, tf32, "no backward-data algorithm fits");
+    p.bwd_data_algo = d.algo;
+    p.has_backward_data = true;
+  }
 
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> bwd_filter(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
   ctx.check(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, p.x_desc, p.y_desc, p.conv_desc, p.w_desc,
@@ -164,10 +169,12 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name) :
                                                     &bytes),
             "sizing the forward workspace");
   p.workspace = bytes;
-  ctx.check(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
-                                                         p.bwd_data_algo, &bytes),
-            "sizing the backward-data workspace");
-  p.workspace = std::max(p.workspace, bytes);
+  if (p.has_backward_data) {
+    ctx.check(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
+                                                           p.bwd_data_algo, &bytes),
+              "sizing the backward-data workspace");
+    p.workspace = std::max(p.workspace, bytes);
+  }
   ctx.check(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, p.x_desc, p.y_desc, p.conv_desc, p.w_desc,
                                                            p.bwd_filter_algo, &bytes),
             "sizing the backward-filter workspace");
@@ -179,6 +186,7 @@ Conv2dPlan::~Conv2dPlan() = default;
 
 const Conv2dGeometry& Conv2dPlan::geometry() const { return impl_->g; }
 size_t Conv2dPlan::workspace_bytes() const { return impl_->workspace; }
+bool Conv2dPlan::has_backward_data() const { return impl_->has_backward_data; }
 
 void Conv2dPlan::forward(const float* x, const float* w, float* y) const {
   const Impl& p = *impl_;
@@ -191,6 +199,9 @@ void Conv2dPlan::forward(const float* x, const float* w, float* y) const {
 
 void Conv2dPlan::backward_data(const float* dy, const float* w, float* dx) const {
   const Impl& p = *impl_;
+  if (!p.has_backward_data)
+    throw Error("layer '" + p.ctx.layer + "' (" + p.ctx.shapes + "): its plan was made without a backward-data " +
+                "algorithm (the layer's input needs no gradient), yet an input gradient was asked for");
   CudaContext& cuda = CudaContext::get();
   const float one = 1.f, zero = 0.f;
   p.ctx.check(cudnnConvolutionBackwardData(cuda.cudnn(), &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,

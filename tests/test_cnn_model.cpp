@@ -1,10 +1,12 @@
 // The CNN as a whole: Keras's summary, a gradient check of a small CNN through every layer kind on the CPU
-// reference, evaluation at odd batch sizes, CPU↔CUDA agreement of whole steps, and a short real training run.
+// reference, evaluation at odd batch sizes, CPU↔CUDA agreement of whole steps, evaluation and prediction, CUDA-graph
+// training through cuDNN, the first convolution's plan without backward-data, and a short real training run.
 #include <cmath>
 #include <numeric>
 
 #include <gtest/gtest.h>
 
+#include "engine/errors.h"
 #include "engine/fashion_mnist.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/dense.h"
@@ -113,16 +115,75 @@ TEST(ModelParity, CudaCnnStepsMatchTheCpuReference) {
   // SGD keeps parameter differences proportional to gradient differences (see the MLP parity test).
   cpu->compile(std::make_unique<SGD>(0.05f), {false});
   gpu->compile(std::make_unique<SGD>(0.05f), {false});
-  for (unsigned step = 0; step < 2; ++step)
-    for (int64_t n : {32, 16, 1}) {
-      std::mt19937 rng(200 + step * 10 + static_cast<unsigned>(n));
-      Tensor x = make_tensor(random_floats(n * 28 * 28, rng, 0.f, 1.f), {n, 28, 28, 1}, Device::CPU);
-      Tensor labels = make_labels(random_labels(n, 10, rng), Device::CPU);
-      cpu->train_step(x, labels);
-      gpu->train_step(x.to(Device::CUDA), labels.to(Device::CUDA));
-    }
+  train_side_by_side(*cpu, *gpu, {28, 28, 1}, 10, {32, 16, 1}, 2, 200);
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "CNN parameters after 6 SGD steps"));
+}
+
+TEST(ModelParity, CudaCnnEvaluateAndPredictMatchTheCpu) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  auto cpu = small_cnn(Device::CPU, 23), gpu = small_cnn(Device::CUDA, 23);
+  const int64_t n = 11;
+  LabeledImages data = random_labeled_images(n, {7, 7, 2}, 4, 24);
+  for (int64_t batch : {int64_t{4}, n, int64_t{1}}) {  // 4 + 4 + 3; all at once; one image at a time: a cuDNN plan for each size
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    Evaluation c = cpu->evaluate(data, batch), g = gpu->evaluate(data, batch);
+    EXPECT_NEAR(g.loss, c.loss, 1e-5 + 1e-4 * c.loss);
+    EXPECT_NEAR(g.accuracy, c.accuracy, 1.0 / n + 1e-12);  // one near-tie may fall the other way
+    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
+                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+                          "CNN probabilities"));
+  }
+}
+
+// cuDNN calls captured into a CUDA graph: the legacy API does not document capture, so this is where a failure would
+// show. The graph must be used (no silent fallback) and train exactly as ordinary launches.
+TEST(ModelParity, CudaCnnGraphTrainingMatchesOrdinaryLaunches) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  LabeledImages data = random_labeled_images(70, {28, 28, 1}, 10, 26);  // 2 full batches of 32 and one of 6
+  GraphComparison run = fit_with_and_without_graph([] { return make_cnn(8, 16, Device::CUDA, 27); }, data, 2);
+  EXPECT_EQ(run.graphed->graph_failure(), "");
+  EXPECT_EQ(run.graphed->graph_captures(), 1);
+  for (size_t e = 0; e < run.graph_history.size(); ++e) {
+    EXPECT_EQ(run.graph_history[e].graph_steps, e == 0 ? 1 : 2) << "epoch " << e << " (the first step warms up)";
+    EXPECT_NEAR(run.graph_history[e].loss, run.eager_history[e].loss, 1e-5) << "epoch " << e;
+  }
+  // Both runs use the same deterministic cuDNN algorithms; the tolerance covers only the loss totals' atomics.
+  EXPECT_TRUE(all_close(run.graphed->parameters().to_vector(), to_double(run.eager->parameters().to_vector()), 1e-6,
+                        1e-5, "CNN parameters after 2 epochs with and without graphs"));
+}
+
+// A model's first convolution computes no input gradient, so its plan has no backward-data algorithm; asking it for
+// one anyway is an error in words, and the filter and bias gradients are those of a full plan.
+TEST(Conv2dPlan, WithoutBackwardDataForTheFirstLayer) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const Device dev = Device::CUDA;
+  Conv2dGeometry g{5, 28, 28, 1, 8, 3, 3, 0, 0};  // one input channel, as the tutorial's first layer
+  cuda::Conv2dPlan first(g, "first_conv", /*backward_data=*/false), full(g, "full_conv");
+  EXPECT_FALSE(first.has_backward_data());
+  EXPECT_TRUE(full.has_backward_data());
+  std::mt19937 rng(28);
+  const int64_t out = 5 * 26 * 26 * 8;
+  Tensor x = make_tensor(random_floats(5 * 28 * 28, rng), {5, 28, 28, 1}, dev);
+  Tensor w = make_tensor(random_floats(8 * 9, rng), {8, 3, 3, 1}, dev), b = make_tensor(random_floats(8, rng), {8}, dev);
+  std::vector<float> dy_values = random_floats(out, rng);
+  Tensor y = poisoned({5, 26, 26, 8}, dev);
+  conv2d_forward(x, w, b, y, 0, 0, Activation::ReLU, &first);
+  Tensor dx = poisoned({5, 28, 28, 1}, dev), dw = poisoned({8, 3, 3, 1}, dev), db = poisoned({8}, dev);
+  Tensor dy = make_tensor(dy_values, {5, 26, 26, 8}, dev);
+  try {
+    conv2d_backward(x, w, y, dy, 0, 0, Activation::ReLU, &dx, dw, db, &first);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("backward-data"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(dy.to_vector(), dy_values) << "a refused call must leave its output gradient as it was";
+  conv2d_backward(x, w, y, dy, 0, 0, Activation::ReLU, nullptr, dw, db, &first);
+  Tensor dy2 = make_tensor(dy_values, {5, 26, 26, 8}, dev), dw2 = poisoned({8, 3, 3, 1}, dev), db2 = poisoned({8}, dev);
+  conv2d_backward(x, w, y, dy2, 0, 0, Activation::ReLU, &dx, dw2, db2, &full);
+  // Same deterministic algorithm choice for the filter pass in both plans.
+  EXPECT_TRUE(all_close(dw.to_vector(), to_double(dw2.to_vector()), 1e-6, 1e-5, "kernel gradient"));
+  EXPECT_TRUE(all_close(db.to_vector(), to_double(db2.to_vector()), 1e-6, 1e-5, "bias gradient"));
 }
 
 TEST(EndToEnd, CnnLearnsFashionMnistOnTheCpu) {

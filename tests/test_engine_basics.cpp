@@ -1,10 +1,18 @@
 // Engine pieces with no op of their own: device selection, tensors and views, the Keras-style progress line, the
-// non-stalling totals monitor on the CPU, and CUDA graphs (which skip, saying why, without a GPU).
+// non-stalling totals monitor, epoch timing, and CUDA graphs (the CUDA tests skip, saying why, without a GPU).
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "engine/buffer.h"
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
 #include "engine/cuda_graph.h"
+#include "engine/epoch_timer.h"
 #include "engine/errors.h"
 #include "engine/progress_bar.h"
 #include "engine/totals_monitor.h"
@@ -77,14 +85,48 @@ TEST(ProgressBar, RunningLineShowsProgressAndEta) {
   EXPECT_EQ(ProgressBar::format_step_time(0.000437), "437us/step");
 }
 
+// A clock that stands still until the test moves it, so what the bar prints does not depend on the machine's speed.
+struct FakeClock {
+  std::chrono::steady_clock::time_point now{};
+  ProgressBar::Clock clock() {
+    return [this] { return now; };
+  }
+};
+
 TEST(ProgressBar, OnlyTheFinalLineWhenNotATerminal) {
+  using std::chrono::milliseconds;
   std::ostringstream out;
-  ProgressBar bar(4, out, false);
+  FakeClock time;
+  ProgressBar bar(4, out, false, time.clock());
+  time.now += milliseconds(700);
   bar.update(2, 1.0, 0.5);
   EXPECT_EQ(out.str(), "");
+  time.now += milliseconds(1300);  // 2 s for 4 steps
   bar.finish(0.75, 0.625);
-  EXPECT_EQ(out.str().substr(0, 44), "4/4 [==============================] - 0s 0u");
-  EXPECT_NE(out.str().find("loss: 0.7500 - accuracy: 0.6250\n"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str(), "4/4 [==============================] - 2s 500ms/step - loss: 0.7500 - accuracy: 0.6250\n");
+}
+
+TEST(ProgressBar, RedrawsInPlaceAtMostEvery50Milliseconds) {
+  using std::chrono::milliseconds;
+  std::ostringstream out;
+  FakeClock time;
+  ProgressBar bar(4, out, true, time.clock());
+  time.now += milliseconds(20);
+  bar.update(1, 2.0, 0.25);
+  EXPECT_EQ(out.str(), "") << "too soon after the start to redraw";
+  time.now += milliseconds(980);  // 1 s for 2 steps: 1 s to go
+  bar.update(2, 1.0, 0.5);
+  const std::string running = "\r2/4 [==============>...............] - ETA: 1s - loss: 1.0000 - accuracy: 0.5000";
+  EXPECT_EQ(out.str(), running);
+  time.now += milliseconds(10);
+  bar.update(3, 1.0, 0.5);
+  EXPECT_EQ(out.str(), running) << "a redraw 10 ms after the last one";
+  time.now += milliseconds(990);
+  bar.finish(0.75, 0.625);
+  // The final line overwrites the running one in place, padded to its width so no stale text shows.
+  const std::string final_line = "4/4 [==============================] - 2s 500ms/step - loss: 0.7500 - accuracy: 0.6250";
+  std::string padding(running.size() - 1 > final_line.size() ? running.size() - 1 - final_line.size() : 0, ' ');
+  EXPECT_EQ(out.str(), running + "\r" + final_line + padding + "\n");
 }
 
 TEST(TotalsMonitor, ReadsMeansOnTheCpu) {
@@ -100,6 +142,77 @@ TEST(TotalsMonitor, ReadsMeansOnTheCpu) {
   EXPECT_FALSE(monitor.latest(loss, accuracy));
 }
 
+// Holds the context's stream at a host callback until opened, so a test can look at work that cannot have finished.
+class StreamGate {
+ public:
+  StreamGate() { LOOM_CUDA_CHECK(cudaLaunchHostFunc(CudaContext::get().stream(), &StreamGate::wait, this)); }
+  ~StreamGate() {
+    open();
+    CudaContext::get().synchronize();  // the callback has returned before this object's memory goes
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    opened_ = true;
+    opened_signal_.notify_all();
+  }
+
+ private:
+  static void CUDART_CB wait(void* self) {
+    auto* gate = static_cast<StreamGate*>(self);
+    std::unique_lock<std::mutex> lock(gate->mutex_);
+    gate->opened_signal_.wait(lock, [gate] { return gate->opened_; });
+  }
+  std::mutex mutex_;
+  std::condition_variable opened_signal_;
+  bool opened_ = false;
+};
+
+// The progress bar asks the monitor on every step whether its snapshot has landed; the usual answer, "not ready",
+// must not be left behind where the next launch check would take it for a failed kernel.
+TEST(TotalsMonitor, NotReadyIsNotAnErrorOnTheGpu) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  TotalsMonitor monitor(Device::CUDA);
+  Tensor totals = Tensor::from_vector({12.f, 30.f}, {kTotalsSlots}, Device::CUDA);
+  Tensor x = Tensor::zeros({256}, Device::CUDA);
+  double loss = -1, accuracy = -1;
+  {
+    StreamGate gate;  // the snapshot queues behind it
+    monitor.request(totals, 40);
+    EXPECT_FALSE(monitor.latest(loss, accuracy)) << "the snapshot cannot have landed behind a closed gate";
+    EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess) << "'not ready' was left in the runtime's last-error slot";
+    EXPECT_NO_THROW(fill_tensor(x, 1.f)) << "the launch check after a 'not ready' query";
+    monitor.request(totals, 80);  // still in flight: ignored, never blocks
+    EXPECT_FALSE(monitor.latest(loss, accuracy));
+  }
+  ASSERT_TRUE(monitor.latest(loss, accuracy)) << "the gate is open and the stream idle";
+  EXPECT_DOUBLE_EQ(loss, 0.3);  // over the 40 samples of the snapshot that was taken
+  EXPECT_DOUBLE_EQ(accuracy, 0.75);
+  EXPECT_EQ(x.to_vector()[255], 1.f);
+}
+
+TEST(EpochTimer, ReportsNothingOnTheCpu) {
+  EpochTimer timer(Device::CPU);
+  timer.start();
+  timer.stop();
+  EXPECT_EQ(timer.elapsed_ms(), 0.0);
+}
+
+TEST(EpochTimer, TimesQueuedGpuWork) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  Tensor x = Tensor::zeros({int64_t(1) << 24}, Device::CUDA);  // 64 MiB per fill
+  EpochTimer timer(Device::CUDA);
+  timer.start();
+  for (int i = 0; i < 20; ++i) fill_tensor(x, static_cast<float>(i));
+  timer.stop();
+  const double ms = timer.elapsed_ms();  // waits for the stop event
+  EXPECT_TRUE(std::isfinite(ms)) << ms;
+  EXPECT_GT(ms, 0.0) << "1.3 GB of writes take time on any GPU";
+  EXPECT_EQ(x.to_vector()[0], 19.f);
+  timer.start();  // reusable: a second stretch is timed on its own
+  timer.stop();
+  EXPECT_GE(timer.elapsed_ms(), 0.0);
+}
+
 TEST(CudaGraph, ReplaysCapturedWork) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   Tensor x = Tensor::zeros({1000}, Device::CUDA);
@@ -110,6 +223,40 @@ TEST(CudaGraph, ReplaysCapturedWork) {
   EXPECT_EQ(x.to_vector()[0], 0.f) << "capturing must not run the work";
   graph.launch();
   EXPECT_EQ(x.to_vector()[999], 1.f);
+}
+
+// A graph holds raw pointers: once any buffer is freed after its capture it must not be replayed, only recaptured.
+TEST(CudaGraph, GoesStaleWhenAnyBufferIsFreedAfterCapture) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  Tensor x = Tensor::zeros({1000}, Device::CUDA);
+  CudaGraph graph;
+  EXPECT_FALSE(graph.stale()) << "nothing captured is not stale";
+  graph.capture([&] { fill_tensor(x, 3.f); });
+  EXPECT_FALSE(graph.stale());
+  Tensor unrelated = Tensor::zeros({10}, Device::CUDA);
+  EXPECT_FALSE(graph.stale()) << "an allocation moves nothing the graph uses";
+  unrelated = Tensor();  // freed
+  EXPECT_TRUE(graph.stale());
+  EXPECT_THROW(graph.launch(), Error);
+  EXPECT_EQ(x.to_vector()[0], 0.f) << "a refused replay must not run";
+  graph.capture([&] { fill_tensor(x, 4.f); });
+  EXPECT_FALSE(graph.stale());
+  graph.launch();
+  EXPECT_EQ(x.to_vector()[999], 4.f);
+}
+
+TEST(Buffer, CountsReleasesOfGpuVisibleMemoryOnly) {
+  const uint64_t before = Buffer::gpu_visible_releases();
+  { Buffer host(Memory::Host, 1024); }
+  EXPECT_EQ(Buffer::gpu_visible_releases(), before) << "host memory is never in a graph";
+  if (!probe_cuda().usable) return;
+  { Buffer device(Memory::Device, 1024); }
+  EXPECT_EQ(Buffer::gpu_visible_releases(), before + 1);
+  { Buffer pinned(Memory::PinnedHost, 1024); }
+  EXPECT_EQ(Buffer::gpu_visible_releases(), before + 2);
+  Buffer moved(Memory::Device, 64);
+  moved = Buffer(Memory::Device, 128);  // the old block is freed by the assignment
+  EXPECT_EQ(Buffer::gpu_visible_releases(), before + 3);
 }
 
 TEST(CudaGraph, FailedCaptureLeavesTheStreamUsable) {

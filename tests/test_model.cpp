@@ -1,10 +1,15 @@
 // The Sequential model: Keras's summary, whole-model gradient checks on the CPU reference, fit/evaluate/predict
-// behaviour (partial batches, probabilities), misuse errors, and CPU↔CUDA agreement of whole training steps.
+// behaviour (partial batches, probabilities, live progress), misuse errors, and CPU↔CUDA agreement of whole training
+// steps, evaluation and prediction, and of CUDA-graph training with ordinary launches.
 #include <cmath>
+#include <functional>
 #include <numeric>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
 #include "engine/errors.h"
 #include "engine/layers/activations.h"
 #include "engine/layers/dense.h"
@@ -73,18 +78,6 @@ TEST(Init, EveryParameterStartsOn256Bytes) {
   for (const Tensor* t : {&hidden.kernel(), &hidden.bias(), &out.kernel(), &out.bias()})
     EXPECT_EQ(offset(*t) % 256, 0) << "parameter at byte " << offset(*t);
   EXPECT_GT(offset(out.bias()), offset(out.kernel()));
-}
-
-// Batch of random images in [0, 1] and labels for a model with `input` per-sample shape.
-struct Batch {
-  Tensor x, labels;
-};
-Batch random_batch(int64_t n, const Shape& input, int classes, unsigned seed, Device device) {
-  std::mt19937 rng(seed);
-  Shape s{n};
-  s.insert(s.end(), input.begin(), input.end());
-  return {make_tensor(random_floats(static_cast<size_t>(shape_numel(s)), rng, 0.f, 1.f), s, device),
-          make_labels(random_labels(n, classes, rng), device)};
 }
 
 // Checks d(batch loss)/d(parameter) against central differences for the given parameter indices.
@@ -265,6 +258,60 @@ TEST(Model, FloatImagesArePredictedNotEvaluated) {
   EXPECT_THROW(model->evaluate(floats), UsageError);
 }
 
+TEST(Model, LiveProgressIsChosenByTheOptions) {
+  LabeledImages data = random_labeled_images(20, {28, 28}, 10, 43);
+  auto fit_into = [&](LiveProgress live) {
+    auto model = make_mlp({8}, Device::CPU, 44);
+    std::ostringstream out;
+    FitOptions options;
+    options.batch_size = 8;
+    options.out = &out;
+    options.live_progress = live;
+    model->fit(data, options);
+    return out.str();
+  };
+  // The live bar ends its epoch by overwriting the running line in place; the plain one prints the final line only.
+  EXPECT_NE(fit_into(LiveProgress::Always).find("\r3/3 ["), std::string::npos);
+  EXPECT_EQ(fit_into(LiveProgress::Never).find('\r'), std::string::npos);
+  const std::string auto_chosen = fit_into(LiveProgress::WhenTerminal);  // a string stream is no terminal
+  EXPECT_EQ(auto_chosen.find('\r'), std::string::npos) << auto_chosen;
+  EXPECT_NE(auto_chosen.find("3/3 [==============================]"), std::string::npos) << auto_chosen;
+}
+
+// Remembers what prepare() was told, so a test can see which layers the model says need an input gradient.
+class RecordsPrepare : public Layer {
+ public:
+  std::string type() const override { return "RecordsPrepare"; }
+  std::string default_name() const override { return "records_prepare"; }
+  Shape build(const Shape& input) override { return input; }
+  void prepare(Device, int64_t rows, bool needs_input_gradient) override {
+    calls.push_back({rows, needs_input_gradient});
+  }
+  void forward(const Tensor& x, Tensor& y) override { y.copy_from(x); }
+  void backward(const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) override {
+    if (dx) dx->copy_from(dy);
+  }
+  std::vector<std::pair<int64_t, bool>> calls;
+};
+
+// Layers up to the first one with parameters never get an input gradient, so they need not plan for one (a first
+// Conv2D then skips choosing a cuDNN backward-data algorithm, which may not exist for one input channel).
+TEST(Model, OnlyLayersAfterTheFirstTrainableOnePrepareForAnInputGradient) {
+  Sequential model;
+  auto& before = model.add<RecordsPrepare>();
+  model.add<Dense>(5, Activation::ReLU);
+  auto& after = model.add<RecordsPrepare>();
+  model.add<Dense>(3);
+  model.build({6}, Device::CPU, 45);
+  model.compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{true});
+  Batch b = random_batch(4, {6}, 3, 46, Device::CPU);
+  model.compute_gradients(b.x, b.labels);
+  model.predict(b.x.rows(0, 1));
+  using Calls = std::vector<std::pair<int64_t, bool>>;
+  EXPECT_EQ(before.calls, (Calls{{4, false}, {1, false}}));
+  EXPECT_EQ(after.calls, (Calls{{4, true}, {1, true}}));
+}
+
 TEST(Model, MisuseIsReportedInWords) {
   Sequential model;
   EXPECT_THROW(model.build({28, 28}, Device::CPU), UsageError);  // no layers
@@ -300,13 +347,7 @@ TEST(ModelParity, CudaTrainingStepsMatchTheCpuReference) {
   auto gpu = make_mlp({128}, Device::CUDA, 14);
   cpu->compile(std::make_unique<SGD>(0.1f), {true});
   gpu->compile(std::make_unique<SGD>(0.1f), {true});
-  for (unsigned step = 0; step < 3; ++step) {
-    for (int64_t n : {32, 16}) {  // a full and a partial batch
-      Batch b = random_batch(n, {28, 28}, 10, 100 + step, Device::CPU);
-      cpu->train_step(b.x, b.labels);
-      gpu->train_step(b.x.to(Device::CUDA), b.labels.to(Device::CUDA));
-    }
-  }
+  train_side_by_side(*cpu, *gpu, {28, 28}, 10, {32, 16}, 3, 100);  // a full and a partial batch, 3 times
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "parameters after 6 SGD steps"));
   EXPECT_TRUE(all_close(gpu->gradients().to_vector(), to_double(cpu->gradients().to_vector()), 1e-6, 1e-3,
@@ -317,26 +358,214 @@ TEST(ModelParity, CudaTrainingStepsMatchTheCpuReference) {
 // including the partial batch that ends each epoch (100 = 3·32 + 4).
 TEST(ModelParity, CudaGraphTrainingMatchesOrdinaryLaunches) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  const int64_t n = 100;
-  std::mt19937 rng(15);
-  LabeledImages data{Tensor({n, 28, 28}, Device::CPU, DType::U8), Tensor({n}, Device::CPU, DType::U8)};
-  for (int64_t i = 0; i < n * 784; ++i) data.images.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
-  for (int64_t i = 0; i < n; ++i) data.labels.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 10);
-  auto eager = make_mlp({64}, Device::CUDA, 16);
-  auto graphed = make_mlp({64}, Device::CUDA, 16);
+  LabeledImages data = random_labeled_images(100, {28, 28}, 10, 15);
+  GraphComparison run = fit_with_and_without_graph([] { return make_mlp({64}, Device::CUDA, 16); }, data, 3);
+  EXPECT_TRUE(all_close(run.graphed->parameters().to_vector(), to_double(run.eager->parameters().to_vector()), 1e-6,
+                        1e-5, "parameters after 3 epochs with and without graphs"));
+  for (size_t e = 0; e < run.eager_history.size(); ++e) {
+    EXPECT_NEAR(run.graph_history[e].loss, run.eager_history[e].loss, 1e-5) << "epoch " << e;
+    EXPECT_DOUBLE_EQ(run.graph_history[e].accuracy, run.eager_history[e].accuracy) << "epoch " << e;
+    EXPECT_EQ(run.eager_history[e].graph_steps, 0) << "epoch " << e;
+    // Three full batches an epoch; the very first runs as ordinary launches, to warm the libraries up.
+    EXPECT_EQ(run.graph_history[e].graph_steps, e == 0 ? 2 : 3) << "epoch " << e << ": the graph was not replayed";
+    EXPECT_GT(run.graph_history[e].device_ms, 0.0) << "epoch " << e;
+  }
+  EXPECT_EQ(run.graphed->graph_captures(), 1);
+  EXPECT_EQ(run.graphed->graph_failure(), "");
+}
+
+// A graph must never outlive the memory it points at: evaluate with a larger batch reallocates the activations, and
+// the next fit uploads its data anew. The graphed model must recapture and train exactly as ordinary launches do.
+TEST(ModelParity, CudaGraphIsRecapturedWhenItsMemoryMoves) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  LabeledImages data = random_labeled_images(100, {28, 28}, 10, 31);
+  auto run = [&](bool graph, std::vector<EpochResult>& history, Evaluation& between) {
+    auto model = make_mlp({64}, Device::CUDA, 32);
+    FitOptions options;
+    options.epochs = 2;
+    options.verbose = 0;
+    options.cuda_graph = graph;
+    model->fit(data, options);
+    between = model->evaluate(data, 100);  // more rows than fit's 32: every activation buffer is reallocated
+    history = model->fit(data, options);
+    return model;
+  };
+  std::vector<EpochResult> eager_history, graph_history;
+  Evaluation eager_eval, graph_eval;
+  auto eager = run(false, eager_history, eager_eval);
+  auto graphed = run(true, graph_history, graph_eval);
+  EXPECT_EQ(graphed->graph_captures(), 2) << "the second fit must capture anew";
+  for (size_t e = 0; e < graph_history.size(); ++e) {
+    EXPECT_GT(graph_history[e].graph_steps, 0) << "second fit, epoch " << e;
+    EXPECT_NEAR(graph_history[e].loss, eager_history[e].loss, 1e-5) << "second fit, epoch " << e;
+  }
+  EXPECT_NEAR(graph_eval.loss, eager_eval.loss, 1e-5);
+  EXPECT_TRUE(all_close(graphed->parameters().to_vector(), to_double(eager->parameters().to_vector()), 1e-6, 1e-5,
+                        "parameters after fit, evaluate(batch 100), fit"));
+}
+
+// Passes its input through, but refuses to be captured into a CUDA graph: the way to see fit's fallback at work.
+class RefusesCapture : public Layer {
+ public:
+  std::string type() const override { return "RefusesCapture"; }
+  std::string default_name() const override { return "refuses_capture"; }
+  Shape build(const Shape& input) override { return input; }
+  void forward(const Tensor& x, Tensor& y) override {
+    if (x.device() == Device::CUDA) {
+      cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+      LOOM_CUDA_CHECK(cudaStreamIsCapturing(CudaContext::get().stream(), &status));
+      if (status != cudaStreamCaptureStatusNone) throw Error("refuses_capture: planted failure inside a capture");
+    }
+    y.copy_from(x);
+  }
+  void backward(const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) override {
+    if (dx) dx->copy_from(dy);
+  }
+};
+
+TEST(ModelParity, FailedGraphCaptureSaysSoOnceAndTrainsWithoutIt) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  LabeledImages data = random_labeled_images(100, {28, 28}, 10, 33);
+  auto build = [] {
+    auto model = std::make_unique<Sequential>();
+    model->add<Flatten>();
+    model->add<Dense>(16, Activation::ReLU);
+    model->add<RefusesCapture>();
+    model->add<Dense>(10);
+    model->build({28, 28}, Device::CUDA, 34);
+    model->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
+    return model;
+  };
+  auto eager = build(), graphed = build();
   FitOptions options;
-  options.epochs = 3;
+  options.epochs = 2;
   options.verbose = 0;
   options.cuda_graph = false;
-  auto eager_history = eager->fit(data, options);
+  eager->fit(data, options);
+  eager->fit(data, options);
   options.cuda_graph = true;
-  auto graph_history = graphed->fit(data, options);
+  ::testing::internal::CaptureStderr();
+  auto first = graphed->fit(data, options);
+  auto second = graphed->fit(data, options);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  const std::string line = "CUDA graph capture failed, training without graphs";
+  ASSERT_NE(said.find(line), std::string::npos) << said;
+  EXPECT_EQ(said.find(line, said.find(line) + 1), std::string::npos) << "said more than once: " << said;
+  EXPECT_NE(said.find("planted failure"), std::string::npos) << "the reason is part of the line: " << said;
+  EXPECT_NE(graphed->graph_failure().find("planted failure"), std::string::npos) << graphed->graph_failure();
+  EXPECT_EQ(graphed->graph_captures(), 0);
+  for (const auto& epoch : first) EXPECT_EQ(epoch.graph_steps, 0);
+  for (const auto& epoch : second) EXPECT_EQ(epoch.graph_steps, 0);
   EXPECT_TRUE(all_close(graphed->parameters().to_vector(), to_double(eager->parameters().to_vector()), 1e-6, 1e-5,
-                        "parameters after 3 epochs with and without graphs"));
-  for (size_t e = 0; e < eager_history.size(); ++e) {
-    EXPECT_NEAR(graph_history[e].loss, eager_history[e].loss, 1e-5) << "epoch " << e;
-    EXPECT_DOUBLE_EQ(graph_history[e].accuracy, eager_history[e].accuracy) << "epoch " << e;
+                        "parameters after the fallback and after ordinary launches"));
+}
+
+// The live progress bar reads the running totals from the GPU through the monitor on every step; it must not change
+// what is trained, nor trip over a snapshot that has not landed yet.
+TEST(ModelParity, CudaFitWithTheLiveProgressBarTrainsAsWithout) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  LabeledImages data = random_labeled_images(2000, {28, 28}, 10, 35);
+  auto quiet = make_mlp({64}, Device::CUDA, 36), live = make_mlp({64}, Device::CUDA, 36);
+  FitOptions options;
+  options.epochs = 2;
+  options.verbose = 0;
+  auto quiet_history = quiet->fit(data, options);
+  std::ostringstream out;
+  options.verbose = 1;
+  options.out = &out;
+  options.live_progress = LiveProgress::Always;
+  auto live_history = live->fit(data, options);
+  EXPECT_NE(out.str().find("\r63/63 ["), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("Epoch 2/2"), std::string::npos) << out.str();
+  for (size_t e = 0; e < quiet_history.size(); ++e) EXPECT_NEAR(live_history[e].loss, quiet_history[e].loss, 1e-5);
+  EXPECT_TRUE(all_close(live->parameters().to_vector(), to_double(quiet->parameters().to_vector()), 1e-6, 1e-5,
+                        "parameters trained with and without the live bar"));
+}
+
+// evaluate and predict on the GPU against the CPU reference: uint8 and float32 images, batch sizes that leave a
+// partial last batch, and a single image.
+TEST(ModelParity, CudaEvaluateAndPredictMatchTheCpu) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const int64_t n = 37;
+  LabeledImages data = random_labeled_images(n, {28, 28}, 10, 37);
+  auto cpu = make_mlp({32}, Device::CPU, 38);
+  auto gpu = make_mlp({32}, Device::CUDA, 38);
+  for (int64_t batch : {int64_t{8}, n, int64_t{1}}) {  // 4 full batches and one of 5; all at once; one image at a time
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    Evaluation c = cpu->evaluate(data, batch), g = gpu->evaluate(data, batch);
+    EXPECT_NEAR(g.loss, c.loss, 1e-5 + 1e-4 * c.loss);  // a mean of 37 float losses
+    // Float sums in another order may flip an argmax between two near-equal logits: allow one sample of 37.
+    EXPECT_NEAR(g.accuracy, c.accuracy, 1.0 / n + 1e-12);
+    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
+                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+                          "probabilities of uint8 images"));
   }
+  std::vector<float> scaled(static_cast<size_t>(n * 784));
+  for (size_t i = 0; i < scaled.size(); ++i) scaled[i] = data.images.data<uint8_t>()[i] / 255.f;
+  Tensor floats = make_tensor(scaled, {n, 28, 28}, Device::CPU);
+  Tensor expected = cpu->predict(data.images, 8);
+  EXPECT_TRUE(all_close(gpu->predict(floats, 6).to_vector(), to_double(expected.to_vector()), 1e-6, 1e-4,
+                        "probabilities of float32 images, batches of 6"));
+  EXPECT_TRUE(all_close(gpu->predict(floats.rows(0, 1)).to_vector(),
+                        to_double(expected.rows(0, 1).to_vector()), 1e-6, 1e-4, "one float32 image"));
+}
+
+// Layer kinds and loss paths the tutorial models do not use, trained on the GPU against the CPU reference.
+void expect_cuda_training_matches_cpu(const std::function<void(Sequential&)>& add_layers, bool from_logits,
+                                      const std::string& what) {
+  SCOPED_TRACE(what);
+  auto build = [&](Device device) {
+    auto model = std::make_unique<Sequential>();
+    add_layers(*model);
+    model->build({4, 5}, device, 41);
+    model->compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{from_logits});
+    return model;
+  };
+  auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
+  train_side_by_side(*cpu, *gpu, {4, 5}, 4, {8, 3}, 2, 300);  // a full and a partial batch, twice
+  EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
+                        "parameters after 4 SGD steps"));
+  LabeledImages data = random_labeled_images(9, {4, 5}, 4, 42);
+  EXPECT_TRUE(all_close(gpu->predict(data.images, 4).to_vector(), to_double(cpu->predict(data.images, 4).to_vector()),
+                        1e-6, 1e-4, "predicted probabilities"));
+}
+
+TEST(ModelParity, CudaStandaloneReluAndSoftmaxLayers) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  // ReLU as a layer of its own; a final Softmax layer handed to the loss (it becomes the identity).
+  expect_cuda_training_matches_cpu(
+      [](Sequential& m) {
+        m.add<Flatten>();
+        m.add<Dense>(8);
+        m.add<ReLU>();
+        m.add<Dense>(4);
+        m.add<Softmax>();
+      },
+      false, "Dense, ReLU layer, Dense, Softmax layer (handed to the loss)");
+  // A Softmax layer that stays a layer (the loss takes logits, so it does not take over): its own forward and
+  // backward kernels run inside the model.
+  expect_cuda_training_matches_cpu(
+      [](Sequential& m) {
+        m.add<Flatten>();
+        m.add<Dense>(8, Activation::ReLU);
+        m.add<Dense>(4);
+        m.add<Softmax>();
+      },
+      true, "Softmax layer kept, loss from logits");
+}
+
+TEST(ModelParity, CudaCrossEntropyOnProbabilities) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  // The output is probabilities that no final softmax produced (a ReLU after Dense(softmax)), so the loss takes them
+  // as they are: the clipped cross-entropy path, and Dense's unfused softmax backward.
+  expect_cuda_training_matches_cpu(
+      [](Sequential& m) {
+        m.add<Flatten>();
+        m.add<Dense>(8, Activation::ReLU);
+        m.add<Dense>(4, Activation::Softmax);
+        m.add<ReLU>();
+      },
+      false, "cross-entropy on probabilities");
 }
 
 }  // namespace

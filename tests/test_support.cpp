@@ -1,12 +1,18 @@
 #include "tests/test_support.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
 #include "engine/fashion_mnist.h"
 
 namespace loom::test {
+
+bool cuda_required() {
+  const char* value = std::getenv("LOOM_REQUIRE_CUDA");
+  return value && std::string(value) == "1";
+}
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float lo, float hi) {
   std::uniform_real_distribution<float> dist(lo, hi);
@@ -116,6 +122,47 @@ void check_one(T& xi, const std::function<double()>& loss, double analytic, doub
   if (bad == 0) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << what << ": " << bad << " of " << indices.size()
                                        << " gradient elements disagree with central differences" << report.str();
+}
+
+Batch random_batch(int64_t n, const Shape& input, int classes, unsigned seed, Device device) {
+  std::mt19937 rng(seed);
+  Shape s{n};
+  s.insert(s.end(), input.begin(), input.end());
+  return {make_tensor(random_floats(static_cast<size_t>(shape_numel(s)), rng, 0.f, 1.f), s, device),
+          make_labels(random_labels(n, classes, rng), device)};
+}
+
+void train_side_by_side(Sequential& cpu, Sequential& gpu, const Shape& input, int classes,
+                        const std::vector<int64_t>& batch_sizes, int rounds, unsigned seed) {
+  for (int round = 0; round < rounds; ++round)
+    for (int64_t n : batch_sizes) {
+      Batch b = random_batch(n, input, classes, seed + static_cast<unsigned>(round * 1000 + n), Device::CPU);
+      cpu.train_step(b.x, b.labels);
+      gpu.train_step(b.x.to(Device::CUDA), b.labels.to(Device::CUDA));
+    }
+}
+
+GraphComparison fit_with_and_without_graph(const std::function<std::unique_ptr<Sequential>()>& make_model,
+                                           const LabeledImages& data, int epochs) {
+  GraphComparison run{make_model(), make_model(), {}, {}};
+  FitOptions options;
+  options.epochs = epochs;
+  options.verbose = 0;
+  options.cuda_graph = false;
+  run.eager_history = run.eager->fit(data, options);
+  options.cuda_graph = true;
+  run.graph_history = run.graphed->fit(data, options);
+  return run;
+}
+
+LabeledImages random_labeled_images(int64_t n, const Shape& sample, int classes, unsigned seed) {
+  std::mt19937 rng(seed);
+  Shape shape{n};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  LabeledImages data{Tensor(shape, Device::CPU, DType::U8), Tensor({n}, Device::CPU, DType::U8)};
+  for (int64_t i = 0; i < data.images.numel(); ++i) data.images.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  for (int64_t i = 0; i < n; ++i) data.labels.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % classes);
+  return data;
 }
 
 std::string fashion_mnist_dir_or_empty() {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -11,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "engine/device.h"
+#include "engine/labeled_images.h"
+#include "engine/sequential.h"
 #include "engine/tensor.h"
 
 namespace loom::test {
@@ -32,11 +35,19 @@ class DeviceNames {
   }
 };
 
-// Skips the current test, saying why, when `device` is CUDA and no usable GPU is present.
-#define LOOM_SKIP_IF_UNAVAILABLE(device)                                                         \
-  do {                                                                                           \
-    if ((device) == ::loom::Device::CUDA && !::loom::probe_cuda().usable)                        \
-      GTEST_SKIP() << "CUDA test skipped: " << ::loom::probe_cuda().reason;                      \
+// True when the environment says LOOM_REQUIRE_CUDA=1: on a machine that is meant to have a GPU, a test that would
+// skip for want of one fails instead, so a broken driver or a build without the GPU's code cannot pass as "skipped".
+bool cuda_required();
+
+// Skips the current test, saying why, when `device` is CUDA and no usable GPU is present; fails it instead under
+// LOOM_REQUIRE_CUDA=1.
+#define LOOM_SKIP_IF_UNAVAILABLE(device)                                                                 \
+  do {                                                                                                   \
+    if ((device) == ::loom::Device::CUDA && !::loom::probe_cuda().usable) {                              \
+      if (::loom::test::cuda_required())                                                                 \
+        GTEST_FAIL() << "LOOM_REQUIRE_CUDA=1 but no usable GPU: " << ::loom::probe_cuda().reason;         \
+      GTEST_SKIP() << "CUDA test skipped: " << ::loom::probe_cuda().reason;                              \
+    }                                                                                                    \
   } while (0)
 
 template <class Tag>
@@ -81,6 +92,30 @@ struct GradientCheckOptions {
 ::testing::AssertionResult check_gradient_f32(std::vector<float>& x, const std::function<double()>& loss,
                                               const std::vector<float>& analytic, const std::string& what,
                                               const std::vector<size_t>& indices, double step, double threshold);
+
+// A batch of random images in [0, 1] and labels, for a model with per-sample input shape `input`.
+struct Batch {
+  Tensor x, labels;
+};
+Batch random_batch(int64_t n, const Shape& input, int classes, unsigned seed, Device device);
+
+// The same training steps on the CPU reference and on the GPU: `rounds` times one random batch of each size in
+// `batch_sizes` (a full and a partial one, say).
+void train_side_by_side(Sequential& cpu, Sequential& gpu, const Shape& input, int classes,
+                        const std::vector<int64_t>& batch_sizes, int rounds, unsigned seed);
+
+// Two copies of a model fitted to the same data for `epochs`, one with ordinary launches, one replaying the training
+// step as a CUDA graph.
+struct GraphComparison {
+  std::unique_ptr<Sequential> eager, graphed;
+  std::vector<EpochResult> eager_history, graph_history;
+};
+GraphComparison fit_with_and_without_graph(const std::function<std::unique_ptr<Sequential>()>& make_model,
+                                           const LabeledImages& data, int epochs);
+
+// n random uint8 images of per-sample shape `sample` with random labels below `classes`, on the host, as fit,
+// evaluate and predict take them.
+LabeledImages random_labeled_images(int64_t n, const Shape& sample, int classes, unsigned seed);
 
 // Directory with the Fashion-MNIST files, or empty if not installed (end-to-end tests skip then).
 std::string fashion_mnist_dir_or_empty();

@@ -53,7 +53,9 @@ void Conv2D::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) 
   bias_grad_ = std::move(grads.at(1));
 }
 
-void Conv2D::prepare(Device device, int64_t rows) { plans_.prepare(device, rows, sample_, name()); }
+void Conv2D::prepare(Device device, int64_t rows, bool needs_input_gradient) {
+  plans_.prepare(device, rows, sample_, name(), needs_input_gradient);
+}
 
 void Conv2D::forward(const Tensor& x, Tensor& y) {
   conv2d_forward(x, kernel_, bias_, y, sample_.pad_h, sample_.pad_w, activation_, plans_.find(x, name()));

@@ -24,7 +24,7 @@ class Conv2D : public Layer {
   Shape build(const Shape& input) override;
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;
-  void prepare(Device device, int64_t rows) override;
+  void prepare(Device device, int64_t rows, bool needs_input_gradient) override;
   int64_t macs_per_sample() const override {
     return sample_.out_height() * sample_.out_width() * filters_ * kernel_h_ * kernel_w_ * sample_.in_channels;
   }

@@ -27,7 +27,9 @@ Shape MaxPool2D::build(const Shape& input) {
   return {sample_.out_height(), sample_.out_width(), sample_.channels};
 }
 
-void MaxPool2D::prepare(Device device, int64_t rows) { plans_.prepare(device, rows, sample_, name()); }
+void MaxPool2D::prepare(Device device, int64_t rows, bool /*needs_input_gradient*/) {
+  plans_.prepare(device, rows, sample_, name());  // one cuDNN descriptor serves both directions
+}
 
 void MaxPool2D::forward(const Tensor& x, Tensor& y) {
   max_pool2d_forward(x, y, sample_.pool_h, sample_.pool_w, sample_.stride_h, sample_.stride_w, plans_.find(x, name()));

@@ -16,7 +16,7 @@ class MaxPool2D : public Layer {
   std::string type() const override { return "MaxPooling2D"; }
   std::string default_name() const override { return "max_pooling2d"; }
   Shape build(const Shape& input) override;
-  void prepare(Device device, int64_t rows) override;
+  void prepare(Device device, int64_t rows, bool needs_input_gradient) override;
   void forward(const Tensor& x, Tensor& y) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 

@@ -14,11 +14,13 @@ namespace loom {
 template <class Plan, class Geometry>
 class PlanCache {
  public:
-  // `sample` is the layer's per-sample geometry; the plan gets it with the batch size filled in.
-  void prepare(Device device, int64_t rows, Geometry sample, const std::string& layer) {
+  // `sample` is the layer's per-sample geometry; the plan gets it with the batch size filled in, and `options`
+  // after it (e.g. whether to plan a backward-data pass).
+  template <class... Options>
+  void prepare(Device device, int64_t rows, Geometry sample, const std::string& layer, Options... options) {
     if (device != Device::CUDA || plans_.count(rows)) return;
     sample.batch = rows;
-    plans_[rows] = std::make_unique<Plan>(sample, layer);
+    plans_[rows] = std::make_unique<Plan>(sample, layer, options...);
   }
 
   // The plan for x's batch size, or null on the CPU (which needs none).
