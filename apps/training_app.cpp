@@ -21,29 +21,6 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
   app.add_flag("--no-graph", flags.no_graph, "GPU: launch every kernel of every step instead of a CUDA graph");
 }
 
-int run_guarded(CLI::App& app, int argc, char** argv, const std::function<void()>& body) {
-  const std::string program = app.get_name();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << program << ": " << e.what() << " (see --help)\n";
-    return 2;
-  }
-  try {
-    body();
-    return 0;
-  } catch (const UsageError& e) {
-    std::cerr << program << ": " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << program << ": " << e.what() << "\n";
-    return 1;
-  }
-}
-
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note) {
   if (flags.epochs < 1) throw UsageError("--epochs must be at least 1, got " + std::to_string(flags.epochs));
   if (flags.batch_size < 1)

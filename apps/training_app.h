@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/run_guarded.h"
 #include "engine/device.h"
 #include "engine/fashion_mnist.h"
 #include "engine/sequential.h"
@@ -29,10 +30,6 @@ struct TrainingFlags {
 };
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags);
-
-// Runs `body` and turns failures into one line on stderr prefixed with the program name: exit 2 for bad usage
-// (flags, missing data set), 1 for runtime failures. --help prints usage and exits 0.
-int run_guarded(CLI::App& app, int argc, char** argv, const std::function<void()>& body);
 
 // Checks the shared flags (throws UsageError naming the flag) and resolves --device. When "auto" falls back to the
 // CPU, *note explains why; it is printed by train_and_report, so a failure before training is the only line.

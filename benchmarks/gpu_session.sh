@@ -1,82 +1,493 @@
 #!/usr/bin/env bash
-# Everything a session with a lent GPU should check and measure, in two steps that fit the device tool's limits
-# (one call of under 10 minutes, 64 MiB carried):
+# Everything a session with a lent GPU should check and measure, in one call of the device tool (which allows one
+# command of at most 10 minutes, a 64 MiB working tree with carried paths, and brings back at most 8 files of $OUT and
+# the last 12,000 characters of output). Two commands:
 #
-#   here, without a GPU:   bash benchmarks/gpu_session.sh bundle
-#       builds for sm_90 (H100/H200) into build-sm90/ and gathers the binaries, the data set and the Python
-#       scripts into gpu_bundle/ (add "/gpu_bundle/" to .git/info/exclude, then carry it)
-#   there, on the GPU:     bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"
-#       runs the test suite (CUDA parity and graph tests included), bench_epoch for both models with and without
-#       graphs and with TF32, bench_kernels, the PyTorch comparison, and 10-epoch training of both apps; writes
-#       every log and JSON into one archive under the given folder and prints a summary last.
+#   1. here, without a GPU, in the repository root:
+#        bash benchmarks/gpu_session.sh bundle
+#      builds for sm_90 (H100/H200) into build-sm90/ and gathers the binaries (loom_tests, train_mlp, train_cnn,
+#      bench_epoch, bench_kernels, device_info), the data set, the Python scripts, this script, BUILD_INFO (commit and
+#      changed files) and gpu_tests.filter (the tests that need a GPU, found by running the suite here under
+#      LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 41 MiB; gpu_bundle/ and build-sm90/ are ignored by git).
+#   2. on the GPU, in ONE call of the device tool (gpu_bundle/ is ignored by git, so it must be carried):
+#        run(command='bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"', carry=['gpu_bundle'])
+#      finds cuDNN/cuBLAS (Python's site-packages included) and runs, most important first, each under its own
+#      time limit and all within a deadline of LOOM_GPU_SESSION_SECONDS (default 450 s, so the call ends well inside
+#      8 minutes): device_info; the whole test suite; one epoch of each app on a terminal (live progress monitor);
+#      bench_epoch for both models with graphs, --no-graph and --tf32; 10-epoch training of both apps; memcheck on
+#      the GPU tests; compare.py (PyTorch eager and CUDA graph); bench_kernels; 10-epoch --tf32 training; memcheck on
+#      short training runs; racecheck on the GPU tests and short training runs. It prints the summary last.
+#
+# What `run OUT` writes: while it runs, every step's log and JSON go straight to OUT/logs/ (STEP.log, STEP.json) and
+# a line or three per finished step are appended to OUT/summary.txt; after every step OUT/results.tar.gz is refreshed
+# with all of OUT/logs, so a run cut off anywhere keeps what it had done. At the end OUT holds summary.txt,
+# device_info.json and results.tar.gz (OUT/logs is folded into the archive, because the device tool brings back only
+# 8 files; LOOM_GPU_SESSION_KEEP_LOGS=1 keeps it too).
+#
+# Steps not reached before the deadline are listed as "not run: out of time" with the command that runs just them:
+#   bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT" STEP-GLOB...     (e.g. 'memcheck_*' compare)
+# device_info always runs. Exit status: 0 when every step that ran passed, else 1 (143 when interrupted).
+# LOOM_REQUIRE_CUDA=1 is exported: a test that would skip for want of a GPU fails instead.
 set -u
-mode=${1:-}
-case "$mode" in
-  bundle)
-    set -e
-    cmake -S . -B build-sm90 -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-    cmake --build build-sm90 -j"$(nproc)"
-    data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-    rm -rf gpu_bundle
-    mkdir -p gpu_bundle/bin gpu_bundle/data gpu_bundle/benchmarks
-    cp build-sm90/tests/loom_tests build-sm90/apps/train_mlp build-sm90/apps/train_cnn \
-      build-sm90/benchmarks/bench_epoch build-sm90/benchmarks/bench_kernels gpu_bundle/bin/
-    cp "$data"/*-ubyte.gz gpu_bundle/data/
-    cp benchmarks/pytorch_reference.py benchmarks/compare.py benchmarks/gpu_session.sh gpu_bundle/benchmarks/
-    du -sh gpu_bundle
-    ;;
-  run)
-    bundle=$(cd "$(dirname "$0")/.." && pwd)
-    out=${2:-$PWD/gpu-results}
-    work=$(mktemp -d)
-    mkdir -p "$out"
-    # cuDNN (and sometimes cuBLAS) may be installed only inside Python's packages on the GPU machine.
-    for lib in libcudnn.so.9 libcublas.so.13; do
-      if ! ldconfig -p | grep -q "$lib"; then
-        found=$(find / -name "$lib" -not -path '*/proc/*' 2>/dev/null | head -n 1)
-        [ -n "$found" ] && export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+usage() {
+  echo "usage: gpu_session.sh bundle | run OUT_DIR [STEP-GLOB...]   (see the comment at the top)" >&2
+  exit 2
+}
+
+bundle() {
+  set -e
+  cmake -S . -B build-sm90 -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+  cmake --build build-sm90 -j"$(nproc)"
+  local data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+  rm -rf gpu_bundle
+  mkdir -p gpu_bundle/bin gpu_bundle/data gpu_bundle/benchmarks
+  cp build-sm90/tests/loom_tests build-sm90/apps/train_mlp build-sm90/apps/train_cnn build-sm90/benchmarks/bench_epoch \
+    build-sm90/benchmarks/bench_kernels build-sm90/benchmarks/device_info gpu_bundle/bin/
+  cp "$data"/*-ubyte.gz gpu_bundle/data/
+  cp benchmarks/pytorch_reference.py benchmarks/compare.py benchmarks/gpu_session.sh gpu_bundle/benchmarks/
+  # The GPU tests, for the sanitizer runs: on this GPU-less machine, exactly those that fail under LOOM_REQUIRE_CUDA=1
+  # with the macro's message (a name pattern would miss tests such as Tf32Parity.* or EpochTimer.TimesQueuedGpuWork).
+  set +e
+  rm -f build-sm90/gpu_tests.json
+  LOOM_REQUIRE_CUDA=1 timeout 300 build-sm90/tests/loom_tests --gtest_output=json:build-sm90/gpu_tests.json >/dev/null 2>&1
+  python3 - build-sm90/gpu_tests.json >gpu_bundle/gpu_tests.filter <<'PY'
+import json, sys
+names = [suite["name"] + "." + test["name"] for suite in json.load(open(sys.argv[1]))["testsuites"]
+         for test in suite["testsuite"]
+         if any("LOOM_REQUIRE_CUDA=1 but no usable GPU" in f["failure"] for f in test.get("failures", []))]
+print(":".join(names))
+PY
+  set -e
+  if [ -s gpu_bundle/gpu_tests.filter ] && grep -q . gpu_bundle/gpu_tests.filter; then
+    echo "GPU tests for the sanitizers: $(tr ':' '\n' <gpu_bundle/gpu_tests.filter | wc -l)"
+  else
+    echo "WARNING: could not list the GPU tests here (is a GPU present?); the sanitizers will use a name pattern" >&2
+    rm -f gpu_bundle/gpu_tests.filter
+  fi
+  {
+    echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), built $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "changed since the commit: $(git status --porcelain 2>/dev/null | wc -l) file(s)"
+    git status --porcelain 2>/dev/null | head -n 30
+  } >gpu_bundle/BUILD_INFO
+  local folder
+  for folder in gpu_bundle/ build-sm90/; do
+    git check-ignore -q "$folder" || echo "WARNING: $folder is not ignored by git: never commit it" >&2
+  done
+  local kib
+  kib=$(du -sk gpu_bundle | cut -f1)
+  echo "gpu_bundle: $((kib / 1024)) MiB (the device tool carries at most 64 MiB with the working tree)"
+  if [ "$kib" -gt $((60 * 1024)) ]; then
+    echo "gpu_bundle is too large to carry" >&2
+    exit 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------------------------
+# run mode
+
+# Reads a log or JSON and prints the one to three lines the summary keeps of it. Kinds: device, tests, bench, train,
+# tty, kernels, compare, sanitizer, env. Never fails: a missing or broken file gives the log's last line instead.
+SUMMARIZE=$(
+  cat <<'PY'
+import json, os, re, sys
+
+kind, log = sys.argv[1], sys.argv[2]
+extra = sys.argv[3:]
+strip_ansi = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+def text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return strip_ansi.sub("", f.read())
+    except OSError:
+        return ""
+
+def lines(path):  # progress bars redraw with \r: every redraw is a line of its own here
+    return [l.strip() for l in re.split(r"[\r\n]+", text(path)) if l.strip()]
+
+def last_line(path):
+    ls = lines(path)
+    return ls[-1] if ls else "(empty log)"
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+def mib(n):
+    return "n/a" if n is None else "%.1f MiB" % (n / 2**20)
+
+out = []
+if kind == "device":
+    d = load(extra[0])
+    if d is None:
+        out.append(last_line(log))
+    else:
+        gpu = "%s (cc %s)" % (d["gpu_name"], d["compute_capability"]) if d["gpu_name"] else "no GPU"
+        out.append("GPU %s, usable: %s%s" % (gpu, d["gpu_usable"], "" if d["gpu_usable"] else " (%s)" % d["reason"]))
+        libs = []
+        for name in ("cublas", "cublasLt", "cudnn"):
+            lib = d.get(name, {})
+            built = ", for CUDA %s" % lib["built_for_cuda"] if "built_for_cuda" in lib else ""
+            libs.append("%s %s%s (compiled %s)" % (name, lib.get("loaded") or "NOT LOADED", built, lib.get("compiled")))
+        out.append("driver CUDA %s, runtime %s; %s" % (d["driver_cuda_version"], d["cuda_runtime"], "; ".join(libs)))
+        if d.get("mismatches"):
+            out.append("MISMATCH: " + " | ".join(d["mismatches"]))
+elif kind in ("tests", "sanitizer"):
+    ls = lines(log)
+    ok = sum(1 for l in ls if l.startswith("[       OK ]"))
+    failed = sorted({l.split()[3].rstrip(",") for l in ls
+                     if l.startswith("[  FAILED  ]") and "(" in l and len(l.split()) > 3})
+    skipped = sum(1 for l in ls if l.startswith("[  SKIPPED ]") and "ms)" in l)
+    started = [l.split()[3] for l in ls if l.startswith("[ RUN      ]") and len(l.split()) > 3]
+    finished = any(l.startswith("[  PASSED  ]") or l.startswith("[==========]") and "ran." in l for l in ls)
+    counts = "%d passed, %d failed, %d skipped" % (ok, len(failed), skipped)
+    if started and not finished:
+        counts += "; DID NOT FINISH, last test started: " + started[-1]
+    if kind == "sanitizer":
+        summary = [l.lstrip("= ").strip() for l in ls if "ERROR SUMMARY" in l]
+        reports = [l.lstrip("= ").strip() for l in ls if re.match(r"=+\s+(Invalid|Program hit|Race reported|Leaked|"
+                                                                   r"Error:|Uninitialized|Barrier|Misaligned)", l)]
+        api = sum(1 for r in reports if r.startswith("Program hit"))
+        out.append(("; ".join(summary) or "no ERROR SUMMARY line: " + last_line(log)) +
+                   " (%d API-error reports, %d memory/race/leak reports)" % (api, len(reports) - api) +
+                   ("" if not started else "; tests: " + counts))
+        first = [r for r in reports if not r.startswith("Program hit")] or reports
+        if first:
+            out.append("first: " + first[0])
+    else:
+        out.append(counts)
+        if failed:
+            shown = ""
+            for i, name in enumerate(failed):
+                if len(shown) + len(name) > 190:
+                    shown += " +%d more (logs/tests.log)" % (len(failed) - i)
+                    break
+                shown += " " + name
+            out.append("FAILED:" + shown)
+        if not started:
+            out.append(last_line(log))
+elif kind == "bench":
+    d = load(extra[0])
+    if d is None:
+        out.append(last_line(log))
+    else:
+        graph = "cuda_graph %s" % d.get("cuda_graph")
+        steps = d.get("graph_steps_per_epoch")
+        if steps is not None:
+            steps = sorted(set(steps)) if isinstance(steps, list) else [steps]
+            graph += " (%s of %s steps replayed)" % ("/".join(map(str, steps)), d.get("steps_per_epoch"))
+        if d.get("cuda_graph_failure"):
+            out.append("GRAPH FAILURE: " + d["cuda_graph_failure"])
+        out.append("%.2f ms/epoch median, %.1f us/step, %s, peak %s, growth %s B, accuracy %.3f" % (
+            d["ms_per_epoch_median"], d["us_per_step"], graph, mib(d.get("peak_device_bytes")),
+            d.get("device_memory_growth_bytes"), d.get("validation", {}).get("accuracy_after", float("nan"))))
+elif kind in ("train", "tty"):
+    ls = lines(log)
+    bars = [l for l in ls if re.match(r"\d+/\d+ \[", l)]
+    finals = [l for l in bars if re.match(r"(\d+)/\1 \[", l)]
+    accuracy = [l for l in ls if l.startswith("Test accuracy")]
+    if kind == "tty":
+        out.append("%d progress-bar redraws (the live monitor ran if more than one per epoch)" % len(bars))
+    if finals:
+        out.append(finals[-1])
+    out.append(accuracy[-1] if accuracy else last_line(log))
+elif kind == "kernels":
+    d = load(extra[0])
+    if d is None:
+        out.append(last_line(log))
+    else:
+        cells = ["%s %s %.1fus%s" % (k["kernel"], k["size"].replace(" ", ""), k["median_us"],
+                                    " %.0f%%" % (100 * k["fraction_of_bandwidth"]) if "fraction_of_bandwidth" in k
+                                    else "") for k in d["kernels"]]
+        out += ["; ".join(cells[:5]), "; ".join(cells[5:])]
+elif kind == "compare":
+    ls = text(log).splitlines()
+    table = [l for l in ls if l.strip()]
+    header = [i for i, l in enumerate(table) if l.startswith("model ")]
+    out += table[header[-1]:] if header else [last_line(log)]
+    nograph = []
+    for model, path in zip(("mlp", "cnn"), extra):
+        d = load(path)
+        if d:
+            nograph.append("%s %.1f ms/epoch" % (model, d["ms_per_epoch_median"]))
+    if nograph:
+        out.append("loom --no-graph (bench_epoch, its own run): " + ", ".join(nograph))
+elif kind == "env":
+    out += [l for l in lines(log) if l.startswith(("gpu:", "torch:", "compute-sanitizer:", "script:"))]
+for l in out:
+    print("    " + (l if len(l) <= 220 else l[:217] + "..."))
+PY
+)
+
+run() {
+  [ $# -ge 1 ] || usage
+  local bundle out
+  bundle=$(cd "$(dirname "$0")/.." && pwd)
+  out=$1
+  shift
+  local selection=("$@")
+  mkdir -p "$out/logs" || exit 1
+  out=$(cd "$out" && pwd)
+  local logs=$out/logs bin=$bundle/bin summary=$out/summary.txt
+  local budget=${LOOM_GPU_SESSION_SECONDS:-450}
+  local deadline=$((SECONDS + budget))
+  local not_run=() failed=() current="" step_pid=""
+  : >"$summary"
+  export LOOM_REQUIRE_CUDA=1 FASHION_MNIST_DIR="$bundle/data" PYTHONUNBUFFERED=1
+
+  note() { printf '%s\n' "$@" >>"$summary"; }
+  pack() {  # the archive always holds every log so far, even if the run is cut off
+    tar czf "$out/results.tar.gz.partial" -C "$out" logs summary.txt 2>/dev/null &&
+      mv -f "$out/results.tar.gz.partial" "$out/results.tar.gz"
+  }
+  finish() {
+    [ -f "$logs/device_info.json" ] && cp "$logs/device_info.json" "$out/"
+    if [ ${#not_run[@]} -gt 0 ]; then
+      note "not run: out of time: ${not_run[*]}" \
+        "  to run just those: bash gpu_bundle/benchmarks/gpu_session.sh run \"\$OUT\" ${not_run[*]}"
+    fi
+    note "failed or timed out: ${failed[*]:-none}" \
+      "total $((SECONDS - deadline + budget)) s of a ${budget} s deadline; logs and JSON in $out/results.tar.gz"
+    pack
+    [ "${LOOM_GPU_SESSION_KEEP_LOGS:-0}" = 1 ] || rm -rf "$logs"
+    echo "================================ summary ($summary)"
+    cat "$summary"
+  }
+  interrupted() {
+    [ -n "$step_pid" ] && kill -TERM "$step_pid" 2>/dev/null
+    note "INTERRUPTED by a signal during ${current:-setup} (it is not counted below)"
+    finish
+    exit 143
+  }
+  trap interrupted TERM INT HUP
+
+  selected() {  # selected NAME: true when no globs were given or one matches
+    [ ${#selection[@]} -eq 0 ] && return 0
+    local glob
+    for glob in "${selection[@]}"; do
+      # shellcheck disable=SC2053  # the glob is meant to match as a pattern
+      [[ $1 == $glob ]] && return 0
+    done
+    return 1
+  }
+
+  # step NAME EXPECTED LIMIT COMMAND...: runs COMMAND under `timeout` with min(LIMIT, time left) seconds, its output
+  # to logs/NAME.log; starts it only if at least EXPECTED seconds (our estimate of its run on an H100) are left.
+  # Sets step_rc (-1: not run).
+  step() {
+    local name=$1 expected=$2 limit=$3
+    shift 3
+    step_rc=-1
+    selected "$name" || [ "$name" = device_info ] || return 0
+    local left=$((deadline - SECONDS))
+    if [ "$left" -lt "$expected" ]; then
+      not_run+=("$name")
+      printf '%-18s not run: out of time (%d s left, needs about %d)\n' "$name" "$left" "$expected" >>"$summary"
+      return 0
+    fi
+    [ "$limit" -gt "$left" ] && limit=$left
+    current=$name
+    echo "[$((SECONDS - deadline + budget)) s] $name (limit $limit s)"
+    local start=$SECONDS
+    timeout -k 5 "$limit" "$@" >"$logs/$name.log" 2>&1 </dev/null &
+    step_pid=$!
+    wait "$step_pid"
+    step_rc=$?
+    step_pid=""
+    local verdict="exit $step_rc"
+    [ "$step_rc" -eq 124 ] || [ "$step_rc" -eq 137 ] && verdict="TIMED OUT at its ${limit} s limit"
+    [ "$step_rc" -ne 0 ] && failed+=("$name")
+    printf '%-18s %-30s %4d s\n' "$name" "$verdict" $((SECONDS - start)) >>"$summary"
+  }
+  # result KIND LOG [FILES...]: the step's key lines into the summary (if it ran), then refresh the archive.
+  result() {
+    [ "$step_rc" -eq -1 ] && return 0
+    if command -v python3 >/dev/null; then
+      timeout 30 python3 -c "$SUMMARIZE" "$@" >>"$summary" 2>&1 || note "    (could not summarize $2)"
+    else
+      note "    $(tail -n 1 "$2")"
+    fi
+    pack
+  }
+
+  note "loom GPU session on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC')" \
+    "bundle: $(head -n 2 "$bundle/BUILD_INFO" 2>/dev/null | tr '\n' ' ')"
+
+  # --- Setup (not timed as a step; every command bounded). cuDNN, and sometimes cuBLAS, may be installed only inside
+  # Python's packages (pip's nvidia-* wheels), where the loader does not look: find them and put them on
+  # LD_LIBRARY_PATH. No unbounded `find /`: Python's site-packages first, then a few system folders, with timeouts.
+  {
+    echo "LD_LIBRARY_PATH before: ${LD_LIBRARY_PATH:-}"
+    local sites lib found dir dirs
+    sites=$(timeout 20 python3 -c \
+      'import site; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null)
+    echo "python site-packages: $(echo "$sites" | tr '\n' ' ')"
+    for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
+      found=$(ldconfig -p 2>/dev/null | awk -v lib="$lib" '$1 == lib { print $NF; exit }')
+      if [ -n "$found" ]; then
+        echo "$lib: $found (ldconfig)"
+        continue
+      fi
+      found=""
+      IFS=: read -ra dirs <<<"${LD_LIBRARY_PATH:-}"
+      for dir in "${dirs[@]}"; do
+        [ -n "$dir" ] && [ -e "$dir/$lib" ] && found=$dir/$lib && break
+      done
+      if [ -n "$found" ]; then
+        echo "$lib: $found (already on LD_LIBRARY_PATH)"
+        continue
+      fi
+      while read -r dir; do
+        [ -d "$dir" ] || continue
+        found=$(timeout 20 find "$dir/nvidia" "$dir/torch/lib" -maxdepth 4 -name "$lib" 2>/dev/null | head -n 1)
+        [ -n "$found" ] && break
+      done <<<"$sites"
+      [ -n "$found" ] ||
+        found=$(timeout 30 find /usr/local /usr/lib /usr/lib64 /opt -maxdepth 6 -name "$lib" 2>/dev/null | head -n 1)
+      if [ -n "$found" ]; then
+        dir=$(dirname "$found")
+        export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        echo "$lib: $found (added its folder to LD_LIBRARY_PATH)"
+      else
+        echo "$lib: NOT FOUND (loom's programs will not start)"
       fi
     done
-    export FASHION_MNIST_DIR="$bundle/data"
-    bin="$bundle/bin"
-    step() {  # step NAME COMMAND...: run, keep its log, note its exit status
-      echo "== $1" | tee -a "$work/summary.txt"
-      shift
-      "$@" >"$work/$name.log" 2>&1
-      local rc=$?
-      echo "   exit $rc" | tee -a "$work/summary.txt"
-      return $rc
-    }
-    nvidia-smi >"$work/nvidia-smi.txt" 2>&1
-    name=tests step "test suite" "$bin/loom_tests" --gtest_output=json:"$work/tests.json"
-    tail -n 3 "$work/tests.log" >>"$work/summary.txt"
-    for model in mlp cnn; do
-      name=bench_${model} step "bench_epoch $model" "$bin/bench_epoch" --model $model --device cuda --json "$work/bench_${model}.json"
-      name=bench_${model}_nograph step "bench_epoch $model --no-graph" "$bin/bench_epoch" --model $model --device cuda --no-graph \
-        --json "$work/bench_${model}_nograph.json"
-      name=bench_${model}_tf32 step "bench_epoch $model --tf32" "$bin/bench_epoch" --model $model --device cuda --tf32 \
-        --json "$work/bench_${model}_tf32.json"
+    echo "LD_LIBRARY_PATH after: ${LD_LIBRARY_PATH:-}"
+    echo "unresolved by the loader (ldd $bin/loom_tests):"
+    timeout 20 ldd "$bin/loom_tests" 2>&1 | grep -F "not found" || echo "  none"
+  } >"$logs/libraries.log" 2>&1
+  note "libraries (LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}):"
+  grep -E '^lib[a-zA-Z]+\.so' "$logs/libraries.log" | sed 's/^/    /; s/ (added its folder to LD_LIBRARY_PATH)/ (added)/' >>"$summary"
+  grep -q "not found" "$logs/libraries.log" && note "    ldd: $(grep -F "not found" "$logs/libraries.log" | paste -sd ' ')"
+
+  local sanitizer="" script_ok="" candidate
+  sanitizer=$(command -v compute-sanitizer 2>/dev/null)
+  for candidate in /usr/local/cuda*/bin/compute-sanitizer /usr/local/cuda*/compute-sanitizer/compute-sanitizer; do
+    [ -z "$sanitizer" ] && [ -x "$candidate" ] && sanitizer=$candidate
+  done
+  command -v script >/dev/null && script_ok=1
+  {
+    echo "gpu: $(timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm \
+      --format=csv,noheader 2>&1 | head -n 1)"
+    echo "torch: $(timeout 60 python3 -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda,
+      "cudnn", torch.backends.cudnn.version(), "gpu", torch.cuda.is_available())' 2>&1 | tail -n 1)"
+    echo "compute-sanitizer: ${sanitizer:-not found (looked on PATH and under /usr/local/cuda*)}"
+    if [ -n "$script_ok" ]; then echo "script: $(command -v script)"; else echo "script: not found: no tty steps"; fi
+    echo "uname: $(uname -a)"
+    timeout 20 nvidia-smi 2>&1
+  } >"$logs/env.log" 2>&1
+  timeout 30 python3 -c "$SUMMARIZE" env "$logs/env.log" >>"$summary" 2>&1
+  pack
+
+  # --- Steps, most important first, so that a run cut short has told the most. Expected seconds (the second
+  # number: a step starts only if that much is left) are estimates for an H100 with margin: MLP epoch 1–2 s, CNN
+  # epoch 3–10 s, a process start with cuBLAS/cuDNN initialisation and the data set's loading 2–5 s, PyTorch's
+  # import about 10 s, compute-sanitizer 10–100× slower. The third number is the step's own limit.
+  #  1. device_info: without a usable GPU and loadable libraries nothing else means anything.
+  #  2. the whole test suite (CPU reference ~6 s, CUDA parity and graph tests): correctness before speed.
+  #  3. the interactive path (a terminal, so the live progress monitor runs on the GPU), one epoch of each app.
+  #  4. bench_epoch, both models, graphs / --no-graph / --tf32: the numbers this engine is built for, each run
+  #     validating its own training and reporting whether graphs really replayed and whether memory grew.
+  #  5. 10-epoch training of both apps: accuracy against Keras's figures.
+  #  6. memcheck on the GPU tests: out-of-bounds and misaligned accesses the parity tests could miss.
+  #  7. the PyTorch comparison (eager and CUDA graph beside loom), then bench_kernels.
+  #  8. the --tf32 trainings, then the remaining sanitizer runs (memcheck on real training, racecheck).
+  step device_info 2 30 "$bin/device_info" --require-gpu --json "$logs/device_info.json"
+  result device "$logs/device_info.log" "$logs/device_info.json"
+
+  # ~6 s on the CPU here; the CUDA tests are small; 30 s expected, 120 s allowed.
+  step tests 30 120 "$bin/loom_tests" --gtest_output=json:"$logs/tests.json"
+  result tests "$logs/tests.log"
+
+  local cmd
+  for model in mlp cnn; do  # one epoch: MLP ~5 s, CNN ~15 s with start-up
+    if [ -z "$script_ok" ]; then
+      selected "tty_$model" && note "$(printf '%-18s not run: util-linux script is not installed' "tty_$model")"
+      continue
+    fi
+    printf -v cmd '%q ' "$bin/train_$model" --device cuda --epochs 1
+    if [ "$model" = mlp ]; then step tty_mlp 10 60 script -qec "$cmd" /dev/null; else
+      step tty_cnn 20 90 script -qec "$cmd" /dev/null; fi
+    result tty "$logs/tty_$model.log"
+  done
+
+  # bench_epoch: 3 timed epochs after 1 warm-up. MLP ~4 × 1.5 s + start ≈ 12 s; CNN ~4 × 5 s + start ≈ 30 s.
+  local variant flags expected limit
+  for model in mlp cnn; do
+    for variant in graph nograph tf32; do
+      case $variant in graph) flags=() ;; nograph) flags=(--no-graph) ;; tf32) flags=(--tf32) ;; esac
+      if [ "$model" = mlp ]; then expected=12 limit=60; else expected=30 limit=120; fi
+      step "bench_${model}_$variant" "$expected" "$limit" "$bin/bench_epoch" --model "$model" --device cuda --epochs 3 \
+        "${flags[@]}" --json "$logs/bench_${model}_$variant.json"
+      result bench "$logs/bench_${model}_$variant.log" "$logs/bench_${model}_$variant.json"
     done
-    name=kernels step "bench_kernels" "$bin/bench_kernels" --device cuda --json "$work/kernels.json"
-    name=compare step "compare.py" python3 "$bundle/benchmarks/compare.py" --bench "$bin/bench_epoch" --device cuda \
-      --epochs 5 --json "$work/compare.json"
-    tail -n 4 "$work/compare.log" >>"$work/summary.txt"
-    name=train_mlp step "train_mlp 10 epochs" "$bin/train_mlp" --device cuda --epochs 10
-    name=train_cnn step "train_cnn 10 epochs" "$bin/train_cnn" --device cuda --epochs 10
-    name=train_cnn_tf32 step "train_cnn 10 epochs --tf32" "$bin/train_cnn" --device cuda --epochs 10 --tf32
-    for log in train_mlp train_cnn train_cnn_tf32; do
-      grep -E "^Epoch|/1875 |Test accuracy" "$work/$log.log" | tail -n 3 >>"$work/summary.txt"
-    done
-    for json in "$work"/bench_*.json; do
-      [ -f "$json" ] && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sys.argv[1].split('/')[-1], \
-'%.2f ms/epoch' % d['ms_per_epoch_median'], '%.1f us/step' % d['us_per_step'], 'peak %s B' % d.get('peak_device_bytes'), \
-'growth %s B' % d.get('device_memory_growth_bytes'))" "$json" >>"$work/summary.txt"
-    done
-    tar czf "$out/gpu-results.tar.gz" -C "$work" .
-    cat "$work/summary.txt"
+  done
+
+  # 10 epochs and evaluation: MLP ≈ 10 × 1.5 s + start ≈ 20 s; CNN ≈ 10 × 5 s + start ≈ 60 s.
+  step train_mlp 20 60 "$bin/train_mlp" --device cuda --epochs 10
+  result train "$logs/train_mlp.log"
+  step train_cnn 60 150 "$bin/train_cnn" --device cuda --epochs 10
+  result train "$logs/train_cnn.log"
+
+  # compute-sanitizer on the GPU tests only (listed at bundle time; else by name): 10–100× slower than the ~5 s they
+  # take plainly.
+  local gpu_tests='*Cuda*:*cuda*:*Gpu*:*Parity*:*CudaGraph*'
+  [ -s "$bundle/gpu_tests.filter" ] && gpu_tests=$(cat "$bundle/gpu_tests.filter")
+  sanitize() {  # sanitize TOOL NAME EXPECTED LIMIT COMMAND...
+    local tool=$1 name=$2
+    shift 2
+    if [ -z "$sanitizer" ]; then
+      selected "$name" && note "$(printf '%-18s not run: compute-sanitizer not found' "$name")"
+      return 0
+    fi
+    local expected=$1 limit=$2
+    shift 2
+    local extra=()
+    [ "$tool" = memcheck ] && extra=(--leak-check full)
+    step "$name" "$expected" "$limit" "$sanitizer" --tool "$tool" "${extra[@]}" --error-exitcode 1 --print-limit 20 "$@"
+    result sanitizer "$logs/$name.log"
+  }
+  sanitize memcheck memcheck_tests 60 150 "$bin/loom_tests" --gtest_filter="$gpu_tests"
+
+  # PyTorch beside loom: per model, loom (graphs) + PyTorch eager + PyTorch graph, each 1 warm-up + 3 epochs.
+  # MLP ≈ 6 + 12 + 4 s, CNN ≈ 20 + 25 + 15 s, plus two PyTorch imports ≈ 20 s: ≈ 100 s expected, 240 s allowed.
+  # compare.py has no --no-graph; the summary adds loom's --no-graph medians from the bench_epoch steps above.
+  step compare 100 240 python3 "$bundle/benchmarks/compare.py" --bench "$bin/bench_epoch" --device cuda --epochs 3 \
+    --json "$logs/compare.json"
+  result compare "$logs/compare.log" "$logs/bench_mlp_nograph.json" "$logs/bench_cnn_nograph.json"
+
+  # bench_kernels: 9 kernels × (check + 5 rounds of 200 launches): a few seconds.
+  step kernels 15 60 "$bin/bench_kernels" --device cuda --json "$logs/kernels.json"
+  result kernels "$logs/kernels.log" "$logs/kernels.json"
+
+  step train_mlp_tf32 20 60 "$bin/train_mlp" --device cuda --epochs 10 --tf32
+  result train "$logs/train_mlp_tf32.log"
+  step train_cnn_tf32 60 150 "$bin/train_cnn" --device cuda --epochs 10 --tf32
+  result train "$logs/train_cnn_tf32.log"
+
+  # Real training under the sanitizers: fit (graph capture and replay, 2 epochs of 20 steps) and evaluate.
+  # Expected 40 s (MLP) and 90 s (CNN) under memcheck, about the same under racecheck.
+  sanitize memcheck memcheck_mlp 40 120 "$bin/bench_epoch" --device cuda --model mlp --epochs 1 --max-steps 20
+  sanitize memcheck memcheck_cnn 90 180 "$bin/bench_epoch" --device cuda --model cnn --epochs 1 --max-steps 20
+  sanitize racecheck racecheck_tests 60 150 "$bin/loom_tests" --gtest_filter="$gpu_tests"
+  sanitize racecheck racecheck_mlp 40 120 "$bin/bench_epoch" --device cuda --model mlp --epochs 1 --max-steps 20
+  sanitize racecheck racecheck_cnn 90 180 "$bin/bench_epoch" --device cuda --model cnn --epochs 1 --max-steps 20
+
+  current=""
+  trap - TERM INT HUP
+  finish
+  [ ${#failed[@]} -eq 0 ]
+}
+
+case "${1:-}" in
+  bundle) bundle ;;
+  run)
+    shift
+    run "$@"
     ;;
-  *)
-    echo "usage: gpu_session.sh bundle | run OUT_DIR" >&2
-    exit 2
-    ;;
+  *) usage ;;
 esac

@@ -59,6 +59,17 @@ cudnnTensorDescriptor_t nhwc_tensor(const LayerContext& ctx, int64_t n, int64_t 
   return desc;
 }
 
+// A convolution descriptor for `g` under `math`.
+cudnnConvolutionDescriptor_t convolution(const LayerContext& ctx, const Conv2dGeometry& g, cudnnMathType_t math) {
+  cudnnConvolutionDescriptor_t desc = nullptr;
+  ctx.check(cudnnCreateConvolutionDescriptor(&desc), "creating a convolution descriptor");
+  ctx.check(cudnnSetConvolution2dDescriptor(desc, i32(g.pad_h), i32(g.pad_w), 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
+                                            CUDNN_DATA_FLOAT),
+            "describing the convolution");
+  ctx.check(cudnnSetConvolutionMathType(desc, math), "setting the math type");
+  return desc;
+}
+
 // Tensor-op math would mean TF32 on Ampere and later; loom computes in plain FP32 unless the context opts into TF32
 // (CudaContext::set_tf32, read when a plan is made). Never ALLOW_CONVERSION: that would round FP32 data to FP16.
 bool math_allowed(cudnnMathType_t math, bool tf32) {
@@ -87,7 +98,10 @@ struct Conv2dPlan::Impl {
   LayerContext ctx;
   cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
   cudnnFilterDescriptor_t w_desc = nullptr;
-  cudnnConvolutionDescriptor_t conv_desc = nullptr;
+  // The descriptor the algorithms are chosen under, then one per pass carrying its chosen algorithm's math type:
+  // cuDNN runs an algorithm under the math type of the descriptor it is given, so the two must agree.
+  cudnnConvolutionDescriptor_t conv_desc = nullptr, fwd_desc = nullptr, bwd_data_desc = nullptr,
+                               bwd_filter_desc = nullptr;
   cudnnConvolutionFwdAlgo_t fwd_algo{};
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
@@ -95,7 +109,8 @@ struct Conv2dPlan::Impl {
   size_t workspace = 0;
   // Here rather than in ~Conv2dPlan: a constructor that throws half-way never reaches the plan's destructor.
   ~Impl() {
-    if (conv_desc) cudnnDestroyConvolutionDescriptor(conv_desc);
+    for (cudnnConvolutionDescriptor_t desc : {conv_desc, fwd_desc, bwd_data_desc, bwd_filter_desc})
+      if (desc) cudnnDestroyConvolutionDescriptor(desc);
     if (w_desc) cudnnDestroyFilterDescriptor(w_desc);
     if (y_desc) cudnnDestroyTensorDescriptor(y_desc);
     if (x_desc) cudnnDestroyTensorDescriptor(x_desc);
@@ -117,15 +132,13 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
   ctx.check(cudnnSetFilter4dDescriptor(p.w_desc, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, i32(g.out_channels),
                                        i32(g.in_channels), i32(g.kernel_h), i32(g.kernel_w)),
             "describing the filter");
-  ctx.check(cudnnCreateConvolutionDescriptor(&p.conv_desc), "creating the convolution descriptor");
-  ctx.check(cudnnSetConvolution2dDescriptor(p.conv_desc, i32(g.pad_h), i32(g.pad_w), 1, 1, 1, 1,
-                                            CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-            "describing the convolution");
   // FMA math rules tensor cores (and so TF32) out; default math lets cuDNN use TF32 on Ampere and later, as
-  // PyTorch's allow_tf32 does. One descriptor serves all three passes, so it is set here, not per candidate.
+  // PyTorch's allow_tf32 does.
   const bool tf32 = cuda.tf32();
-  ctx.check(cudnnSetConvolutionMathType(p.conv_desc, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH),
-            "setting the math type");
+  p.conv_desc = convolution(ctx, g, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+  // Each pass runs under its chosen algorithm's math type with TF32 on; with it off, under FMA math whatever the
+  // candidate reported (it was chosen under FMA, and default math would let TF32 back in).
+  auto pass_math = [tf32](cudnnMathType_t chosen) { return tf32 ? chosen : CUDNN_FMA_MATH; };
 
   int n = 0, c = 0, h = 0, w = 0;
   ctx.check(cudnnGetConvolution2dForwardOutputDim(p.conv_desc, p.x_desc, p.w_desc, &n, &c, &h, &w),
@@ -143,6 +156,7 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
             "choosing the forward algorithm");
   auto f = pick(ctx, fwd, returned, tf32, "no forward algorithm fits");
   p.fwd_algo = f.algo;
+  p.fwd_desc = convolution(ctx, g, pass_math(f.mathType));
 
   if (backward_data) {
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
@@ -152,6 +166,7 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
               "choosing the backward-data algorithm");
     auto d = pick(ctx, bwd_data, returned, tf32, "no backward-data algorithm fits");
     p.bwd_data_algo = d.algo;
+    p.bwd_data_desc = convolution(ctx, g, pass_math(d.mathType));
     p.has_backward_data = true;
   }
 
@@ -162,20 +177,21 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
             "choosing the backward-filter algorithm");
   auto b = pick(ctx, bwd_filter, returned, tf32, "no backward-filter algorithm fits");
   p.bwd_filter_algo = b.algo;
+  p.bwd_filter_desc = convolution(ctx, g, pass_math(b.mathType));
 
   // Ask for the sizes again for the algorithms chosen (the heuristic's memory field is an estimate).
   size_t bytes = 0;
-  ctx.check(cudnnGetConvolutionForwardWorkspaceSize(handle, p.x_desc, p.w_desc, p.conv_desc, p.y_desc, p.fwd_algo,
+  ctx.check(cudnnGetConvolutionForwardWorkspaceSize(handle, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, p.fwd_algo,
                                                     &bytes),
             "sizing the forward workspace");
   p.workspace = bytes;
   if (p.has_backward_data) {
-    ctx.check(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
+    ctx.check(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p.w_desc, p.y_desc, p.bwd_data_desc, p.x_desc,
                                                            p.bwd_data_algo, &bytes),
               "sizing the backward-data workspace");
     p.workspace = std::max(p.workspace, bytes);
   }
-  ctx.check(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, p.x_desc, p.y_desc, p.conv_desc, p.w_desc,
+  ctx.check(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, p.x_desc, p.y_desc, p.bwd_filter_desc, p.w_desc,
                                                            p.bwd_filter_algo, &bytes),
             "sizing the backward-filter workspace");
   p.workspace = std::max(p.workspace, bytes);
@@ -192,7 +208,7 @@ void Conv2dPlan::forward(const float* x, const float* w, float* y) const {
   const Impl& p = *impl_;
   CudaContext& cuda = CudaContext::get();
   const float one = 1.f, zero = 0.f;
-  p.ctx.check(cudnnConvolutionForward(cuda.cudnn(), &one, p.x_desc, x, p.w_desc, w, p.conv_desc, p.fwd_algo,
+  p.ctx.check(cudnnConvolutionForward(cuda.cudnn(), &one, p.x_desc, x, p.w_desc, w, p.fwd_desc, p.fwd_algo,
                                       cuda.workspace(), p.workspace, &zero, p.y_desc, y),
               "forward convolution");
 }
@@ -204,7 +220,7 @@ void Conv2dPlan::backward_data(const float* dy, const float* w, float* dx) const
                 "algorithm (the layer's input needs no gradient), yet an input gradient was asked for");
   CudaContext& cuda = CudaContext::get();
   const float one = 1.f, zero = 0.f;
-  p.ctx.check(cudnnConvolutionBackwardData(cuda.cudnn(), &one, p.w_desc, w, p.y_desc, dy, p.conv_desc,
+  p.ctx.check(cudnnConvolutionBackwardData(cuda.cudnn(), &one, p.w_desc, w, p.y_desc, dy, p.bwd_data_desc,
                                            p.bwd_data_algo, cuda.workspace(), p.workspace, &zero, p.x_desc, dx),
               "backward-data convolution");
 }
@@ -213,7 +229,7 @@ void Conv2dPlan::backward_filter(const float* x, const float* dy, float* dw) con
   const Impl& p = *impl_;
   CudaContext& cuda = CudaContext::get();
   const float one = 1.f, zero = 0.f;
-  p.ctx.check(cudnnConvolutionBackwardFilter(cuda.cudnn(), &one, p.x_desc, x, p.y_desc, dy, p.conv_desc,
+  p.ctx.check(cudnnConvolutionBackwardFilter(cuda.cudnn(), &one, p.x_desc, x, p.y_desc, dy, p.bwd_filter_desc,
                                              p.bwd_filter_algo, cuda.workspace(), p.workspace, &zero, p.w_desc, dw),
               "backward-filter convolution");
 }

@@ -42,10 +42,29 @@ check_json "$out/cnn.json" ms_per_epoch_median flops_per_step validation
   || fail "bench_kernels"
 [ -s "$out/kernels.json" ] || fail "bench_kernels wrote no JSON"
 
+# device_info reports (exit 0) with or without a GPU; without one it says why, and it names every library's version.
+"$build/benchmarks/device_info" --json "$out/device.json" >"$out/device.out" || fail "device_info"
+"$python" - "$out/device.json" "$out/device.out" <<'PY' || fail "device_info: JSON lacks fields or differs from stdout"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d == json.load(open(sys.argv[2])), "stdout and --json differ"
+for key in ("gpu_usable", "reason", "gpu_name", "compute_capability", "driver_cuda_version", "cuda_runtime",
+            "cublas", "cublasLt", "cudnn", "mismatches"):
+    assert key in d, key
+assert d["gpu_usable"] or d["reason"], "no GPU and no reason"
+for lib in ("cublas", "cublasLt", "cudnn"):
+    assert "compiled" in d[lib] and ("loaded" in d[lib] or "error" in d[lib]), lib
+assert "built_for_cuda" in d["cudnn"] or "error" in d["cudnn"]
+PY
+"$build/benchmarks/device_info" --bogus >/dev/null 2>&1
+[ $? -eq 2 ] || fail "device_info --bogus: expected exit 2"
+
 "$build/benchmarks/bench_epoch" --model resnet --device cpu --json "$out/none.json" >/dev/null 2>"$out/err"
-[ $? -eq 2 ] && grep -q "resnet" "$out/err" || fail "bench_epoch --model resnet: expected exit 2 naming it"
+if [ $? -ne 2 ] || ! grep -q "resnet" "$out/err"; then fail "bench_epoch --model resnet: expected exit 2 naming it"; fi
 "$build/benchmarks/bench_epoch" --device cpu --data "$out/nowhere" --json "$out/none.json" >/dev/null 2>"$out/err"
-[ $? -eq 2 ] && grep -q "dataset-fashion-mnist" "$out/err" || fail "bench_epoch with no data: expected exit 2"
+if [ $? -ne 2 ] || ! grep -q "dataset-fashion-mnist" "$out/err"; then
+  fail "bench_epoch with no data: expected exit 2"
+fi
 "$build/benchmarks/bench_epoch" --device cpu --epochs ten --json "$out/none.json" >/dev/null 2>"$out/err"
 [ $? -eq 2 ] || fail "bench_epoch --epochs ten: expected exit 2"
 "$build/benchmarks/bench_kernels" --bogus >/dev/null 2>&1
@@ -57,7 +76,9 @@ if "$python" -c "import torch" 2>/dev/null; then
     --max-steps 20 --json "$out/torch.json" >/dev/null || fail "pytorch_reference.py"
   check_json "$out/torch.json" ms_per_epoch_median us_per_step validation
   "$python" "$source/benchmarks/pytorch_reference.py" --data "$out/nowhere" >/dev/null 2>"$out/err"
-  [ $? -eq 2 ] && grep -q "dataset-fashion-mnist" "$out/err" || fail "pytorch_reference.py with no data: expected exit 2"
+  if [ $? -ne 2 ] || ! grep -q "dataset-fashion-mnist" "$out/err"; then
+    fail "pytorch_reference.py with no data: expected exit 2"
+  fi
   "$python" "$source/benchmarks/compare.py" --build-dir "$build" --device cpu --models mlp --epochs 1 \
     --max-steps 20 --python "$python" --json "$out/compare.json" >"$out/table" 2>/dev/null || fail "compare.py"
   grep -q "eager/loom" "$out/table" || fail "compare.py printed no table"

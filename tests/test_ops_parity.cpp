@@ -2,12 +2,16 @@
 // CUDA the kernels (skipped, with the reason, when there is no GPU). Outputs start as NaN so an unwritten element
 // fails; each tolerance sits next to the tensor it checks.
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <numeric>
 
 #include <gtest/gtest.h>
 
+#include "engine/cuda_context.h"
 #include "kernels/adam.h"
 #include "kernels/bias_activation.h"
+#include "kernels/conv2d.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dense.h"
 #include "kernels/gather_batch.h"
@@ -92,51 +96,120 @@ TYPED_TEST(OpParity, SoftmaxForwardAndBackward) {
   }
 }
 
+// Scores and labels for the loss ops. The CUDA loss kernels read a row with one warp, lanes striding over the
+// columns, so more than 32 classes is another path: there half the labels lie beyond column 32, and the peaked rows
+// put the row's maximum (and so the argmax that decides accuracy) on both sides of it.
+struct LossRows {
+  std::vector<float> scores;
+  std::vector<int32_t> labels;
+};
+
+LossRows loss_rows(int64_t rows, int64_t classes, std::mt19937& rng) {
+  constexpr int64_t kLanes = 32;
+  LossRows out{random_floats(rows * classes, rng, -3, 3), random_labels(rows, static_cast<int>(classes), rng)};
+  for (int64_t r = 0; r < rows; ++r) {
+    if (classes > kLanes && r % 2 == 0)
+      out.labels[r] = static_cast<int32_t>(kLanes + static_cast<int64_t>(rng() % (classes - kLanes)));
+    float* z = out.scores.data() + r * classes;
+    const int64_t label = out.labels[r];
+    // A peak of 8 over scores in [-3, 3] is the row's maximum for sure.
+    if (r % 3 == 0) z[label] += 8.f;                            // a right prediction
+    if (r % 3 == 1) z[(label + classes / 2) % classes] += 8.f;  // a wrong one, at a column far from the label
+  }                                                             // (r % 3 == 2: no peak, argmax anywhere)
+  if (classes > kLanes && rows > 3) {
+    // Exact ties across a lane's strides: argmax is the first maximum, as the reference's row_argmax says.
+    float* z = out.scores.data();
+    z[3 * classes + 3] = z[3 * classes + 3 + kLanes] = 12.f;  // same lane 3, columns 3 and 35
+    out.labels[3] = static_cast<int32_t>(3 + kLanes);         // the later tie is not the argmax: a miss
+    z[2 * classes + 5] = z[2 * classes + kLanes + 7] = 12.f;  // lanes 5 and 7, columns 5 and 39
+    out.labels[2] = 5;                                        // a hit
+  }
+  return out;
+}
+
+// The rows do reach past the first warp-width of columns: labels, argmaxes, and the argmax of both tie rows.
+template <class T>
+void expect_rows_beyond_a_warp(const std::vector<T>& scores, const std::vector<int32_t>& labels, int64_t rows,
+                               int64_t classes) {
+  if (classes <= 32) return;
+  int64_t labels_beyond = 0, argmax_beyond = 0, hits_beyond = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t argmax = ref::row_argmax(scores.data() + r * classes, classes);
+    labels_beyond += labels[r] >= 32;
+    argmax_beyond += argmax >= 32;
+    hits_beyond += argmax >= 32 && argmax == labels[r];
+  }
+  EXPECT_GT(labels_beyond, 0);
+  EXPECT_GT(argmax_beyond, 0);
+  EXPECT_GT(hits_beyond, 0);
+  if (rows > 3) {
+    EXPECT_EQ(ref::row_argmax(scores.data() + 3 * classes, classes), 3) << "tie row 3";
+    EXPECT_EQ(ref::row_argmax(scores.data() + 2 * classes, classes), 5) << "tie row 2";
+  }
+}
+
 TYPED_TEST(OpParity, SoftmaxCrossEntropy) {
   const Device dev = TestFixture::device;
-  for (int64_t rows : {1, 16, 32}) {
-    const int64_t classes = 10;
-    std::mt19937 rng(static_cast<unsigned>(100 + rows));
-    auto z = random_floats(rows * classes, rng, -3, 3);
-    auto labels = random_labels(rows, classes, rng);
-    for (int64_t r = 0; r < rows; r += 2) z[r * classes + labels[r]] += 5.f;  // some rows right, some wrong
-    Tensor tz = make_tensor(z, {rows, classes}, dev), tl = make_labels(labels, dev);
-    Tensor tp = poisoned({rows, classes}, dev), tdz = poisoned({rows, classes}, dev);
-    Tensor totals = make_tensor({0.5f, 2.f}, {kTotalsSlots}, dev);  // adds to what is there
-    softmax_cross_entropy(tz, tl, tp, &tdz, 1.f / rows, &totals);
+  for (int64_t classes : {10, 45, 100})  // fewer classes than a warp has lanes, and one and several strides more
+    for (int64_t rows : {1, 16, 32}) {
+      SCOPED_TRACE(std::to_string(classes) + " classes, batch " + std::to_string(rows));
+      std::mt19937 rng(static_cast<unsigned>(100 + rows + 1000 * classes));
+      LossRows data = loss_rows(rows, classes, rng);
+      const auto& z = data.scores;
+      const auto& labels = data.labels;
+      expect_rows_beyond_a_warp(z, labels, rows, classes);
+      Tensor tz = make_tensor(z, {rows, classes}, dev), tl = make_labels(labels, dev);
+      Tensor tp = poisoned({rows, classes}, dev), tdz = poisoned({rows, classes}, dev);
+      Tensor totals = make_tensor({0.5f, 2.f}, {kTotalsSlots}, dev);  // adds to what is there
+      softmax_cross_entropy(tz, tl, tp, &tdz, 1.f / rows, &totals);
 
-    std::vector<double> zd = to_double(z), pd(rows * classes), dzd(rows * classes);
-    double loss = 0.5, correct = 2;
-    ref::softmax_cross_entropy<double>(zd.data(), labels.data(), pd.data(), dzd.data(), 1.0 / rows, &loss, &correct,
-                                       rows, classes);
-    EXPECT_TRUE(all_close(tp.to_vector(), pd, 1e-7, 1e-5, "probabilities"));
-    EXPECT_TRUE(all_close(tdz.to_vector(), dzd, 1e-7, 1e-5, "logit gradient"));
-    EXPECT_TRUE(all_close(totals.to_vector(), {loss, correct}, 1e-5, 1e-5, "loss and correct totals"));
+      std::vector<double> zd = to_double(z), pd(rows * classes), dzd(rows * classes);
+      double loss = 0.5, correct = 2;
+      ref::softmax_cross_entropy<double>(zd.data(), labels.data(), pd.data(), dzd.data(), 1.0 / rows, &loss, &correct,
+                                         rows, classes);
+      // float exp/log of arguments up to ~20 in magnitude: a few ulps of relative error in each probability.
+      EXPECT_TRUE(all_close(tp.to_vector(), pd, 1e-7, 1e-5, "probabilities"));
+      // At a confident right row p - 1 cancels (p ≈ 0.9996 leaves 4e-4): what is left is p's own float error, a
+      // few ulps of 1 (~2e-7), so that entry needs an absolute bound.
+      EXPECT_TRUE(all_close(tdz.to_vector(), dzd, 5e-7, 1e-5, "logit gradient"));
+      // The correct count is a small integer and must be exact; the loss sums up to 32 terms of at most ~15.
+      EXPECT_TRUE(all_close(totals.to_vector(), {loss, correct}, 1e-5, 1e-5, "loss and correct totals"));
+      EXPECT_EQ(totals.to_vector()[kCorrectCount], static_cast<float>(correct)) << "correct count";
 
-    // In place (probabilities over the logits), as the model runs it after a handed-over softmax.
-    softmax_cross_entropy(tz, tl, tz, nullptr, 1.f / rows, nullptr);
-    EXPECT_TRUE(all_close(tz.to_vector(), pd, 1e-7, 1e-5, "in-place probabilities"));
-  }
+      // In place (probabilities over the logits), as the model runs it after a handed-over softmax.
+      softmax_cross_entropy(tz, tl, tz, nullptr, 1.f / rows, nullptr);
+      EXPECT_TRUE(all_close(tz.to_vector(), pd, 1e-7, 1e-5, "in-place probabilities"));
+    }
 }
 
 TYPED_TEST(OpParity, CrossEntropyOnProbabilities) {
   const Device dev = TestFixture::device;
-  const int64_t rows = 21, classes = 10;
-  std::mt19937 rng(77);
-  std::vector<float> z = random_floats(rows * classes, rng, -3, 3), p(rows * classes);
-  ref::softmax_forward(z.data(), p.data(), rows, classes);
-  p[3] = 0.f;  // a clipped probability: zero gradient, loss -log(1e-7)
-  auto labels = random_labels(rows, classes, rng);
-  labels[0] = 3;
-  Tensor tp = make_tensor(p, {rows, classes}, dev), tl = make_labels(labels, dev);
-  Tensor tdp = poisoned({rows, classes}, dev), totals = Tensor::zeros({kTotalsSlots}, dev);
-  cross_entropy_probabilities(tp, tl, &tdp, 1.f / rows, &totals);
-  std::vector<double> pd = to_double(p), dpd(rows * classes);
-  double loss = 0, correct = 0;
-  ref::cross_entropy_probabilities<double>(pd.data(), labels.data(), dpd.data(), 1.0 / rows, &loss, &correct, rows,
-                                           classes);
-  EXPECT_TRUE(all_close(tdp.to_vector(), dpd, 1e-6, 1e-5, "probability gradient"));
-  EXPECT_TRUE(all_close(totals.to_vector(), {loss, correct}, 1e-4, 1e-5, "loss and correct totals"));
+  for (int64_t classes : {10, 45, 100}) {
+    SCOPED_TRACE(std::to_string(classes) + " classes");
+    const int64_t rows = 21;
+    std::mt19937 rng(static_cast<unsigned>(77 + classes));
+    LossRows data = loss_rows(rows, classes, rng);
+    std::vector<float> p(rows * classes);
+    std::vector<int32_t>& labels = data.labels;
+    data.scores[1 * classes + labels[1]] += 40.f;  // so sure that its probability rounds to 1: clipped from above
+    ref::softmax_forward(data.scores.data(), p.data(), rows, classes);
+    labels[0] = 3;
+    p[3] = 0.f;  // a probability clipped from below: zero gradient, loss -log(1e-7)
+    expect_rows_beyond_a_warp(p, labels, rows, classes);
+    Tensor tp = make_tensor(p, {rows, classes}, dev), tl = make_labels(labels, dev);
+    Tensor tdp = poisoned({rows, classes}, dev), totals = Tensor::zeros({kTotalsSlots}, dev);
+    cross_entropy_probabilities(tp, tl, &tdp, 1.f / rows, &totals);
+    std::vector<double> pd = to_double(p), dpd(rows * classes);
+    double loss = 0, correct = 0;
+    ref::cross_entropy_probabilities<double>(pd.data(), labels.data(), dpd.data(), 1.0 / rows, &loss, &correct, rows,
+                                             classes);
+    EXPECT_EQ(dpd[1 * classes + labels[1]], 0.0) << "the row meant to be clipped from above is not";
+    // -grad_scale / p: one division, correctly rounded in float.
+    EXPECT_TRUE(all_close(tdp.to_vector(), dpd, 1e-6, 1e-5, "probability gradient"));
+    // 21 logs of up to -log(1e-7) = 16.1 summed in float; the correct count is exact.
+    EXPECT_TRUE(all_close(totals.to_vector(), {loss, correct}, 1e-4, 1e-5, "loss and correct totals"));
+    EXPECT_EQ(totals.to_vector()[kCorrectCount], static_cast<float>(correct)) << "correct count";
+  }
 }
 
 TYPED_TEST(OpParity, AdamMatchesKerasUpdateOverSeveralSteps) {
@@ -202,6 +275,185 @@ TYPED_TEST(OpParity, GatherBatchScalesAndWidens) {
   EXPECT_TRUE(all_close(x.to_vector(), expected, 1e-7, 1e-6, "gathered pixels"));
   Tensor yh = y.to(Device::CPU);
   for (int64_t b = 0; b < n; ++b) EXPECT_EQ(yh.data<int32_t>()[b], labels[order[begin + b]]) << "label " << b;
+}
+
+// ---- TF32 (CudaContext::set_tf32: cuBLAS math mode, and the math type of cuDNN plans made afterwards) ----
+
+// TF32 keeps 10 of FP32's 23 mantissa bits. Each operand of a product is rounded to it (or, at worst, truncated): a
+// relative error below 2^-10 per operand, so each product is off by less than 2^-9 of itself; the FP32 accumulation
+// adds nothing comparable. Over a sum of K products of inputs in [-1, 1] (|a·b| has rms 1/3) these errors are
+// independent, each with a standard deviation of 2^-10/√6 of its product, so the sum is off by about
+// 2^-10/√6 · 1/3 · √K ≈ 1.3e-4·√K (one σ), plus, when truncating, a bias toward zero of about 2^-10 of the result.
+// The bound atol = 2^-9·√K, rtol = 2^-9 is about 15σ and twice that bias: honest for any summation order, yet far
+// below the error of a wrong product (a transposed or shifted operand is off by ~√K/3, 170 times atol).
+// Tf32Tolerance below checks both claims on the CPU with simulated TF32 operands.
+struct Tolerance {
+  double atol, rtol;
+};
+Tolerance tf32_tolerance(int64_t sum_length) {
+  return {std::ldexp(std::sqrt(static_cast<double>(sum_length)), -9), std::ldexp(1.0, -9)};
+}
+
+// A float reduced to TF32's 10-bit mantissa: truncated (what tensor cores do to raw FP32 bits) or rounded to nearest
+// (what a cvt.rna conversion does). Inputs here are finite and small, so no overflow handling is needed.
+float to_tf32(float v, bool round_to_nearest) {
+  uint32_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  if (round_to_nearest) bits += 0x1000u;
+  bits &= 0xFFFFE000u;
+  std::memcpy(&v, &bits, sizeof bits);
+  return v;
+}
+
+TEST(Tf32Tolerance, AcceptsTf32ProductsAndRejectsAWrongOperand) {
+  const int64_t dots = 256;
+  for (int64_t k : {9, 70, 784, 21632}) {  // the sum lengths the TF32 tests below meet
+    SCOPED_TRACE("sums of " + std::to_string(k) + " products");
+    std::mt19937 rng(static_cast<unsigned>(k));
+    auto a = random_floats(dots * k, rng), b = random_floats(dots * k, rng);
+    std::vector<double> exact(dots);
+    std::vector<float> truncated(dots), rounded(dots), shifted(dots);
+    for (int64_t d = 0; d < dots; ++d) {
+      const float* ad = a.data() + d * k;
+      const float* bd = b.data() + d * k;
+      double e = 0;
+      float t = 0, r = 0, s = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        e += static_cast<double>(ad[i]) * bd[i];
+        t += to_tf32(ad[i], false) * to_tf32(bd[i], false);  // 11-bit significands: each product exact in FP32
+        r += to_tf32(ad[i], true) * to_tf32(bd[i], true);
+        s += to_tf32(ad[i], true) * to_tf32(bd[(i + 1) % k], true);  // an operand read one element off
+      }
+      exact[d] = e;
+      truncated[d] = t;
+      rounded[d] = r;
+      shifted[d] = s;
+    }
+    const Tolerance tol = tf32_tolerance(k);
+    EXPECT_TRUE(all_close(truncated, exact, tol.atol, tol.rtol, "truncated TF32 operands"));
+    EXPECT_TRUE(all_close(rounded, exact, tol.atol, tol.rtol, "rounded TF32 operands"));
+    EXPECT_FALSE(all_close(shifted, exact, tol.atol, tol.rtol, "misread operand"));
+  }
+}
+
+// TF32 is a switch on the process-wide CUDA context: on for one test, then back to what it was however the test ends
+// (a failed ASSERT returns, an exception unwinds), so no later test computes in TF32 by accident.
+class Tf32On {
+ public:
+  Tf32On() : previous_(CudaContext::get().tf32()) { CudaContext::get().set_tf32(true); }
+  ~Tf32On() {
+    try {
+      CudaContext::get().set_tf32(previous_);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "could not restore the math mode after a TF32 test: " << e.what();
+    }
+  }
+  Tf32On(const Tf32On&) = delete;
+  Tf32On& operator=(const Tf32On&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Dense through cuBLAS with TF32 tensor-core math (CUBLAS_TF32_TENSOR_OP_MATH), against the double reference.
+TEST(Tf32Parity, DenseThroughCublas) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const Device dev = Device::CUDA;
+  ASSERT_FALSE(CudaContext::get().tf32()) << "an earlier test left TF32 on";
+  {
+    Tf32On tf32;
+    ASSERT_TRUE(CudaContext::get().tf32());
+    struct DenseCase {
+      int64_t n, in, out;
+    };
+    // Odd sizes, the MLP's first layer at a training batch, and predict on one image.
+    for (const DenseCase& c : {DenseCase{17, 70, 33}, DenseCase{32, 784, 128}, DenseCase{1, 128, 10}}) {
+      SCOPED_TRACE("dense " + std::to_string(c.in) + " -> " + std::to_string(c.out) + ", batch " + std::to_string(c.n));
+      std::mt19937 rng(static_cast<unsigned>(c.n * 7 + c.in));
+      auto x = random_floats(c.n * c.in, rng), w = random_floats(c.in * c.out, rng), b = random_floats(c.out, rng),
+           dy = random_floats(c.n * c.out, rng);
+      Tensor tx = make_tensor(x, {c.n, c.in}, dev), tw = make_tensor(w, {c.in, c.out}, dev),
+             tb = make_tensor(b, {c.out}, dev), ty = poisoned({c.n, c.out}, dev);
+      dense_forward(tx, tw, tb, ty, Activation::ReLU);
+      auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dzd = to_double(dy);
+      std::vector<double> yd(c.n * c.out), dxd(c.n * c.in), dwd(c.in * c.out), dbd(c.out);
+      ref::matmul(xd.data(), wd.data(), yd.data(), c.n, c.in, c.out);
+      ref::bias_activation_forward(yd.data(), bd.data(), c.n, c.out, Activation::ReLU);
+      const Tolerance forward = tf32_tolerance(c.in);  // sums of `in` products
+      EXPECT_TRUE(all_close(ty.to_vector(), yd, forward.atol, forward.rtol, "TF32 dense output"));
+
+      // The reference masks with the device's forward output, as the device does: TF32's larger error flips the
+      // ReLU of values near 0 often enough that masking with the reference's own output would differ by whole
+      // gradient entries there.
+      const std::vector<double> y_device = to_double(ty.to_vector());
+      Tensor tdy = make_tensor(dy, {c.n, c.out}, dev), tdx = poisoned({c.n, c.in}, dev),
+             tdw = poisoned({c.in, c.out}, dev), tdb = poisoned({c.out}, dev);
+      dense_backward(tx, tw, ty, tdy, Activation::ReLU, &tdx, tdw, tdb);
+      ref::bias_activation_backward(y_device.data(), dzd.data(), dbd.data(), c.n, c.out, Activation::ReLU);
+      ref::matmul_grad_weight(xd.data(), dzd.data(), dwd.data(), c.n, c.in, c.out);
+      ref::matmul_grad_input(dzd.data(), wd.data(), dxd.data(), c.n, c.in, c.out);
+      const Tolerance input_grad = tf32_tolerance(c.out), kernel_grad = tf32_tolerance(c.n);
+      EXPECT_TRUE(all_close(tdx.to_vector(), dxd, input_grad.atol, input_grad.rtol, "TF32 dense input gradient"));
+      EXPECT_TRUE(all_close(tdw.to_vector(), dwd, kernel_grad.atol, kernel_grad.rtol, "TF32 dense kernel gradient"));
+      // The bias gradient is loom's own FP32 reduction, untouched by TF32: the FP32 bound of DenseForwardAndBackward.
+      EXPECT_TRUE(all_close(tdb.to_vector(), dbd, 1e-5, 1e-4, "dense bias gradient (FP32)"));
+    }
+  }
+  EXPECT_FALSE(CudaContext::get().tf32()) << "TF32 was not switched off again";
+}
+
+// Conv2D through cuDNN plans made after TF32 was switched on (a plan reads the switch when it is made).
+TEST(Tf32Parity, Conv2dThroughCudnn) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const Device dev = Device::CUDA;
+  ASSERT_FALSE(CudaContext::get().tf32()) << "an earlier test left TF32 on";
+  {
+    Tf32On tf32;
+    // The CNN's first layer at a training batch, a padded many-channel one, and a non-square kernel with "same"
+    // padding (1, 2) on a non-square image.
+    const Conv2dGeometry cases[] = {{32, 28, 28, 1, 8, 3, 3, 0, 0}, {7, 13, 13, 8, 16, 3, 3, 1, 1},
+                                    {4, 12, 10, 3, 6, 3, 5, 1, 2}};
+    for (const Conv2dGeometry& g : cases) {
+      const int64_t n = g.batch, oh = g.out_height(), ow = g.out_width();
+      SCOPED_TRACE("conv " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
+                   std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) + " kernel " +
+                   std::to_string(g.kernel_h) + "x" + std::to_string(g.kernel_w) + ", batch " + std::to_string(n));
+      cuda::Conv2dPlan plan(g, "conv_tf32_under_test");
+      std::mt19937 rng(static_cast<unsigned>(n * 13 + g.height + g.kernel_w));
+      const Shape x_shape{n, g.height, g.width, g.in_channels};
+      const Shape w_shape{g.out_channels, g.kernel_h, g.kernel_w, g.in_channels};
+      const Shape y_shape{n, oh, ow, g.out_channels};
+      auto x = random_floats(n * g.height * g.width * g.in_channels, rng),
+           w = random_floats(g.out_channels * g.kernel_h * g.kernel_w * g.in_channels, rng),
+           b = random_floats(g.out_channels, rng), dy = random_floats(n * oh * ow * g.out_channels, rng);
+      Tensor tx = make_tensor(x, x_shape, dev), tw = make_tensor(w, w_shape, dev),
+             tb = make_tensor(b, {g.out_channels}, dev), ty = poisoned(y_shape, dev);
+      conv2d_forward(tx, tw, tb, ty, g.pad_h, g.pad_w, Activation::ReLU, &plan);
+      auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dzd = to_double(dy);
+      std::vector<double> yd(dy.size()), dxd(x.size()), dwd(w.size()), dbd(g.out_channels);
+      ref::conv2d_forward(xd.data(), wd.data(), yd.data(), g);
+      ref::bias_activation_forward(yd.data(), bd.data(), n * oh * ow, g.out_channels, Activation::ReLU);
+      const Tolerance forward = tf32_tolerance(g.kernel_h * g.kernel_w * g.in_channels);
+      EXPECT_TRUE(all_close(ty.to_vector(), yd, forward.atol, forward.rtol, "TF32 conv output"));
+
+      const std::vector<double> y_device = to_double(ty.to_vector());  // the device's ReLU mask, as for Dense
+      Tensor tdy = make_tensor(dy, y_shape, dev), tdx = poisoned(x_shape, dev), tdw = poisoned(w_shape, dev),
+             tdb = poisoned({g.out_channels}, dev);
+      conv2d_backward(tx, tw, ty, tdy, g.pad_h, g.pad_w, Activation::ReLU, &tdx, tdw, tdb, &plan);
+      ref::bias_activation_backward(y_device.data(), dzd.data(), dbd.data(), n * oh * ow, g.out_channels,
+                                    Activation::ReLU);
+      ref::conv2d_backward_filter(xd.data(), dzd.data(), dwd.data(), g);
+      ref::conv2d_backward_data(dzd.data(), wd.data(), dxd.data(), g);
+      // An input pixel gathers at most out·kh·kw products; a kernel entry sums over all n·oh·ow output positions.
+      const Tolerance data_grad = tf32_tolerance(g.out_channels * g.kernel_h * g.kernel_w),
+                      filter_grad = tf32_tolerance(n * oh * ow);
+      EXPECT_TRUE(all_close(tdx.to_vector(), dxd, data_grad.atol, data_grad.rtol, "TF32 conv input gradient"));
+      EXPECT_TRUE(all_close(tdw.to_vector(), dwd, filter_grad.atol, filter_grad.rtol, "TF32 conv kernel gradient"));
+      // loom's own FP32 reduction over n·oh·ow rows: the bound of ConvParity.Conv2dForwardAndBackward.
+      EXPECT_TRUE(all_close(tdb.to_vector(), dbd, 1e-4, 1e-3, "conv bias gradient (FP32)"));
+    }
+  }
+  EXPECT_FALSE(CudaContext::get().tf32()) << "TF32 was not switched off again";
 }
 
 TEST(OpChecks, MismatchedShapesAreNamed) {
