@@ -156,7 +156,7 @@ json collect() {
   cudaDriverGetVersion(&driver);  // 0: no driver installed
   cudaRuntimeGetVersion(&runtime);
   if (cudaGetDeviceCount(&devices) != cudaSuccess) devices = 0;
-  cudaGetLastError();  // the probe's verdict is what counts; leave no sticky error behind
+  (void)cudaGetLastError();  // the probe's verdict is what counts: clear the last-error slot behind these queries
   info["driver_cuda_version"] = driver ? cuda_version_text(driver) : "none";
   info["cuda_runtime"] = cuda_version_text(runtime);
   info["cuda_runtime_compiled"] = cuda_version_text(CUDART_VERSION);

@@ -28,6 +28,7 @@ class CudaContext {
 
   // TF32 tensor-core math for cuBLAS and for cuDNN plans made afterwards (off by default: plain FP32). Faster matrix
   // products at about 10 bits of mantissa; its effect on accuracy is measured, not assumed (docs/PERFORMANCE.md).
+  // Set it before building models: a layer's cuDNN plans keep the math they were made with (the apps set it first).
   void set_tf32(bool enabled);
   bool tf32() const { return tf32_; }
 

@@ -153,7 +153,7 @@ class Sequential {
   std::map<int64_t, std::unique_ptr<BatchViews>> views_;
 
   // The training step of a full batch of graph_rows_, captured by fit; recaptured when stale, for another batch size
-  // or after TF32 was switched.
+  // or after TF32 was switched (which reaches cuBLAS at once; cuDNN plans already made keep their math).
   std::unique_ptr<CudaGraph> step_graph_;
   int64_t graph_rows_ = 0;
   bool graph_tf32_ = false;

@@ -28,8 +28,8 @@ struct Conv2dGeometry {
 namespace cuda {
 // cuDNN descriptors, the chosen forward / backward-data / backward-filter algorithms and their workspace size for one
 // geometry. Built when a model is prepared for a batch size, never inside a training step. A model's first
-// convolution needs no input gradient: its plan is made without a backward-data algorithm (`backward_data` false),
-// which cuDNN may not even offer for it (one input channel, NHWC, FP32).
+// convolution needs no input gradient: its plan is made without a backward-data algorithm (`backward_data` false), so
+// the plan never fails for want of one nobody uses (one input channel in NHWC FP32 is the geometry under suspicion).
 class Conv2dPlan {
  public:
   Conv2dPlan(const Conv2dGeometry& geometry, const std::string& layer_name, bool backward_data = true);
@@ -39,6 +39,7 @@ class Conv2dPlan {
   const Conv2dGeometry& geometry() const;
   size_t workspace_bytes() const;
   bool has_backward_data() const;
+  void require_backward_data() const;  // throws, naming the layer, for a plan made without it
   void forward(const float* x, const float* w, float* y) const;
   void backward_data(const float* dy, const float* w, float* dx) const;
   void backward_filter(const float* x, const float* dy, float* dw) const;

@@ -195,9 +195,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& 
   check_not_softmax(act, op);
   // Validate the plan before anything is written, so a bad call leaves dy untouched.
   const cuda::Conv2dPlan* cuda_plan = x.device() == Device::CUDA ? &checked_plan(plan, g, op, "Conv2dPlan", geometry_str) : nullptr;
-  if (cuda_plan && dx && !cuda_plan->has_backward_data())
-    throw Error(std::string(op) + ": an input gradient was asked of a Conv2dPlan made without backward-data for " +
-                geometry_str(g));
+  if (cuda_plan && dx) cuda_plan->require_backward_data();
   bias_activation_backward(y, dy, db, act);  // dy now holds dz
   if (cuda_plan) {
     cuda_plan->backward_filter(x.f32(), dy.f32(), dw.f32());

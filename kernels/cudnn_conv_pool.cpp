@@ -51,11 +51,15 @@ struct LayerContext {
   }
 };
 
+// The descriptors below are handed to their owner (a plan's Impl, which destroys them) only once fully set; one
+// whose setting fails is destroyed here before the error leaves.
 cudnnTensorDescriptor_t nhwc_tensor(const LayerContext& ctx, int64_t n, int64_t h, int64_t w, int64_t c) {
   cudnnTensorDescriptor_t desc = nullptr;
   ctx.check(cudnnCreateTensorDescriptor(&desc), "creating a tensor descriptor");
-  ctx.check(cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i32(n), i32(c), i32(h), i32(w)),
-            "describing an NHWC tensor");
+  cudnnStatus_t status =
+      cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i32(n), i32(c), i32(h), i32(w));
+  if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(desc);
+  ctx.check(status, "describing an NHWC tensor");
   return desc;
 }
 
@@ -63,10 +67,11 @@ cudnnTensorDescriptor_t nhwc_tensor(const LayerContext& ctx, int64_t n, int64_t 
 cudnnConvolutionDescriptor_t convolution(const LayerContext& ctx, const Conv2dGeometry& g, cudnnMathType_t math) {
   cudnnConvolutionDescriptor_t desc = nullptr;
   ctx.check(cudnnCreateConvolutionDescriptor(&desc), "creating a convolution descriptor");
-  ctx.check(cudnnSetConvolution2dDescriptor(desc, i32(g.pad_h), i32(g.pad_w), 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
-                                            CUDNN_DATA_FLOAT),
-            "describing the convolution");
-  ctx.check(cudnnSetConvolutionMathType(desc, math), "setting the math type");
+  cudnnStatus_t status = cudnnSetConvolution2dDescriptor(desc, i32(g.pad_h), i32(g.pad_w), 1, 1, 1, 1,
+                                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT);
+  if (status == CUDNN_STATUS_SUCCESS) status = cudnnSetConvolutionMathType(desc, math);
+  if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyConvolutionDescriptor(desc);
+  ctx.check(status, "describing the convolution and its math type");
   return desc;
 }
 
@@ -204,6 +209,13 @@ const Conv2dGeometry& Conv2dPlan::geometry() const { return impl_->g; }
 size_t Conv2dPlan::workspace_bytes() const { return impl_->workspace; }
 bool Conv2dPlan::has_backward_data() const { return impl_->has_backward_data; }
 
+void Conv2dPlan::require_backward_data() const {
+  const Impl& p = *impl_;
+  if (!p.has_backward_data)
+    throw Error("layer '" + p.ctx.layer + "' (" + p.ctx.shapes + "): an input gradient was asked of a Conv2dPlan " +
+                "made without a backward-data algorithm (the layer's input needs no gradient)");
+}
+
 void Conv2dPlan::forward(const float* x, const float* w, float* y) const {
   const Impl& p = *impl_;
   CudaContext& cuda = CudaContext::get();
@@ -214,10 +226,8 @@ void Conv2dPlan::forward(const float* x, const float* w, float* y) const {
 }
 
 void Conv2dPlan::backward_data(const float* dy, const float* w, float* dx) const {
+  require_backward_data();
   const Impl& p = *impl_;
-  if (!p.has_backward_data)
-    throw Error("layer '" + p.ctx.layer + "' (" + p.ctx.shapes + "): its plan was made without a backward-data " +
-                "algorithm (the layer's input needs no gradient), yet an input gradient was asked for");
   CudaContext& cuda = CudaContext::get();
   const float one = 1.f, zero = 0.f;
   p.ctx.check(cudnnConvolutionBackwardData(cuda.cudnn(), &one, p.w_desc, w, p.y_desc, dy, p.bwd_data_desc,

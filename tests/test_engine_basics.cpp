@@ -245,11 +245,15 @@ TEST(CudaGraph, GoesStaleWhenAnyBufferIsFreedAfterCapture) {
   EXPECT_EQ(x.to_vector()[999], 4.f);
 }
 
-TEST(Buffer, CountsReleasesOfGpuVisibleMemoryOnly) {
+TEST(Buffer, ReleasingHostMemoryMovesNoGraph) {
   const uint64_t before = Buffer::gpu_visible_releases();
   { Buffer host(Memory::Host, 1024); }
   EXPECT_EQ(Buffer::gpu_visible_releases(), before) << "host memory is never in a graph";
-  if (!probe_cuda().usable) return;
+}
+
+TEST(Buffer, CountsReleasesOfDeviceAndPinnedMemory) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const uint64_t before = Buffer::gpu_visible_releases();
   { Buffer device(Memory::Device, 1024); }
   EXPECT_EQ(Buffer::gpu_visible_releases(), before + 1);
   { Buffer pinned(Memory::PinnedHost, 1024); }

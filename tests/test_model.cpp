@@ -295,7 +295,7 @@ class RecordsPrepare : public Layer {
 };
 
 // Layers up to the first one with parameters never get an input gradient, so they need not plan for one (a first
-// Conv2D then skips choosing a cuDNN backward-data algorithm, which may not exist for one input channel).
+// Conv2D then skips choosing a cuDNN backward-data algorithm it would never use).
 TEST(Model, OnlyLayersAfterTheFirstTrainableOnePrepareForAnInputGradient) {
   Sequential model;
   auto& before = model.add<RecordsPrepare>();
