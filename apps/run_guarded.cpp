@@ -3,7 +3,7 @@
 #include <iostream>
 #include <string>
 
-#include "engine/errors.h"
+#include "engine/runtime/errors.h"
 
 namespace loom::apps {
 

@@ -1,7 +1,7 @@
 // Trains the Keras Fashion-MNIST CNN (Conv 64 → Pool → Conv 64 → Pool → Dense 128 → Dense 10 softmax).
 #include "apps/training_app.h"
-#include "engine/errors.h"
-#include "engine/models.h"
+#include "engine/runtime/errors.h"
+#include "engine/model/models.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Train the Fashion-MNIST CNN (two Conv2D+MaxPool blocks, Dense+ReLU, Dense 10 softmax) with Adam",

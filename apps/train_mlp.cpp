@@ -2,8 +2,8 @@
 #include <sstream>
 
 #include "apps/training_app.h"
-#include "engine/errors.h"
-#include "engine/models.h"
+#include "engine/runtime/errors.h"
+#include "engine/model/models.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <iostream>
 
-#include "engine/cuda_context.h"
-#include "engine/errors.h"
+#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/errors.h"
 
 namespace loom::apps {
 

@@ -9,9 +9,9 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/run_guarded.h"
-#include "engine/device.h"
-#include "engine/fashion_mnist.h"
-#include "engine/sequential.h"
+#include "engine/runtime/device.h"
+#include "engine/data/fashion_mnist.h"
+#include "engine/model/sequential.h"
 
 namespace loom::apps {
 

@@ -13,11 +13,11 @@
 
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
-#include "engine/buffer.h"
-#include "engine/cuda_context.h"
-#include "engine/errors.h"
-#include "engine/fashion_mnist.h"
-#include "engine/models.h"
+#include "engine/runtime/buffer.h"
+#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/errors.h"
+#include "engine/data/fashion_mnist.h"
+#include "engine/model/models.h"
 
 namespace {
 

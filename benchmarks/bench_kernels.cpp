@@ -13,11 +13,11 @@
 
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
-#include "engine/cuda_check.h"
-#include "engine/cuda_context.h"
-#include "engine/epoch_timer.h"
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/epoch_timer.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 #include "kernels/adam.h"
 #include "kernels/bias_activation.h"
 #include "kernels/gather_batch.h"
@@ -160,13 +160,14 @@ int main(int argc, char** argv) {
       auto v = std::make_shared<Pair>(floats(std::vector<float>(p, 0.f), {p}, device));
       auto schedule = std::make_shared<Pair>(floats({0.f, 0.f}, {kAdamScheduleSlots}, device));
       AdamHyper hyper;
+      auto rate = std::make_shared<Pair>(floats({hyper.learning_rate}, {1}, device));
       cases.push_back({"adam_update", "(243786,)", 28.0 * p,
                        [=] {
-                         adam_advance(schedule->dev, hyper);
+                         adam_advance(schedule->dev, rate->dev, hyper);
                          adam_update(params->dev, grads->dev, m->dev, v->dev, schedule->dev, hyper);
                        },
                        [=] {
-                         adam_advance(schedule->cpu, hyper);
+                         adam_advance(schedule->cpu, rate->cpu, hyper);
                          adam_update(params->cpu, grads->cpu, m->cpu, v->cpu, schedule->cpu, hyper);
                        },
                        [=] { return max_relative_error(params->dev, params->cpu); }});

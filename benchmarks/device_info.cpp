@@ -22,8 +22,8 @@
 
 #include "apps/run_guarded.h"
 #include "benchmarks/hardware.h"
-#include "engine/device.h"
-#include "engine/errors.h"
+#include "engine/runtime/device.h"
+#include "engine/runtime/errors.h"
 
 namespace {
 

@@ -468,7 +468,7 @@ run() {
     fi
     local expected=$1 limit=$2
     shift 2
-    # No leak check: the CUDA context is deliberately never torn down (engine/cuda_context.cpp), so its workspaces would
+    # No leak check: the CUDA context is never torn down (engine/runtime/cuda_context.cpp), so its workspaces would
     # be reported. No API-error reports: loom checks every call's status itself, and tests provoke some on purpose
     # (a failed graph capture, "not ready" from a progress snapshot).
     step "$name" "$expected" "$limit" "$sanitizer" --tool "$tool" --report-api-errors no --error-exitcode 1 \

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "engine/errors.h"
+#include "engine/runtime/errors.h"
 
 namespace loom::bench {
 namespace {

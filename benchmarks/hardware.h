@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/device.h"
+#include "engine/runtime/device.h"
 
 namespace loom::bench {
 

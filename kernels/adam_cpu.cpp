@@ -2,15 +2,15 @@
 
 #include <cmath>
 
-#include "engine/tensor.h"
+#include "engine/runtime/tensor.h"
 
 namespace loom {
 
 template <class T>
-void ref::adam_advance(T* schedule, const AdamHyper& hyper) {
+void ref::adam_advance(T* schedule, T learning_rate, const AdamHyper& hyper) {
   T t = schedule[kAdamStep] + T(1);
   schedule[kAdamStep] = t;
-  schedule[kAdamAlpha] = T(hyper.learning_rate) * std::sqrt(T(1) - std::pow(T(hyper.beta2), t)) /
+  schedule[kAdamAlpha] = learning_rate * std::sqrt(T(1) - std::pow(T(hyper.beta2), t)) /
                          (T(1) - std::pow(T(hyper.beta1), t));
 }
 
@@ -26,18 +26,20 @@ void ref::adam_update(T* params, const T* grads, T* m, T* v, const T* schedule, 
   }
 }
 
-template void ref::adam_advance<float>(float*, const AdamHyper&);
-template void ref::adam_advance<double>(double*, const AdamHyper&);
+template void ref::adam_advance<float>(float*, float, const AdamHyper&);
+template void ref::adam_advance<double>(double*, double, const AdamHyper&);
 template void ref::adam_update<float>(float*, const float*, float*, float*, const float*, const AdamHyper&, int64_t);
 template void ref::adam_update<double>(double*, const double*, double*, double*, const double*, const AdamHyper&,
                                        int64_t);
 
-void adam_advance(Tensor& schedule, const AdamHyper& hyper) {
+void adam_advance(Tensor& schedule, const Tensor& learning_rate, const AdamHyper& hyper) {
   expect_shape(schedule, {kAdamScheduleSlots}, "adam_advance", "schedule");
+  expect_shape(learning_rate, {1}, "adam_advance", "learning rate");
+  expect_same_device("adam_advance", {&schedule, &learning_rate});
   if (schedule.device() == Device::CUDA)
-    cuda::adam_advance(schedule.f32(), hyper);
+    cuda::adam_advance(schedule.f32(), learning_rate.f32(), hyper);
   else
-    ref::adam_advance(schedule.f32(), hyper);
+    ref::adam_advance(schedule.f32(), learning_rate.f32()[0], hyper);
 }
 
 void adam_update(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, const Tensor& schedule,

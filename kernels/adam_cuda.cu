@@ -4,12 +4,12 @@
 namespace loom::cuda {
 namespace {
 
-__global__ void adam_advance_kernel(float* schedule, AdamHyper hyper) {
+__global__ void adam_advance_kernel(float* schedule, const float* learning_rate, AdamHyper hyper) {
   float t = schedule[kAdamStep] + 1.f;
   schedule[kAdamStep] = t;
   // In double: beta2^t for t in the thousands loses most of float's digits in 1 - beta2^t.
   double correction = sqrt(1.0 - pow(double(hyper.beta2), double(t))) / (1.0 - pow(double(hyper.beta1), double(t)));
-  schedule[kAdamAlpha] = static_cast<float>(hyper.learning_rate * correction);
+  schedule[kAdamAlpha] = static_cast<float>(*learning_rate * correction);
 }
 
 __global__ void adam_update_kernel(float* params, const float* grads, float* m, float* v, const float* schedule,
@@ -27,7 +27,9 @@ __global__ void adam_update_kernel(float* params, const float* grads, float* m, 
 
 }  // namespace
 
-void adam_advance(float* schedule, const AdamHyper& hyper) { launch_grid(1, 1, adam_advance_kernel, schedule, hyper); }
+void adam_advance(float* schedule, const float* learning_rate, const AdamHyper& hyper) {
+  launch_grid(1, 1, adam_advance_kernel, schedule, learning_rate, hyper);
+}
 
 void adam_update(float* params, const float* grads, float* m, float* v, const float* schedule,
                  const AdamHyper& hyper, int64_t n) {

@@ -2,8 +2,8 @@
 
 #include <vector>
 
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 #include "kernels/plan_check.h"
 #include "kernels/bias_activation.h"
 #include "kernels/dense.h"

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <string>
 
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 #include "kernels/softmax_cross_entropy.h"
 #include "kernels/totals.h"
 

@@ -11,9 +11,9 @@
 #include <sstream>
 #include <vector>
 
-#include "engine/cuda_check.h"
-#include "engine/cuda_context.h"
-#include "engine/errors.h"
+#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/errors.h"
 #include "kernels/conv2d.h"
 #include "kernels/max_pool2d.h"
 

@@ -1,7 +1,7 @@
 #include "kernels/dense.h"
 
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 #include "kernels/bias_activation.h"
 
 namespace loom {

@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "engine/tensor.h"
+#include "engine/runtime/tensor.h"
 #include "kernels/fill.h"
 
 namespace loom {

@@ -1,7 +1,8 @@
 // Builds a training batch on the device: sample b is the stored image order[cursor + b], converted from uint8 to
 // float and scaled by 1/255, with its label widened to int32. The whole data set stays on the device as uint8; only
-// the shuffled order moves, once per epoch. The batch's position in the epoch is read from a device-side cursor, and
-// advance_cursor moves it on, so the same enqueued step (or captured CUDA graph) serves every batch of an epoch.
+// the shuffled order moves, once per epoch. The batch's position in the epoch is read from a device-side cursor (the
+// step state's slot, which advance_step moves on), so the same enqueued step or captured CUDA graph serves every
+// batch of an epoch.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +17,6 @@ constexpr float kPixelScale = 1.f / 255.f;
 // cursor + n <= N; x: float32 [n, ...] (same per-sample shape as images); y: int32 [n].
 void gather_batch(const Tensor& images, const Tensor& labels, const Tensor& order, const Tensor& cursor, Tensor& x,
                   Tensor& y);
-// cursor += by
-void advance_cursor(Tensor& cursor, int64_t by);
 
 namespace ref {
 void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor,
@@ -26,7 +25,6 @@ void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* o
 namespace cuda {
 void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor,
                   float* x, int32_t* y, int64_t n, int64_t sample_size);
-void advance_cursor(int32_t* cursor, int32_t by);
 }
 
 }  // namespace loom

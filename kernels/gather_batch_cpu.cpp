@@ -1,7 +1,7 @@
 #include "kernels/gather_batch.h"
 
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 
 namespace loom {
 
@@ -51,14 +51,6 @@ void gather_batch(const Tensor& images, const Tensor& labels, const Tensor& orde
   }
   ref::gather_batch(images.data<uint8_t>(), labels.data<uint8_t>(), order.data<int32_t>(), cursor.data<int32_t>(),
                     x.f32(), y.data<int32_t>(), n, sample_size);
-}
-
-void advance_cursor(Tensor& cursor, int64_t by) {
-  expect_shape(cursor, {1}, "advance_cursor", "cursor");
-  if (cursor.device() == Device::CUDA)
-    cuda::advance_cursor(cursor.data<int32_t>(), static_cast<int32_t>(by));
-  else
-    *cursor.data<int32_t>() += static_cast<int32_t>(by);
 }
 
 }  // namespace loom

@@ -16,15 +16,11 @@ __global__ void gather_batch_kernel(const uint8_t* images, const uint8_t* labels
   }
 }
 
-__global__ void advance_cursor_kernel(int32_t* cursor, int32_t by) { *cursor += by; }
-
 }  // namespace
 
 void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor,
                   float* x, int32_t* y, int64_t n, int64_t sample_size) {
   launch_elementwise(n * sample_size, gather_batch_kernel, images, labels, order, cursor, x, y, n, sample_size);
 }
-
-void advance_cursor(int32_t* cursor, int32_t by) { launch_grid(1, 1, advance_cursor_kernel, cursor, by); }
 
 }  // namespace loom::cuda

@@ -7,8 +7,8 @@
 
 #include <cuda_runtime.h>
 
-#include "engine/cuda_check.h"
-#include "engine/cuda_context.h"
+#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_context.h"
 
 #define LOOM_GRID_STRIDE_LOOP(i, n)                                                              \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);         \

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 #include "kernels/plan_check.h"
 
 namespace loom {

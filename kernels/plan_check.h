@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "engine/errors.h"
+#include "engine/runtime/errors.h"
 
 namespace loom {
 

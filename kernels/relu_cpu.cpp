@@ -1,6 +1,6 @@
 #include "kernels/relu.h"
 
-#include "engine/tensor.h"
+#include "engine/runtime/tensor.h"
 
 namespace loom {
 

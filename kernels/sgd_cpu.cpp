@@ -1,6 +1,6 @@
 #include "kernels/sgd.h"
 
-#include "engine/tensor.h"
+#include "engine/runtime/tensor.h"
 
 namespace loom {
 
@@ -12,13 +12,14 @@ void ref::sgd_update(T* params, const T* grads, T learning_rate, int64_t n) {
 template void ref::sgd_update<float>(float*, const float*, float, int64_t);
 template void ref::sgd_update<double>(double*, const double*, double, int64_t);
 
-void sgd_update(Tensor& params, const Tensor& grads, float learning_rate) {
+void sgd_update(Tensor& params, const Tensor& grads, const Tensor& learning_rate) {
   expect_shape(grads, params.shape(), "sgd_update", "gradients");
-  expect_same_device("sgd_update", {&params, &grads});
+  expect_shape(learning_rate, {1}, "sgd_update", "learning rate");
+  expect_same_device("sgd_update", {&params, &grads, &learning_rate});
   if (params.device() == Device::CUDA)
-    cuda::sgd_update(params.f32(), grads.f32(), learning_rate, params.numel());
+    cuda::sgd_update(params.f32(), grads.f32(), learning_rate.f32(), params.numel());
   else
-    ref::sgd_update(params.f32(), grads.f32(), learning_rate, params.numel());
+    ref::sgd_update(params.f32(), grads.f32(), learning_rate.f32()[0], params.numel());
 }
 
 }  // namespace loom

@@ -3,12 +3,13 @@
 
 namespace loom::cuda {
 namespace {
-__global__ void sgd_update_kernel(float* params, const float* grads, float learning_rate, int64_t n) {
-  LOOM_GRID_STRIDE_LOOP(i, n) { params[i] -= learning_rate * grads[i]; }
+__global__ void sgd_update_kernel(float* params, const float* grads, const float* learning_rate, int64_t n) {
+  const float rate = *learning_rate;
+  LOOM_GRID_STRIDE_LOOP(i, n) { params[i] -= rate * grads[i]; }
 }
 }  // namespace
 
-void sgd_update(float* params, const float* grads, float learning_rate, int64_t n) {
+void sgd_update(float* params, const float* grads, const float* learning_rate, int64_t n) {
   launch_elementwise(n, sgd_update_kernel, params, grads, learning_rate, n);
 }
 

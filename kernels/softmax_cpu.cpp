@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 
 namespace loom {
 

@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/errors.h"
-#include "engine/fashion_mnist.h"
+#include "engine/runtime/errors.h"
+#include "engine/data/fashion_mnist.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
 #include "engine/layers/max_pool2d.h"
-#include "engine/models.h"
+#include "engine/model/models.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -113,8 +113,8 @@ TEST(ModelParity, CudaCnnStepsMatchTheCpuReference) {
   auto cpu = make_cnn(16, 32, Device::CPU, 25);
   auto gpu = make_cnn(16, 32, Device::CUDA, 25);
   // SGD keeps parameter differences proportional to gradient differences (see the MLP parity test).
-  cpu->compile(std::make_unique<SGD>(0.05f), {false});
-  gpu->compile(std::make_unique<SGD>(0.05f), {false});
+  cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
+  gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
   train_side_by_side(*cpu, *gpu, {28, 28, 1}, 10, {32, 16, 1}, 2, 200);
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "CNN parameters after 6 SGD steps"));

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/errors.h"
+#include "engine/runtime/errors.h"
 #include "kernels/bias_activation.h"
 #include "kernels/conv2d.h"
 #include "kernels/max_pool2d.h"

@@ -2,8 +2,8 @@
 // is 0.10, and a few hundred Adam steps reach well above 0.70. Skips, saying why, if the data set is not installed.
 #include <gtest/gtest.h>
 
-#include "engine/fashion_mnist.h"
-#include "engine/models.h"
+#include "engine/data/fashion_mnist.h"
+#include "engine/model/models.h"
 #include "tests/test_support.h"
 
 namespace loom::test {

@@ -8,14 +8,14 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/buffer.h"
-#include "engine/cuda_check.h"
-#include "engine/cuda_context.h"
-#include "engine/cuda_graph.h"
-#include "engine/epoch_timer.h"
-#include "engine/errors.h"
-#include "engine/progress_bar.h"
-#include "engine/totals_monitor.h"
+#include "engine/runtime/buffer.h"
+#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/cuda_graph.h"
+#include "engine/runtime/epoch_timer.h"
+#include "engine/runtime/errors.h"
+#include "engine/training/progress_bar.h"
+#include "engine/training/totals_monitor.h"
 #include "kernels/fill.h"
 #include "kernels/totals.h"
 #include "tests/test_support.h"

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/errors.h"
-#include "engine/fashion_mnist.h"
-#include "engine/idx_reader.h"
+#include "engine/runtime/errors.h"
+#include "engine/data/fashion_mnist.h"
+#include "engine/data/idx_reader.h"
 
 namespace {
 

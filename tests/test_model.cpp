@@ -8,13 +8,13 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/cuda_check.h"
-#include "engine/cuda_context.h"
-#include "engine/errors.h"
+#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/errors.h"
 #include "engine/layers/activations.h"
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
-#include "engine/models.h"
+#include "engine/model/models.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -287,7 +287,7 @@ class RecordsPrepare : public Layer {
   void prepare(Device, int64_t rows, bool needs_input_gradient) override {
     calls.push_back({rows, needs_input_gradient});
   }
-  void forward(const Tensor& x, Tensor& y) override { y.copy_from(x); }
+  void forward(const Tensor& x, Tensor& y, bool) override { y.copy_from(x); }
   void backward(const Tensor&, const Tensor&, Tensor& dy, Tensor* dx) override {
     if (dx) dx->copy_from(dy);
   }
@@ -321,7 +321,7 @@ TEST(Model, MisuseIsReportedInWords) {
   model.build({28, 28}, Device::CPU);
   LabeledImages data{Tensor::zeros({4, 28, 28}, Device::CPU, DType::U8), Tensor::zeros({4}, Device::CPU, DType::U8)};
   EXPECT_THROW(model.fit(data, {}), UsageError);  // not compiled
-  model.compile(std::make_unique<Adam>(), {true});
+  model.compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
   FitOptions zero_epochs;
   zero_epochs.epochs = 0;
   EXPECT_THROW(model.fit(data, zero_epochs), UsageError);
@@ -345,8 +345,8 @@ TEST(ModelParity, CudaTrainingStepsMatchTheCpuReference) {
   // differences in near-zero gradients would show as lr-sized differences in the parameters.
   auto cpu = make_mlp({128}, Device::CPU, 14);
   auto gpu = make_mlp({128}, Device::CUDA, 14);
-  cpu->compile(std::make_unique<SGD>(0.1f), {true});
-  gpu->compile(std::make_unique<SGD>(0.1f), {true});
+  cpu->compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{true});
+  gpu->compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{true});
   train_side_by_side(*cpu, *gpu, {28, 28}, 10, {32, 16}, 3, 100);  // a full and a partial batch, 3 times
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "parameters after 6 SGD steps"));
@@ -410,7 +410,7 @@ class RefusesCapture : public Layer {
   std::string type() const override { return "RefusesCapture"; }
   std::string default_name() const override { return "refuses_capture"; }
   Shape build(const Shape& input) override { return input; }
-  void forward(const Tensor& x, Tensor& y) override {
+  void forward(const Tensor& x, Tensor& y, bool) override {
     if (x.device() == Device::CUDA) {
       cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
       LOOM_CUDA_CHECK(cudaStreamIsCapturing(CudaContext::get().stream(), &status));

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/cuda_context.h"
+#include "engine/runtime/cuda_context.h"
 #include "kernels/adam.h"
 #include "kernels/bias_activation.h"
 #include "kernels/conv2d.h"
@@ -19,6 +19,7 @@
 #include "kernels/sgd.h"
 #include "kernels/softmax.h"
 #include "kernels/softmax_cross_entropy.h"
+#include "kernels/step_state.h"
 #include "kernels/totals.h"
 #include "tests/test_support.h"
 
@@ -221,14 +222,15 @@ TYPED_TEST(OpParity, AdamMatchesKerasUpdateOverSeveralSteps) {
   hyper.learning_rate = 0.01f;
   Tensor tp = make_tensor(p, {n}, dev), tm = Tensor::zeros({n}, dev), tv = Tensor::zeros({n}, dev);
   Tensor schedule = Tensor::zeros({kAdamScheduleSlots}, dev);
+  Tensor rate = make_tensor({hyper.learning_rate}, {1}, dev);
   std::vector<double> pd = to_double(p), md(n, 0.0), vd(n, 0.0), sd(kAdamScheduleSlots, 0.0);
   for (int step = 0; step < 4; ++step) {
     auto g = random_floats(n, rng);
     Tensor tg = make_tensor(g, {n}, dev);
-    adam_advance(schedule, hyper);
+    adam_advance(schedule, rate, hyper);
     adam_update(tp, tg, tm, tv, schedule, hyper);
     std::vector<double> gd = to_double(g);
-    ref::adam_advance(sd.data(), hyper);
+    ref::adam_advance(sd.data(), double(hyper.learning_rate), hyper);
     ref::adam_update(pd.data(), gd.data(), md.data(), vd.data(), sd.data(), hyper, n);
   }
   EXPECT_TRUE(all_close(schedule.to_vector(), sd, 1e-7, 1e-6, "Adam step and alpha"));
@@ -243,9 +245,9 @@ TYPED_TEST(OpParity, Sgd) {
   std::mt19937 rng(4);
   auto p = random_floats(n, rng), g = random_floats(n, rng);
   Tensor tp = make_tensor(p, {n}, dev), tg = make_tensor(g, {n}, dev);
-  sgd_update(tp, tg, 0.1f);
+  sgd_update(tp, tg, make_tensor({0.1f}, {1}, dev));
   std::vector<double> pd = to_double(p), gd = to_double(g);
-  ref::sgd_update(pd.data(), gd.data(), 0.1, n);
+  ref::sgd_update(pd.data(), gd.data(), double(0.1f), n);
   EXPECT_TRUE(all_close(tp.to_vector(), pd, 1e-7, 1e-6, "parameters after SGD"));
 }
 
@@ -263,12 +265,15 @@ TYPED_TEST(OpParity, GatherBatchScalesAndWidens) {
   Tensor tl = Tensor::wrap(labels.data(), {stored}, Device::CPU, DType::U8).to(dev);
   Tensor to = make_labels(order, dev);
   const int64_t begin = 10, n = 13;
-  Tensor cursor = make_labels({static_cast<int32_t>(begin)}, dev);
+  Tensor state = make_labels({static_cast<int32_t>(begin), 7, 0, 0}, dev);
+  Tensor cursor = state.rows(kBatchCursor, kBatchCursor + 1);
   Tensor x = poisoned({n, 28, 28}, dev);
   Tensor y({n}, dev, DType::I32);
   gather_batch(ti, tl, to, cursor, x, y);
-  advance_cursor(cursor, n);
-  EXPECT_EQ(cursor.to(Device::CPU).data<int32_t>()[0], begin + n) << "cursor after advance";
+  advance_step(state, n);
+  Tensor after = state.to(Device::CPU);
+  EXPECT_EQ(after.data<int32_t>()[kBatchCursor], begin + n) << "cursor after the step";
+  EXPECT_EQ(after.data<int32_t>()[kStepsDone], 8) << "steps done after the step";
   std::vector<double> expected(n * sample);
   for (int64_t b = 0; b < n; ++b)
     for (int64_t j = 0; j < sample; ++j) expected[b * sample + j] = images[order[begin + b] * sample + j] / 255.0;

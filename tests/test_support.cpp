@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "engine/fashion_mnist.h"
+#include "engine/data/fashion_mnist.h"
 
 namespace loom::test {
 
@@ -171,6 +171,22 @@ std::string fashion_mnist_dir_or_empty() {
   bool present = std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz", ec) ||
                  std::filesystem::exists(dir + "/train-images-idx3-ubyte", ec);
   return present ? dir : std::string();
+}
+
+void TempDirTest::SetUp() {
+  std::string pattern = (std::filesystem::path(::testing::TempDir()) / "loom_test_XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr) << "mkdtemp failed for " << pattern;
+  dir_ = pattern;
+}
+
+void TempDirTest::TearDown() {
+  std::error_code ignored;
+  std::filesystem::permissions(dir_, std::filesystem::perms::owner_all, ignored);
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string TempDirTest::path(const std::string& name) const {
+  return (std::filesystem::path(dir_) / name).string();
 }
 
 }  // namespace loom::test

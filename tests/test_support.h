@@ -11,12 +11,21 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/device.h"
-#include "engine/labeled_images.h"
-#include "engine/sequential.h"
-#include "engine/tensor.h"
+#include "engine/runtime/device.h"
+#include "engine/data/labeled_images.h"
+#include "engine/model/sequential.h"
+#include "engine/runtime/tensor.h"
 
 namespace loom::test {
+
+// A fresh folder for each test, removed afterwards (its permissions restored first: a test may make it read-only).
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  std::string path(const std::string& name) const;
+  std::string dir_;
+};
 
 // Typed tests over devices: the same body runs on the CPU reference and on CUDA.
 struct OnCpu {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "engine/layer.h"
+#include "engine/layers/layer.h"
 
 namespace loom {
 
@@ -10,7 +10,7 @@ class ReLU : public Layer {
   std::string type() const override { return "ReLU"; }
   std::string default_name() const override { return "re_lu"; }
   Shape build(const Shape& input) override { return input; }
-  void forward(const Tensor& x, Tensor& y) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 };
 
@@ -22,9 +22,9 @@ class Softmax : public Layer {
   std::string default_name() const override { return "softmax"; }
   Shape build(const Shape& input) override { return input; }
   bool output_aliases_input() const override { return handed_to_loss_; }
-  void forward(const Tensor& x, Tensor& y) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
-  bool ends_in_softmax() const override { return !handed_to_loss_; }
+  bool ends_in_softmax() const override { return true; }
   void hand_softmax_to_loss() override { handed_to_loss_ = true; }
 
  private:

@@ -1,6 +1,6 @@
 #include "engine/layers/conv2d.h"
 
-#include "engine/errors.h"
+#include "engine/runtime/errors.h"
 
 namespace loom {
 
@@ -41,9 +41,9 @@ Shape Conv2D::build(const Shape& input) {
 
 std::vector<ParamSpec> Conv2D::param_specs() const {
   int64_t taps = kernel_h_ * kernel_w_;
-  return {{"kernel", {filters_, kernel_h_, kernel_w_, sample_.in_channels}, true, taps * sample_.in_channels,
-           taps * filters_},
-          {"bias", {filters_}, false, 0, 0}};
+  return {{"kernel", {filters_, kernel_h_, kernel_w_, sample_.in_channels}, Init::GlorotUniform,
+           taps * sample_.in_channels, taps * filters_},
+          {"bias", {filters_}, Init::Zeros}};
 }
 
 void Conv2D::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) {
@@ -57,7 +57,7 @@ void Conv2D::prepare(Device device, int64_t rows, bool needs_input_gradient) {
   plans_.prepare(device, rows, sample_, name(), needs_input_gradient);
 }
 
-void Conv2D::forward(const Tensor& x, Tensor& y) {
+void Conv2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
   conv2d_forward(x, kernel_, bias_, y, sample_.pad_h, sample_.pad_w, activation_, plans_.find(x, name()));
 }
 

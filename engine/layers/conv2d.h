@@ -1,6 +1,6 @@
 #pragma once
 
-#include "engine/layer.h"
+#include "engine/layers/layer.h"
 #include "engine/layers/plan_cache.h"
 #include "kernels/activation.h"
 #include "kernels/conv2d.h"
@@ -28,7 +28,7 @@ class Conv2D : public Layer {
   int64_t macs_per_sample() const override {
     return sample_.out_height() * sample_.out_width() * filters_ * kernel_h_ * kernel_w_ * sample_.in_channels;
   }
-  void forward(const Tensor& x, Tensor& y) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:

@@ -1,6 +1,6 @@
 #include "engine/layers/dense.h"
 
-#include "engine/errors.h"
+#include "engine/runtime/errors.h"
 #include "kernels/dense.h"
 #include "kernels/softmax.h"
 
@@ -18,7 +18,7 @@ Shape Dense::build(const Shape& input) {
 }
 
 std::vector<ParamSpec> Dense::param_specs() const {
-  return {{"kernel", {inputs_, units_}, true, inputs_, units_}, {"bias", {units_}, false, 0, 0}};
+  return {{"kernel", {inputs_, units_}, Init::GlorotUniform, inputs_, units_}, {"bias", {units_}, Init::Zeros}};
 }
 
 void Dense::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) {
@@ -28,23 +28,21 @@ void Dense::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) {
   bias_grad_ = std::move(grads.at(1));
 }
 
-void Dense::forward(const Tensor& x, Tensor& y) {
+void Dense::forward(const Tensor& x, Tensor& y, bool /*training*/) {
   bool softmax = activation_ == Activation::Softmax;
   dense_forward(x, kernel_, bias_, y, softmax ? Activation::None : activation_);
-  if (softmax) softmax_forward(y, y);
+  if (softmax && !softmax_handed_to_loss_) softmax_forward(y, y);
 }
 
 void Dense::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   Activation fused = activation_;
-  if (activation_ == Activation::Softmax) {
+  if (softmax_handed_to_loss_) {
+    fused = Activation::None;
+  } else if (activation_ == Activation::Softmax) {
     softmax_backward(y, dy, dy);
     fused = Activation::None;
   }
   dense_backward(x, kernel_, y, dy, fused, dx, kernel_grad_, bias_grad_);
-}
-
-void Dense::hand_softmax_to_loss() {
-  if (activation_ == Activation::Softmax) activation_ = Activation::None;
 }
 
 }  // namespace loom

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "engine/layer.h"
+#include "engine/layers/layer.h"
 #include "kernels/activation.h"
 
 namespace loom {
@@ -16,11 +16,11 @@ class Dense : public Layer {
   Shape build(const Shape& input) override;
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;
-  void forward(const Tensor& x, Tensor& y) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
   int64_t macs_per_sample() const override { return inputs_ * units_; }
   bool ends_in_softmax() const override { return activation_ == Activation::Softmax; }
-  void hand_softmax_to_loss() override;
+  void hand_softmax_to_loss() override { softmax_handed_to_loss_ = ends_in_softmax(); }
 
   int64_t units() const { return units_; }
   const Tensor& kernel() const { return kernel_; }
@@ -30,6 +30,7 @@ class Dense : public Layer {
   int64_t units_;
   int64_t inputs_ = 0;
   Activation activation_;
+  bool softmax_handed_to_loss_ = false;  // then the output is the logits and the loss applies softmax
   Tensor kernel_, bias_, kernel_grad_, bias_grad_;
 };
 

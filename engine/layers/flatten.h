@@ -1,6 +1,6 @@
 #pragma once
 
-#include "engine/layer.h"
+#include "engine/layers/layer.h"
 
 namespace loom {
 
@@ -12,7 +12,7 @@ class Flatten : public Layer {
   std::string default_name() const override { return "flatten"; }
   Shape build(const Shape& input) override { return {shape_numel(input)}; }
   bool output_aliases_input() const override { return true; }
-  void forward(const Tensor&, Tensor&) override {}
+  void forward(const Tensor&, Tensor&, bool) override {}
   void backward(const Tensor&, const Tensor&, Tensor&, Tensor*) override {}
 };
 

@@ -1,6 +1,6 @@
 #include "engine/layers/max_pool2d.h"
 
-#include "engine/errors.h"
+#include "engine/runtime/errors.h"
 
 namespace loom {
 
@@ -31,7 +31,7 @@ void MaxPool2D::prepare(Device device, int64_t rows, bool /*needs_input_gradient
   plans_.prepare(device, rows, sample_, name());  // one cuDNN descriptor serves both directions
 }
 
-void MaxPool2D::forward(const Tensor& x, Tensor& y) {
+void MaxPool2D::forward(const Tensor& x, Tensor& y, bool /*training*/) {
   max_pool2d_forward(x, y, sample_.pool_h, sample_.pool_w, sample_.stride_h, sample_.stride_w, plans_.find(x, name()));
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "engine/layer.h"
+#include "engine/layers/layer.h"
 #include "engine/layers/plan_cache.h"
 #include "kernels/max_pool2d.h"
 
@@ -17,7 +17,7 @@ class MaxPool2D : public Layer {
   std::string default_name() const override { return "max_pooling2d"; }
   Shape build(const Shape& input) override;
   void prepare(Device device, int64_t rows, bool needs_input_gradient) override;
-  void forward(const Tensor& x, Tensor& y) override;
+  void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
  private:

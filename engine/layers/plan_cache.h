@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/errors.h"
-#include "engine/tensor.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
 
 namespace loom {
 

@@ -1,0 +1,43 @@
+#include "engine/data/device_dataset.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+#include "engine/runtime/errors.h"
+#include "kernels/gather_batch.h"
+
+namespace loom {
+
+DeviceDataset::DeviceDataset(const LabeledImages& data, const Shape& input_shape, Device device,
+                             uint64_t shuffle_seed, const std::string& who)
+    : rng_(shuffle_seed), size_(data.size()) {
+  if (size_ == 0) throw UsageError(who + ": the data is empty");
+  if (data.images.dtype() != DType::U8 || data.labels.dtype() != DType::U8)
+    throw UsageError(who + ": images and labels must be uint8, as loaded (the batch is scaled by 1/255 on the device)");
+  Shape sample(data.images.shape().begin() + 1, data.images.shape().end());
+  if (sample != input_shape)
+    throw UsageError(who + ": images of shape " + shape_str(sample) + " do not fit the model's input " +
+                     shape_str(input_shape));
+  if (data.images.dim(0) != size_)
+    throw UsageError(who + ": " + std::to_string(data.images.dim(0)) + " images but " + std::to_string(size_) +
+                     " labels");
+  if (size_ > std::numeric_limits<int32_t>::max())
+    throw UsageError(who + ": " + std::to_string(size_) + " samples are more than the int32 sample order can hold");
+  images_ = device == Device::CPU ? data.images.view() : data.images.to(device);
+  labels_ = device == Device::CPU ? data.labels.view() : data.labels.to(device);
+  order_ = Tensor({size_}, device, DType::I32);
+  host_order_.resize(static_cast<size_t>(size_));
+}
+
+void DeviceDataset::begin_epoch(bool shuffle) {
+  std::iota(host_order_.begin(), host_order_.end(), 0);
+  if (shuffle) std::shuffle(host_order_.begin(), host_order_.end(), rng_);
+  order_.copy_from(Tensor::wrap(host_order_.data(), {size_}, Device::CPU, DType::I32));
+}
+
+void DeviceDataset::gather(const Tensor& cursor, Tensor& x, Tensor& y) const {
+  gather_batch(images_, labels_, order_, cursor, x, y);
+}
+
+}  // namespace loom

@@ -1,0 +1,42 @@
+// A labelled data set as training reads it: uploaded to the model's device once (as uint8), with the sample order
+// of the current epoch beside it and the shuffle's random generator, so an epoch moves only its order and a later
+// run can save and restore where the shuffle stands. Batches are gathered, scaled by 1/255 and widened on the
+// device from the position a cursor names (the training step state's, or an evaluation's own), so the same
+// enqueued step serves every batch. The gather is also where augmentation will apply, and the order where a rank's
+// shard of each epoch will be chosen.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/data/labeled_images.h"
+#include "engine/runtime/tensor.h"
+
+namespace loom {
+
+class DeviceDataset {
+ public:
+  // Checks the data against the model's per-sample input shape (UsageError starting with `who`, e.g. "fit") and
+  // uploads it. On the CPU the host tensors are used in place: `data` must then outlive this object.
+  DeviceDataset(const LabeledImages& data, const Shape& input_shape, Device device, uint64_t shuffle_seed,
+                const std::string& who);
+
+  int64_t size() const { return size_; }
+
+  // The order of the next epoch: the identity, or a fresh permutation from the shuffle generator.
+  void begin_epoch(bool shuffle);
+  // Enqueues the batch at `cursor` (int32 [1]): x float [rows, ...input], y int32 [rows].
+  void gather(const Tensor& cursor, Tensor& x, Tensor& y) const;
+
+  std::mt19937_64& shuffle_generator() { return rng_; }
+
+ private:
+  Tensor images_, labels_, order_;
+  std::vector<int32_t> host_order_;
+  std::mt19937_64 rng_;
+  int64_t size_ = 0;
+};
+
+}  // namespace loom

@@ -1,0 +1,100 @@
+#include "engine/data/fashion_mnist.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "engine/runtime/errors.h"
+#include "engine/data/idx_reader.h"
+
+namespace loom {
+
+const std::array<const char*, 10> kFashionMnistClassNames = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+
+namespace {
+
+constexpr const char* kDefaultDir = "/usr/share/datasets/fashion-mnist";
+constexpr const char* kInstallHint = "install the data set with: sudo apt-get install dataset-fashion-mnist, "
+                                     "or pass --data DIR";
+
+Tensor to_u8_tensor(const IdxArray& array) {
+  Tensor t(Shape(array.dims.begin(), array.dims.end()), Device::CPU, DType::U8);
+  std::memcpy(t.data<uint8_t>(), array.values.data(), array.values.size());
+  return t;
+}
+
+// The gzip name first (what the package installs), then the uncompressed name (what a user who ran gunzip has).
+std::string find_data_file(const std::string& dir, const std::string& stem) {
+  const std::filesystem::path base = std::filesystem::path(dir) / stem;
+  std::error_code ignored;
+  for (const std::string& name : {base.string() + ".gz", base.string()})
+    if (std::filesystem::exists(name, ignored)) return name;
+  throw UsageError(base.string() + ".gz: Fashion-MNIST file not found (nor without .gz); " + kInstallHint);
+}
+
+}  // namespace
+
+
+std::string resolve_fashion_mnist_dir(const std::string& flag_value) {
+  if (!flag_value.empty()) return flag_value;
+  const char* env = std::getenv("FASHION_MNIST_DIR");
+  if (env && *env) return env;
+  return kDefaultDir;
+}
+
+LabeledImages load_labeled_images(const std::string& images_path, const std::string& labels_path, int num_classes) {
+  if (num_classes < 1 || num_classes > 256)
+    throw UsageError("load_labeled_images: num_classes must be in [1, 256] for uint8 labels, got " +
+                     std::to_string(num_classes));
+
+  IdxArray images = read_idx(images_path);
+  if (images.dims.size() != 3)
+    throw Error(images_path + ": expected images of rank 3 (count x rows x cols), found rank " +
+                std::to_string(images.dims.size()));
+  IdxArray labels = read_idx(labels_path);
+  if (labels.dims.size() != 1)
+    throw Error(labels_path + ": expected labels of rank 1, found rank " + std::to_string(labels.dims.size()));
+  if (labels.dims[0] != images.dims[0])
+    throw Error(labels_path + ": " + std::to_string(labels.dims[0]) + " labels for " +
+                std::to_string(images.dims[0]) + " images in " + images_path);
+  for (size_t i = 0; i < labels.values.size(); ++i)
+    if (labels.values[i] >= num_classes)
+      throw Error(labels_path + ": label " + std::to_string(labels.values[i]) + " at index " + std::to_string(i) +
+                  " is outside [0, " + std::to_string(num_classes) + ")");
+
+  LabeledImages result;
+  result.images = to_u8_tensor(images);
+  result.labels = to_u8_tensor(labels);
+  return result;
+}
+
+FashionMnist load_fashion_mnist(const std::string& dir) {
+  if (dir.empty()) throw UsageError(std::string("Fashion-MNIST directory is an empty path; ") + kInstallHint);
+  std::error_code error;
+  const bool is_dir = std::filesystem::is_directory(dir, error);
+  if (!is_dir) {
+    const bool exists = std::filesystem::exists(dir, error);
+    throw UsageError(dir + (exists ? ": not a directory; " : ": Fashion-MNIST directory not found; ") + kInstallHint);
+  }
+
+  // Find all four before reading any, so a half-installed directory fails fast instead of after a 47 MB read.
+  const std::string train_images = find_data_file(dir, "train-images-idx3-ubyte");
+  const std::string train_labels = find_data_file(dir, "train-labels-idx1-ubyte");
+  const std::string test_images = find_data_file(dir, "t10k-images-idx3-ubyte");
+  const std::string test_labels = find_data_file(dir, "t10k-labels-idx1-ubyte");
+
+  FashionMnist data;
+  data.train = load_labeled_images(train_images, train_labels, static_cast<int>(kFashionMnistClassNames.size()));
+  data.test = load_labeled_images(test_images, test_labels, static_cast<int>(kFashionMnistClassNames.size()));
+  // A model built for the training images' size cannot evaluate test images of another size.
+  if (data.test.images.dim(1) != data.train.images.dim(1) || data.test.images.dim(2) != data.train.images.dim(2))
+    throw Error(test_images + ": images are " + std::to_string(data.test.images.dim(1)) + "x" +
+                std::to_string(data.test.images.dim(2)) + " but the training images in " + train_images + " are " +
+                std::to_string(data.train.images.dim(1)) + "x" + std::to_string(data.train.images.dim(2)));
+  return data;
+}
+
+}  // namespace loom

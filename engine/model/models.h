@@ -1,0 +1,28 @@
+// The tutorial models, built the same way by the apps, the tests and the benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/model/sequential.h"
+
+namespace loom {
+
+constexpr int64_t kFashionMnistClasses = 10;
+
+// Flatten → Dense(h, relu) for each h in `hidden` → Dense(10) logits; Adam and cross-entropy from logits, as in the
+// Keras basic-classification tutorial. hidden = {128} gives its 101,770 parameters.
+std::unique_ptr<Sequential> make_mlp(const std::vector<int64_t>& hidden, Device device, uint64_t seed,
+                                     const AdamHyper& adam = {});
+
+// Conv2D(filters, 3x3, relu) → MaxPool 2x2 → Conv2D(filters, 3x3, relu) → MaxPool 2x2 → Flatten →
+// Dense(dense, relu) → Dense(10, softmax); Adam and cross-entropy on probabilities (the loss takes over the final
+// softmax, fused). filters = 64, dense = 128 give the tutorial's 243,786 parameters. Input (28, 28, 1).
+std::unique_ptr<Sequential> make_cnn(int64_t filters, int64_t dense, Device device, uint64_t seed,
+                                     const AdamHyper& adam = {});
+
+// Views of 28x28 images as (28, 28, 1): the CNN's channels-last input. No copy; `data` must outlive the result.
+LabeledImages with_channel_axis(const LabeledImages& data);
+
+}  // namespace loom

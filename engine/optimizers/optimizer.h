@@ -1,0 +1,56 @@
+// Optimizers update the model's trainable parameters, one flat buffer, from their gradients, one flat buffer of the
+// same layout: a single kernel launch per step, whatever the number of layers. The learning rate is read from the
+// device (the training step state's slot), so a schedule that changes it between steps reaches a replayed graph.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/runtime/tensor.h"
+#include "kernels/adam.h"
+
+namespace loom {
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual std::string name() const = 0;
+  // The rate training starts from (the step state holds the current one).
+  virtual float initial_learning_rate() const = 0;
+  // Allocates state shaped like the parameters, on their device; resets any earlier state.
+  virtual void prepare(const Tensor& params) = 0;
+  // Enqueues one update with the rate in `learning_rate` (float32 [1] on the parameters' device); no host
+  // synchronization.
+  virtual void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) = 0;
+};
+
+class Adam : public Optimizer {
+ public:
+  explicit Adam(AdamHyper hyper = {});
+  std::string name() const override { return "Adam"; }
+  float initial_learning_rate() const override { return hyper_.learning_rate; }
+  void prepare(const Tensor& params) override;
+  void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) override;
+  const AdamHyper& hyper() const { return hyper_; }
+
+ private:
+  AdamHyper hyper_;
+  Tensor m_, v_, schedule_;
+};
+
+class SGD : public Optimizer {
+ public:
+  explicit SGD(float learning_rate = 0.01f);
+  std::string name() const override { return "SGD"; }
+  float initial_learning_rate() const override { return learning_rate_; }
+  void prepare(const Tensor&) override {}
+  void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) override;
+
+ private:
+  float learning_rate_;
+};
+
+// The check every place that takes a learning rate shares: positive and finite, or UsageError naming `who`.
+void check_learning_rate(float learning_rate, const std::string& who);
+
+}  // namespace loom

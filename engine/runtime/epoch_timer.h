@@ -1,0 +1,26 @@
+// Times stretches of GPU work with CUDA events recorded on the context's stream (no host clock involved, no
+// synchronization until the elapsed time is asked for). On the CPU it does nothing and reports 0.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "engine/runtime/device.h"
+
+namespace loom {
+
+class EpochTimer {
+ public:
+  explicit EpochTimer(Device device);
+  ~EpochTimer();
+  EpochTimer(const EpochTimer&) = delete;
+  EpochTimer& operator=(const EpochTimer&) = delete;
+
+  void start();
+  void stop();
+  double elapsed_ms() const;  // waits for the stop event
+
+ private:
+  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+};
+
+}  // namespace loom

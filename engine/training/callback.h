@@ -1,0 +1,68 @@
+// Keras's callback hooks. fit calls them in this order: on_train_begin; per epoch on_epoch_begin, per step
+// on_batch_begin / on_batch_end, then on_epoch_end (after validation, with the epoch's figures, which a callback may
+// read); on_train_end. Setting `stop_training` ends training after the current step (mid-epoch) or epoch.
+// The progress bar, the NaN guard, early stopping and learning-rate schedules are all callbacks; none of them
+// lives in the loop itself (engine/training/fit.cpp).
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+
+#include "engine/training/fit_options.h"
+
+namespace loom {
+
+class Sequential;
+
+// What callbacks see of the run (Keras's `self.model` and `self.params`) and what they may change.
+class FitContext {
+ public:
+  FitContext(Sequential& model, const FitOptions& options, int64_t steps_per_epoch, bool validating)
+      : model(model), options(options), steps_per_epoch(steps_per_epoch), validating(validating) {}
+
+  Sequential& model;
+  const FitOptions& options;
+  const int64_t steps_per_epoch;
+  const bool validating;        // val_loss and val_accuracy will be in every epoch's figures
+  bool stop_training = false;   // set by a callback: fit stops after the current step
+
+  // Lines a callback prints (with options.verbose > 0), below the progress bar.
+  bool verbose() const { return options.verbose > 0; }
+  std::ostream& out() const { return *options.out; }
+
+  // Running means over the current epoch, from the newest snapshot of the device totals that has landed: never
+  // waits for the GPU (on the CPU it is exact after every step). False before the first snapshot lands, or when
+  // no callback asked for them (see Callback::reads_running_totals).
+  bool running_totals(double& loss, double& accuracy) const {
+    loss = running_loss_;
+    accuracy = running_accuracy_;
+    return has_running_totals_;
+  }
+  // fit, after each step, from the one snapshot read per step (callbacks share it).
+  void set_running_totals(bool known, double loss, double accuracy) {
+    has_running_totals_ = known;
+    running_loss_ = loss;
+    running_accuracy_ = accuracy;
+  }
+
+ private:
+  bool has_running_totals_ = false;
+  double running_loss_ = 0, running_accuracy_ = 0;
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  // True for a callback that calls FitContext::running_totals during an epoch: fit then snapshots the device
+  // totals as steps complete (asynchronously, at most every few milliseconds).
+  virtual bool reads_running_totals() const { return false; }
+
+  virtual void on_train_begin(FitContext&) {}
+  virtual void on_train_end(FitContext&, History&) {}
+  virtual void on_epoch_begin(FitContext&, int /*epoch*/) {}
+  virtual void on_epoch_end(FitContext&, int /*epoch*/, EpochResult&) {}
+  virtual void on_batch_begin(FitContext&, int64_t /*step*/) {}
+  virtual void on_batch_end(FitContext&, int64_t /*step*/) {}
+};
+
+}  // namespace loom

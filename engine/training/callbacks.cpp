@@ -1,0 +1,128 @@
+#include "engine/training/callbacks.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "engine/model/sequential.h"
+#include "engine/runtime/errors.h"
+
+namespace loom {
+namespace {
+
+std::string figure(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", value);
+  return buf;
+}
+
+}  // namespace
+
+double monitored_value(const EpochResult& epoch, const std::string& monitor) {
+  if (monitor == "loss") return epoch.loss;
+  if (monitor == "accuracy") return epoch.accuracy;
+  if (monitor == "val_loss") return epoch.val_loss;
+  if (monitor == "val_accuracy") return epoch.val_accuracy;
+  throw UsageError("no epoch figure named '" + monitor + "' (loss, accuracy, val_loss or val_accuracy)");
+}
+
+void check_monitor(const FitContext& context, const std::string& monitor, const std::string& who) {
+  if (monitor != "loss" && monitor != "accuracy" && monitor != "val_loss" && monitor != "val_accuracy")
+    throw UsageError(who + ": cannot monitor '" + monitor + "' (loss, accuracy, val_loss or val_accuracy)");
+  if (monitor.rfind("val_", 0) == 0 && !context.validating)
+    throw UsageError(who + ": monitoring '" + monitor +
+                     "' needs validation data (a validation split or explicit validation data)");
+}
+
+bool higher_is_better(const std::string& monitor, MonitorMode mode) {
+  if (mode != MonitorMode::Auto) return mode == MonitorMode::Max;
+  return monitor.find("accuracy") != std::string::npos;
+}
+
+// ---- TerminateOnNaN
+
+void TerminateOnNaN::on_train_begin(FitContext&) { terminated_epoch_ = -1; }
+
+void TerminateOnNaN::on_batch_end(FitContext& context, int64_t step) {
+  double loss = 0, accuracy = 0;
+  if (terminated() || !context.running_totals(loss, accuracy) || std::isfinite(loss)) return;
+  if (context.verbose()) context.out() << "Batch " << step << ": Invalid loss, terminating training\n";
+  terminated_epoch_ = epoch_;
+  context.stop_training = true;
+}
+
+void TerminateOnNaN::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {
+  epoch_ = epoch + 1;
+  if (terminated() || std::isfinite(logs.loss)) return;
+  if (context.verbose()) context.out() << "Epoch " << epoch + 1 << ": Invalid loss, terminating training\n";
+  terminated_epoch_ = epoch;
+  context.stop_training = true;
+}
+
+// ---- StopAtThreshold
+
+StopAtThreshold::StopAtThreshold(std::string monitor, double threshold, MonitorMode mode)
+    : monitor_(std::move(monitor)), threshold_(threshold), higher_(higher_is_better(monitor_, mode)) {
+  if (!std::isfinite(threshold)) throw UsageError("StopAtThreshold: the threshold must be a finite number");
+}
+
+void StopAtThreshold::on_train_begin(FitContext& context) {
+  check_monitor(context, monitor_, "StopAtThreshold");
+  stopped_epoch_ = -1;
+}
+
+void StopAtThreshold::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {
+  const double value = monitored_value(logs, monitor_);
+  if (!(higher_ ? value >= threshold_ : value <= threshold_)) return;
+  stopped_epoch_ = epoch;
+  context.stop_training = true;
+  if (context.verbose())
+    context.out() << "Epoch " << epoch + 1 << ": " << monitor_ << " " << figure(value) << " reached "
+                  << figure(threshold_) << ", stopping training\n";
+}
+
+// ---- EarlyStopping
+
+EarlyStopping::EarlyStopping(Options options) : options_(std::move(options)) {
+  if (options_.patience < 0)
+    throw UsageError("EarlyStopping: patience must be 0 or more, got " + std::to_string(options_.patience));
+  if (!(options_.min_delta >= 0)) throw UsageError("EarlyStopping: min_delta must be 0 or more");
+  higher_ = higher_is_better(options_.monitor, options_.mode);
+}
+
+void EarlyStopping::on_train_begin(FitContext& context) {
+  check_monitor(context, options_.monitor, "EarlyStopping");
+  best_ = higher_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  best_epoch_ = -1;
+  wait_ = 0;
+  stopped_epoch_ = -1;
+  best_weights_.clear();
+}
+
+void EarlyStopping::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {
+  const double current = monitored_value(logs, options_.monitor);
+  ++wait_;
+  const bool improved = higher_ ? current - options_.min_delta > best_ : current + options_.min_delta < best_;
+  if (improved) {
+    best_ = current;
+    best_epoch_ = epoch;
+    if (options_.restore_best_weights) best_weights_ = context.model.parameters().to_vector();
+    wait_ = 0;
+    return;
+  }
+  if (wait_ >= options_.patience && epoch > 0) {
+    stopped_epoch_ = epoch;
+    context.stop_training = true;
+  }
+}
+
+void EarlyStopping::on_train_end(FitContext& context, History&) {
+  if (stopped_epoch_ >= 0 && context.verbose()) context.out() << "Epoch " << stopped_epoch_ + 1 << ": early stopping\n";
+  if (!options_.restore_best_weights || best_weights_.empty()) return;
+  if (context.verbose())
+    context.out() << "Restoring model weights from the end of the best epoch: " << best_epoch_ + 1 << ".\n";
+  Tensor& params = context.model.parameters();
+  params.copy_from(Tensor::wrap(best_weights_.data(), params.shape(), Device::CPU));
+}
+
+}  // namespace loom

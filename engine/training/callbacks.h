@@ -1,0 +1,90 @@
+// The callbacks Keras users reach for, with Keras's semantics and words: TerminateOnNaN, EarlyStopping, and a
+// threshold stop (the tutorial's "stop once the loss is below 0.4"). Learning-rate schedules are in
+// lr_schedules.h, the progress bar in progress_logger.h.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/training/callback.h"
+
+namespace loom {
+
+// Which way a monitored figure improves. Auto: up for accuracies, down for losses (as Keras decides).
+enum class MonitorMode { Auto, Min, Max };
+
+// The epoch figure named by `monitor` ("loss", "accuracy", "val_loss", "val_accuracy").
+double monitored_value(const EpochResult& epoch, const std::string& monitor);
+// Throws UsageError naming `who` when `monitor` is not one of those, or needs validation data the run lacks.
+void check_monitor(const FitContext& context, const std::string& monitor, const std::string& who);
+// Whether larger is better for `monitor` in `mode`.
+bool higher_is_better(const std::string& monitor, MonitorMode mode);
+
+// Stops training at the first non-finite loss, without a host synchronization per step: it reads the running
+// totals snapshot (on the GPU it lands a few steps behind; the epoch's final figure is checked too), so training
+// stops within the epoch that diverged. Says "Batch N: Invalid loss, terminating training", as Keras does.
+class TerminateOnNaN : public Callback {
+ public:
+  bool reads_running_totals() const override { return true; }
+  void on_train_begin(FitContext&) override;
+  void on_batch_end(FitContext& context, int64_t step) override;
+  void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
+
+  bool terminated() const { return terminated_epoch_ >= 0; }
+  int terminated_epoch() const { return terminated_epoch_; }  // 0-based; -1 when training was not terminated
+
+ private:
+  int epoch_ = 0;
+  int terminated_epoch_ = -1;
+};
+
+// Stops at the end of the first epoch whose `monitor` reached `threshold` (below it for a loss, above it for an
+// accuracy, or as `mode` says).
+class StopAtThreshold : public Callback {
+ public:
+  StopAtThreshold(std::string monitor, double threshold, MonitorMode mode = MonitorMode::Auto);
+  void on_train_begin(FitContext& context) override;
+  void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
+  int stopped_epoch() const { return stopped_epoch_; }  // 0-based; -1 when it did not stop training
+
+ private:
+  std::string monitor_;
+  double threshold_;
+  bool higher_;
+  int stopped_epoch_ = -1;
+};
+
+// Keras's EarlyStopping: stop once `monitor` has not improved by more than min_delta for `patience` epochs; with
+// restore_best_weights, the parameters of the best epoch are put back when training ends (as Keras 3 does, whether
+// or not it stopped early).
+class EarlyStopping : public Callback {
+ public:
+  struct Options {
+    std::string monitor = "val_loss";
+    double min_delta = 0;
+    int patience = 0;
+    MonitorMode mode = MonitorMode::Auto;
+    bool restore_best_weights = false;
+  };
+  explicit EarlyStopping(Options options);
+  void on_train_begin(FitContext& context) override;
+  void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
+  void on_train_end(FitContext& context, History& history) override;
+
+  int stopped_epoch() const { return stopped_epoch_; }  // 0-based; -1 when it did not stop training
+  int best_epoch() const { return best_epoch_; }        // 0-based; -1 before the first epoch
+  double best() const { return best_; }
+  int wait() const { return wait_; }
+
+ private:
+  Options options_;
+  bool higher_ = false;
+  double best_ = 0;
+  int best_epoch_ = -1;
+  int wait_ = 0;
+  int stopped_epoch_ = -1;
+  std::vector<float> best_weights_;  // on the host: copying them costs one read per improving epoch
+};
+
+}  // namespace loom

@@ -1,0 +1,299 @@
+#include "engine/training/history_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "engine/io/atomic_file.h"
+#include "engine/runtime/errors.h"
+
+namespace loom {
+
+namespace {
+
+using nlohmann::json;
+
+// The per-epoch figures in the CSV header's order after `epoch`; one table for both formats so their names cannot
+// drift apart. kEpoch stands for the epoch column wherever an index into the table is expected.
+struct Column {
+  const char* name;
+  double EpochResult::*field;
+  bool validation;
+};
+constexpr Column kColumns[] = {
+    {"accuracy", &EpochResult::accuracy, false},           {"loss", &EpochResult::loss, false},
+    {"val_accuracy", &EpochResult::val_accuracy, true},    {"val_loss", &EpochResult::val_loss, true},
+    {"learning_rate", &EpochResult::learning_rate, false}, {"seconds", &EpochResult::seconds, false},
+};
+constexpr size_t kEpoch = sizeof kColumns / sizeof kColumns[0];
+constexpr const char* kExpected = "epoch, accuracy, loss, val_accuracy, val_loss, learning_rate, seconds";
+// Far beyond any real history; stops a wrong path (a data set, /dev/zero) from being read into memory whole.
+constexpr size_t kMaxBytes = size_t{64} << 20;
+
+bool is_csv(const std::string& path) {
+  auto ends_with = [&](const std::string& suffix) {
+    return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".csv")) return true;
+  if (ends_with(".json")) return false;
+  throw UsageError("history file '" + path + "' must end in .csv or .json");
+}
+
+[[noreturn]] void fail(const std::string& path, size_t line, const std::string& problem) {
+  throw Error("history file '" + path + "'" + (line > 0 ? ", line " + std::to_string(line) : "") + ": " + problem);
+}
+
+// File contents go into messages, which must stay one printable line however damaged the file is.
+std::string printable(const std::string& text, size_t limit = 40) {
+  std::string out;
+  for (char c : text.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return text.size() > limit ? out + "..." : out;
+}
+
+bool any_validated(const History& history) {
+  return std::any_of(history.begin(), history.end(), [](const EpochResult& e) { return e.validated; });
+}
+
+// Shortest text that parses back to the same double; nan and inf spelled as Python's str(), which CSVLogger uses.
+std::string csv_number(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+}
+
+// JSON has no NaN or infinity (nlohmann would write null, which here means "not validated"): Python's spellings.
+json json_number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return value;
+}
+
+std::string csv_text(const History& history) {
+  const bool with_validation = any_validated(history);
+  std::string out = "epoch";
+  for (const Column& column : kColumns) {
+    if (!column.validation || with_validation) out += std::string(",") + column.name;
+  }
+  for (size_t i = 0; i < history.size(); ++i) {
+    out += "\n" + std::to_string(i);
+    for (const Column& column : kColumns) {
+      if (column.validation && !with_validation) continue;
+      out += ',';
+      if (!column.validation || history[i].validated) out += csv_number(history[i].*column.field);
+    }
+  }
+  return out + "\n";
+}
+
+std::string json_text(const History& history) {
+  const bool with_validation = any_validated(history);
+  json epochs = json::array();
+  for (size_t i = 0; i < history.size(); ++i) epochs.push_back(i);
+  // Built by hand to keep one key per line in Keras's order (a json object would sort the keys).
+  std::string out = "{\n  \"epoch\": " + epochs.dump();
+  for (const Column& column : kColumns) {
+    if (column.validation && !with_validation) continue;
+    json values = json::array();
+    for (const EpochResult& e : history) {
+      values.push_back(column.validation && !e.validated ? json(nullptr) : json_number(e.*column.field));
+    }
+    out += std::string(",\n  \"") + column.name + "\": " + values.dump();
+  }
+  return out + "\n}\n";
+}
+
+std::string read_text(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, 0, std::string("cannot read: ") + std::strerror(errno));
+  std::string text;
+  char buffer[65536];
+  ssize_t got;
+  while (text.size() <= kMaxBytes && (got = ::read(fd, buffer, sizeof buffer)) != 0) {
+    if (got > 0) {
+      text.append(buffer, static_cast<size_t>(got));
+    } else if (errno != EINTR) {
+      const int error = errno;
+      ::close(fd);
+      fail(path, 0, std::string("cannot read: ") + std::strerror(error));
+    }
+  }
+  ::close(fd);
+  if (text.size() > kMaxBytes) fail(path, 0, "larger than 64 MiB, too large for a history");
+  return text;
+}
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t end; (end = text.find(separator, start)) != std::string::npos; start = end + 1) {
+    parts.push_back(text.substr(start, end - start));
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+// Index into kColumns of a header cell or JSON key (`kind` says which), kEpoch for "epoch"; `seen` catches
+// duplicates.
+size_t column_of(const std::string& path, size_t line, const char* kind, const std::string& name,
+                 std::vector<bool>& seen) {
+  size_t index = 0;
+  while (index < kEpoch && name != kColumns[index].name) ++index;
+  if (index == kEpoch && name != "epoch") {
+    fail(path, line, std::string("unknown ") + kind + " '" + printable(name) + "' (expected " + kExpected + ")");
+  }
+  if (seen[index]) fail(path, line, std::string(kind) + " '" + name + "' appears twice");
+  seen[index] = true;
+  return index;
+}
+
+// All columns must be there, the val_ pair only if either is; returns whether it is.
+bool check_complete(const std::string& path, size_t line, const char* kind, const std::vector<bool>& seen) {
+  bool with_validation = false;
+  for (size_t index = 0; index < kEpoch; ++index) with_validation |= kColumns[index].validation && seen[index];
+  for (size_t index = 0; index <= kEpoch; ++index) {
+    const char* name = index == kEpoch ? "epoch" : kColumns[index].name;
+    const bool needed = index == kEpoch || !kColumns[index].validation || with_validation;
+    if (needed && !seen[index]) fail(path, line, std::string("no ") + kind + " '" + name + "'");
+  }
+  return with_validation;
+}
+
+// The whole cell must be the number: from_chars alone takes "1abc" as 1.
+template <class T>
+bool parse_whole(const std::string& cell, T& value) {
+  const auto parsed = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+  return !cell.empty() && parsed.ec == std::errc() && parsed.ptr == cell.data() + cell.size();
+}
+
+std::string out_of_order(const std::string& found, size_t epoch) {
+  return "epoch " + found + " where " + std::to_string(epoch) + " was expected (epochs must be 0, 1, 2, ... in order)";
+}
+
+// Shared by both readers: an epoch whose val_ figures are both missing was not validated; one alone is damage.
+void settle_validation(const std::string& path, size_t line, EpochResult& epoch, bool with_validation, int missing,
+                       const std::string& where) {
+  if (missing == 1) fail(path, line, "only one of val_accuracy and val_loss is given" + where);
+  epoch.validated = with_validation && missing == 0;
+}
+
+History csv_history(const std::string& path, const std::string& text) {
+  std::vector<std::string> lines = split(text, '\n');
+  for (std::string& line : lines) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // a file saved with Windows line ends
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  if (lines.empty()) fail(path, 0, std::string("is empty; expected the header ") + kExpected);
+
+  const std::vector<std::string> header = split(lines[0], ',');
+  std::vector<bool> seen(kEpoch + 1, false);
+  std::vector<size_t> target;  // header cell -> index into kColumns (or kEpoch)
+  for (const std::string& name : header) target.push_back(column_of(path, 1, "column", name, seen));
+  const bool with_validation = check_complete(path, 1, "column", seen);
+
+  History history(lines.size() - 1);
+  for (size_t row = 1; row < lines.size(); ++row) {
+    const std::vector<std::string> cells = split(lines[row], ',');
+    if (cells.size() != header.size()) {
+      fail(path, row + 1,
+           std::to_string(cells.size()) + " cells where the header has " + std::to_string(header.size()));
+    }
+    EpochResult& epoch = history[row - 1];
+    int missing = 0;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      const std::string& cell = cells[c];
+      size_t number = 0;
+      if (target[c] == kEpoch) {
+        if (!parse_whole(cell, number) || number != row - 1) {
+          fail(path, row + 1, out_of_order("'" + printable(cell) + "'", row - 1));
+        }
+      } else if (cell.empty() && kColumns[target[c]].validation) {
+        ++missing;
+      } else if (!parse_whole(cell, epoch.*kColumns[target[c]].field)) {
+        fail(path, row + 1, "'" + printable(cell) + "' is not a number in column " + kColumns[target[c]].name);
+      }
+    }
+    settle_validation(path, row + 1, epoch, with_validation, missing, "");
+  }
+  return history;
+}
+
+History json_history(const std::string& path, const std::string& text) {
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::exception& e) {
+    std::string reason = e.what();  // without nlohmann's "[json.exception.parse_error.101] " tag
+    if (reason.rfind("[json.exception.", 0) == 0 && reason.find("] ") != std::string::npos) {
+      reason.erase(0, reason.find("] ") + 2);
+    }
+    fail(path, 0, "is not valid JSON: " + printable(reason, 200));
+  }
+  if (!document.is_object()) {
+    fail(path, 0, std::string("holds a JSON ") + document.type_name() + ", not an object of lists (" + kExpected + ")");
+  }
+  std::vector<bool> seen(kEpoch + 1, false);
+  std::vector<const json*> lists(kEpoch + 1, nullptr);
+  for (const auto& [key, value] : document.items()) {
+    const size_t index = column_of(path, 0, "key", key, seen);
+    if (!value.is_array()) fail(path, 0, "'" + key + "' is " + value.type_name() + ", not a list");
+    lists[index] = &value;
+  }
+  const bool with_validation = check_complete(path, 0, "key", seen);
+  const size_t epochs = lists[kEpoch]->size();
+  for (size_t index = 0; index < kEpoch; ++index) {
+    if (lists[index] != nullptr && lists[index]->size() != epochs) {
+      fail(path, 0,
+           std::string("'") + kColumns[index].name + "' has " + std::to_string(lists[index]->size()) +
+               " values but 'epoch' has " + std::to_string(epochs));
+    }
+  }
+
+  auto shown = [](const json& value) { return printable(value.dump(-1, ' ', false, json::error_handler_t::replace)); };
+  History history(epochs);
+  for (size_t i = 0; i < epochs; ++i) {
+    const json& number = (*lists[kEpoch])[i];
+    if (!number.is_number_integer() || number != i) fail(path, 0, out_of_order(shown(number), i));
+    int missing = 0;
+    for (size_t index = 0; index < kEpoch; ++index) {
+      if (lists[index] == nullptr) continue;
+      const json& value = (*lists[index])[i];
+      double& field = history[i].*kColumns[index].field;
+      if (value.is_number()) {
+        field = value.get<double>();
+      } else if (value == "NaN" || value == "Infinity" || value == "-Infinity") {
+        field = value == "NaN" ? std::nan("") : value == "Infinity" ? HUGE_VAL : -HUGE_VAL;
+      } else if (value.is_null() && kColumns[index].validation) {
+        ++missing;
+      } else {
+        fail(path, 0,
+             std::string(kColumns[index].name) + "[" + std::to_string(i) + "] is " + shown(value) + ", not a number");
+      }
+    }
+    settle_validation(path, 0, history[i], with_validation, missing, " for epoch " + std::to_string(i));
+  }
+  return history;
+}
+
+}  // namespace
+
+void write_history(const History& history, const std::string& path) {
+  write_file_atomically(path, is_csv(path) ? csv_text(history) : json_text(history));
+}
+
+History read_history(const std::string& path) {
+  const bool csv = is_csv(path);
+  const std::string text = read_text(path);
+  return csv ? csv_history(path, text) : json_history(path, text);
+}
+
+}  // namespace loom

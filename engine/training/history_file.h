@@ -1,0 +1,30 @@
+// fit's History saved and loaded in the layouts Keras users already read: CSVLogger's CSV and History.history's
+// JSON, so plots and notebooks written for Keras runs take loom's runs unchanged.
+#pragma once
+
+#include <string>
+
+#include "engine/training/fit_options.h"
+
+namespace loom {
+
+// Writes `history` to `path` (atomically: a failed write leaves any previous file intact), the layout chosen by the
+// extension:
+//   .csv   header `epoch,accuracy,loss,val_accuracy,val_loss,learning_rate,seconds`, one row per epoch, epoch
+//          counted from 0 as Keras's CSVLogger does; the val_ columns appear only when some epoch was validated,
+//          and are left empty for the epochs that were not.
+//   .json  {"epoch": [0, 1, ...], "accuracy": [...], "loss": [...], "val_accuracy": [...], "val_loss": [...],
+//          "learning_rate": [...], "seconds": [...]}; val_ keys as for CSV, null for epochs not validated.
+// Numbers are written in the shortest form that reads back to the same double. JSON has no NaN or infinity, so
+// those are written as the strings "NaN", "Infinity" and "-Infinity" (Python's spellings); CSV writes nan, inf, -inf.
+// Any other extension is a loom::UsageError; a failed write is a loom::Error.
+void write_history(const History& history, const std::string& path);
+
+// Reads a file written by write_history (or by hand in the same layout) back: loss, accuracy, validated, val_loss,
+// val_accuracy, learning_rate and seconds; the other EpochResult fields keep their defaults. Columns or keys may
+// come in any order but must be exactly those above. Every problem with the file (unreadable, malformed, unknown or
+// missing columns, epochs not 0, 1, 2, ... in order) is a loom::Error naming the file; a bad extension is a
+// loom::UsageError.
+History read_history(const std::string& path);
+
+}  // namespace loom

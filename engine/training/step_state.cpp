@@ -1,0 +1,32 @@
+#include "engine/training/step_state.h"
+
+#include <vector>
+
+#include "kernels/step_state.h"
+
+namespace loom {
+
+StepState::StepState(Device device, float learning_rate)
+    : words_(Tensor::zeros({kStepStateSlots}, device, DType::I32)),
+      cursor_(Tensor::wrap(words_.data<int32_t>() + kBatchCursor, {1}, device, DType::I32)),
+      rate_(Tensor::wrap(words_.data<int32_t>() + kLearningRate, {1}, device, DType::F32)),
+      host_rate_(learning_rate) {
+  set_learning_rate(learning_rate);
+}
+
+void StepState::advance(int64_t rows) { advance_step(words_, rows); }
+
+void StepState::rewind() { cursor_.zero(); }
+
+void StepState::set_learning_rate(float learning_rate) {
+  host_rate_ = learning_rate;
+  rate_.copy_from(Tensor::wrap(&host_rate_, {1}, Device::CPU, DType::F32));
+}
+
+int64_t StepState::steps_done() const {
+  std::vector<int32_t> host(kStepStateSlots);
+  Tensor::wrap(host.data(), {kStepStateSlots}, Device::CPU, DType::I32).copy_from(words_);
+  return host[kStepsDone];
+}
+
+}  // namespace loom
