@@ -6,8 +6,19 @@
 
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
+#include "engine/training/callbacks.h"
+#include "engine/training/history_file.h"
+#include "engine/training/lr_schedules.h"
 
 namespace loom::apps {
+namespace {
+// A number as the user typed it, near enough: "1", "0.25", "1e-50" (not "1.000000" or "0.000000").
+std::string as_typed(double value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", value);
+  return buf;
+}
+}  // namespace
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags) {
   app.add_option("--data", flags.data,
@@ -19,6 +30,20 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   app.add_flag("--tf32", flags.tf32, "GPU: let matrix products use TF32 tensor cores (faster, ~10-bit mantissa)");
   app.add_flag("--no-graph", flags.no_graph, "GPU: launch every kernel of every step instead of a CUDA graph");
+  app.add_option("--validation-split", flags.validation_split,
+                 "hold out this last fraction of the training set and report val_loss/val_accuracy every epoch")
+      ->capture_default_str();
+  app.add_option("--stop-at-loss", flags.stop_at_loss, "stop after the first epoch whose loss is at most this")
+      ->each([&flags](const std::string&) { flags.stop_at_loss_given = true; });
+  app.add_option("--early-stopping", flags.early_stopping,
+                 "stop once the loss (val_loss with a validation split) has not improved for N epochs, and restore "
+                 "the best epoch's weights")
+      ->each([&flags](const std::string&) { flags.early_stopping_given = true; });
+  app.add_option("--lr-schedule", flags.lr_schedule,
+                 "constant; step (halve every 3 epochs); cosine (to 0 over the run); plateau (halve after 2 epochs "
+                 "without improvement of the loss, or val_loss with a validation split)")
+      ->capture_default_str();
+  app.add_option("--history", flags.history, "write the per-epoch figures to FILE.csv (Keras CSVLogger) or FILE.json");
 }
 
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note) {
@@ -27,6 +52,22 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
     throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));
   if (!(flags.learning_rate > 0.f) || !std::isfinite(flags.learning_rate))
     throw UsageError("--lr must be a positive number, got " + std::to_string(flags.learning_rate));
+  if (!(flags.validation_split >= 0 && flags.validation_split < 1))
+    throw UsageError("--validation-split must lie in [0, 1), got " + as_typed(flags.validation_split));
+  if (flags.stop_at_loss_given && !(flags.stop_at_loss > 0 && std::isfinite(flags.stop_at_loss)))
+    throw UsageError("--stop-at-loss must be a positive number, got " + as_typed(flags.stop_at_loss));
+  if (flags.early_stopping_given && flags.early_stopping < 0)
+    throw UsageError("--early-stopping must be 0 or more epochs, got " + std::to_string(flags.early_stopping));
+  if (flags.lr_schedule != "constant" && flags.lr_schedule != "step" && flags.lr_schedule != "cosine" &&
+      flags.lr_schedule != "plateau")
+    throw UsageError("--lr-schedule must be constant, step, cosine or plateau, got '" + flags.lr_schedule + "'");
+  if (!flags.history.empty()) {
+    try {
+      check_history_path(flags.history);
+    } catch (const UsageError& e) {
+      throw UsageError(std::string("--history: ") + e.what());
+    }
+  }
   if (flags.tf32 && flags.device == "cpu")
     throw UsageError("--tf32 needs the GPU (it selects tensor-core math in cuBLAS and cuDNN)");
   Device device = resolve_device(flags.device, note);
@@ -46,7 +87,31 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   options.batch_size = flags.batch_size;
   options.seed = flags.seed;
   options.cuda_graph = !flags.no_graph;
-  model.fit(train, options);
+  options.validation_split = flags.validation_split;
+  const std::string monitored = flags.validation_split > 0 ? "val_loss" : "loss";
+  std::vector<std::unique_ptr<Callback>> callbacks;
+  if (flags.stop_at_loss_given) callbacks.push_back(std::make_unique<StopAtThreshold>("loss", flags.stop_at_loss));
+  if (flags.early_stopping_given) {
+    EarlyStopping::Options early;
+    early.monitor = monitored;
+    early.patience = flags.early_stopping;
+    early.restore_best_weights = true;
+    callbacks.push_back(std::make_unique<EarlyStopping>(early));
+  }
+  if (flags.lr_schedule == "step") {
+    callbacks.push_back(std::make_unique<LearningRateScheduler>(step_decay(flags.learning_rate, 0.5, 3)));
+  } else if (flags.lr_schedule == "cosine") {
+    callbacks.push_back(std::make_unique<LearningRateScheduler>(cosine_decay(flags.learning_rate, flags.epochs)));
+  } else if (flags.lr_schedule == "plateau") {
+    ReduceLROnPlateau::Options plateau;
+    plateau.monitor = monitored;
+    plateau.factor = 0.5;
+    plateau.patience = 2;
+    callbacks.push_back(std::make_unique<ReduceLROnPlateau>(plateau));
+  }
+  for (auto& callback : callbacks) options.callbacks.push_back(callback.get());
+  History history = model.fit(train, options);
+  if (!flags.history.empty()) write_history(history, flags.history);
 
   Evaluation eval = model.evaluate(test, flags.batch_size, 1, std::cout);
   std::printf("\nTest accuracy: %.4f\n", eval.accuracy);

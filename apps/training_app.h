@@ -27,16 +27,24 @@ struct TrainingFlags {
   std::string device = "auto";
   bool tf32 = false;          // GPU only: TF32 tensor cores for cuBLAS and cuDNN
   bool no_graph = false;      // GPU only: ordinary launches instead of replaying a captured CUDA graph per step
+  double validation_split = 0;       // the last fraction of the training set, held out and evaluated every epoch
+  bool stop_at_loss_given = false;   // --stop-at-loss X: stop after the first epoch whose loss is at most X
+  double stop_at_loss = 0;
+  bool early_stopping_given = false;  // --early-stopping N: Keras's EarlyStopping, patience N, best weights restored
+  int early_stopping = 0;
+  std::string lr_schedule = "constant";
+  std::string history;               // --history FILE: the per-epoch figures as .csv or .json
 };
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags);
 
-// Checks the shared flags (throws UsageError naming the flag) and resolves --device. When "auto" falls back to the
+// Checks the shared flags (throws UsageError naming the flag, before any data is read) and resolves --device. When "auto" falls back to the
 // CPU, *note explains why; it is printed by train_and_report, so a failure before training is the only line.
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note);
 
-// Prints the note (if any) to stderr, then the summary; trains for flags.epochs, evaluates on the test set and
-// prints the first test image's predicted and true class.
+// Prints the note (if any) to stderr, then the summary; trains for flags.epochs with the callbacks the flags ask
+// for, writes the history if asked, evaluates on the test set and prints the first test image's predicted and true
+// class.
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
                       const TrainingFlags& flags, const std::string& program, const std::string& note);
 

@@ -37,6 +37,13 @@ expect 2 "--batch-size must be at least 1" --batch-size 0 --device cpu
 expect 2 "unknown device 'tpu'" --device tpu
 expect 2 "bogus" --bogus
 expect 2 "--tf32 needs the GPU" --tf32 --device cpu
+expect 2 "--validation-split must lie in \[0, 1\)" --validation-split 1 --device cpu
+expect 2 "--validation-split" --validation-split half --device cpu
+expect 2 "--stop-at-loss must be a positive number" --stop-at-loss -0.5 --device cpu
+expect 2 "--early-stopping must be 0 or more" --early-stopping -2 --device cpu
+expect 2 "--lr-schedule must be constant, step, cosine or plateau, got 'linear'" --lr-schedule linear --device cpu
+expect 2 "--history: history file 'h.txt' must end in .csv or .json" --history h.txt --device cpu
+expect 2 "--history: .*cannot write into '$scratch/nowhere/'" --history "$scratch/nowhere/h.csv" --device cpu
 expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere" --device cpu
 expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere"  # --device auto: still one line, no fallback note first
 expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere" --tf32
@@ -60,21 +67,41 @@ case "$name" in
     expect 2 "--filters must be between 1 and" --filters 99999999 --device cpu
     ;;
 esac
-# One real epoch on the CPU reference (the CNN narrowed so it takes seconds).
+# A real run on the CPU reference (the CNN narrowed so it takes seconds) with a validation split, the history file
+# and a loss threshold that stops it: the MLP as in the tutorial (below 0.4 after epoch 2 of 5), the CNN after its
+# first epoch.
+history="$scratch/history.csv"
 case "$name" in
-  train_mlp) run_args=(--epochs 1 --device cpu); params="101,770"; floor=0.80 ;;
-  train_cnn) run_args=(--epochs 1 --device cpu --filters 4 --dense 16); params="1,974"; floor=0.60 ;;
-  *) run_args=(); params=""; floor=0 ;;
+  train_mlp)
+    run_args=(--epochs 5 --device cpu --validation-split 0.1 --stop-at-loss 0.4 --history "$history")
+    params="101,770"; floor=0.80; epochs=2 ;;
+  train_cnn)
+    run_args=(--epochs 2 --device cpu --filters 4 --dense 16 --validation-split 0.1 --stop-at-loss 9
+              --history "$history")
+    params="1,974"; floor=0.60; epochs=1 ;;
+  *) run_args=(); params=""; floor=0; epochs=0 ;;
 esac
 if [ -n "$params" ]; then
   if ! "$app" "${run_args[@]}" >"$scratch/out" 2>"$scratch/err"; then
     echo "FAIL: $name ${run_args[*]} failed: $(cat "$scratch/err")"
     failures=$((failures + 1))
   else
-    for want in "Total params: $params" "Epoch 1/1" "1875/1875 \\[=" "313/313 - " "Test accuracy: " \
-        "First test image: predicted "; do
+    for want in "Total params: $params" "Epoch $epochs/${run_args[1]}" \
+        "1688/1688 \\[=.* - val_loss: .* - val_accuracy: " \
+        "Epoch $epochs: loss [0-9.]* reached [0-9.]*, stopping training" \
+        "313/313 - " "Test accuracy: " "First test image: predicted "; do
       grep -q -- "$want" "$scratch/out" || { echo "FAIL: $name output lacks '$want'"; failures=$((failures + 1)); }
     done
+    if grep -q -- "Epoch $((epochs + 1))/" "$scratch/out"; then
+      echo "FAIL: $name trained past epoch $epochs, where the loss threshold should have stopped it"
+      failures=$((failures + 1))
+    fi
+    # The history file: Keras CSVLogger's header, one row per epoch trained, epochs counted from 0.
+    if [ "$(head -1 "$history" 2>/dev/null)" != "epoch,accuracy,loss,val_accuracy,val_loss,learning_rate,seconds" ] ||
+        [ "$(tail -n +2 "$history" | cut -d, -f1 | tr '\n' ' ')" != "$(seq -s ' ' 0 $((epochs - 1))) " ]; then
+      echo "FAIL: $name history file is not as expected: $(cat "$history" 2>&1)"
+      failures=$((failures + 1))
+    fi
     accuracy=$(sed -n 's/^Test accuracy: //p' "$scratch/out")
     if awk -v a="$accuracy" -v f="$floor" 'BEGIN { exit !(a > f) }'; then
       echo "ok: $name ${run_args[*]} -> test accuracy $accuracy"

@@ -52,7 +52,6 @@ void TerminateOnNaN::on_batch_end(FitContext& context, int64_t step) {
 }
 
 void TerminateOnNaN::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {
-  epoch_ = epoch + 1;
   if (terminated() || std::isfinite(logs.loss)) return;
   if (context.verbose()) context.out() << "Epoch " << epoch + 1 << ": Invalid loss, terminating training\n";
   terminated_epoch_ = epoch;

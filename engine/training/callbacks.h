@@ -28,6 +28,7 @@ class TerminateOnNaN : public Callback {
  public:
   bool reads_running_totals() const override { return true; }
   void on_train_begin(FitContext&) override;
+  void on_epoch_begin(FitContext&, int epoch) override { epoch_ = epoch; }
   void on_batch_end(FitContext& context, int64_t step) override;
   void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
 

@@ -117,7 +117,8 @@ History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
     if (monitor) monitor->reset();
     context.set_running_totals(false, 0, 0);
     int64_t samples = 0;
-    for (int64_t s = 0; s < steps && !context.stop_training; ++s) {
+    // As in Keras, a stop request is looked at after each step, so every epoch reported trained at least one.
+    for (int64_t s = 0; s < steps; ++s) {
       for (Callback* c : callbacks) c->on_batch_begin(context, s);
       BatchViews& v = views_for(std::min(batch, n - samples));
       if (step.run(train_set, v, use_graph && v.rows == batch)) ++result.graph_steps;  // the last batch may be short
@@ -129,6 +130,7 @@ History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
         context.set_running_totals(known, loss, accuracy);
       }
       for (Callback* c : callbacks) c->on_batch_end(context, s);
+      if (context.stop_training) break;
     }
     timer.stop();
     std::vector<float> totals = step.totals().to_vector();  // the epoch's one synchronization

@@ -48,6 +48,18 @@ bool is_csv(const std::string& path) {
   throw UsageError("history file '" + path + "' must end in .csv or .json");
 }
 
+}  // namespace
+
+void check_history_path(const std::string& path) {
+  is_csv(path);
+  std::string folder = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  if (folder.empty()) folder = ".";
+  if (access(folder.c_str(), W_OK | X_OK) != 0)
+    throw UsageError("history file '" + path + "': cannot write into '" + folder + "': " + std::strerror(errno));
+}
+
+namespace {
+
 [[noreturn]] void fail(const std::string& path, size_t line, const std::string& problem) {
   throw Error("history file '" + path + "'" + (line > 0 ? ", line " + std::to_string(line) : "") + ": " + problem);
 }

@@ -20,6 +20,10 @@ namespace loom {
 // Any other extension is a loom::UsageError; a failed write is a loom::Error.
 void write_history(const History& history, const std::string& path);
 
+// Checks, before a run, that write_history could write `path` at its end: the extension, and a folder that exists
+// and may be written. A loom::UsageError naming the file otherwise.
+void check_history_path(const std::string& path);
+
 // Reads a file written by write_history (or by hand in the same layout) back: loss, accuracy, validated, val_loss,
 // val_accuracy, learning_rate and seconds; the other EpochResult fields keep their defaults. Columns or keys may
 // come in any order but must be exactly those above. Every problem with the file (unreadable, malformed, unknown or
