@@ -15,7 +15,7 @@ namespace {
 // A number as the user typed it, near enough: "1", "0.25", "1e-50" (not "1.000000" or "0.000000").
 std::string as_typed(double value) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", value);
+  std::snprintf(buf, sizeof buf, "%.12g", value);
   return buf;
 }
 }  // namespace
@@ -80,6 +80,13 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
 
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
                       const TrainingFlags& flags, const std::string& program, const std::string& note) {
+  if (flags.validation_split > 0) {  // refused before the summary, naming the flag, not by fit after it
+    const int64_t kept = validation_split_point(train.size(), flags.validation_split);
+    if (kept < 1 || kept >= train.size())
+      throw UsageError("--validation-split " + as_typed(flags.validation_split) + " of " +
+                       std::to_string(train.size()) + " training samples leaves " +
+                       (kept < 1 ? "none to train on" : "none to validate on"));
+  }
   if (!note.empty()) std::cerr << program << ": " << note << "\n";
   std::cout << model.summary() << std::flush;
   FitOptions options;
@@ -109,9 +116,10 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
     plateau.patience = 2;
     callbacks.push_back(std::make_unique<ReduceLROnPlateau>(plateau));
   }
+  // Written after every epoch, so a run that fails or is stopped keeps what it trained.
+  if (!flags.history.empty()) callbacks.push_back(std::make_unique<HistoryLogger>(flags.history));
   for (auto& callback : callbacks) options.callbacks.push_back(callback.get());
-  History history = model.fit(train, options);
-  if (!flags.history.empty()) write_history(history, flags.history);
+  model.fit(train, options);
 
   Evaluation eval = model.evaluate(test, flags.batch_size, 1, std::cout);
   std::printf("\nTest accuracy: %.4f\n", eval.accuracy);

@@ -44,6 +44,18 @@ expect 2 "--early-stopping must be 0 or more" --early-stopping -2 --device cpu
 expect 2 "--lr-schedule must be constant, step, cosine or plateau, got 'linear'" --lr-schedule linear --device cpu
 expect 2 "--history: history file 'h.txt' must end in .csv or .json" --history h.txt --device cpu
 expect 2 "--history: .*cannot write into '$scratch/nowhere/'" --history "$scratch/nowhere/h.csv" --device cpu
+mkdir -p "$scratch/folder.csv"
+expect 2 "--history: history file '$scratch/folder.csv' exists and is not a regular file" \
+  --history "$scratch/folder.csv" --device cpu
+# Needs the data set (the real run below does too): the split is checked against the training set's size.
+expect 2 "--validation-split 0.99999999 of 60000 training samples leaves none to train on" \
+  --validation-split 0.99999999 --device cpu
+# A diverging run fails within its first epoch, and the history it wrote after that epoch survives the failure.
+expect 1 "loss became nan in epoch 1" --lr 1e30 --epochs 3 --device cpu --history "$scratch/diverged.csv"
+if [ "$(cut -d, -f1,3 "$scratch/diverged.csv" 2>&1 | tr '\n' ' ')" != "epoch,loss 0,nan " ]; then
+  echo "FAIL: $name the diverged run's history is not one epoch with a nan loss: $(cat "$scratch/diverged.csv" 2>&1)"
+  failures=$((failures + 1))
+fi
 expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere" --device cpu
 expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere"  # --device auto: still one line, no fallback note first
 expect 2 "dataset-fashion-mnist" --data "$scratch/nowhere" --tf32

@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/data/device_dataset.h"
 #include "engine/layers/activations.h"
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
@@ -57,6 +58,12 @@ LabeledImages rows_of(const LabeledImages& data, int64_t begin, int64_t end) {
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++count;
+  return count;
+}
 
 // Bitwise equality of two parameter vectors, naming the first difference (gtest would print all of both).
 ::testing::AssertionResult same_values(const std::vector<float>& actual, const std::vector<float>& expected,
@@ -178,16 +185,16 @@ TEST(TrainingLoop, HooksAreCalledInKerasOrder) {
   EXPECT_EQ(capped.events, keras_order(1, 2));
 }
 
-// Stops in on_epoch_begin of `epoch`: a time budget checked between epochs does this.
-class StopsAtEpochBegin : public Callback {
- public:
-  explicit StopsAtEpochBegin(int epoch) : epoch_(epoch) {}
+// Requests a stop at the beginning of an epoch (a time budget checked between epochs does this) or after a step.
+struct RequestsStop : public Callback {
+  int at_epoch_begin = -1;
+  int64_t after_step = -1;
   void on_epoch_begin(FitContext& context, int epoch) override {
-    if (epoch == epoch_) context.stop_training = true;
+    if (epoch == at_epoch_begin) context.stop_training = true;
   }
-
- private:
-  int epoch_;
+  void on_batch_end(FitContext& context, int64_t step) override {
+    if (step == after_step) context.stop_training = true;
+  }
 };
 
 // Keras checks stop_training after a step, so an epoch it reports has trained at least one batch. An epoch of no
@@ -195,7 +202,8 @@ class StopsAtEpochBegin : public Callback {
 TEST(TrainingLoop, StopRequestedAtEpochBeginReportsNoEmptyEpoch) {
   LabeledImages data = random_labeled_images(100, kImage, kClasses, 111);
   auto model = adam_model(112);
-  StopsAtEpochBegin stop(1);
+  RequestsStop stop;
+  stop.at_epoch_begin = 1;
   FitOptions options = quiet(3);
   options.callbacks = {&stop};
   History history;
@@ -208,6 +216,25 @@ TEST(TrainingLoop, StopRequestedAtEpochBeginReportsNoEmptyEpoch) {
   EXPECT_LE(history.size(), 2u);
   for (size_t e = 0; e < history.size(); ++e)
     EXPECT_TRUE(std::isfinite(history[e].loss)) << "epoch " << e << " reports loss " << history[e].loss;
+}
+
+// A stop within an epoch: its line then counts the steps done, and the time per step is theirs.
+TEST(TrainingLoop, AnEpochStoppedWithinSaysHowFarItGot) {
+  LabeledImages data = random_labeled_images(320, kImage, kClasses, 121);  // 10 steps of 32
+  auto model = adam_model(122);
+  RequestsStop stop;
+  stop.after_step = 2;
+  std::ostringstream out;
+  FitOptions options = quiet(2);
+  options.verbose = 1;
+  options.out = &out;
+  options.callbacks = {&stop};
+  const History history = model->fit(data, options);
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_TRUE(contains(out.str(), " 3/10 [=====")) << out.str();
+  EXPECT_FALSE(contains(out.str(), "10/10")) << out.str();
+  EXPECT_FALSE(contains(out.str(), "ETA")) << "the final line of a stopped epoch has no ETA: " << out.str();
+  EXPECT_TRUE(contains(out.str(), " - loss: " + four_places(history[0].loss))) << out.str();
 }
 
 // ---- stopping callbacks
@@ -402,6 +429,30 @@ TEST(TrainingLoop, TerminateOnNanReusedAcrossFitsNamesTheRightEpoch) {
   EXPECT_EQ(guard.terminated_epoch(), 0) << "the second fit diverged in its first epoch";
 }
 
+// ---- a data set uploaded once
+
+// The uploaded data set keeps its shuffle generator between fits, so training can continue where it stopped: two
+// fits of one epoch are one fit of two (the shuffles included), and another seed would have shuffled otherwise.
+TEST(TrainingLoop, AnUploadedDataSetContinuesItsShuffleAcrossFits) {
+  LabeledImages data = random_labeled_images(100, kImage, kClasses, 451);
+  auto at_once = adam_model(452), in_two = adam_model(452), other_seed = adam_model(452);
+  DeviceDataset whole(data, kImage, Device::CPU, 7), resumed(data, kImage, Device::CPU, 7),
+      reshuffled(data, kImage, Device::CPU, 8);
+  const History two = at_once->fit(whole, quiet(2));
+  const History first = in_two->fit(resumed, quiet(1)), second = in_two->fit(resumed, quiet(1));
+  EXPECT_TRUE(same_parameters(*in_two, *at_once, "1 + 1 epochs on one uploaded data set vs 2 at once"));
+  EXPECT_EQ(second.at(0).loss, two.at(1).loss);
+  other_seed->fit(reshuffled, quiet(2));
+  EXPECT_FALSE(same_parameters(*other_seed, *at_once, "another shuffle seed")) << "the shuffle changed nothing";
+
+  FitOptions split = quiet(1);
+  split.validation_split = 0.2;
+  EXPECT_THROW(at_once->fit(whole, split), UsageError) << "an uploaded set cannot be split";
+  LabeledImages small = random_labeled_images(10, {4, 4}, kClasses, 453);  // read in place on the CPU: kept alive
+  DeviceDataset wrong_shape(small, {4, 4}, Device::CPU, 0);
+  EXPECT_THROW(at_once->fit(wrong_shape, quiet(1)), UsageError);
+}
+
 // ---- learning-rate schedules
 
 TEST(TrainingLoop, LearningRateScheduleChangesTheUpdate) {
@@ -508,7 +559,8 @@ TEST(Schedule, StepAndCosineDecayFollowTheirFormulas) {
   EXPECT_EQ(history[2].learning_rate, static_cast<double>(static_cast<float>(0.0025)));
 }
 
-History fit_with_plateau(uint64_t seed, const LabeledImages& data, int epochs, int cooldown, std::string& printed) {
+History fit_with_plateau(uint64_t seed, const LabeledImages& data, int epochs, int cooldown, std::string& printed,
+                         double min_rate = 0) {
   auto model = adam_model(seed);
   // Maximising a falling loss: nothing improves after the first epoch.
   ReduceLROnPlateau::Options plateau;
@@ -517,6 +569,7 @@ History fit_with_plateau(uint64_t seed, const LabeledImages& data, int epochs, i
   plateau.patience = 1;
   plateau.factor = 0.5;
   plateau.cooldown = cooldown;
+  plateau.min_rate = min_rate;
   ReduceLROnPlateau reduce(plateau);
   std::ostringstream out;
   FitOptions options = quiet(epochs);
@@ -552,6 +605,13 @@ TEST(Schedule, ReduceLROnPlateauHalvesTheRateAsKerasWould) {
   EXPECT_EQ(learning_rates(cooled), (std::vector<double>{r, r, r2, r2, r4, r4}));
   EXPECT_TRUE(contains(printed, "Epoch 4: ReduceLROnPlateau reducing learning rate to 0.0025.\n")) << printed;
   EXPECT_FALSE(contains(printed, "Epoch 3: ReduceLROnPlateau")) << printed;
+
+  // A floor between two floats (1e-2/3 is no float) is reached once, and then the rate stays: no "reducing" to the
+  // same rate every epoch.
+  const History floored = fit_with_plateau(512, data, 5, 0, printed, 1e-2 / 3);
+  const double floor = static_cast<float>(1e-2 / 3);
+  EXPECT_EQ(learning_rates(floored), (std::vector<double>{r, r, r2, floor, floor}));
+  EXPECT_EQ(count_of(printed, "ReduceLROnPlateau reducing"), 2u) << printed;
 }
 
 // ---- validation

@@ -14,7 +14,8 @@ DeviceDataset::DeviceDataset(const LabeledImages& data, const Shape& input_shape
     : rng_(shuffle_seed), size_(data.size()) {
   if (size_ == 0) throw UsageError(who + ": the data is empty");
   if (data.images.dtype() != DType::U8 || data.labels.dtype() != DType::U8)
-    throw UsageError(who + ": images and labels must be uint8, as loaded (the batch is scaled by 1/255 on the device)");
+    throw UsageError(who + ": images and labels must be uint8, as loaded (the batch is scaled by 1/255 on the "
+                     "device; float32 images go to predict)");
   Shape sample(data.images.shape().begin() + 1, data.images.shape().end());
   if (sample != input_shape)
     throw UsageError(who + ": images of shape " + shape_str(sample) + " do not fit the model's input " +
@@ -24,6 +25,7 @@ DeviceDataset::DeviceDataset(const LabeledImages& data, const Shape& input_shape
                      " labels");
   if (size_ > std::numeric_limits<int32_t>::max())
     throw UsageError(who + ": " + std::to_string(size_) + " samples are more than the int32 sample order can hold");
+  sample_shape_ = sample;
   images_ = device == Device::CPU ? data.images.view() : data.images.to(device);
   labels_ = device == Device::CPU ? data.labels.view() : data.labels.to(device);
   order_ = Tensor({size_}, device, DType::I32);

@@ -21,9 +21,11 @@ class DeviceDataset {
   // Checks the data against the model's per-sample input shape (UsageError starting with `who`, e.g. "fit") and
   // uploads it. On the CPU the host tensors are used in place: `data` must then outlive this object.
   DeviceDataset(const LabeledImages& data, const Shape& input_shape, Device device, uint64_t shuffle_seed,
-                const std::string& who);
+                const std::string& who = "data set");
 
   int64_t size() const { return size_; }
+  const Shape& sample_shape() const { return sample_shape_; }
+  Device device() const { return order_.device(); }
 
   // The order of the next epoch: the identity, or a fresh permutation from the shuffle generator.
   void begin_epoch(bool shuffle);
@@ -37,6 +39,7 @@ class DeviceDataset {
   std::vector<int32_t> host_order_;
   std::mt19937_64 rng_;
   int64_t size_ = 0;
+  Shape sample_shape_;
 };
 
 }  // namespace loom

@@ -6,6 +6,7 @@
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/train_step.h"
+#include "kernels/totals.h"
 
 namespace loom {
 namespace {
@@ -97,6 +98,11 @@ void Sequential::build(const Shape& input_shape, Device device, uint64_t seed) {
 void Sequential::compile(std::unique_ptr<Optimizer> optimizer, const Loss& loss) {
   require_built("compile");
   if (!optimizer) throw UsageError("compile: no optimizer given");
+  // The kernels, the running-totals snapshot and the loops all count exactly two sums.
+  if (loss.metric_names().size() != static_cast<size_t>(kTotalsSlots))
+    throw UsageError("compile: loss '" + loss.name() + "' declares " + std::to_string(loss.metric_names().size()) +
+                     " totals; loom's training loop reads exactly " + std::to_string(kTotalsSlots) +
+                     " (the loss and one metric)");
   std::unique_ptr<Loss> attached = loss.clone();
   attached->attach(*layers_.back(), shapes_.back());
   train_step_.reset();  // its graph ran the old optimizer and loss

@@ -28,6 +28,7 @@
 
 namespace loom {
 
+class DeviceDataset;
 class TrainStep;
 
 // Views of the model's preallocated buffers for one batch size, made once so a step builds no tensors: acts[i] is
@@ -77,8 +78,13 @@ class Sequential {
   Optimizer& optimizer();
   const Loss& loss() const;
 
-  // Training (engine/training/fit.cpp). Returns one EpochResult per epoch trained.
+  // Training (engine/training/fit.cpp). Returns one EpochResult per epoch trained. The data set is uploaded for
+  // this fit and shuffled from options.seed.
   History fit(const LabeledImages& data, const FitOptions& options);
+  // The same on a data set uploaded once (engine/data/device_dataset.h): it keeps its shuffle generator from one
+  // fit to the next (options.seed is not used), so fitting e epochs and then k more trains exactly as fitting e + k
+  // at once. Validation comes from options.validation_data (there is no split of an uploaded set).
+  History fit(DeviceDataset& data, const FitOptions& options);
   // verbose 1 prints Keras's evaluate line: "313/313 - 0s - loss: 0.3364 - accuracy: 0.8826 - ..."
   // (engine/training/inference.cpp, as are predict and the learning rate's accessors)
   Evaluation evaluate(const LabeledImages& data, int64_t batch_size = 32, int verbose = 0,
@@ -116,6 +122,7 @@ class Sequential {
 
  private:
   void ensure_capacity(int64_t rows);
+  History fit_on(DeviceDataset& train, const LabeledImages* validation, const FitOptions& options);
 
   std::string name_;
   std::vector<std::unique_ptr<Layer>> layers_;

@@ -100,6 +100,11 @@ void EarlyStopping::on_train_begin(FitContext& context) {
 
 void EarlyStopping::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {
   const double current = monitored_value(logs, options_.monitor);
+  // Keras keeps the first epoch's weights as the fallback: restored if no epoch ever improves (a NaN from the start).
+  if (options_.restore_best_weights && best_weights_.empty()) {
+    best_weights_ = context.model.parameters().to_vector();
+    best_epoch_ = epoch;
+  }
   ++wait_;
   const bool improved = higher_ ? current - options_.min_delta > best_ : current + options_.min_delta < best_;
   if (improved) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include <unistd.h>
@@ -47,15 +48,22 @@ struct Split {
 };
 Split split_off_validation(const LabeledImages& data, double fraction) {
   const int64_t n = data.size();
-  const int64_t train = static_cast<int64_t>(static_cast<double>(n) * (1.0 - fraction));
-  if (train < 1 || train >= n)
-    throw UsageError("fit: validation_split " + std::to_string(fraction) + " of " + std::to_string(n) +
-                     " samples leaves " + (train < 1 ? "none to train on" : "none to validate on"));
+  const int64_t train = validation_split_point(n, fraction);
+  if (train < 1 || train >= n) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.12g", fraction);
+    throw UsageError("fit: validation_split " + std::string(text) + " of " + std::to_string(n) + " samples leaves " +
+                     (train < 1 ? "none to train on" : "none to validate on"));
+  }
   return {{data.images.rows(0, train), data.labels.rows(0, train)},
           {data.images.rows(train, n), data.labels.rows(train, n)}};
 }
 
 }  // namespace
+
+int64_t validation_split_point(int64_t samples, double fraction) {
+  return static_cast<int64_t>(static_cast<double>(samples) * (1.0 - fraction));
+}
 
 History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
   require_compiled("fit");
@@ -70,9 +78,26 @@ History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
     validation_data = &split.validation;
   }
 
+  DeviceDataset train_set(*train_data, input_shape(), device_, options.seed, "fit");
+  return fit_on(train_set, validation_data, options);
+}
+
+History Sequential::fit(DeviceDataset& data, const FitOptions& options) {
+  require_compiled("fit");
+  check_options(options);
+  if (data.device() != device_ || data.sample_shape() != input_shape())
+    throw UsageError("fit: the data set was uploaded for " + std::string(device_name(data.device())) + " and input " +
+                     shape_str(data.sample_shape()) + ", the model is on " + device_name(device_) + " with input " +
+                     shape_str(input_shape()));
+  if (options.validation_split > 0 && !options.validation_data)
+    throw UsageError("fit: validation_split needs the data as loaded; give an uploaded data set validation_data");
+  return fit_on(data, options.validation_data, options);
+}
+
+History Sequential::fit_on(DeviceDataset& train_set, const LabeledImages* validation_data,
+                           const FitOptions& options) {
   // Everything the epochs use is made here, before the first step: data sets uploaded once, batch views and the
   // layers' plans for every batch size, the validation pass's state. Nothing is allocated between two steps.
-  DeviceDataset train_set(*train_data, input_shape(), device_, options.seed, "fit");
   std::unique_ptr<DeviceDataset> validation_set;
   if (validation_data)
     validation_set = std::make_unique<DeviceDataset>(*validation_data, input_shape(), device_, 0,
@@ -150,7 +175,8 @@ History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
   }
   for (Callback* c : callbacks) c->on_train_end(context, history);
   if (nan_guard.terminated())
-    throw Error("fit: the loss became " + std::to_string(history.back().loss) + " in epoch " +
+    throw Error(std::string("fit: the loss became ") + (std::isnan(history.back().loss) ? "nan" : "infinite") +
+                " in epoch " +
                 std::to_string(nan_guard.terminated_epoch() + 1) + " (try a lower learning rate)");
   return history;
 }

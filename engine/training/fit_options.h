@@ -58,6 +58,10 @@ struct EpochResult {
   int64_t graph_steps = 0;         // steps that were replays of the captured CUDA graph (0: ordinary launches only)
 };
 
+// Keras's validation_split: the first floor(samples · (1 − fraction)) samples train, the rest are held out. fit
+// refuses a fraction that leaves either side empty.
+int64_t validation_split_point(int64_t samples, double fraction);
+
 // What fit returns: one EpochResult per epoch trained (fewer than asked when a callback stopped training).
 using History = std::vector<EpochResult>;
 

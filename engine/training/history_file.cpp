@@ -1,6 +1,7 @@
 #include "engine/training/history_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,9 @@ bool is_csv(const std::string& path) {
 
 void check_history_path(const std::string& path) {
   is_csv(path);
+  struct stat status {};
+  if (stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
+    throw UsageError("history file '" + path + "' exists and is not a regular file");
   std::string folder = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
   if (folder.empty()) folder = ".";
   if (access(folder.c_str(), W_OK | X_OK) != 0)
@@ -306,6 +310,13 @@ History read_history(const std::string& path) {
   const bool csv = is_csv(path);
   const std::string text = read_text(path);
   return csv ? csv_history(path, text) : json_history(path, text);
+}
+
+HistoryLogger::HistoryLogger(std::string path) : path_(std::move(path)) { check_history_path(path_); }
+
+void HistoryLogger::on_epoch_end(FitContext&, int, EpochResult& logs) {
+  history_.push_back(logs);
+  write_history(history_, path_);
 }
 
 }  // namespace loom

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "engine/training/callback.h"
 #include "engine/training/fit_options.h"
 
 namespace loom {
@@ -23,6 +24,19 @@ void write_history(const History& history, const std::string& path);
 // Checks, before a run, that write_history could write `path` at its end: the extension, and a folder that exists
 // and may be written. A loom::UsageError naming the file otherwise.
 void check_history_path(const std::string& path);
+
+// Keras's CSVLogger as a callback: after every epoch the history so far is written to `path` (atomically), so a
+// run that stops early, fails or is killed keeps the epochs it trained. The path is checked when it is made.
+class HistoryLogger : public Callback {
+ public:
+  explicit HistoryLogger(std::string path);
+  void on_train_begin(FitContext&) override { history_.clear(); }
+  void on_epoch_end(FitContext&, int, EpochResult& logs) override;
+
+ private:
+  std::string path_;
+  History history_;
+};
 
 // Reads a file written by write_history (or by hand in the same layout) back: loss, accuracy, validated, val_loss,
 // val_accuracy, learning_rate and seconds; the other EpochResult fields keep their defaults. Columns or keys may

@@ -68,10 +68,13 @@ void ReduceLROnPlateau::on_epoch_end(FitContext& context, int epoch, EpochResult
     return;
   }
   if (cooldown_left_ > 0 || ++wait_ < options_.patience) return;
-  const double old_rate = context.model.learning_rate();
-  if (old_rate > options_.min_rate) {
-    const double new_rate = std::max(old_rate * options_.factor, options_.min_rate);
-    context.model.set_learning_rate(static_cast<float>(new_rate));
+  // Compared as the float the rate is kept in (as Keras compares with float32(min_lr)): a double floor between two
+  // floats would "reduce" to the same rate every epoch.
+  const float old_rate = context.model.learning_rate();
+  const float floor = static_cast<float>(options_.min_rate);
+  const float new_rate = std::max(static_cast<float>(old_rate * options_.factor), floor);
+  if (old_rate > floor && new_rate > 0 && new_rate < old_rate) {  // a rate underflowing to 0 is left as it is
+    context.model.set_learning_rate(new_rate);
     if (context.verbose()) {
       char buf[96];
       std::snprintf(buf, sizeof buf, "Epoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1,

@@ -1,5 +1,6 @@
 #include "engine/training/progress_bar.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <utility>
@@ -25,7 +26,8 @@ std::string ProgressBar::format_step_time(double seconds_per_step) {
   return buf;
 }
 
-std::string ProgressBar::format(int64_t step, int64_t total, double seconds, double loss, double accuracy) {
+std::string ProgressBar::format(int64_t step, int64_t total, double seconds, double loss, double accuracy,
+                                bool finished) {
   constexpr int kWidth = 30;
   std::string digits = std::to_string(total);
   std::string count = std::to_string(step);
@@ -36,19 +38,20 @@ std::string ProgressBar::format(int64_t step, int64_t total, double seconds, dou
   bar += std::string(kWidth - filled, '.');
   line += " [" + bar + "]";
   char buf[64];
-  if (step < total) {
+  if (step < total && !finished) {
     double eta = step > 0 ? seconds / step * (total - step) : 0.0;
     std::snprintf(buf, sizeof buf, " - ETA: %.0fs", eta);
     line += buf;
   } else {
     std::snprintf(buf, sizeof buf, " - %.0fs ", seconds);
-    line += buf + format_step_time(total > 0 ? seconds / total : 0.0);
+    line += buf + format_step_time(step > 0 ? seconds / static_cast<double>(step) : 0.0);
   }
-  if (loss >= 0) {
-    std::snprintf(buf, sizeof buf, " - loss: %.4f", loss);
+  // Negative means not known yet; NaN is known, and shown.
+  if (!(loss < 0)) {
+    std::snprintf(buf, sizeof buf, " - loss: %.4f", std::isnan(loss) ? std::fabs(loss) : loss);  // "nan", not "-nan"
     line += buf;
   }
-  if (accuracy >= 0) {
+  if (!(accuracy < 0)) {
     std::snprintf(buf, sizeof buf, " - accuracy: %.4f", accuracy);
     line += buf;
   }
@@ -67,8 +70,9 @@ void ProgressBar::update(int64_t step, double loss, double accuracy) {
   out_ << '\r' << line << std::flush;
 }
 
-void ProgressBar::finish(double loss, double accuracy, const std::string& suffix) {
-  std::string line = format(total_, total_, elapsed(), loss, accuracy) + suffix;
+void ProgressBar::finish(double loss, double accuracy, const std::string& suffix, int64_t steps_done) {
+  const int64_t steps = steps_done >= 0 ? std::min(steps_done, total_) : total_;
+  std::string line = format(steps, total_, elapsed(), loss, accuracy, /*finished=*/true) + suffix;
   if (interactive_) {
     if (line.size() < last_width_) line += std::string(last_width_ - line.size(), ' ');
     out_ << '\r';

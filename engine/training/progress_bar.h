@@ -20,11 +20,14 @@ class ProgressBar {
 
   // Redraws at most every 50 ms. loss/accuracy are running means; pass negative values when none is known yet.
   void update(int64_t step, double loss, double accuracy);
-  // The epoch's final line; `suffix` follows the loss and accuracy (the validation figures).
-  void finish(double loss, double accuracy, const std::string& suffix = "");
+  // The epoch's final line; `suffix` follows the loss and accuracy (the validation figures). `steps_done` is less
+  // than the total when training stopped within the epoch (the time per step is then over the steps done).
+  void finish(double loss, double accuracy, const std::string& suffix = "", int64_t steps_done = -1);
 
-  // The line for `step` of `total` after `seconds`; exposed for tests.
-  static std::string format(int64_t step, int64_t total, double seconds, double loss, double accuracy);
+  // The line for `step` of `total` after `seconds` (with an ETA until the last step, or until `finished`); exposed
+  // for tests.
+  static std::string format(int64_t step, int64_t total, double seconds, double loss, double accuracy,
+                            bool finished = false);
   // Keras's per-step time: "1ms/step", "987us/step", "2s/step".
   static std::string format_step_time(double seconds_per_step);
 

@@ -23,6 +23,7 @@ class ProgressLogger : public Callback {
   bool live_;
   ProgressBar::Clock clock_;
   std::unique_ptr<ProgressBar> bar_;
+  int64_t steps_done_ = 0;  // fewer than the epoch's steps when a callback stopped training within it
 };
 
 }  // namespace loom

@@ -1,7 +1,7 @@
 // The training step's per-step values, on the model's device (kernels/step_state.h has the layout): the batch
 // cursor, the steps done and the learning rate. Kernels of the step read them there, so a captured CUDA graph
-// replays every step of every epoch; the host writes them only between steps (rewind per epoch, a new rate from a
-// schedule), in stream order, and never inside a captured step.
+// replays every step of every epoch; the host writes them between steps (rewind per epoch, a new rate from a
+// schedule), in stream order behind the steps already queued, and never inside a captured step.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,8 @@ class StepState {
   void advance(int64_t rows);
   // Before an epoch: the next batch starts at the beginning of the (new) order.
   void rewind();
-  // Between steps. The host keeps the value too, so reading it never waits for the device.
+  // Between steps (it waits for the queued ones: meant for once an epoch). The host keeps the value too, so reading it
+  // never waits for the device.
   void set_learning_rate(float learning_rate);
   float current_learning_rate() const { return host_rate_; }
   // Waits for the device.
