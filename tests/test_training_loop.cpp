@@ -19,6 +19,7 @@
 #include "engine/layers/flatten.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/callbacks.h"
+#include "engine/training/history_file.h"
 #include "engine/training/lr_schedules.h"
 #include "tests/test_support.h"
 
@@ -427,6 +428,39 @@ TEST(TrainingLoop, TerminateOnNanReusedAcrossFitsNamesTheRightEpoch) {
   ASSERT_EQ(diverging->fit(data, options).size(), 1u);
   EXPECT_TRUE(guard.terminated());
   EXPECT_EQ(guard.terminated_epoch(), 0) << "the second fit diverged in its first epoch";
+}
+
+// ---- the history file
+
+// Reads the history file at every epoch's end, after the logger (callbacks run in the order given).
+struct ReadsHistoryFile : public Callback {
+  std::string path;
+  std::vector<size_t> rows_seen;
+  void on_epoch_end(FitContext&, int, EpochResult&) override { rows_seen.push_back(read_history(path).size()); }
+};
+
+class HistoryLoggerTest : public TempDirTest {};
+
+TEST_F(HistoryLoggerTest, WritesTheHistorySoFarAfterEveryEpoch) {
+  LabeledImages data = random_labeled_images(64, kImage, kClasses, 461);
+  auto model = adam_model(462);
+  HistoryLogger logger(path("h.json"));
+  ReadsHistoryFile reader;
+  reader.path = path("h.json");
+  FitOptions options = quiet(3);
+  options.validation_split = 0.25;
+  options.callbacks = {&logger, &reader};
+  const History history = model->fit(data, options);
+  EXPECT_EQ(reader.rows_seen, (std::vector<size_t>{1, 2, 3}));
+  const History saved = read_history(path("h.json"));
+  ASSERT_EQ(saved.size(), history.size());
+  for (size_t e = 0; e < saved.size(); ++e) {
+    EXPECT_EQ(saved[e].loss, history[e].loss) << "epoch " << e;
+    EXPECT_EQ(saved[e].val_accuracy, history[e].val_accuracy) << "epoch " << e;
+    EXPECT_EQ(saved[e].learning_rate, history[e].learning_rate) << "epoch " << e;
+  }
+  EXPECT_THROW(HistoryLogger(path("h.txt")), UsageError);
+  EXPECT_THROW(HistoryLogger(path("missing/h.csv")), UsageError);
 }
 
 // ---- a data set uploaded once
