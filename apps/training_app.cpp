@@ -81,11 +81,8 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
                       const TrainingFlags& flags, const std::string& program, const std::string& note) {
   if (flags.validation_split > 0) {  // refused before the summary, naming the flag, not by fit after it
-    const int64_t kept = validation_split_point(train.size(), flags.validation_split);
-    if (kept < 1 || kept >= train.size())
-      throw UsageError("--validation-split " + as_typed(flags.validation_split) + " of " +
-                       std::to_string(train.size()) + " training samples leaves " +
-                       (kept < 1 ? "none to train on" : "none to validate on"));
+    const std::string problem = validation_split_problem(train.size(), flags.validation_split);
+    if (!problem.empty()) throw UsageError("--validation-split " + problem);
   }
   if (!note.empty()) std::cerr << program << ": " << note << "\n";
   std::cout << model.summary() << std::flush;

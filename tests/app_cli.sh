@@ -48,7 +48,7 @@ mkdir -p "$scratch/folder.csv"
 expect 2 "--history: history file '$scratch/folder.csv' exists and is not a regular file" \
   --history "$scratch/folder.csv" --device cpu
 # Needs the data set (the real run below does too): the split is checked against the training set's size.
-expect 2 "--validation-split 0.99999999 of 60000 training samples leaves none to train on" \
+expect 2 "--validation-split 0.99999999 of 60000 samples leaves none to train on" \
   --validation-split 0.99999999 --device cpu
 # A diverging run fails within its first epoch, and the history it wrote after that epoch survives the failure.
 expect 1 "loss became nan in epoch 1" --lr 1e30 --epochs 3 --device cpu --history "$scratch/diverged.csv"

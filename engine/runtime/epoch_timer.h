@@ -2,6 +2,8 @@
 // synchronization until the elapsed time is asked for). On the CPU it does nothing and reports 0.
 #pragma once
 
+#include <chrono>
+
 #include <cuda_runtime.h>
 
 #include "engine/runtime/device.h"
@@ -22,5 +24,10 @@ class EpochTimer {
  private:
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
+
+// Host wall-clock seconds since `start` (the figure reported beside the GPU's event time).
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 }  // namespace loom

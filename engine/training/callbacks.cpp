@@ -106,8 +106,7 @@ void EarlyStopping::on_epoch_end(FitContext& context, int epoch, EpochResult& lo
     best_epoch_ = epoch;
   }
   ++wait_;
-  const bool improved = higher_ ? current - options_.min_delta > best_ : current + options_.min_delta < best_;
-  if (improved) {
+  if (improves_on(current, best_, options_.min_delta, higher_)) {
     best_ = current;
     best_epoch_ = epoch;
     if (options_.restore_best_weights) best_weights_ = context.model.parameters().to_vector();

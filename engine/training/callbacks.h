@@ -20,6 +20,10 @@ double monitored_value(const EpochResult& epoch, const std::string& monitor);
 void check_monitor(const FitContext& context, const std::string& monitor, const std::string& who);
 // Whether larger is better for `monitor` in `mode`.
 bool higher_is_better(const std::string& monitor, MonitorMode mode);
+// Keras's test of progress: `current` beats `best` by more than min_delta, in the direction that is better.
+inline bool improves_on(double current, double best, double min_delta, bool higher_is_better) {
+  return higher_is_better ? current - min_delta > best : current + min_delta < best;
+}
 
 // Stops training at the first non-finite loss, without a host synchronization per step: it reads the running
 // totals snapshot (on the GPU it lands a few steps behind; the epoch's final figure is checked too), so training

@@ -22,10 +22,6 @@
 namespace loom {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 bool live_progress(const FitOptions& options) {
   if (options.verbose <= 0 || options.live_progress == LiveProgress::Never) return false;
   return options.live_progress == LiveProgress::Always || (options.out == &std::cout && isatty(STDOUT_FILENO));
@@ -48,13 +44,9 @@ struct Split {
 };
 Split split_off_validation(const LabeledImages& data, double fraction) {
   const int64_t n = data.size();
+  const std::string problem = validation_split_problem(n, fraction);
+  if (!problem.empty()) throw UsageError("fit: validation_split " + problem);
   const int64_t train = validation_split_point(n, fraction);
-  if (train < 1 || train >= n) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.12g", fraction);
-    throw UsageError("fit: validation_split " + std::string(text) + " of " + std::to_string(n) + " samples leaves " +
-                     (train < 1 ? "none to train on" : "none to validate on"));
-  }
   return {{data.images.rows(0, train), data.labels.rows(0, train)},
           {data.images.rows(train, n), data.labels.rows(train, n)}};
 }
@@ -63,6 +55,15 @@ Split split_off_validation(const LabeledImages& data, double fraction) {
 
 int64_t validation_split_point(int64_t samples, double fraction) {
   return static_cast<int64_t>(static_cast<double>(samples) * (1.0 - fraction));
+}
+
+std::string validation_split_problem(int64_t samples, double fraction) {
+  const int64_t train = validation_split_point(samples, fraction);
+  if (train >= 1 && train < samples) return "";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.12g", fraction);  // as typed: 0.99999999, not 1.000000
+  return std::string(text) + " of " + std::to_string(samples) + " samples leaves " +
+         (train < 1 ? "none to train on" : "none to validate on");
 }
 
 History Sequential::fit(const LabeledImages& data, const FitOptions& options) {

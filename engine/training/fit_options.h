@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "engine/data/labeled_images.h"
@@ -58,9 +59,11 @@ struct EpochResult {
   int64_t graph_steps = 0;         // steps that were replays of the captured CUDA graph (0: ordinary launches only)
 };
 
-// Keras's validation_split: the first floor(samples · (1 − fraction)) samples train, the rest are held out. fit
-// refuses a fraction that leaves either side empty.
+// Keras's validation_split: the first floor(samples · (1 − fraction)) samples train, the rest are held out.
 int64_t validation_split_point(int64_t samples, double fraction);
+// Empty when the split leaves samples on both sides; else what is wrong, e.g. "0.999 of 100 samples leaves none to
+// train on" (fit and the apps put the option's or the flag's name in front).
+std::string validation_split_problem(int64_t samples, double fraction);
 
 // What fit returns: one EpochResult per epoch trained (fewer than asked when a callback stopped training).
 using History = std::vector<EpochResult>;

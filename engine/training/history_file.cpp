@@ -36,7 +36,15 @@ constexpr Column kColumns[] = {
     {"learning_rate", &EpochResult::learning_rate, false}, {"seconds", &EpochResult::seconds, false},
 };
 constexpr size_t kEpoch = sizeof kColumns / sizeof kColumns[0];
-constexpr const char* kExpected = "epoch, accuracy, loss, val_accuracy, val_loss, learning_rate, seconds";
+// "epoch, accuracy, loss, ...", for messages: made from the table, so it cannot drift from it.
+const std::string& expected_columns() {
+  static const std::string names = [] {
+    std::string text = "epoch";
+    for (const Column& column : kColumns) text += std::string(", ") + column.name;
+    return text;
+  }();
+  return names;
+}
 // Far beyond any real history; stops a wrong path (a data set, /dev/zero) from being read into memory whole.
 constexpr size_t kMaxBytes = size_t{64} << 20;
 
@@ -165,7 +173,8 @@ size_t column_of(const std::string& path, size_t line, const char* kind, const s
   size_t index = 0;
   while (index < kEpoch && name != kColumns[index].name) ++index;
   if (index == kEpoch && name != "epoch") {
-    fail(path, line, std::string("unknown ") + kind + " '" + printable(name) + "' (expected " + kExpected + ")");
+    fail(path, line,
+         std::string("unknown ") + kind + " '" + printable(name) + "' (expected " + expected_columns() + ")");
   }
   if (seen[index]) fail(path, line, std::string(kind) + " '" + name + "' appears twice");
   seen[index] = true;
@@ -208,7 +217,7 @@ History csv_history(const std::string& path, const std::string& text) {
     if (!line.empty() && line.back() == '\r') line.pop_back();  // a file saved with Windows line ends
   }
   while (!lines.empty() && lines.back().empty()) lines.pop_back();
-  if (lines.empty()) fail(path, 0, std::string("is empty; expected the header ") + kExpected);
+  if (lines.empty()) fail(path, 0, std::string("is empty; expected the header ") + expected_columns());
 
   const std::vector<std::string> header = split(lines[0], ',');
   std::vector<bool> seen(kEpoch + 1, false);
@@ -255,7 +264,8 @@ History json_history(const std::string& path, const std::string& text) {
     fail(path, 0, "is not valid JSON: " + printable(reason, 200));
   }
   if (!document.is_object()) {
-    fail(path, 0, std::string("holds a JSON ") + document.type_name() + ", not an object of lists (" + kExpected + ")");
+    fail(path, 0,
+         std::string("holds a JSON ") + document.type_name() + ", not an object of lists (" + expected_columns() + ")");
   }
   std::vector<bool> seen(kEpoch + 1, false);
   std::vector<const json*> lists(kEpoch + 1, nullptr);

@@ -7,6 +7,7 @@
 #include "engine/data/device_dataset.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/cuda_context.h"
+#include "engine/runtime/epoch_timer.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/evaluation_loop.h"
 #include "engine/training/progress_bar.h"
@@ -15,10 +16,6 @@
 
 namespace loom {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 }  // namespace
 
@@ -33,8 +30,7 @@ void EvaluationLoop::prepare(int64_t samples, int64_t batch) {
 }
 
 Evaluation EvaluationLoop::run(DeviceDataset& data, int64_t batch) {
-  if (batch < 1) throw UsageError("batch size must be at least 1, got " + std::to_string(batch));
-  const int64_t n = data.size();
+  const int64_t n = data.size();  // batch >= 1: evaluate and fit have checked it
   batch = std::min(batch, n);
   auto start = std::chrono::steady_clock::now();
   data.begin_epoch(/*shuffle=*/false);

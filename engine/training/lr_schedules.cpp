@@ -61,8 +61,7 @@ void ReduceLROnPlateau::on_epoch_end(FitContext& context, int epoch, EpochResult
     --cooldown_left_;
     wait_ = 0;
   }
-  const bool improved = higher_ ? current > best_ + options_.min_delta : current < best_ - options_.min_delta;
-  if (improved) {
+  if (improves_on(current, best_, options_.min_delta, higher_)) {
     best_ = current;
     wait_ = 0;
     return;

@@ -1,6 +1,5 @@
 #include "engine/training/step_state.h"
 
-#include <vector>
 
 #include "kernels/step_state.h"
 
@@ -21,12 +20,6 @@ void StepState::rewind() { cursor_.zero(); }
 void StepState::set_learning_rate(float learning_rate) {
   host_rate_ = learning_rate;
   rate_.copy_from(Tensor::wrap(&host_rate_, {1}, Device::CPU, DType::F32));
-}
-
-int64_t StepState::steps_done() const {
-  std::vector<int32_t> host(kStepStateSlots);
-  Tensor::wrap(host.data(), {kStepStateSlots}, Device::CPU, DType::I32).copy_from(words_);
-  return host[kStepsDone];
 }
 
 }  // namespace loom

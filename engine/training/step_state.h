@@ -26,8 +26,6 @@ class StepState {
   // never waits for the device.
   void set_learning_rate(float learning_rate);
   float current_learning_rate() const { return host_rate_; }
-  // Waits for the device.
-  int64_t steps_done() const;
 
  private:
   Tensor words_, cursor_, rate_;
