@@ -1,12 +1,16 @@
 #include "apps/training_app.h"
 
+#include "apps/file_flags.h"
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 
+#include "engine/io/atomic_file.h"
+#include "engine/model/model_file.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/callbacks.h"
+#include "engine/training/checkpoint.h"
 #include "engine/training/history_file.h"
 #include "engine/training/lr_schedules.h"
 
@@ -17,6 +21,26 @@ std::string as_typed(double value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.12g", value);
   return buf;
+}
+
+// The flags a resumed run must share with the run that wrote the checkpoint (the architecture and the optimizer's
+// settings are checked apart, from the model itself).
+RunSettings resume_settings(const TrainingFlags& flags) {
+  return {{"--batch-size", std::to_string(flags.batch_size)},
+          {"--validation-split", as_typed(flags.validation_split)},
+          {"--lr-schedule", flags.lr_schedule},
+          {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
+          {"--stop-at-loss", flags.stop_at_loss_given ? as_typed(flags.stop_at_loss) : "off"}};
+}
+
+// A UsageError about a file a flag names, with the flag in front.
+template <class Body>
+void for_flag(const char* flag, Body body) {
+  try {
+    body();
+  } catch (const UsageError& e) {
+    throw UsageError(std::string(flag) + ": " + e.what());
+  }
 }
 }  // namespace
 
@@ -44,6 +68,15 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
                  "without improvement of the loss, or val_loss with a validation split)")
       ->capture_default_str();
   app.add_option("--history", flags.history, "write the per-epoch figures to FILE.csv (Keras CSVLogger) or FILE.json");
+  app.add_option("--save", flags.save,
+                 "write the trained weights to FILE (safetensors, Keras names and layouts; the best epoch's with "
+                 "--early-stopping)");
+  app.add_option("--checkpoint", flags.checkpoint,
+                 "write everything needed to resume (weights, Adam's state, shuffle, callbacks, history) to FILE "
+                 "after every epoch");
+  app.add_option("--resume", flags.resume,
+                 "go on from a --checkpoint FILE up to --epochs, exactly as if the run had not stopped");
+  app.add_option("--load", flags.load, "start from the weights in FILE (a --save or --checkpoint file)");
 }
 
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note) {
@@ -68,6 +101,17 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
       throw UsageError(std::string("--history: ") + e.what());
     }
   }
+  if (!flags.save.empty()) for_flag("--save", [&] { check_writable_path(flags.save, "file"); });
+  if (!flags.checkpoint.empty()) for_flag("--checkpoint", [&] { check_writable_path(flags.checkpoint, "file"); });
+  if (!flags.save.empty() && !flags.checkpoint.empty() && same_file(flags.save, flags.checkpoint))
+    throw UsageError("--save and --checkpoint name the same file '" + flags.save + "'");
+  if (!flags.save.empty() && !flags.resume.empty() && same_file(flags.save, flags.resume))
+    throw UsageError("--save would replace the checkpoint '" + flags.resume +
+                     "' that --resume reads with weights only");
+  if (!flags.resume.empty() && !flags.load.empty())
+    throw UsageError("--resume and --load exclude each other (a checkpoint holds the weights it resumes from)");
+  if (!flags.resume.empty()) require_existing_file("--resume", flags.resume);
+  if (!flags.load.empty()) require_existing_file("--load", flags.load);
   if (flags.tf32 && flags.device == "cpu")
     throw UsageError("--tf32 needs the GPU (it selects tensor-core math in cuBLAS and cuDNN)");
   Device device = resolve_device(flags.device, note);
@@ -84,8 +128,7 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
     const std::string problem = validation_split_problem(train.size(), flags.validation_split);
     if (!problem.empty()) throw UsageError("--validation-split " + problem);
   }
-  if (!note.empty()) std::cerr << program << ": " << note << "\n";
-  std::cout << model.summary() << std::flush;
+  if (!flags.load.empty()) for_flag("--load", [&] { load_weights(model, flags.load); });
   FitOptions options;
   options.epochs = flags.epochs;
   options.batch_size = flags.batch_size;
@@ -113,10 +156,32 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
     plateau.patience = 2;
     callbacks.push_back(std::make_unique<ReduceLROnPlateau>(plateau));
   }
-  // Written after every epoch, so a run that fails or is stopped keeps what it trained.
-  if (!flags.history.empty()) callbacks.push_back(std::make_unique<HistoryLogger>(flags.history));
+  ResumePoint resumed;
+  if (!flags.resume.empty()) {
+    std::vector<Callback*> stateful;
+    for (auto& callback : callbacks) stateful.push_back(callback.get());
+    for_flag("--resume",
+             [&] { resumed = resume_from_checkpoint(flags.resume, model, stateful, resume_settings(flags)); });
+    if (resumed.epochs_done >= flags.epochs)
+      throw UsageError("--resume: '" + flags.resume + "' has " + std::to_string(resumed.epochs_done) +
+                       " epochs done; --epochs " + std::to_string(flags.epochs) + " asks for no more");
+    options.initial_epoch = resumed.epochs_done;
+    options.shuffle_state = resumed.shuffle_state;
+  }
+  // Written after every epoch, so a run that fails or is stopped keeps what it trained; the checkpoint last, after
+  // the callbacks whose state it saves.
+  if (!flags.history.empty()) callbacks.push_back(std::make_unique<HistoryLogger>(flags.history, resumed.history));
+  if (!flags.checkpoint.empty())
+    callbacks.push_back(std::make_unique<CheckpointWriter>(flags.checkpoint, resume_settings(flags), resumed.history));
   for (auto& callback : callbacks) options.callbacks.push_back(callback.get());
+
+  if (!note.empty()) std::cerr << program << ": " << note << "\n";
+  std::cout << model.summary() << std::flush;
+  if (!flags.resume.empty())
+    std::cout << "Resuming from '" << flags.resume << "' after epoch " << resumed.epochs_done << "\n" << std::flush;
   model.fit(train, options);
+  // Before the evaluation, so a failure there loses nothing trained.
+  if (!flags.save.empty()) save_weights(model, flags.save);
 
   Evaluation eval = model.evaluate(test, flags.batch_size, 1, std::cout);
   std::printf("\nTest accuracy: %.4f\n", eval.accuracy);

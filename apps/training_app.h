@@ -34,6 +34,10 @@ struct TrainingFlags {
   int early_stopping = 0;
   std::string lr_schedule = "constant";
   std::string history;               // --history FILE: the per-epoch figures as .csv or .json
+  std::string save;                  // --save FILE: the weights after training (the restored best, if early stopping)
+  std::string checkpoint;            // --checkpoint FILE: everything needed to resume, after every epoch
+  std::string resume;                // --resume FILE: go on with the run a checkpoint holds
+  std::string load;                  // --load FILE: start from saved weights instead of the initialisation
 };
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags);
@@ -42,9 +46,10 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags);
 // CPU, *note explains why; it is printed by train_and_report, so a failure before training is the only line.
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note);
 
-// Prints the note (if any) to stderr, then the summary; trains for flags.epochs with the callbacks the flags ask
-// for, writes the history if asked, evaluates on the test set and prints the first test image's predicted and true
-// class.
+// Loads --load or --resume (a wrong file is the only line printed), prints the note (if any) to stderr, then the
+// summary; trains up to flags.epochs with the callbacks the flags ask for (history and checkpoint written after
+// every epoch), saves the weights if asked, evaluates on the test set and prints the first test image's predicted
+// and true class.
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
                       const TrainingFlags& flags, const std::string& program, const std::string& note);
 

@@ -1,33 +1,43 @@
 #!/usr/bin/env bash
 # A training app, run as users run it: bad input must end with one line on stderr that names the problem and the
 # right exit code (2: bad usage, 1: runtime failure) before any training starts; a short real run must print the
-# summary, the epoch line, the test accuracy and the first test image's prediction.
+# summary, the epoch line, the test accuracy and the first test image's prediction. The model files: --save,
+# --checkpoint, --resume and --load are checked before training, predict (next to the app) classifies the first test
+# image as the run that saved the model did, a checkpoint refuses to resume another run, and (train_mlp) resuming is
+# exact: epochs 1-2 plus a resumed epoch 3 give the same weights, byte for byte, as 3 epochs in one go.
 # Usage: app_cli.sh APP   (the app-specific cases are chosen by its name)
 set -u
 app=$1
 name=$(basename "$app")
-failures=0
+program=$app
+source "$(dirname "$0")/cli_support.sh"
+predict=$(dirname "$app")/predict
+data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-expect() {  # expect EXIT_CODE REGEX ARGS...
-  local want=$1 pattern=$2
-  shift 2
-  local err rc
-  err=$("$app" "$@" 2>&1 >/dev/null)
-  rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "FAIL: $name $* exited $rc, expected $want; stderr: $err"
-    failures=$((failures + 1))
-  elif ! grep -Eq -- "$pattern" <<<"$err"; then
-    echo "FAIL: $name $*: stderr does not match '$pattern': $err"
-    failures=$((failures + 1))
-  elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ]; then
-    echo "FAIL: $name $*: expected one line on stderr, got: $err"
-    failures=$((failures + 1))
-  else
-    echo "ok: $name $* -> $rc: $err"
+
+train() {  # train OUTPUT ARGS...: a real run of the app, its stdout in OUTPUT; says FAIL and returns 1 if it fails
+  local out=$1 start=$SECONDS
+  shift
+  if ! "$app" "$@" >"$out" 2>"$out.err"; then
+    fail "$* failed: $(cat "$out.err")"
+    return 1
   fi
+  echo "ok: $name $* ($((SECONDS - start)) s)"
+}
+
+# The first test image's prediction that a run printed ("Ankle boot (0.7773)") is the one predict gives for the
+# model that run saved, to the printed 4 decimals.
+first_prediction_matches() {  # first_prediction_matches TRAINING_OUTPUT MODEL_FILE
+  local trained predicted
+  trained=$(sed -n 's/^First test image: predicted \(.*)\), true .*/\1/p' "$1")
+  predicted=$("$predict" --device cpu --model "$2" --idx "$data/t10k-images-idx3-ubyte.gz" --index 0 2>&1 | head -n 1)
+  if [ -z "$trained" ] || [ "${predicted#*\[0\]: }" != "$trained" ]; then
+    fail "predict --model $2 --idx t10k-images --index 0 says '$predicted', the run that saved it '$trained'"
+    return 1
+  fi
+  echo "ok: predict --model $2 --index 0 -> ${predicted#*\[0\]: }, as $name printed"
 }
 
 expect 2 "--epochs must be at least 1" --epochs 0 --device cpu
@@ -66,6 +76,27 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
   printf 'not an idx file' >"$scratch/corrupt/$f"
 done
 expect 1 "train-images-idx3-ubyte" --data "$scratch/corrupt" --device cpu
+# Model files: where --save and --checkpoint write must be writable and --resume and --load must exist, before the
+# data set is even read; a file that is not safetensors is a runtime failure naming it.
+expect 2 "--save: file '$scratch/nowhere/m.safetensors': cannot write into '$scratch/nowhere/'" \
+  --save "$scratch/nowhere/m.safetensors" --device cpu
+expect 2 "--checkpoint: file '$scratch/nowhere/c.safetensors': cannot write into '$scratch/nowhere/'" \
+  --checkpoint "$scratch/nowhere/c.safetensors" --device cpu
+expect 2 "--save: file '$scratch/folder.csv' exists and is not a regular file" --save "$scratch/folder.csv" --device cpu
+expect 2 "--checkpoint: file '$scratch/folder.csv' exists and is not a regular file" \
+  --checkpoint "$scratch/folder.csv" --device cpu
+expect 2 "--save and --checkpoint name the same file '$scratch/m.safetensors'" \
+  --save "$scratch/m.safetensors" --checkpoint "$scratch/./m.safetensors" --device cpu
+expect 2 "--save would replace the checkpoint '$scratch/c.safetensors' that --resume reads" \
+  --save "$scratch/c.safetensors" --resume "$scratch/c.safetensors" --device cpu
+expect 2 "--resume and --load exclude each other" --resume "$scratch/a.safetensors" --load "$scratch/b.safetensors" \
+  --device cpu
+expect 2 "--resume: no file '$scratch/none.safetensors'" --resume "$scratch/none.safetensors" --device cpu
+expect 2 "--load: no file '$scratch/none.safetensors'" --load "$scratch/none.safetensors" --device cpu
+expect 2 "--load: no file '$scratch/none.safetensors'" --load "$scratch/none.safetensors"  # --device auto: one line
+printf 'not a model\n' >"$scratch/text.safetensors"
+expect 1 "^$name: safetensors file '$scratch/text.safetensors': " --resume "$scratch/text.safetensors" --device cpu
+expect 1 "^$name: safetensors file '$scratch/text.safetensors': " --load "$scratch/text.safetensors" --device cpu
 case "$name" in
   train_mlp)
     expect 2 "--hidden: 'x' is not a positive layer width" --hidden 128,x --device cpu
@@ -81,20 +112,25 @@ case "$name" in
 esac
 # A real run on the CPU reference (the CNN narrowed so it takes seconds) with a validation split, the history file
 # and a loss threshold that stops it: the MLP as in the tutorial (below 0.4 after epoch 2 of 5), the CNN after its
-# first epoch.
+# first epoch. It saves its weights and a checkpoint; other_model: flags that make another architecture.
 history="$scratch/history.csv"
+model="$scratch/model.safetensors"
+checkpoint="$scratch/checkpoint.safetensors"
+trained=
 case "$name" in
   train_mlp)
     run_args=(--epochs 5 --device cpu --validation-split 0.1 --stop-at-loss 0.4 --history "$history")
-    params="101,770"; floor=0.80; epochs=2 ;;
+    params="101,770"; floor=0.80; epochs=2
+    other_model=(--hidden 64); difference="layer 2 \('dense'\) has units 128 in the file, 64 here" ;;
   train_cnn)
     run_args=(--epochs 2 --device cpu --filters 4 --dense 16 --validation-split 0.1 --stop-at-loss 9
               --history "$history")
-    params="1,974"; floor=0.60; epochs=1 ;;
+    params="1,974"; floor=0.60; epochs=1
+    other_model=(--filters 8); difference="layer 1 \('conv2d'\) has filters 4 in the file, 8 here" ;;
   *) run_args=(); params=""; floor=0; epochs=0 ;;
 esac
 if [ -n "$params" ]; then
-  if ! "$app" "${run_args[@]}" >"$scratch/out" 2>"$scratch/err"; then
+  if ! "$app" "${run_args[@]}" --save "$model" --checkpoint "$checkpoint" >"$scratch/out" 2>"$scratch/err"; then
     echo "FAIL: $name ${run_args[*]} failed: $(cat "$scratch/err")"
     failures=$((failures + 1))
   else
@@ -120,6 +156,78 @@ if [ -n "$params" ]; then
     else
       echo "FAIL: $name test accuracy '$accuracy' is not above $floor"
       failures=$((failures + 1))
+    fi
+    trained=yes
+  fi
+fi
+
+# The saved model predicts as the run did; its checkpoint, of a run the loss threshold stopped, refuses to resume,
+# and so does a checkpoint of another architecture, other settings, another learning rate, a weights file or a
+# truncated checkpoint (before any training: these are cheap).
+if [ -n "$trained" ]; then
+  first_prediction_matches "$scratch/out" "$model"
+  expect 2 "--resume: '$checkpoint' is of a run that a callback stopped after epoch $epochs: there is nothing to" \
+    "${run_args[@]}" --resume "$checkpoint"
+  expect 2 "--resume: '$checkpoint' holds another model: $difference" --device cpu "${other_model[@]}" \
+    --resume "$checkpoint"
+  expect 2 "--load: '$model' holds another model: $difference" --device cpu "${other_model[@]}" --load "$model"
+  expect 2 "--resume: '$checkpoint' was trained with --batch-size 32, this run has 64" \
+    "${run_args[@]}" --batch-size 64 --resume "$checkpoint"
+  expect 2 "--resume: '$checkpoint' holds another model: the optimizer has learning_rate 0.001 in the file, 0.01 here" \
+    "${run_args[@]}" --lr 0.01 --resume "$checkpoint"
+  expect 2 "--resume: '$model' holds weights only, not a checkpoint" "${run_args[@]}" --resume "$model"
+  head -c $(($(stat -c %s "$checkpoint") / 2)) "$checkpoint" >"$scratch/truncated.safetensors"
+  expect 1 "^$name: safetensors file '$scratch/truncated.safetensors': " \
+    "${run_args[@]}" --resume "$scratch/truncated.safetensors"
+fi
+
+# train_mlp: resuming is exact on the CPU, callbacks with state included. Two epochs with a checkpoint (its weights
+# saved too), then a third resumed from it, save the same weights, byte for byte, as three epochs in one go, and the
+# resumed run's history file holds all three. The two-epoch model also gives the issue's acceptance check (predict
+# --idx --index 0 prints the class and probability train_mlp printed for the first test image) and starts a --load
+# run (on a tenth of the training set, to be quick), whose first epoch must begin from the trained weights.
+if [ "$name" = train_mlp ]; then
+  resume_args=(--device cpu --validation-split 0.1 --early-stopping 2 --lr-schedule plateau)
+  two="$scratch/two.safetensors"
+  two_checkpoint="$scratch/two_checkpoint.safetensors"
+  if train "$scratch/two.out" --epochs 2 "${resume_args[@]}" --checkpoint "$two_checkpoint" --save "$two"; then
+    if first_prediction_matches "$scratch/two.out" "$two" &&
+        ! grep -q "^First test image: predicted Ankle boot " "$scratch/two.out"; then
+      fail "after 2 epochs the first test image is not predicted as Ankle boot: $(grep "^First" "$scratch/two.out")"
+    fi
+    expect 2 "--resume: '$two_checkpoint' has 2 epochs done; --epochs 2 asks for no more" \
+      --epochs 2 "${resume_args[@]}" --resume "$two_checkpoint"
+    expect 2 "--resume: '$two_checkpoint' was trained with --lr-schedule plateau, this run has constant" \
+      --epochs 3 --device cpu --validation-split 0.1 --early-stopping 2 --resume "$two_checkpoint"
+    if train "$scratch/resumed.out" --epochs 3 "${resume_args[@]}" --resume "$two_checkpoint" \
+          --save "$scratch/resumed.safetensors" --history "$scratch/resumed.csv"; then
+      grep -q "^Resuming from '$two_checkpoint' after epoch 2$" "$scratch/resumed.out" ||
+        fail "the resumed run does not say where it resumes from"
+      if [ "$(grep -o "^Epoch [0-9]*/3" "$scratch/resumed.out" | tr '\n' ' ')" != "Epoch 3/3 " ]; then
+        fail "the resumed run did not train epoch 3 alone: $(grep "^Epoch" "$scratch/resumed.out" | tr '\n' ' ')"
+      fi
+      if [ "$(tail -n +2 "$scratch/resumed.csv" | cut -d, -f1 | tr '\n' ' ')" != "0 1 2 " ]; then
+        fail "the resumed run's history file does not hold epochs 0 to 2: $(cat "$scratch/resumed.csv" 2>&1)"
+      fi
+      if train "$scratch/three.out" --epochs 3 "${resume_args[@]}" --save "$scratch/three.safetensors"; then
+        if cmp -s "$scratch/resumed.safetensors" "$scratch/three.safetensors"; then
+          echo "ok: $name 2 epochs + 1 resumed == 3 epochs (cmp)"
+        else
+          fail "2 epochs + 1 resumed from the checkpoint do not save the weights that 3 epochs in one go save"
+        fi
+      fi
+    fi
+    # Fine-tuning at another rate is what --load is for (--resume would refuse it).
+    if train "$scratch/loaded.out" --epochs 1 --device cpu --validation-split 0.9 --lr 0.0005 --load "$two"; then
+      first_loss() { grep -m 1 -o " - loss: [0-9.]*" "$1" | sed 's/.* //'; }
+      fresh=$(first_loss "$scratch/two.out") loaded=$(first_loss "$scratch/loaded.out")
+      accuracy=$(sed -n 's/^Test accuracy: //p' "$scratch/loaded.out")
+      if ! awk -v l="$loaded" -v f="$fresh" -v a="$accuracy" 'BEGIN { exit !(l != "" && l < f && a > 0.80) }'; then
+        fail "--load $two: the first epoch's loss $loaded is not below a fresh run's $fresh, or the test" \
+          "accuracy '$accuracy' is not above 0.80"
+      else
+        echo "ok: $name --load: first epoch's loss $loaded (fresh: $fresh), test accuracy $accuracy"
+      fi
     fi
   fi
 fi

@@ -69,10 +69,6 @@ class HistoryFile : public TempDirTest {
     std::ofstream(path(name), std::ios::binary) << text;
     return path(name);
   }
-  static std::string slurp(const std::string& file) {
-    std::ifstream in(file, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
   void round_trip(const History& history, const std::string& name) {
     write_history(history, path(name));
     expect_same(read_history(path(name)), history);

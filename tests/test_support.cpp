@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "engine/data/fashion_mnist.h"
@@ -187,6 +189,11 @@ void TempDirTest::TearDown() {
 
 std::string TempDirTest::path(const std::string& name) const {
   return (std::filesystem::path(dir_) / name).string();
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace loom::test

@@ -129,4 +129,21 @@ LabeledImages random_labeled_images(int64_t n, const Shape& sample, int classes,
 // Directory with the Fashion-MNIST files, or empty if not installed (end-to-end tests skip then).
 std::string fashion_mnist_dir_or_empty();
 
+// The whole file as bytes ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
+// Runs `body`, which must throw E with a one-line message containing every one of `parts`.
+template <class E, class Body>
+void expect_one_line_error(Body body, const std::vector<std::string>& parts) {
+  try {
+    body();
+    ADD_FAILURE() << "no error; expected one saying: " << parts.front();
+  } catch (const E& e) {
+    const std::string what = e.what();
+    for (const std::string& part : parts)
+      EXPECT_NE(what.find(part), std::string::npos) << what << "\nlacks: " << part;
+    EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  }
+}
+
 }  // namespace loom::test

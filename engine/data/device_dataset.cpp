@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
+#include <sstream>
 
 #include "engine/runtime/errors.h"
 #include "kernels/gather_batch.h"
@@ -37,6 +38,22 @@ void DeviceDataset::begin_epoch(bool shuffle) {
   if (shuffle) std::shuffle(host_order_.begin(), host_order_.end(), rng_);
   order_.copy_from(Tensor::wrap(host_order_.data(), {size_}, Device::CPU, DType::I32));
 }
+
+std::string DeviceDataset::shuffle_state() const {
+  std::ostringstream out;
+  out << rng_;
+  return out.str();
+}
+
+std::mt19937_64 shuffle_generator_from(const std::string& state) {
+  std::istringstream in(state);
+  std::mt19937_64 restored;
+  in >> restored;
+  if (in.fail() || !(in >> std::ws).eof()) throw Error("the shuffle generator's saved state is malformed");
+  return restored;
+}
+
+void DeviceDataset::set_shuffle_state(const std::string& state) { rng_ = shuffle_generator_from(state); }
 
 void DeviceDataset::gather(const Tensor& cursor, Tensor& x, Tensor& y) const {
   gather_batch(images_, labels_, order_, cursor, x, y);

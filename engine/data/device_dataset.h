@@ -16,6 +16,9 @@
 
 namespace loom {
 
+// A shuffle generator in the state DeviceDataset::shuffle_state wrote; a loom::Error when the text is malformed.
+std::mt19937_64 shuffle_generator_from(const std::string& state);
+
 class DeviceDataset {
  public:
   // Checks the data against the model's per-sample input shape (UsageError starting with `who`, e.g. "fit") and
@@ -33,6 +36,10 @@ class DeviceDataset {
   void gather(const Tensor& cursor, Tensor& x, Tensor& y) const;
 
   std::mt19937_64& shuffle_generator() { return rng_; }
+  // The generator's state as text (the standard library's own notation), for checkpoints, and back: a malformed
+  // state is a loom::Error.
+  std::string shuffle_state() const;
+  void set_shuffle_state(const std::string& state);
 
  private:
   Tensor images_, labels_, order_;

@@ -93,4 +93,14 @@ void write_file_atomically(const std::string& path, const std::string& contents)
   sync_parent_folder(path);
 }
 
+void check_writable_path(const std::string& path, const std::string& what) {
+  struct stat status {};
+  if (stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
+    throw UsageError(what + " '" + path + "' exists and is not a regular file");
+  std::string folder = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
+  if (folder.empty()) folder = ".";
+  if (access(folder.c_str(), W_OK | X_OK) != 0)
+    throw UsageError(what + " '" + path + "': cannot write into '" + folder + "': " + std::strerror(errno));
+}
+
 }  // namespace loom

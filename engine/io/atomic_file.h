@@ -11,4 +11,9 @@ namespace loom {
 // The new file gets the permissions a freshly created file would (0666 less the umask), not those of an old `path`.
 void write_file_atomically(const std::string& path, const std::string& contents);
 
+// Checks, before a run, that write_file_atomically could write `path` at its end: not an existing directory or
+// other non-regular file, and a folder that exists and may be written. A loom::UsageError otherwise, e.g.
+// "<what> 'runs/m.safetensors': cannot write into 'runs/': No such file or directory".
+void check_writable_path(const std::string& path, const std::string& what);
+
 }  // namespace loom

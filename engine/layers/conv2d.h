@@ -21,6 +21,12 @@ class Conv2D : public Layer {
 
   std::string type() const override { return "Conv2D"; }
   std::string default_name() const override { return "conv2d"; }
+  LayerConfig config() const override {
+    return {{"filters", filters_},
+            {"kernel_size", std::vector<int64_t>{kernel_h_, kernel_w_}},
+            {"padding", std::string(padding_ == Padding::Same ? "same" : "valid")},
+            {"activation", std::string(activation_name(activation_))}};
+  }
   Shape build(const Shape& input) override;
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;

@@ -14,6 +14,9 @@ class Dense : public Layer {
   std::string type() const override { return "Dense"; }
   std::string default_name() const override { return "dense"; }
   Shape build(const Shape& input) override;
+  LayerConfig config() const override {
+    return {{"units", units_}, {"activation", std::string(activation_name(activation_))}};
+  }
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;

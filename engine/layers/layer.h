@@ -3,8 +3,11 @@
 // model was sized for (the last partial batch, a single image).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "engine/runtime/tensor.h"
@@ -24,7 +27,16 @@ struct ParamSpec {
   int64_t fan_in = 0;   // Glorot only
   int64_t fan_out = 0;  // Glorot only
   bool trainable = true;
+  // The order in which Keras's files store the axes of `shape`, when it differs from loom's: Keras's axis i is
+  // loom's axis keras_axes[i]. Conv2D's kernel is [out, kh, kw, in] in loom (cuDNN's layout for NHWC) and
+  // [kh, kw, in, out] in Keras, so {1, 2, 3, 0}. Empty: the same order.
+  std::vector<int> keras_axes = {};
 };
+
+// Keras's get_config(): the settings that rebuild a layer, by name ("units": 128, "activation": "relu",
+// "kernel_size": [3, 3]); engine/model/architecture.cpp writes them into saved models and makes layers from them.
+using LayerSetting = std::variant<int64_t, std::string, std::vector<int64_t>>;
+using LayerConfig = std::map<std::string, LayerSetting>;
 
 class Layer {
  public:
@@ -35,6 +47,8 @@ class Layer {
   virtual std::string default_name() const = 0;
   const std::string& name() const { return name_; }
   void set_name(std::string name) { name_ = std::move(name); }
+
+  virtual LayerConfig config() const { return {}; }
 
   // Validates the per-sample input shape and returns the per-sample output shape.
   virtual Shape build(const Shape& input) = 0;

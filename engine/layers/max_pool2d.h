@@ -15,6 +15,11 @@ class MaxPool2D : public Layer {
 
   std::string type() const override { return "MaxPooling2D"; }
   std::string default_name() const override { return "max_pooling2d"; }
+  LayerConfig config() const override {
+    return {{"pool_size", std::vector<int64_t>{sample_.pool_h, sample_.pool_w}},
+            {"strides", std::vector<int64_t>{sample_.stride_h, sample_.stride_w}},
+            {"padding", std::string("valid")}};
+  }
   Shape build(const Shape& input) override;
   void prepare(Device device, int64_t rows, bool needs_input_gradient) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;

@@ -18,7 +18,7 @@ void ParameterStore::allocate(const std::vector<std::string>& layer_names,
   std::vector<const ParamSpec*> declared;  // parallel to parameters_
   for (size_t i = 0; i < specs.size(); ++i)
     for (const ParamSpec& spec : specs[i]) {
-      parameters_.push_back({layer_names.at(i) + "." + spec.name, spec.shape, 0, spec.trainable});
+      parameters_.push_back({layer_names.at(i) + "." + spec.name, spec.shape, 0, spec.trainable, spec.keras_axes});
       declared.push_back(&spec);
     }
 

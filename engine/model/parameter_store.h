@@ -20,6 +20,7 @@ struct Parameter {
   Shape shape;
   int64_t offset = 0;  // in floats, from the start of the flat buffers
   bool trainable = true;
+  std::vector<int> keras_axes = {};  // ParamSpec::keras_axes: how Keras's files order the axes
 };
 
 class ParameterStore {

@@ -19,6 +19,16 @@ Shape with_batch(int64_t rows, const Shape& sample) {
 
 }  // namespace
 
+std::vector<std::string> automatic_layer_names(const std::vector<std::unique_ptr<Layer>>& layers) {
+  std::map<std::string, int> seen;
+  std::vector<std::string> names;
+  for (const auto& layer : layers) {
+    const int index = seen[layer->default_name()]++;
+    names.push_back(index == 0 ? layer->default_name() : layer->default_name() + "_" + std::to_string(index));
+  }
+  return names;
+}
+
 Sequential::Sequential(std::string name) : name_(std::move(name)) {}
 Sequential::~Sequential() = default;
 
@@ -67,15 +77,13 @@ void Sequential::build(const Shape& input_shape, Device device, uint64_t seed) {
     if (d <= 0) throw UsageError("Sequential '" + name_ + "': input shape " + shape_str(input_shape) + " is empty");
   device_ = device;
 
-  std::map<std::string, int> seen;
   shapes_ = {input_shape};
-  std::vector<std::string> names;
+  const std::vector<std::string> names = automatic_layer_names(layers_);
   std::vector<std::vector<ParamSpec>> specs;
-  for (auto& layer : layers_) {
-    int index = seen[layer->default_name()]++;
-    layer->set_name(index == 0 ? layer->default_name() : layer->default_name() + "_" + std::to_string(index));
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    auto& layer = layers_[i];
+    layer->set_name(names[i]);
     shapes_.push_back(layer->build(shapes_.back()));
-    names.push_back(layer->name());
     specs.push_back(layer->param_specs());
   }
   store_.allocate(names, specs, device, seed);

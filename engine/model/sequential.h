@@ -39,6 +39,9 @@ struct BatchViews {
   Tensor probs, labels;  // the loss's scratch; int32 labels
 };
 
+// Keras's automatic layer names, as build() gives them: the first Dense is "dense", the next "dense_1", ...
+std::vector<std::string> automatic_layer_names(const std::vector<std::unique_ptr<Layer>>& layers);
+
 class Sequential {
  public:
   explicit Sequential(std::string name = "sequential");

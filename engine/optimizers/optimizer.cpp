@@ -31,6 +31,29 @@ void Adam::step(Tensor& params, const Tensor& grads, const Tensor& learning_rate
   adam_update(params, grads, m_, v_, schedule_, hyper_);
 }
 
+std::vector<std::pair<std::string, double>> Adam::config() const {
+  return {{"learning_rate", hyper_.learning_rate},
+          {"beta_1", hyper_.beta1},
+          {"beta_2", hyper_.beta2},
+          {"epsilon", hyper_.epsilon}};
+}
+
+// The step count is kept on the device as a float (kernels/adam.h), exact up to 2^24 steps (8,900 epochs of the
+// tutorial's 1,875 steps). A checkpoint stores it as an integer.
+int64_t Adam::steps_taken() const {
+  if (schedule_.empty()) return 0;
+  return static_cast<int64_t>(schedule_.to_vector()[kAdamStep]);
+}
+
+void Adam::set_steps_taken(int64_t steps) {
+  if (schedule_.empty()) throw Error("Adam: set_steps_taken() before prepare()");
+  if (steps < 0 || steps > (int64_t{1} << 24))
+    throw Error("Adam: step count " + std::to_string(steps) + " is outside what its float counter holds exactly");
+  // alpha (the second slot) is recomputed from the count before every update.
+  std::vector<float> schedule{static_cast<float>(steps), 0.f};
+  schedule_.copy_from(Tensor::wrap(schedule.data(), {kAdamScheduleSlots}, Device::CPU));
+}
+
 SGD::SGD(float learning_rate) : learning_rate_(learning_rate) { check_learning_rate(learning_rate, "SGD"); }
 
 void SGD::step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) {

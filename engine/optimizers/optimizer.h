@@ -3,8 +3,11 @@
 // device (the training step state's slot), so a schedule that changes it between steps reaches a replayed graph.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/runtime/tensor.h"
 #include "kernels/adam.h"
@@ -22,6 +25,14 @@ class Optimizer {
   // Enqueues one update with the rate in `learning_rate` (float32 [1] on the parameters' device); no host
   // synchronization.
   virtual void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) = 0;
+
+  // Keras's get_config: the settings that rebuild it ("learning_rate": 0.001, "beta_1": 0.9, ...), for saved models.
+  virtual std::vector<std::pair<std::string, double>> config() const = 0;
+  // For checkpoints, so a resumed run goes on exactly: state laid out like the trainable parameters, by name
+  // (Adam's moments "adam_m" and "adam_v"), and the number of steps taken (Adam's bias correction depends on it).
+  virtual std::vector<std::pair<std::string, Tensor*>> parameter_state() { return {}; }
+  virtual int64_t steps_taken() const { return 0; }    // waits for the device
+  virtual void set_steps_taken(int64_t /*steps*/) {}  // after prepare(), between steps
 };
 
 class Adam : public Optimizer {
@@ -31,6 +42,10 @@ class Adam : public Optimizer {
   float initial_learning_rate() const override { return hyper_.learning_rate; }
   void prepare(const Tensor& params) override;
   void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) override;
+  std::vector<std::pair<std::string, double>> config() const override;
+  std::vector<std::pair<std::string, Tensor*>> parameter_state() override { return {{"adam_m", &m_}, {"adam_v", &v_}}; }
+  int64_t steps_taken() const override;
+  void set_steps_taken(int64_t steps) override;
   const AdamHyper& hyper() const { return hyper_; }
 
  private:
@@ -45,6 +60,7 @@ class SGD : public Optimizer {
   float initial_learning_rate() const override { return learning_rate_; }
   void prepare(const Tensor&) override {}
   void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) override;
+  std::vector<std::pair<std::string, double>> config() const override { return {{"learning_rate", learning_rate_}}; }
 
  private:
   float learning_rate_;

@@ -6,25 +6,36 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <ostream>
+#include <string>
+#include <vector>
 
 #include "engine/training/fit_options.h"
 
 namespace loom {
 
+class Callback;
+class DeviceDataset;
 class Sequential;
 
 // What callbacks see of the run (Keras's `self.model` and `self.params`) and what they may change.
 class FitContext {
  public:
-  FitContext(Sequential& model, const FitOptions& options, int64_t steps_per_epoch, bool validating)
-      : model(model), options(options), steps_per_epoch(steps_per_epoch), validating(validating) {}
+  FitContext(Sequential& model, const FitOptions& options, int64_t steps_per_epoch, bool validating,
+             DeviceDataset& training_data, const std::vector<Callback*>& callbacks)
+      : model(model), options(options), steps_per_epoch(steps_per_epoch), validating(validating),
+        training_data(training_data), callbacks(callbacks) {}
 
   Sequential& model;
   const FitOptions& options;
   const int64_t steps_per_epoch;
   const bool validating;        // val_loss and val_accuracy will be in every epoch's figures
   bool stop_training = false;   // set by a callback: fit stops after the current step
+  // What a checkpoint saves beside the model: the training set (its shuffle generator) and every callback of the
+  // run, fit's own included.
+  DeviceDataset& training_data;
+  const std::vector<Callback*>& callbacks;
 
   // Lines a callback prints (with options.verbose > 0), below the progress bar.
   bool verbose() const { return options.verbose > 0; }
@@ -50,9 +61,26 @@ class FitContext {
   double running_loss_ = 0, running_accuracy_ = 0;
 };
 
+// What a callback carries from one epoch to the next (EarlyStopping's best figure and patience count, and the best
+// weights), saved in checkpoints so that a resumed run decides exactly as the run it continues would have.
+struct CallbackState {
+  std::map<std::string, double> numbers;
+  std::vector<float> parameters;  // a copy of the model's parameter buffer, or empty
+  // The number saved under `key`; a loom::Error naming the callback and the key when the state lacks it.
+  double number(const std::string& key, const std::string& callback) const;
+};
+
 class Callback {
  public:
   virtual ~Callback() = default;
+
+  // For checkpoints: the state's name (unique among a run's callbacks; "" for a callback without state, the
+  // default), the state after an epoch, and its restoration before a resumed fit, whose on_train_begin then keeps
+  // it instead of starting afresh.
+  virtual std::string state_name() const { return ""; }
+  virtual CallbackState state() const { return {}; }
+  virtual void restore_state(const CallbackState&) {}
+
   // True for a callback that calls FitContext::running_totals during an epoch: fit then snapshots the device
   // totals as steps complete (asynchronously, at most every few milliseconds).
   virtual bool reads_running_totals() const { return false; }

@@ -18,6 +18,12 @@ std::string figure(double value) {
 
 }  // namespace
 
+double CallbackState::number(const std::string& key, const std::string& callback) const {
+  auto it = numbers.find(key);
+  if (it == numbers.end()) throw Error("the saved state of " + callback + " lacks '" + key + "'");
+  return it->second;
+}
+
 double monitored_value(const EpochResult& epoch, const std::string& monitor) {
   if (monitor == "loss") return epoch.loss;
   if (monitor == "accuracy") return epoch.accuracy;
@@ -91,6 +97,10 @@ EarlyStopping::EarlyStopping(Options options) : options_(std::move(options)) {
 
 void EarlyStopping::on_train_begin(FitContext& context) {
   check_monitor(context, options_.monitor, "EarlyStopping");
+  if (restored_) {
+    restored_ = false;
+    return;
+  }
   best_ = higher_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   best_epoch_ = -1;
   wait_ = 0;
@@ -117,6 +127,23 @@ void EarlyStopping::on_epoch_end(FitContext& context, int epoch, EpochResult& lo
     stopped_epoch_ = epoch;
     context.stop_training = true;
   }
+}
+
+CallbackState EarlyStopping::state() const {
+  return {{{"best", best_},
+           {"best_epoch", best_epoch_},
+           {"wait", wait_},
+           {"stopped_epoch", stopped_epoch_}},
+          best_weights_};
+}
+
+void EarlyStopping::restore_state(const CallbackState& state) {
+  best_ = state.number("best", "early_stopping");
+  best_epoch_ = static_cast<int>(state.number("best_epoch", "early_stopping"));
+  wait_ = static_cast<int>(state.number("wait", "early_stopping"));
+  stopped_epoch_ = static_cast<int>(state.number("stopped_epoch", "early_stopping"));
+  best_weights_ = state.parameters;
+  restored_ = true;
 }
 
 void EarlyStopping::on_train_end(FitContext& context, History&) {

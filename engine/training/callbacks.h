@@ -76,6 +76,9 @@ class EarlyStopping : public Callback {
   void on_train_begin(FitContext& context) override;
   void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
   void on_train_end(FitContext& context, History& history) override;
+  std::string state_name() const override { return "early_stopping"; }
+  CallbackState state() const override;
+  void restore_state(const CallbackState& state) override;
 
   int stopped_epoch() const { return stopped_epoch_; }  // 0-based; -1 when it did not stop training
   int best_epoch() const { return best_epoch_; }        // 0-based; -1 before the first epoch
@@ -90,6 +93,7 @@ class EarlyStopping : public Callback {
   int wait_ = 0;
   int stopped_epoch_ = -1;
   std::vector<float> best_weights_;  // on the host: copying them costs one read per improving epoch
+  bool restored_ = false;            // the next on_train_begin keeps the state
 };
 
 }  // namespace loom

@@ -29,6 +29,9 @@ bool live_progress(const FitOptions& options) {
 
 void check_options(const FitOptions& options) {
   if (options.epochs < 1) throw UsageError("fit: epochs must be at least 1, got " + std::to_string(options.epochs));
+  if (options.initial_epoch < 0 || options.initial_epoch >= options.epochs)
+    throw UsageError("fit: initial_epoch must lie in [0, epochs), got " + std::to_string(options.initial_epoch) +
+                     " with " + std::to_string(options.epochs) + " epochs");
   if (options.batch_size < 1)
     throw UsageError("fit: batch size must be at least 1, got " + std::to_string(options.batch_size));
   if (!(options.validation_split >= 0 && options.validation_split < 1))
@@ -80,6 +83,7 @@ History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
   }
 
   DeviceDataset train_set(*train_data, input_shape(), device_, options.seed, "fit");
+  if (!options.shuffle_state.empty()) train_set.set_shuffle_state(options.shuffle_state);
   return fit_on(train_set, validation_data, options);
 }
 
@@ -92,6 +96,7 @@ History Sequential::fit(DeviceDataset& data, const FitOptions& options) {
                      shape_str(input_shape()));
   if (options.validation_split > 0 && !options.validation_data)
     throw UsageError("fit: validation_split needs the data as loaded; give an uploaded data set validation_data");
+  if (!options.shuffle_state.empty()) data.set_shuffle_state(options.shuffle_state);
   return fit_on(data, options.validation_data, options);
 }
 
@@ -124,7 +129,7 @@ History Sequential::fit_on(DeviceDataset& train_set, const LabeledImages* valida
                                      [](const Callback* c) { return c->reads_running_totals(); });
   // Made once per fit, outside the timed epochs (pinned memory is slow to allocate).
   std::unique_ptr<TotalsMonitor> monitor = snapshots ? std::make_unique<TotalsMonitor>(device_) : nullptr;
-  FitContext context(*this, options, steps, validation_set != nullptr);
+  FitContext context(*this, options, steps, validation_set != nullptr, train_set, callbacks);
 
   TrainStep& step = *train_step_;
   const bool use_graph = device_ == Device::CUDA && options.cuda_graph;
@@ -132,7 +137,7 @@ History Sequential::fit_on(DeviceDataset& train_set, const LabeledImages* valida
   History history;
   step.begin_fit();
   for (Callback* c : callbacks) c->on_train_begin(context);
-  for (int epoch = 0; epoch < options.epochs && !context.stop_training; ++epoch) {
+  for (int epoch = options.initial_epoch; epoch < options.epochs && !context.stop_training; ++epoch) {
     for (Callback* c : callbacks) c->on_epoch_begin(context, epoch);
     auto start = std::chrono::steady_clock::now();
     EpochResult result;

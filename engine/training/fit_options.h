@@ -22,9 +22,15 @@ enum class LiveProgress {
 
 struct FitOptions {
   int epochs = 1;
+  // Keras's initial_epoch: the epochs trained are initial_epoch .. epochs - 1 (a resumed run's callbacks and
+  // schedules see the epoch numbers of the run it continues).
+  int initial_epoch = 0;
   int64_t batch_size = 32;
   bool shuffle = true;
   uint64_t seed = 0;
+  // Not empty: the training set's shuffle generator continues from this state (DeviceDataset::shuffle_state, saved
+  // by a checkpoint) instead of starting from `seed`.
+  std::string shuffle_state;
   int verbose = 1;                      // 0 silent, 1 progress bar per epoch
   std::ostream* out = &std::cout;
   LiveProgress live_progress = LiveProgress::WhenTerminal;  // with verbose 0 there is no bar at all

@@ -61,13 +61,7 @@ bool is_csv(const std::string& path) {
 
 void check_history_path(const std::string& path) {
   is_csv(path);
-  struct stat status {};
-  if (stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
-    throw UsageError("history file '" + path + "' exists and is not a regular file");
-  std::string folder = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
-  if (folder.empty()) folder = ".";
-  if (access(folder.c_str(), W_OK | X_OK) != 0)
-    throw UsageError("history file '" + path + "': cannot write into '" + folder + "': " + std::strerror(errno));
+  check_writable_path(path, "history file");
 }
 
 namespace {
@@ -312,6 +306,10 @@ History json_history(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+std::string history_json(const History& history) { return json_text(history); }
+
+History history_from_json(const std::string& text, const std::string& source) { return json_history(source, text); }
+
 void write_history(const History& history, const std::string& path) {
   write_file_atomically(path, is_csv(path) ? csv_text(history) : json_text(history));
 }
@@ -322,7 +320,9 @@ History read_history(const std::string& path) {
   return csv ? csv_history(path, text) : json_history(path, text);
 }
 
-HistoryLogger::HistoryLogger(std::string path) : path_(std::move(path)) { check_history_path(path_); }
+HistoryLogger::HistoryLogger(std::string path, History earlier) : path_(std::move(path)), earlier_(std::move(earlier)) {
+  check_history_path(path_);
+}
 
 void HistoryLogger::on_epoch_end(FitContext&, int, EpochResult& logs) {
   history_.push_back(logs);

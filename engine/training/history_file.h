@@ -25,17 +25,23 @@ void write_history(const History& history, const std::string& path);
 // and may be written. A loom::UsageError naming the file otherwise.
 void check_history_path(const std::string& path);
 
+// The JSON layout above as text, and back (`source` stands for the file in messages): checkpoints keep the history
+// so far this way in their metadata.
+std::string history_json(const History& history);
+History history_from_json(const std::string& text, const std::string& source);
+
 // Keras's CSVLogger as a callback: after every epoch the history so far is written to `path` (atomically), so a
 // run that stops early, fails or is killed keeps the epochs it trained. The path is checked when it is made.
 class HistoryLogger : public Callback {
  public:
-  explicit HistoryLogger(std::string path);
-  void on_train_begin(FitContext&) override { history_.clear(); }
+  // `earlier`: the epochs of the run a resumed run continues, written before its own.
+  explicit HistoryLogger(std::string path, History earlier = {});
+  void on_train_begin(FitContext&) override { history_ = earlier_; }
   void on_epoch_end(FitContext&, int, EpochResult& logs) override;
 
  private:
   std::string path_;
-  History history_;
+  History earlier_, history_;
 };
 
 // Reads a file written by write_history (or by hand in the same layout) back: loss, accuracy, validated, val_loss,

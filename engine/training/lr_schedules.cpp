@@ -50,9 +50,24 @@ ReduceLROnPlateau::ReduceLROnPlateau(Options options) : options_(std::move(optio
 
 void ReduceLROnPlateau::on_train_begin(FitContext& context) {
   check_monitor(context, options_.monitor, "ReduceLROnPlateau");
+  if (restored_) {
+    restored_ = false;
+    return;
+  }
   best_ = higher_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   wait_ = 0;
   cooldown_left_ = 0;
+}
+
+CallbackState ReduceLROnPlateau::state() const {
+  return {{{"best", best_}, {"wait", wait_}, {"cooldown_left", cooldown_left_}}, {}};
+}
+
+void ReduceLROnPlateau::restore_state(const CallbackState& state) {
+  best_ = state.number("best", "reduce_lr_on_plateau");
+  wait_ = static_cast<int>(state.number("wait", "reduce_lr_on_plateau"));
+  cooldown_left_ = static_cast<int>(state.number("cooldown_left", "reduce_lr_on_plateau"));
+  restored_ = true;
 }
 
 void ReduceLROnPlateau::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {

@@ -44,6 +44,9 @@ class ReduceLROnPlateau : public Callback {
   explicit ReduceLROnPlateau(Options options);
   void on_train_begin(FitContext& context) override;
   void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
+  std::string state_name() const override { return "reduce_lr_on_plateau"; }
+  CallbackState state() const override;
+  void restore_state(const CallbackState& state) override;
 
  private:
   Options options_;
@@ -51,6 +54,7 @@ class ReduceLROnPlateau : public Callback {
   double best_ = 0;
   int wait_ = 0;
   int cooldown_left_ = 0;
+  bool restored_ = false;  // the next on_train_begin keeps the state
 };
 
 }  // namespace loom

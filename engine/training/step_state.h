@@ -26,6 +26,10 @@ class StepState {
   // never waits for the device.
   void set_learning_rate(float learning_rate);
   float current_learning_rate() const { return host_rate_; }
+  // The training steps taken (random numbers of later layers are keyed by it): read (waits for the device) and
+  // restored by checkpoints, between steps.
+  int32_t steps_done() const;
+  void set_steps_done(int32_t steps);
 
  private:
   Tensor words_, cursor_, rate_;

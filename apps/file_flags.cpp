@@ -1,0 +1,23 @@
+#include "apps/file_flags.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "engine/runtime/errors.h"
+
+namespace loom::apps {
+
+void require_existing_file(const std::string& flag, const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) throw UsageError(flag + ": no file '" + path + "'");
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code error_a, error_b;
+  const auto canonical_a = std::filesystem::weakly_canonical(a, error_a);
+  const auto canonical_b = std::filesystem::weakly_canonical(b, error_b);
+  if (error_a || error_b) return a == b;
+  return canonical_a == canonical_b;
+}
+
+}  // namespace loom::apps

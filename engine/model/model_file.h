@@ -1,0 +1,56 @@
+// Saved models: safetensors files (engine/io/safetensors.h) that PyTorch, Keras 3 and every safetensors reader
+// open. The tensors are the parameters, float32, under the names the model summary shows ("dense.kernel",
+// "conv2d_1.bias") and in Keras's layouts (Dense kernel [in, out], Conv2D kernel [kh, kw, in, out]); the metadata
+// says what the file is and holds the architecture (engine/model/architecture.h), so the file alone rebuilds the
+// model:
+//   "format": "loom", "format_version": "1", "content": "weights" or "checkpoint", "architecture": JSON text.
+// A checkpoint (engine/training/checkpoint.h) is the same file with more tensors and metadata; anything that reads
+// weights reads them from a checkpoint too.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/io/safetensors.h"
+#include "engine/model/sequential.h"
+
+namespace loom {
+
+// Writes the model's parameters and architecture to `path`, atomically (a failed write leaves an earlier file
+// intact; loom::Error "cannot write '<path>': <reason>").
+void save_weights(Sequential& model, const std::string& path);
+
+// Puts the parameters saved in `path` (weights or checkpoint) into `model`. A file of another architecture is a
+// loom::UsageError naming the first difference; a corrupt or foreign file a loom::Error naming the file and the
+// problem. The optimizer's state is not touched.
+void load_weights(Sequential& model, const std::string& path);
+
+// Builds the model the file's architecture describes, on `device`, with the saved parameters.
+std::unique_ptr<Sequential> load_model(const std::string& path, Device device);
+
+// ---- the pieces weights files and checkpoints share
+
+// Reads `path` and checks that it is a loom model file of this format version (any content).
+SafetensorsFile open_model_file(const std::string& path);
+// A writer with the format's metadata and the model's architecture; `content` is "weights" or "checkpoint".
+SafetensorsWriter model_file_writer(Sequential& model, const std::string& content);
+// A loom::UsageError when the file's architecture is not the model's: "'<path>' holds another model: <difference>"
+// (the optimizer's settings count when `with_optimizer`: a resumed run must keep them, weights may be fine-tuned
+// with others); a loom::Error naming the file when its architecture is malformed.
+void check_same_architecture(const SafetensorsFile& file, Sequential& model, bool with_optimizer);
+
+// Adds the parameters held in `flat` (laid out as the model's parameter store, or its trainable prefix) as tensors
+// named "<parameter><suffix>", in Keras's layouts.
+void add_parameter_tensors(SafetensorsWriter& writer, const ParameterStore& store, const std::vector<float>& flat,
+                           const std::string& suffix, bool trainable_only);
+// Reads them back into the store's layout (gaps zero); each missing tensor, wrong dtype or shape is a loom::Error
+// naming the file and the tensor.
+std::vector<float> read_parameter_tensors(const SafetensorsFile& file, const ParameterStore& store,
+                                          const std::string& suffix, bool trainable_only);
+// A loom::Error naming the first tensor of the file that is not "<parameter><suffix>" for one of `suffixes`
+// ("" for the parameters themselves): a tensor of no layer of this model.
+void check_tensor_names(const SafetensorsFile& file, const ParameterStore& store,
+                        const std::vector<std::string>& suffixes);
+
+}  // namespace loom

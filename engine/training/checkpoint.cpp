@@ -1,0 +1,240 @@
+#include "engine/training/checkpoint.h"
+
+#include <charconv>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "engine/data/device_dataset.h"
+#include "engine/model/model_file.h"
+#include "engine/model/sequential.h"
+#include "engine/runtime/errors.h"
+#include "engine/training/history_file.h"
+#include "engine/training/train_step.h"
+
+namespace loom {
+namespace {
+
+using nlohmann::json;
+
+// Numbers that must come back bit for bit (a learning rate, EarlyStopping's best loss, which may be infinite) are
+// kept as their shortest exact text: JSON numbers cannot hold infinities, and a double detour would blur a float.
+template <class T>
+std::string exact_text(T value) {
+  char text[40];
+  return std::string(text, std::to_chars(text, text + sizeof text, value).ptr);
+}
+
+template <class T>
+bool parse_exact(const json& value, T& out) {
+  if (!value.is_string()) return false;
+  const std::string& text = value.get_ref<const std::string&>();
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+// The run's callbacks that carry state, by state name.
+std::map<std::string, Callback*> stateful(const std::vector<Callback*>& callbacks) {
+  std::map<std::string, Callback*> named;
+  for (Callback* c : callbacks) {
+    const std::string name = c->state_name();
+    if (name.empty()) continue;
+    if (!named.emplace(name, c).second)
+      throw UsageError("checkpoint: two callbacks keep their state as '" + name + "'; one checkpoint holds one");
+  }
+  return named;
+}
+
+// The training state of a checkpoint, every value checked before any is used.
+struct SavedTraining {
+  int epochs_done = 0;
+  bool stopped = false;
+  History history;
+  std::string shuffle_state;
+  int32_t steps_done = 0;
+  float learning_rate = 0;
+  int64_t optimizer_steps = 0;
+  std::map<std::string, std::pair<CallbackState, bool>> callbacks;  // numbers, and whether weights were saved
+  RunSettings settings;
+};
+
+SavedTraining read_training(const SafetensorsFile& file) {
+  json doc;
+  try {
+    doc = json::parse(file.metadata("training"));
+  } catch (const json::exception&) {
+    file.fail("its training state is not valid JSON");
+  }
+  const std::set<std::string> keys{"epochs_done", "stopped",        "history",   "shuffle_state", "steps_done",
+                                   "learning_rate", "optimizer_steps", "callbacks", "settings"};
+  if (!doc.is_object()) file.fail("its training state is not a JSON object");
+  for (const std::string& key : keys)
+    if (!doc.contains(key)) file.fail("its training state lacks '" + key + "'");
+  for (auto it = doc.begin(); it != doc.end(); ++it)
+    if (!keys.count(it.key())) file.fail("its training state has an unknown entry '" + it.key() + "'");
+  auto integer = [&](const char* key, int64_t high) {
+    const json& value = doc[key];
+    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > high)
+      file.fail(std::string("its training state's ") + key + " is not an integer from 0 to " +
+                std::to_string(high));
+    return value.get<int64_t>();
+  };
+  SavedTraining saved;
+  saved.epochs_done = static_cast<int>(integer("epochs_done", std::numeric_limits<int>::max()));
+  saved.steps_done = static_cast<int32_t>(integer("steps_done", std::numeric_limits<int32_t>::max()));
+  saved.optimizer_steps = integer("optimizer_steps", int64_t{1} << 24);
+  if (saved.epochs_done < 1) file.fail("its training state has no epoch done");
+  if (!doc["stopped"].is_boolean()) file.fail("its training state's stopped is not true or false");
+  saved.stopped = doc["stopped"].get<bool>();
+  if (!doc["shuffle_state"].is_string()) file.fail("its training state's shuffle_state is not text");
+  saved.shuffle_state = doc["shuffle_state"].get<std::string>();
+  try {
+    shuffle_generator_from(saved.shuffle_state);
+  } catch (const Error& e) {
+    file.fail(std::string("its training state: ") + e.what());
+  }
+  if (!parse_exact(doc["learning_rate"], saved.learning_rate) || !(saved.learning_rate > 0) ||
+      !std::isfinite(saved.learning_rate))
+    file.fail("its training state's learning_rate is not a positive number written as text");
+  saved.history = history_from_json(doc["history"].dump(), file.source() + " (its history)");
+  if (saved.history.size() != static_cast<size_t>(saved.epochs_done))
+    file.fail("its history has " + std::to_string(saved.history.size()) + " epochs, but " +
+              std::to_string(saved.epochs_done) + " were done");
+
+  if (!doc["settings"].is_object()) file.fail("its training state's settings are not an object");
+  for (auto it = doc["settings"].begin(); it != doc["settings"].end(); ++it) {
+    if (!it.value().is_string()) file.fail("its setting '" + it.key() + "' is not text");
+    saved.settings[it.key()] = it.value().get<std::string>();
+  }
+  if (!doc["callbacks"].is_object()) file.fail("its training state's callbacks are not an object");
+  for (auto it = doc["callbacks"].begin(); it != doc["callbacks"].end(); ++it) {
+    const json& entry = it.value();
+    const std::string where = "its callback state '" + it.key() + "'";
+    if (!entry.is_object() || entry.size() != 2 || !entry.contains("numbers") || !entry["numbers"].is_object() ||
+        !entry.contains("weights") || !entry["weights"].is_boolean())
+      file.fail(where + " is not {\"numbers\": {...}, \"weights\": true or false}");
+    auto& [state, weights] = saved.callbacks[it.key()];
+    weights = entry["weights"].get<bool>();
+    for (auto number = entry["numbers"].begin(); number != entry["numbers"].end(); ++number)
+      if (!parse_exact(number.value(), state.numbers[number.key()]))
+        file.fail(where + " has '" + number.key() + "', which is not a number written as text");
+  }
+  return saved;
+}
+
+std::string shown(const RunSettings& settings, const std::string& key) {
+  auto it = settings.find(key);
+  return it == settings.end() ? "(not given)" : it->second;
+}
+
+}  // namespace
+
+CheckpointWriter::CheckpointWriter(std::string path, RunSettings settings, History earlier)
+    : path_(std::move(path)), settings_(std::move(settings)), earlier_(std::move(earlier)) {}
+
+void CheckpointWriter::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {
+  history_.push_back(logs);
+  if (history_.size() != static_cast<size_t>(epoch) + 1)
+    throw UsageError("CheckpointWriter: after epoch " + std::to_string(epoch + 1) + " its history holds " +
+                     std::to_string(history_.size()) + " epochs (give it the earlier epochs of a resumed run)");
+  save_checkpoint(path_, context, history_, settings_);
+}
+
+void save_checkpoint(const std::string& path, FitContext& context, const History& history,
+                     const RunSettings& settings) {
+  Sequential& model = context.model;
+  const ParameterStore& store = model.parameter_store();
+  SafetensorsWriter writer = model_file_writer(model, "checkpoint");
+  add_parameter_tensors(writer, store, model.parameters().to_vector(), "", false);
+  Optimizer& optimizer = model.optimizer();
+  for (const auto& [slot, tensor] : optimizer.parameter_state())
+    add_parameter_tensors(writer, store, tensor->to_vector(), "." + slot, true);
+
+  json callbacks = json::object();
+  for (const auto& [name, callback] : stateful(context.callbacks)) {
+    CallbackState state = callback->state();
+    json numbers = json::object();
+    for (const auto& [key, value] : state.numbers) numbers[key] = exact_text(value);
+    callbacks[name] = {{"numbers", numbers}, {"weights", !state.parameters.empty()}};
+    if (!state.parameters.empty()) add_parameter_tensors(writer, store, state.parameters, "." + name, false);
+  }
+  const StepState& step = model.training_step().state();
+  json training = {{"epochs_done", history.size()},
+                   {"stopped", context.stop_training},
+                   {"history", json::parse(history_json(history))},
+                   {"shuffle_state", context.training_data.shuffle_state()},
+                   {"steps_done", step.steps_done()},
+                   {"learning_rate", exact_text(step.current_learning_rate())},
+                   {"optimizer_steps", optimizer.steps_taken()},
+                   {"callbacks", callbacks},
+                   {"settings", settings}};
+  writer.set_metadata("training", training.dump());
+  writer.write(path);
+}
+
+ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, const std::vector<Callback*>& callbacks,
+                                   const RunSettings& settings) {
+  model.require_compiled("resume");
+  SafetensorsFile file = open_model_file(path);
+  if (file.metadata("content") != "checkpoint")
+    throw UsageError("'" + path + "' holds weights only, not a checkpoint to resume from (start from weights with "
+                     "load_weights, --load in the apps)");
+  check_same_architecture(file, model, true);
+  SavedTraining saved = read_training(file);
+
+  std::set<std::string> keys;
+  for (const auto& entry : saved.settings) keys.insert(entry.first);
+  for (const auto& entry : settings) keys.insert(entry.first);
+  for (const std::string& key : keys)
+    if (shown(saved.settings, key) != shown(settings, key))
+      throw UsageError("'" + path + "' was trained with " + key + " " + shown(saved.settings, key) +
+                       ", this run has " + shown(settings, key));
+  if (saved.stopped)
+    throw UsageError("'" + path + "' is of a run that a callback stopped after epoch " +
+                     std::to_string(saved.epochs_done) + ": there is nothing to resume");
+  const std::map<std::string, Callback*> named = stateful(callbacks);
+  for (const auto& [name, callback] : named)
+    if (!saved.callbacks.count(name))
+      throw UsageError("'" + path + "' holds no state for this run's " + name + " (resume with the callbacks, and "
+                       "flags, of the run that wrote it)");
+  for (const auto& entry : saved.callbacks)
+    if (!named.count(entry.first))
+      throw UsageError("'" + path + "' holds the state of " + entry.first + ", which this run lacks (resume with "
+                       "the callbacks, and flags, of the run that wrote it)");
+
+  // Everything is read and checked before anything of the model changes.
+  const ParameterStore& store = model.parameter_store();
+  Optimizer& optimizer = model.optimizer();
+  std::vector<std::string> suffixes{""};
+  for (const auto& slot : optimizer.parameter_state()) suffixes.push_back("." + slot.first);
+  for (const auto& [name, state] : saved.callbacks)
+    if (state.second) suffixes.push_back("." + name);
+  check_tensor_names(file, store, suffixes);
+  std::vector<float> values = read_parameter_tensors(file, store, "", false);
+  std::vector<std::vector<float>> slots;
+  for (const auto& slot : optimizer.parameter_state())
+    slots.push_back(read_parameter_tensors(file, store, "." + slot.first, true));
+  for (auto& [name, state] : saved.callbacks)
+    if (state.second) state.first.parameters = read_parameter_tensors(file, store, "." + name, false);
+
+  Tensor& params = model.parameters();
+  params.copy_from(Tensor::wrap(values.data(), params.shape(), Device::CPU));
+  size_t k = 0;
+  for (const auto& slot : optimizer.parameter_state()) {
+    Tensor& tensor = *slot.second;
+    tensor.copy_from(Tensor::wrap(slots[k++].data(), tensor.shape(), Device::CPU));
+  }
+  optimizer.set_steps_taken(saved.optimizer_steps);
+  StepState& step = model.training_step().state();
+  step.set_steps_done(saved.steps_done);
+  step.set_learning_rate(saved.learning_rate);
+  for (const auto& [name, callback] : named) callback->restore_state(saved.callbacks.at(name).first);
+
+  ResumePoint point;
+  point.epochs_done = saved.epochs_done;
+  point.history = std::move(saved.history);
+  point.shuffle_state = std::move(saved.shuffle_state);
+  return point;
+}
+
+}  // namespace loom

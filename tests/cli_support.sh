@@ -1,0 +1,33 @@
+# What the command-line test scripts share; sourced, not run. The sourcing script sets `program` (the binary the
+# `expect` checks run) and `name` (how failures name it) before calling them.
+failures=0
+
+fail() { echo "FAIL: ${name:+$name }$*"; failures=$((failures + 1)); }
+
+# expect EXIT_CODE REGEX ARGS...: `program ARGS` must exit with EXIT_CODE and say one line on stderr matching REGEX.
+expect() {
+  local want=$1 pattern=$2
+  shift 2
+  local err rc
+  err=$("$program" "$@" 2>&1 >/dev/null)
+  rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    fail "$* exited $rc, expected $want; stderr: $err"
+  elif ! grep -Eq -- "$pattern" <<<"$err"; then
+    fail "$*: stderr does not match '$pattern': $err"
+  elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ]; then
+    fail "$*: expected one line on stderr, got: $err"
+  else
+    echo "ok: $name $* -> $rc: $err"
+  fi
+}
+
+# find_python MODULE...: prints the first Python 3 that imports every MODULE (Debian's python3-torch lives only in
+# the system one, which another python3 on PATH may hide); prints nothing when none does.
+find_python() {
+  local imports candidate
+  imports=$(IFS=,; echo "$*")
+  for candidate in /usr/bin/python3 python3; do
+    if "$candidate" -c "import $imports" 2>/dev/null; then echo "$candidate"; return; fi
+  done
+}
