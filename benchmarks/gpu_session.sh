@@ -42,8 +42,9 @@ bundle() {
   local data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
   rm -rf gpu_bundle
   mkdir -p gpu_bundle/bin gpu_bundle/data gpu_bundle/benchmarks
-  cp build-sm90/tests/loom_tests build-sm90/apps/train_mlp build-sm90/apps/train_cnn build-sm90/benchmarks/bench_epoch \
-    build-sm90/benchmarks/bench_kernels build-sm90/benchmarks/device_info gpu_bundle/bin/
+  cp build-sm90/tests/loom_tests build-sm90/apps/train_mlp build-sm90/apps/train_cnn build-sm90/apps/predict \
+    build-sm90/benchmarks/bench_epoch build-sm90/benchmarks/bench_kernels build-sm90/benchmarks/device_info \
+    gpu_bundle/bin/
   cp "$data"/*-ubyte.gz gpu_bundle/data/
   cp benchmarks/pytorch_reference.py benchmarks/compare.py benchmarks/gpu_session.sh gpu_bundle/benchmarks/
   # The GPU tests, for the sanitizer runs: on this GPU-less machine, exactly those that fail under LOOM_REQUIRE_CUDA=1
@@ -399,6 +400,7 @@ run() {
   #  6. memcheck on the GPU tests: out-of-bounds and misaligned accesses the parity tests could miss.
   #  7. the PyTorch comparison (eager and CUDA graph beside loom), then bench_kernels.
   #  8. the --tf32 trainings, then the remaining sanitizer runs (memcheck on real training, racecheck).
+  #  (after 5: resuming from a checkpoint on the GPU, compared with an uninterrupted run, and predict there.)
   step device_info 2 30 "$bin/device_info" --require-gpu --json "$logs/device_info.json"
   result device "$logs/device_info.log" "$logs/device_info.json"
 
@@ -435,6 +437,19 @@ run() {
   result train "$logs/train_mlp.log"
   step train_cnn 60 150 "$bin/train_cnn" --device cuda --epochs 10
   result train "$logs/train_cnn.log"
+
+  # Resuming on the GPU (docs/CHECKPOINTS.md): 2 epochs with a checkpoint and a 3rd resumed from it against 3 in one
+  # go, compared with cmp; bit-identical is expected for the MLP, not for the CNN (Conv2D's bias gradient adds with
+  # atomics). Then predict on the GPU with the saved weights. MLP ≈ 3 starts + 6 epochs ≈ 25 s; CNN ≈ 60 s.
+  local resume_script='b=$1; m=$2; e=$3; d=$(mktemp -d); trap "rm -rf $d" EXIT; set -e
+    "$b/train_$m" --device cuda --epochs 2 --checkpoint "$d/c.st" >/dev/null
+    "$b/train_$m" --device cuda --epochs 3 --resume "$d/c.st" --save "$d/r.st" | tail -n 3
+    "$b/train_$m" --device cuda --epochs 3 --save "$d/s.st" | tail -n 3
+    "$b/predict" --device cuda --model "$d/r.st" --idx "$LOOM_DATA/t10k-images-idx3-ubyte.gz" --index 0 | head -n 1
+    if cmp "$d/r.st" "$d/s.st"; then echo "resume $m: bit-identical"; else
+      echo "resume $m: DIFFERENT ($e)"; [ "$e" = expected ]; fi'
+  step resume_mlp 25 90 env LOOM_DATA="$FASHION_MNIST_DIR" bash -c "$resume_script" _ "$bin" mlp "unexpected"
+  step resume_cnn 60 150 env LOOM_DATA="$FASHION_MNIST_DIR" bash -c "$resume_script" _ "$bin" cnn "expected"
 
   # PyTorch beside loom: per model, loom (graphs) + PyTorch eager + PyTorch graph, each 1 warm-up + 3 epochs.
   # MLP ≈ 6 + 12 + 4 s, CNN ≈ 20 + 25 + 15 s, plus two PyTorch imports ≈ 20 s: ≈ 100 s expected, 240 s allowed.
