@@ -3,13 +3,14 @@
 #include <filesystem>
 #include <system_error>
 
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 
 namespace loom::apps {
 
 void require_existing_file(const std::string& flag, const std::string& path) {
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) throw UsageError(flag + ": no file '" + path + "'");
+  if (!std::filesystem::exists(path, error)) throw UsageError(flag + ": no file '" + one_line(path) + "'");
 }
 
 bool same_file(const std::string& a, const std::string& b) {

@@ -145,12 +145,12 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", flags.batch_size, "images per forward pass")->capture_default_str();
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   return loom::apps::run_guarded(app, argc, argv, [&] {
+    if (flags.idx.empty() && flags.index_given) throw UsageError("--index needs --idx FILE");
     const int modes = !flags.pictures.empty() + !flags.idx.empty() + !flags.data.empty();
     if (modes != 1)
       throw UsageError("give exactly one of: PNG pictures, --idx FILE --index I, or --data DIR (got " +
                        std::to_string(modes) + ")");
     if (!flags.idx.empty() && !flags.index_given) throw UsageError("--idx needs --index I (which image, from 0)");
-    if (flags.idx.empty() && flags.index_given) throw UsageError("--index needs --idx FILE");
     if (flags.invert && flags.pictures.empty()) throw UsageError("--invert applies to PNG pictures only");
     if (flags.batch_size < 1)
       throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));

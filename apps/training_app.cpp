@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "engine/io/atomic_file.h"
+#include "engine/io/file_text.h"
 #include "engine/model/model_file.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
@@ -28,7 +29,10 @@ std::string as_typed(double value) {
 RunSettings resume_settings(const TrainingFlags& flags) {
   return {{"--batch-size", std::to_string(flags.batch_size)},
           {"--validation-split", as_typed(flags.validation_split)},
-          {"--lr-schedule", flags.lr_schedule},
+          // A cosine decays over the run's --epochs: resuming it towards another end would change the rates.
+          {"--lr-schedule", flags.lr_schedule == "cosine"
+                                ? "cosine (--epochs " + std::to_string(flags.epochs) + ")"
+                                : flags.lr_schedule},
           {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
           {"--stop-at-loss", flags.stop_at_loss_given ? as_typed(flags.stop_at_loss) : "off"}};
 }
@@ -94,19 +98,19 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
   if (flags.lr_schedule != "constant" && flags.lr_schedule != "step" && flags.lr_schedule != "cosine" &&
       flags.lr_schedule != "plateau")
     throw UsageError("--lr-schedule must be constant, step, cosine or plateau, got '" + flags.lr_schedule + "'");
-  if (!flags.history.empty()) {
-    try {
-      check_history_path(flags.history);
-    } catch (const UsageError& e) {
-      throw UsageError(std::string("--history: ") + e.what());
-    }
-  }
+  if (!flags.history.empty()) for_flag("--history", [&] { check_history_path(flags.history); });
   if (!flags.save.empty()) for_flag("--save", [&] { check_writable_path(flags.save, "file"); });
   if (!flags.checkpoint.empty()) for_flag("--checkpoint", [&] { check_writable_path(flags.checkpoint, "file"); });
-  if (!flags.save.empty() && !flags.checkpoint.empty() && same_file(flags.save, flags.checkpoint))
-    throw UsageError("--save and --checkpoint name the same file '" + flags.save + "'");
+  const std::pair<const char*, const std::string*> outputs[] = {
+      {"--save", &flags.save}, {"--checkpoint", &flags.checkpoint}, {"--history", &flags.history}};
+  for (size_t i = 0; i < 3; ++i)
+    for (size_t j = i + 1; j < 3; ++j)
+      if (!outputs[i].second->empty() && !outputs[j].second->empty() &&
+          same_file(*outputs[i].second, *outputs[j].second))
+        throw UsageError(std::string(outputs[i].first) + " and " + outputs[j].first + " name the same file '" +
+                         one_line(*outputs[i].second) + "'");
   if (!flags.save.empty() && !flags.resume.empty() && same_file(flags.save, flags.resume))
-    throw UsageError("--save would replace the checkpoint '" + flags.resume +
+    throw UsageError("--save would replace the checkpoint '" + one_line(flags.resume) +
                      "' that --resume reads with weights only");
   if (!flags.resume.empty() && !flags.load.empty())
     throw UsageError("--resume and --load exclude each other (a checkpoint holds the weights it resumes from)");
@@ -163,7 +167,7 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
     for_flag("--resume",
              [&] { resumed = resume_from_checkpoint(flags.resume, model, stateful, resume_settings(flags)); });
     if (resumed.epochs_done >= flags.epochs)
-      throw UsageError("--resume: '" + flags.resume + "' has " + std::to_string(resumed.epochs_done) +
+      throw UsageError("--resume: '" + one_line(flags.resume) + "' has " + std::to_string(resumed.epochs_done) +
                        " epochs done; --epochs " + std::to_string(flags.epochs) + " asks for no more");
     options.initial_epoch = resumed.epochs_done;
     options.shuffle_state = resumed.shuffle_state;
@@ -178,7 +182,8 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   if (!note.empty()) std::cerr << program << ": " << note << "\n";
   std::cout << model.summary() << std::flush;
   if (!flags.resume.empty())
-    std::cout << "Resuming from '" << flags.resume << "' after epoch " << resumed.epochs_done << "\n" << std::flush;
+    std::cout << "Resuming from '" << one_line(flags.resume) << "' after epoch " << resumed.epochs_done << "\n"
+              << std::flush;
   model.fit(train, options);
   // Before the evaluation, so a failure there loses nothing trained.
   if (!flags.save.empty()) save_weights(model, flags.save);

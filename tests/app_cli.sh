@@ -87,6 +87,8 @@ expect 2 "--checkpoint: file '$scratch/folder.csv' exists and is not a regular f
   --checkpoint "$scratch/folder.csv" --device cpu
 expect 2 "--save and --checkpoint name the same file '$scratch/m.safetensors'" \
   --save "$scratch/m.safetensors" --checkpoint "$scratch/./m.safetensors" --device cpu
+expect 2 "--checkpoint and --history name the same file '$scratch/h.json'" \
+  --checkpoint "$scratch/h.json" --history "$scratch/./h.json" --device cpu
 expect 2 "--save would replace the checkpoint '$scratch/c.safetensors' that --resume reads" \
   --save "$scratch/c.safetensors" --resume "$scratch/c.safetensors" --device cpu
 expect 2 "--resume and --load exclude each other" --resume "$scratch/a.safetensors" --load "$scratch/b.safetensors" \
@@ -216,6 +218,12 @@ if [ "$name" = train_mlp ]; then
           fail "2 epochs + 1 resumed from the checkpoint do not save the weights that 3 epochs in one go save"
         fi
       fi
+    fi
+    # A cosine schedule decays over the run's --epochs: resuming it towards another end is refused.
+    if train "$scratch/cosine.out" --epochs 1 --device cpu --validation-split 0.9 --lr-schedule cosine \
+        --checkpoint "$scratch/cosine.safetensors"; then
+      expect 2 "was trained with --lr-schedule cosine \(--epochs 1\), this run has cosine \(--epochs 2\)" \
+        --epochs 2 --device cpu --validation-split 0.9 --lr-schedule cosine --resume "$scratch/cosine.safetensors"
     fi
     # Fine-tuning at another rate is what --load is for (--resume would refuse it).
     if train "$scratch/loaded.out" --epochs 1 --device cpu --validation-split 0.9 --lr 0.0005 --load "$two"; then

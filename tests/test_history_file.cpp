@@ -240,7 +240,7 @@ TEST_F(HistoryFile, CsvHeaderProblems) {
   expect_damaged("h.csv", "epoch,acc,loss,learning_rate,seconds\n", "line 1: unknown column 'acc'");
   expect_damaged("h.csv", "epoch,accuracy,loss,loss,learning_rate,seconds\n", "line 1: column 'loss' appears twice");
   expect_damaged("h.csv", "epoch,accuracy,loss,val_loss,learning_rate,seconds\n", "line 1: no column 'val_accuracy'");
-  expect_damaged("h.csv", "\xff\xfe \x01,\n", "line 1: unknown column '?? ?'");
+  expect_damaged("h.csv", "\xff\xfe \x01,\n", "line 1: unknown column '\\xff\\xfe \\x01'");
 }
 
 TEST_F(HistoryFile, CsvRowProblems) {
@@ -258,13 +258,15 @@ TEST_F(HistoryFile, CsvRowProblems) {
   expect_damaged("h.csv", header + "-1,1,1,1,1\n", "line 2: epoch '-1' where 0 was expected");
   expect_damaged("h.csv", "epoch,accuracy,loss,val_accuracy,val_loss,learning_rate,seconds\n0,1,1,,0.5,1,1\n",
                  "line 2: only one of val_accuracy and val_loss is given");
-  expect_damaged("h.csv", header + "0,1,\x01\x02" + std::string(100, 'z') + ",1,1\n", "'??zzz");
+  expect_damaged("h.csv", header + "0,1,\x01\x02" + std::string(100, 'z') + ",1,1\n", "'\\x01\\x02zzz");
 }
 
 // --- damaged JSON --------------------------------------------------------------------------------------------------
 
 TEST_F(HistoryFile, JsonSyntaxAndShapeProblems) {
   expect_damaged("h.json", "", "is not valid JSON");
+  expect_damaged("h.json", "{\"epoch\": " + std::string(100000, '[') + std::string(100000, ']') + "}",
+                 "nests lists or objects more than 4 deep");
   expect_damaged("h.json", "{\"epoch\": [0,\n 1", "is not valid JSON: parse error at line 2");
   expect_damaged("h.json", "[1, 2]", "holds a JSON array, not an object of lists");
   expect_damaged("h.json", "{\"epoch\": [0], \"accuracy\": [1], \"loss\": [1], \"learning_rate\": [1]}",
@@ -277,7 +279,7 @@ TEST_F(HistoryFile, JsonSyntaxAndShapeProblems) {
   expect_damaged("h.json", R"({"epoch": [0, 1], "accuracy": [1, 1], "loss": [1], "learning_rate": [1, 1],
                  "seconds": [1, 1]})",
                  "'loss' has 1 values but 'epoch' has 2");
-  expect_damaged("h.json", std::string(100000, '[') + std::string(100000, ']'), "holds a JSON array");
+  expect_damaged("h.json", std::string(100000, '[') + std::string(100000, ']'), "nests lists or objects more than 4");
   expect_damaged("h.json", "{\"epoch\": [0], \"\xff\": []}", "is not valid JSON");
 }
 

@@ -201,6 +201,15 @@ TEST_F(ModelFile, EveryCorruptionIsOneErrorNamingTheFile) {
   expect_refused("unknown setting", {"unknown setting 'use_bias'"});
   with_architecture([](json& a) { a["layers"][1]["config"]["units"] = 1 << 20; a["input_shape"] = {4096, 4096}; });
   expect_refused("too many parameters", {"more than 268435456 parameters"});
+  {  // made as text: a DOM this deep could not even be printed without overflowing the stack
+    std::string text = SafetensorsFile::read(path("good.safetensors")).metadata("architecture");
+    const std::string units = "\"units\":16";
+    ASSERT_NE(text.find(units), std::string::npos);
+    text.replace(text.find(units), units.size(),
+                 "\"units\":" + std::string(100000, '[') + "16" + std::string(100000, ']'));
+    with_metadata("architecture", text);
+  }
+  expect_refused("deeply nested value", {"architecture: nests lists or objects more than 6 deep"});
   with_architecture([](json& a) { a["layers"][1]["name"] = "hidden"; });
   expect_refused("renamed layer", {"layer 2 is named \"hidden\", but loom names it 'dense'"});
 

@@ -466,8 +466,8 @@ void expect_data_error(const std::string& path, const std::string& needle) {
 TEST_F(PictureFile, MissingFileAndDirectoryAreUsageErrors) {
   expect_usage_error(path("absent.png"), "no such file");
   expect_usage_error(dir_, "directory");
-  // A control character in the name is shown as '?', so the message stays one line.
-  expect_picture_error(path("bad\nname\x1b.png"), path("bad?name?.png"), "no such file", true);
+  // A control character in the name is spelled out, so the message stays one line.
+  expect_picture_error(path("bad\nname\x1b.png"), path("bad\\nname\\x1b.png"), "no such file", true);
 }
 
 TEST_F(PictureFile, OtherFilesAreNotPngs) {

@@ -461,7 +461,7 @@ TEST(SafetensorsCorrupt, EmptyTensorName) {
 
 TEST(SafetensorsCorrupt, DeepNestingAndLongListsAreRefusedWhileParsing) {
   EXPECT_REFUSED(file_of(R"({"__metadata__":)" + std::string(100000, '[') + std::string(100000, ']') + "}"),
-                 "the header nests lists or objects 8 deep");
+                 "the header nests lists or objects more than 8 deep");
   std::string shape = "[1";
   for (int i = 0; i < 1000; ++i) shape += ",1";
   EXPECT_REFUSED(file_of(R"({"a":{"dtype":"U8","shape":)" + shape + R"(],"data_offsets":[0,1]}})", "x"),

@@ -14,6 +14,7 @@
 #include <memory>
 #include <system_error>
 
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -21,17 +22,6 @@ namespace {
 
 constexpr uint64_t kMaxPicturePixels = uint64_t{1} << 26;
 constexpr size_t kPngSignatureBytes = 8;
-
-// Paths come from the command line and go into one-line messages: a newline or escape sequence in a file name must
-// not break the line or drive the terminal.
-std::string printable(const std::string& text) {
-  std::string out = text;
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) c = '?';
-  }
-  return out;
-}
 
 // --- decoding ------------------------------------------------------------------------------------------------------
 //
@@ -326,7 +316,7 @@ std::vector<uint8_t> to_fashion_mnist_pixels(const std::vector<float>& gray, con
 }
 
 Tensor read_picture(const std::string& path, const PictureOptions& options) {
-  const std::string prefix = "picture '" + printable(path) + "': ";
+  const std::string prefix = "picture '" + one_line(path) + "': ";
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(status)) throw UsageError(prefix + "no such file");
@@ -362,7 +352,7 @@ Tensor read_picture(const std::string& path, const PictureOptions& options) {
       case Failure::OutOfMemory:
         throw Error(prefix + "out of memory decoding the PNG");
       default:
-        throw Error(prefix + "corrupt PNG: " + printable(decode.message));
+        throw Error(prefix + "corrupt PNG: " + one_line(decode.message));
     }
   }
 

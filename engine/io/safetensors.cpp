@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/io/atomic_file.h"
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 
 // The format stores little-endian values, which floats() and data() hand out as they lie in the file.
@@ -38,42 +39,13 @@ constexpr size_t kMaxRank = 8;
 // times its 100 MiB size before any of it could be checked.
 constexpr size_t kMaxDepth = 8;
 constexpr size_t kMaxListItems = 64;
-// Names and values from the file are shown up to this many bytes, so a damaged file cannot flood a message.
-constexpr size_t kShownBytes = 80;
+// About 16 values a tensor: room for 65,536 tensors, where a DOM stays far below a gigabyte.
+constexpr size_t kMaxHeaderValues = size_t{1} << 20;
 
-// Messages are one line however damaged the file or odd the path: control bytes are spelled out, and long text is
-// cut (at a UTF-8 character's start, so what remains stays valid).
-std::string escaped(const std::string& text, size_t limit = std::string::npos) {
-  size_t end = std::min(limit, text.size());
-  while (end < text.size() && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  std::string out;
-  for (size_t i = 0; i < end; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7f) {
-      const char* hex = "0123456789abcdef";
-      out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return end < text.size() ? out + "..." : out;
-}
-
-std::string echoed(const std::string& text) { return "'" + escaped(text, kShownBytes) + "'"; }
-
-// A JSON value from the file as it appeared there, for messages.
-std::string shown(const json& value) {
-  return escaped(value.dump(-1, ' ', false, json::error_handler_t::replace), kShownBytes);
-}
+std::string echoed(const std::string& text) { return "'" + one_line(text, kShownBytes) + "'"; }
 
 [[noreturn]] void fail_source(const std::string& source, const std::string& problem) {
-  throw Error("safetensors file '" + escaped(source) + "': " + escaped(problem));
+  throw Error("safetensors file '" + one_line(source) + "': " + one_line(problem));
 }
 
 // Every dtype name of the format, so a file that is valid but holds what loom cannot use is told apart from damage.
@@ -114,80 +86,30 @@ bool byte_count(const Shape& shape, DType dtype, uint64_t& bytes) {
          !__builtin_mul_overflow(numel, uint64_t{dtype_size(dtype)}, &bytes);
 }
 
-// The parser keeps the last of repeated keys without a word; a file that names a tensor twice is ambiguous, so the
-// callback, which sees every key as it is read, refuses it. It also bounds nesting and list lengths (see kMaxDepth).
-class HeaderGuard {
- public:
-  explicit HeaderGuard(const std::string& source) : source_(source) {}
-
-  bool operator()(int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (frames_.size() >= kMaxDepth) {
-          fail_source(source_, "the header nests lists or objects " + std::to_string(kMaxDepth) +
-                                   " deep, far beyond any safetensors header");
-        }
-        count_item();
-        frames_.push_back({event == json::parse_event_t::object_start, 0,
-                           frames_.empty() || !frames_.back().object ? std::string() : frames_.back().key, {}, {}});
-        break;
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        frames_.pop_back();
-        break;
-      case json::parse_event_t::key: {
-        Frame& frame = frames_.back();
-        frame.key = parsed.get<std::string>();
-        if (!frame.keys.insert(frame.key).second) {
-          if (frames_.size() == 1) {
-            fail_source(source_, "the header names " + std::string(frame.key == "__metadata__" ? "" : "tensor ") +
-                                     echoed(frame.key) + " twice");
-          }
-          std::string owner = echoed(frame.name);
-          if (frames_.size() == 2 && frame.name != "__metadata__") owner = "tensor " + owner;
-          fail_source(source_, owner + " has the key " + echoed(frame.key) + " twice");
-        }
-        break;
-      }
-      case json::parse_event_t::value:
-        count_item();
-        break;
-    }
-    return true;
-  }
-
- private:
-  struct Frame {
-    bool object;
-    size_t items;
-    std::string name;  // its key in the enclosing object
-    std::string key;   // the key being read
-    std::unordered_set<std::string> keys;
-  };
-
-  void count_item() {
-    if (!frames_.empty() && !frames_.back().object && ++frames_.back().items > kMaxListItems) {
-      fail_source(source_, "the header holds a list of more than " + std::to_string(kMaxListItems) +
-                               " items, far beyond any safetensors header (shapes have at most " +
-                               std::to_string(kMaxRank) + " dimensions)");
-    }
-  }
-
-  const std::string& source_;
-  std::vector<Frame> frames_;
-};
-
+// Bounded as file_text.h explains; problems are phrased in the header's terms (a repeated key at the top names a
+// tensor twice, which would be ambiguous).
 json parse_header(const std::string& source, const char* begin, const char* end) {
-  HeaderGuard guard(source);
   try {
-    return json::parse(begin, end, std::ref(guard));
-  } catch (const json::exception& e) {
-    std::string reason = e.what();  // without nlohmann's "[json.exception.parse_error.101] " tag
-    if (reason.rfind("[json.exception.", 0) == 0 && reason.find("] ") != std::string::npos) {
-      reason.erase(0, reason.find("] ") + 2);
+    return parse_bounded_json(std::string(begin, end), {kMaxDepth, kMaxListItems, kMaxHeaderValues});
+  } catch (const JsonProblem& problem) {
+    const std::vector<std::string>& keys = problem.keys;
+    auto owner = [](const std::string& name) { return (name == "__metadata__" ? "" : "tensor ") + echoed(name); };
+    switch (problem.kind) {
+      case JsonProblem::Kind::TooDeep:
+        fail_source(source, "the header " + std::string(problem.what()) + ", far beyond any safetensors header");
+      case JsonProblem::Kind::TooLong:
+        fail_source(source, "the header " + std::string(problem.what()) + ", far beyond any safetensors header" +
+                                (std::string(problem.what()).find("list") == std::string::npos
+                                     ? ""
+                                     : " (shapes have at most " + std::to_string(kMaxRank) + " dimensions)"));
+      case JsonProblem::Kind::RepeatedKey:
+        if (keys.size() == 1) fail_source(source, "the header names " + owner(keys[0]) + " twice");
+        if (keys.size() == 2) fail_source(source, owner(keys[0]) + " has the key " + echoed(keys[1]) + " twice");
+        fail_source(source, "the header " + std::string(problem.what()));
+      case JsonProblem::Kind::Invalid:
+        break;
     }
-    fail_source(source, "the header is not valid JSON: " + escaped(reason, 200));
+    fail_source(source, "the header " + std::string(problem.what()));
   }
 }
 
@@ -229,7 +151,7 @@ SafetensorsTensor check_entry(const std::string& source, const std::string& name
   for (const json& dim : shape) {
     uint64_t size = 0;
     if (!as_count(dim, size) || size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      fail("has the shape " + shown(shape) + "; dimensions must be non-negative integers");
+      fail("has the shape " + shown_json(shape) + "; dimensions must be non-negative integers");
     }
     tensor.shape.push_back(static_cast<int64_t>(size));
   }
@@ -241,11 +163,11 @@ SafetensorsTensor check_entry(const std::string& source, const std::string& name
   const json& offsets = entry["data_offsets"];
   uint64_t begin = 0, end = 0;
   if (!offsets.is_array() || offsets.size() != 2 || !as_count(offsets[0], begin) || !as_count(offsets[1], end)) {
-    fail("has data_offsets " + shown(offsets) + "; they must be two non-negative integers [begin, end]");
+    fail("has data_offsets " + shown_json(offsets) + "; they must be two non-negative integers [begin, end]");
   }
-  if (end < begin) fail("has data_offsets " + shown(offsets) + " that end before they begin");
+  if (end < begin) fail("has data_offsets " + shown_json(offsets) + " that end before they begin");
   if (end - begin != bytes) {
-    fail("has data_offsets " + shown(offsets) + ", a span of " + std::to_string(end - begin) + " bytes, but " +
+    fail("has data_offsets " + shown_json(offsets) + ", a span of " + std::to_string(end - begin) + " bytes, but " +
          format_name(tensor.dtype) + " of shape " + shape_str(tensor.shape) + " takes " + std::to_string(bytes) +
          " bytes");
   }
@@ -491,7 +413,7 @@ std::vector<float> SafetensorsFile::floats(const SafetensorsTensor& tensor) cons
   }
   // A tensor of another file would read past this one's buffer.
   if (tensor.offset > contents_.size() - data_start_ || tensor.bytes > contents_.size() - data_start_ - tensor.offset) {
-    throw UsageError("safetensors file '" + escaped(source_) + "': tensor " + echoed(tensor.name) +
+    throw UsageError("safetensors file '" + one_line(source_) + "': tensor " + echoed(tensor.name) +
                      " is not one of this file's");
   }
   std::vector<float> values(tensor.bytes / sizeof(float));

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/io/file_text.h"
 #include "engine/layers/activations.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/dense.h"
@@ -53,12 +54,12 @@ void expect_keys(const json& object, const std::set<std::string>& keys, const st
 int64_t bounded_int(const json& value, int64_t low, int64_t high, const std::string& what) {
   if (!value.is_number_integer() || value.get<int64_t>() < low || value.get<int64_t>() > high)
     fail(what + " must be an integer from " + std::to_string(low) + " to " + std::to_string(high) + ", got " +
-         value.dump());
+         shown_json(value));
   return value.get<int64_t>();
 }
 
 std::vector<int64_t> pair_of(const json& value, int64_t high, const std::string& what) {
-  if (!value.is_array() || value.size() != 2) fail(what + " must be a list of two integers, got " + value.dump());
+  if (!value.is_array() || value.size() != 2) fail(what + " must be a list of two integers, got " + shown_json(value));
   return {bounded_int(value[0], 1, high, what), bounded_int(value[1], 1, high, what)};
 }
 
@@ -66,7 +67,7 @@ std::string text_of(const json& value, const std::set<std::string>& allowed, con
   if (!value.is_string() || !allowed.count(value.get<std::string>())) {
     std::string choices;
     for (const std::string& a : allowed) choices += (choices.empty() ? "" : ", ") + a;
-    fail(what + " must be one of " + choices + ", got " + value.dump());
+    fail(what + " must be one of " + choices + ", got " + shown_json(value));
   }
   return value.get<std::string>();
 }
@@ -125,7 +126,12 @@ std::unique_ptr<Optimizer> optimizer_from(const json& entry) {
   const json& name = member(entry, "name", "the optimizer");
   auto rate = [](const json& value, const std::string& what) {
     if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 1e30)
-      fail("the optimizer's " + what + " must be a positive number, got " + value.dump());
+      fail("the optimizer's " + what + " must be a positive number, got " + shown_json(value));
+    return static_cast<float>(value.get<double>());
+  };
+  auto decay = [](const json& value, const std::string& what) {  // Adam's betas: 0 is allowed, 1 is not
+    if (!value.is_number() || !(value.get<double>() >= 0 && value.get<double>() < 1))
+      fail("the optimizer's " + what + " must lie in [0, 1), got " + shown_json(value));
     return static_cast<float>(value.get<double>());
   };
   try {
@@ -133,8 +139,8 @@ std::unique_ptr<Optimizer> optimizer_from(const json& entry) {
       expect_keys(entry, {"name", "learning_rate", "beta_1", "beta_2", "epsilon"}, "the optimizer");
       AdamHyper hyper;
       hyper.learning_rate = rate(entry["learning_rate"], "learning_rate");
-      hyper.beta1 = rate(entry["beta_1"], "beta_1");
-      hyper.beta2 = rate(entry["beta_2"], "beta_2");
+      hyper.beta1 = decay(entry["beta_1"], "beta_1");
+      hyper.beta2 = decay(entry["beta_2"], "beta_2");
       hyper.epsilon = rate(entry["epsilon"], "epsilon");
       return std::make_unique<Adam>(hyper);
     }
@@ -145,15 +151,15 @@ std::unique_ptr<Optimizer> optimizer_from(const json& entry) {
   } catch (const UsageError& e) {  // the optimizer's own checks (beta_1 below 1)
     fail(std::string("the optimizer: ") + e.what());
   }
-  fail("the optimizer " + name.dump() + " is not one loom has (Adam, SGD)");
+  fail("the optimizer " + shown_json(name) + " is not one loom has (Adam, SGD)");
 }
 
 json parse_architecture(const std::string& text) {
   json doc;
   try {
-    doc = json::parse(text);
-  } catch (const json::exception&) {
-    fail("is not valid JSON");
+    doc = parse_bounded_json(text, {6, 1024});  // model, layers, layer, config, kernel_size: 5 deep
+  } catch (const JsonProblem& problem) {
+    fail(problem.what());
   }
   expect_keys(doc, {"name", "input_shape", "layers", "loss", "optimizer"}, "the model");
   return doc;
@@ -197,7 +203,7 @@ Plan plan_from(const std::string& text) {
     fail("the model's name must be a string of 1 to 64 characters");
   const json& input = doc["input_shape"];
   if (!input.is_array() || input.empty() || input.size() > 3)
-    fail("input_shape must be a list of 1 to 3 integers, got " + input.dump());
+    fail("input_shape must be a list of 1 to 3 integers, got " + shown_json(input));
   Shape input_shape;
   for (const json& d : input) input_shape.push_back(bounded_int(d, 1, 4096, "input_shape"));
   const json& layers = doc["layers"];
@@ -220,7 +226,7 @@ Plan plan_from(const std::string& text) {
     std::unique_ptr<Layer>& layer = made[i];
     const json& name = member(layers[i], "name", where);
     if (name != names[i])
-      fail(where + " is named " + name.dump() + ", but loom names it '" + names[i] + "'");
+      fail(where + " is named " + shown_json(name) + ", but loom names it '" + names[i] + "'");
     try {
       shape = layer->build(shape);
     } catch (const UsageError& e) {
@@ -237,7 +243,7 @@ Plan plan_from(const std::string& text) {
   const json& loss = doc["loss"];
   expect_keys(loss, {"name", "from_logits"}, "the loss");
   if (loss["name"] != "sparse_categorical_crossentropy")
-    fail("the loss " + loss["name"].dump() + " is not one loom has (sparse_categorical_crossentropy)");
+    fail("the loss " + shown_json(loss["name"]) + " is not one loom has (sparse_categorical_crossentropy)");
   if (!loss["from_logits"].is_boolean()) fail("the loss's from_logits must be true or false");
   plan.from_logits = loss["from_logits"].get<bool>();
   plan.optimizer = optimizer_from(doc["optimizer"]);
@@ -263,7 +269,7 @@ std::string architecture_difference(const std::string& saved_text, const std::st
                                     bool with_optimizer) {
   const json saved = parse_architecture(saved_text), current = parse_architecture(current_text);
   auto differ = [](const std::string& what, const json& a, const json& b) {
-    return what + " " + a.dump() + " in the file, " + b.dump() + " here";
+    return what + " " + shown_json(a) + " in the file, " + shown_json(b) + " here";
   };
   if (saved["input_shape"] != current["input_shape"])
     return differ("input shape", saved["input_shape"], current["input_shape"]);

@@ -1,5 +1,6 @@
 #include "engine/model/model_file.h"
 
+#include "engine/io/file_text.h"
 #include "engine/model/architecture.h"
 #include "engine/runtime/errors.h"
 
@@ -67,7 +68,13 @@ SafetensorsWriter model_file_writer(Sequential& model, const std::string& conten
   writer.set_metadata("format", kFormat);
   writer.set_metadata("format_version", kFormatVersion);
   writer.set_metadata("content", content);
-  writer.set_metadata("architecture", architecture_json(model));
+  const std::string architecture = architecture_json(model);
+  try {  // loom never writes a model it would refuse to read
+    check_architecture(architecture);
+  } catch (const ArchitectureError& e) {
+    throw UsageError(std::string("this model cannot be saved: its ") + e.what());
+  }
+  writer.set_metadata("architecture", architecture);
   return writer;
 }
 
@@ -79,7 +86,7 @@ void check_same_architecture(const SafetensorsFile& file, Sequential& model, boo
   } catch (const ArchitectureError& e) {
     file.fail(e.what());
   }
-  if (!difference.empty()) throw UsageError("'" + file.source() + "' holds another model: " + difference);
+  if (!difference.empty()) throw UsageError("'" + one_line(file.source()) + "' holds another model: " + difference);
 }
 
 void add_parameter_tensors(SafetensorsWriter& writer, const ParameterStore& store, const std::vector<float>& flat,
@@ -131,15 +138,24 @@ void save_weights(Sequential& model, const std::string& path) {
   writer.write(path);
 }
 
-void load_weights(Sequential& model, const std::string& path) {
-  model.require_compiled("load_weights");
-  SafetensorsFile file = open_model_file(path);
-  check_same_architecture(file, model, false);
+namespace {
+
+// The parameters of `file` into `model`, whose architecture is the file's.
+void put_parameters(const SafetensorsFile& file, Sequential& model) {
   // A weights file holds the parameters and nothing else; a checkpoint's other tensors are its loader's business.
   if (file.metadata("content") == "weights") check_tensor_names(file, model.parameter_store(), {""});
   std::vector<float> values = read_parameter_tensors(file, model.parameter_store(), "", false);
   Tensor& params = model.parameters();
   params.copy_from(Tensor::wrap(values.data(), params.shape(), Device::CPU));
+}
+
+}  // namespace
+
+void load_weights(Sequential& model, const std::string& path) {
+  model.require_compiled("load_weights");
+  SafetensorsFile file = open_model_file(path);
+  check_same_architecture(file, model, false);
+  put_parameters(file, model);
 }
 
 std::unique_ptr<Sequential> load_model(const std::string& path, Device device) {
@@ -150,10 +166,7 @@ std::unique_ptr<Sequential> load_model(const std::string& path, Device device) {
   } catch (const ArchitectureError& e) {
     file.fail(e.what());
   }
-  if (file.metadata("content") == "weights") check_tensor_names(file, model->parameter_store(), {""});
-  std::vector<float> values = read_parameter_tensors(file, model->parameter_store(), "", false);
-  Tensor& params = model->parameters();
-  params.copy_from(Tensor::wrap(values.data(), params.shape(), Device::CPU));
+  put_parameters(file, *model);
   return model;
 }
 

@@ -68,6 +68,8 @@ struct CallbackState {
   std::vector<float> parameters;  // a copy of the model's parameter buffer, or empty
   // The number saved under `key`; a loom::Error naming the callback and the key when the state lacks it.
   double number(const std::string& key, const std::string& callback) const;
+  // The same for a count or an epoch: a whole number from `low` to `high`, else a loom::Error saying so.
+  int whole_number(const std::string& key, const std::string& callback, int low, int high) const;
 };
 
 class Callback {

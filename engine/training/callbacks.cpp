@@ -24,6 +24,17 @@ double CallbackState::number(const std::string& key, const std::string& callback
   return it->second;
 }
 
+int CallbackState::whole_number(const std::string& key, const std::string& callback, int low, int high) const {
+  const double value = number(key, callback);
+  if (!(value >= low && value <= high) || value != std::floor(value)) {
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%.17g", value);
+    throw Error("the saved state of " + callback + " has '" + key + "' " + shown + ", not a whole number from " +
+                std::to_string(low) + " to " + std::to_string(high));
+  }
+  return static_cast<int>(value);
+}
+
 double monitored_value(const EpochResult& epoch, const std::string& monitor) {
   if (monitor == "loss") return epoch.loss;
   if (monitor == "accuracy") return epoch.accuracy;
@@ -138,10 +149,17 @@ CallbackState EarlyStopping::state() const {
 }
 
 void EarlyStopping::restore_state(const CallbackState& state) {
-  best_ = state.number("best", "early_stopping");
-  best_epoch_ = static_cast<int>(state.number("best_epoch", "early_stopping"));
-  wait_ = static_cast<int>(state.number("wait", "early_stopping"));
-  stopped_epoch_ = static_cast<int>(state.number("stopped_epoch", "early_stopping"));
+  constexpr int kMost = std::numeric_limits<int>::max();
+  const char* name = "early_stopping";
+  // Read whole before anything is kept: a damaged state leaves this callback as it was.
+  const double best = state.number("best", name);
+  const int best_epoch = state.whole_number("best_epoch", name, -1, kMost);
+  const int wait = state.whole_number("wait", name, 0, kMost);
+  const int stopped_epoch = state.whole_number("stopped_epoch", name, -1, kMost);
+  best_ = best;
+  best_epoch_ = best_epoch;
+  wait_ = wait;
+  stopped_epoch_ = stopped_epoch;
   best_weights_ = state.parameters;
   restored_ = true;
 }

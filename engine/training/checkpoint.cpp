@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/data/device_dataset.h"
+#include "engine/io/file_text.h"
 #include "engine/model/model_file.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
@@ -16,6 +17,9 @@ namespace loom {
 namespace {
 
 using nlohmann::json;
+
+// Bounds the lists of a checkpoint's history (and so its JSON), far beyond any run.
+constexpr size_t kMaxHistoryEpochs = size_t{1} << 20;
 
 // Numbers that must come back bit for bit (a learning rate, EarlyStopping's best loss, which may be infinite) are
 // kept as their shortest exact text: JSON numbers cannot hold infinities, and a double detour would blur a float.
@@ -61,9 +65,9 @@ struct SavedTraining {
 SavedTraining read_training(const SafetensorsFile& file) {
   json doc;
   try {
-    doc = json::parse(file.metadata("training"));
-  } catch (const json::exception&) {
-    file.fail("its training state is not valid JSON");
+    doc = parse_bounded_json(file.metadata("training"), {6, kMaxHistoryEpochs});
+  } catch (const JsonProblem& problem) {
+    file.fail(std::string("its training state ") + problem.what());
   }
   const std::set<std::string> keys{"epochs_done", "stopped",        "history",   "shuffle_state", "steps_done",
                                    "learning_rate", "optimizer_steps", "callbacks", "settings"};
@@ -177,8 +181,8 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   model.require_compiled("resume");
   SafetensorsFile file = open_model_file(path);
   if (file.metadata("content") != "checkpoint")
-    throw UsageError("'" + path + "' holds weights only, not a checkpoint to resume from (start from weights with "
-                     "load_weights, --load in the apps)");
+    throw UsageError("'" + one_line(path) + "' holds weights only, not a checkpoint to resume from (start from "
+                     "weights with load_weights, --load in the apps)");
   check_same_architecture(file, model, true);
   SavedTraining saved = read_training(file);
 
@@ -187,22 +191,22 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   for (const auto& entry : settings) keys.insert(entry.first);
   for (const std::string& key : keys)
     if (shown(saved.settings, key) != shown(settings, key))
-      throw UsageError("'" + path + "' was trained with " + key + " " + shown(saved.settings, key) +
+      throw UsageError("'" + one_line(path) + "' was trained with " + key + " " + shown(saved.settings, key) +
                        ", this run has " + shown(settings, key));
   if (saved.stopped)
-    throw UsageError("'" + path + "' is of a run that a callback stopped after epoch " +
+    throw UsageError("'" + one_line(path) + "' is of a run that a callback stopped after epoch " +
                      std::to_string(saved.epochs_done) + ": there is nothing to resume");
   const std::map<std::string, Callback*> named = stateful(callbacks);
   for (const auto& [name, callback] : named)
     if (!saved.callbacks.count(name))
-      throw UsageError("'" + path + "' holds no state for this run's " + name + " (resume with the callbacks, and "
-                       "flags, of the run that wrote it)");
+      throw UsageError("'" + one_line(path) + "' holds no state for this run's " + name +
+                       " (resume with the callbacks, and flags, of the run that wrote it)");
   for (const auto& entry : saved.callbacks)
     if (!named.count(entry.first))
-      throw UsageError("'" + path + "' holds the state of " + entry.first + ", which this run lacks (resume with "
-                       "the callbacks, and flags, of the run that wrote it)");
+      throw UsageError("'" + one_line(path) + "' holds the state of " + entry.first +
+                       ", which this run lacks (resume with the callbacks, and flags, of the run that wrote it)");
 
-  // Everything is read and checked before anything of the model changes.
+  // Everything is read and checked before anything changes.
   const ParameterStore& store = model.parameter_store();
   Optimizer& optimizer = model.optimizer();
   std::vector<std::string> suffixes{""};
@@ -217,6 +221,17 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   for (auto& [name, state] : saved.callbacks)
     if (state.second) state.first.parameters = read_parameter_tensors(file, store, "." + name, false);
 
+  // The callbacks first: each takes its state whole or, when the file's is damaged, not at all (and then the model
+  // is untouched too).
+  for (const auto& [name, callback] : named) {
+    try {
+      callback->restore_state(saved.callbacks.at(name).first);
+    } catch (const UsageError&) {
+      throw;
+    } catch (const Error& e) {
+      file.fail(e.what());
+    }
+  }
   Tensor& params = model.parameters();
   params.copy_from(Tensor::wrap(values.data(), params.shape(), Device::CPU));
   size_t k = 0;
@@ -228,7 +243,6 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   StepState& step = model.training_step().state();
   step.set_steps_done(saved.steps_done);
   step.set_learning_rate(saved.learning_rate);
-  for (const auto& [name, callback] : named) callback->restore_state(saved.callbacks.at(name).first);
 
   ResumePoint point;
   point.epochs_done = saved.epochs_done;

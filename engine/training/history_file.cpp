@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/io/atomic_file.h"
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -47,6 +48,8 @@ const std::string& expected_columns() {
 }
 // Far beyond any real history; stops a wrong path (a data set, /dev/zero) from being read into memory whole.
 constexpr size_t kMaxBytes = size_t{64} << 20;
+// Far beyond any real run too; bounds the lists a JSON history may hold.
+constexpr size_t kMaxEpochs = size_t{1} << 20;
 
 bool is_csv(const std::string& path) {
   auto ends_with = [&](const std::string& suffix) {
@@ -70,12 +73,8 @@ namespace {
   throw Error("history file '" + path + "'" + (line > 0 ? ", line " + std::to_string(line) : "") + ": " + problem);
 }
 
-// File contents go into messages, which must stay one printable line however damaged the file is.
-std::string printable(const std::string& text, size_t limit = 40) {
-  std::string out;
-  for (char c : text.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return text.size() > limit ? out + "..." : out;
-}
+// File contents go into messages, which must stay one short line however damaged the file is.
+std::string printable(const std::string& text, size_t limit = 40) { return one_line(text, limit); }
 
 bool any_validated(const History& history) {
   return std::any_of(history.begin(), history.end(), [](const EpochResult& e) { return e.validated; });
@@ -249,13 +248,9 @@ History csv_history(const std::string& path, const std::string& text) {
 History json_history(const std::string& path, const std::string& text) {
   json document;
   try {
-    document = json::parse(text);
-  } catch (const json::exception& e) {
-    std::string reason = e.what();  // without nlohmann's "[json.exception.parse_error.101] " tag
-    if (reason.rfind("[json.exception.", 0) == 0 && reason.find("] ") != std::string::npos) {
-      reason.erase(0, reason.find("] ") + 2);
-    }
-    fail(path, 0, "is not valid JSON: " + printable(reason, 200));
+    document = parse_bounded_json(text, {4, kMaxEpochs});  // {"loss": [0.5, ...], ...}
+  } catch (const JsonProblem& problem) {
+    fail(path, 0, problem.what());
   }
   if (!document.is_object()) {
     fail(path, 0,
@@ -278,11 +273,10 @@ History json_history(const std::string& path, const std::string& text) {
     }
   }
 
-  auto shown = [](const json& value) { return printable(value.dump(-1, ' ', false, json::error_handler_t::replace)); };
   History history(epochs);
   for (size_t i = 0; i < epochs; ++i) {
     const json& number = (*lists[kEpoch])[i];
-    if (!number.is_number_integer() || number != i) fail(path, 0, out_of_order(shown(number), i));
+    if (!number.is_number_integer() || number != i) fail(path, 0, out_of_order(shown_json(number), i));
     int missing = 0;
     for (size_t index = 0; index < kEpoch; ++index) {
       if (lists[index] == nullptr) continue;
@@ -296,7 +290,8 @@ History json_history(const std::string& path, const std::string& text) {
         ++missing;
       } else {
         fail(path, 0,
-             std::string(kColumns[index].name) + "[" + std::to_string(i) + "] is " + shown(value) + ", not a number");
+             std::string(kColumns[index].name) + "[" + std::to_string(i) + "] is " + shown_json(value) +
+                 ", not a number");
       }
     }
     settle_validation(path, 0, history[i], with_validation, missing, " for epoch " + std::to_string(i));

@@ -64,9 +64,15 @@ CallbackState ReduceLROnPlateau::state() const {
 }
 
 void ReduceLROnPlateau::restore_state(const CallbackState& state) {
-  best_ = state.number("best", "reduce_lr_on_plateau");
-  wait_ = static_cast<int>(state.number("wait", "reduce_lr_on_plateau"));
-  cooldown_left_ = static_cast<int>(state.number("cooldown_left", "reduce_lr_on_plateau"));
+  constexpr int kMost = std::numeric_limits<int>::max();
+  const char* name = "reduce_lr_on_plateau";
+  // Read whole before anything is kept: a damaged state leaves this callback as it was.
+  const double best = state.number("best", name);
+  const int wait = state.whole_number("wait", name, 0, kMost);
+  const int cooldown_left = state.whole_number("cooldown_left", name, 0, kMost);
+  best_ = best;
+  wait_ = wait;
+  cooldown_left_ = cooldown_left;
   restored_ = true;
 }
 
