@@ -11,6 +11,7 @@
 #include "engine/data/idx_reader.h"
 #include "engine/data/picture_file.h"
 #include "engine/io/atomic_file.h"
+#include "engine/io/file_text.h"
 #include "engine/model/model_file.h"
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
@@ -50,11 +51,11 @@ Inputs pictures(const Flags& flags) {
 Inputs idx_image(const Flags& flags) {
   loom::IdxArray array = loom::read_idx(flags.idx);
   if (array.dims.size() != 3)
-    throw UsageError("--idx: '" + flags.idx + "' holds an array of rank " + std::to_string(array.dims.size()) +
+    throw UsageError("--idx: '" + loom::one_line(flags.idx) + "' holds an array of rank " + std::to_string(array.dims.size()) +
                      ", not images (rank 3: count, rows, columns)");
   if (flags.index < 0 || flags.index >= array.dims[0])
     throw UsageError("--index " + std::to_string(flags.index) + " is outside the " + std::to_string(array.dims[0]) +
-                     " images of '" + flags.idx + "' (0 to " + std::to_string(array.dims[0] - 1) + ")");
+                     " images of '" + loom::one_line(flags.idx) + "' (0 to " + std::to_string(array.dims[0] - 1) + ")");
   const int64_t pixels = array.dims[1] * array.dims[2];
   Inputs in;
   in.images = Tensor({1, array.dims[1], array.dims[2]}, loom::Device::CPU, loom::DType::U8);
@@ -156,7 +157,7 @@ int main(int argc, char** argv) {
       throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));
     if (!flags.output.empty()) {
       if (flags.output.size() < 4 || flags.output.compare(flags.output.size() - 4, 4, ".csv") != 0)
-        throw UsageError("--output: file '" + flags.output + "' must end in .csv");
+        throw UsageError("--output: file '" + loom::one_line(flags.output) + "' must end in .csv");
       loom::check_writable_path(flags.output, "--output: file");
     }
     loom::apps::require_existing_file("--model", flags.model);
@@ -169,7 +170,7 @@ int main(int argc, char** argv) {
     loom::Shape shape{in.images.dim(0)};
     shape.insert(shape.end(), model->input_shape().begin(), model->input_shape().end());
     if (loom::shape_numel(shape) != in.images.numel())
-      throw UsageError("the model in '" + flags.model + "' takes inputs of shape " +
+      throw UsageError("the model in '" + loom::one_line(flags.model) + "' takes inputs of shape " +
                        loom::shape_str(model->input_shape()) + ", not " + std::to_string(in.images.dim(1)) + "x" +
                        std::to_string(in.images.dim(2)) + " gray images");
     if (!note.empty()) std::cerr << "predict: " << note << "\n";

@@ -1,10 +1,10 @@
 #include "apps/training_app.h"
 
-#include "apps/file_flags.h"
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 
+#include "apps/file_flags.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
 #include "engine/model/model_file.h"
