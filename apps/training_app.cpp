@@ -97,7 +97,8 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
     throw UsageError("--early-stopping must be 0 or more epochs, got " + std::to_string(flags.early_stopping));
   if (flags.lr_schedule != "constant" && flags.lr_schedule != "step" && flags.lr_schedule != "cosine" &&
       flags.lr_schedule != "plateau")
-    throw UsageError("--lr-schedule must be constant, step, cosine or plateau, got '" + flags.lr_schedule + "'");
+    throw UsageError("--lr-schedule must be constant, step, cosine or plateau, got '" + one_line(flags.lr_schedule) +
+                     "'");
   if (!flags.history.empty()) for_flag("--history", [&] { check_history_path(flags.history); });
   if (!flags.save.empty()) for_flag("--save", [&] { check_writable_path(flags.save, "file"); });
   if (!flags.checkpoint.empty()) for_flag("--checkpoint", [&] { check_writable_path(flags.checkpoint, "file"); });
@@ -109,9 +110,14 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
           same_file(*outputs[i].second, *outputs[j].second))
         throw UsageError(std::string(outputs[i].first) + " and " + outputs[j].first + " name the same file '" +
                          one_line(*outputs[i].second) + "'");
-  if (!flags.save.empty() && !flags.resume.empty() && same_file(flags.save, flags.resume))
-    throw UsageError("--save would replace the checkpoint '" + one_line(flags.resume) +
-                     "' that --resume reads with weights only");
+  // Nothing written may replace what is read, but a checkpoint may go on where --resume read it.
+  const std::pair<const char*, const std::string*> inputs[] = {{"--resume", &flags.resume}, {"--load", &flags.load}};
+  for (const auto& [output, output_path] : outputs)
+    for (const auto& [input, input_path] : inputs)
+      if (!output_path->empty() && !input_path->empty() && same_file(*output_path, *input_path) &&
+          !(std::string(output) == "--checkpoint" && std::string(input) == "--resume"))
+        throw UsageError(std::string(output) + " would replace the file '" + one_line(*input_path) + "' that " +
+                         input + " reads");
   if (!flags.resume.empty() && !flags.load.empty())
     throw UsageError("--resume and --load exclude each other (a checkpoint holds the weights it resumes from)");
   if (!flags.resume.empty()) require_existing_file("--resume", flags.resume);

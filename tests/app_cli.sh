@@ -89,7 +89,9 @@ expect 2 "--save and --checkpoint name the same file '$scratch/m.safetensors'" \
   --save "$scratch/m.safetensors" --checkpoint "$scratch/./m.safetensors" --device cpu
 expect 2 "--checkpoint and --history name the same file '$scratch/h.json'" \
   --checkpoint "$scratch/h.json" --history "$scratch/./h.json" --device cpu
-expect 2 "--save would replace the checkpoint '$scratch/c.safetensors' that --resume reads" \
+expect 2 "--history would replace the file '$scratch/m.json' that --load reads" \
+  --history "$scratch/m.json" --load "$scratch/m.json" --device cpu
+expect 2 "--save would replace the file '$scratch/c.safetensors' that --resume reads" \
   --save "$scratch/c.safetensors" --resume "$scratch/c.safetensors" --device cpu
 expect 2 "--resume and --load exclude each other" --resume "$scratch/a.safetensors" --load "$scratch/b.safetensors" \
   --device cpu

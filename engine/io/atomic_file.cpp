@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -17,7 +18,7 @@ namespace loom {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, int error) {
-  throw Error("cannot write '" + path + "': " + std::strerror(error));
+  throw Error("cannot write '" + one_line(path) + "': " + std::strerror(error));
 }
 
 // The umask can only be read by setting it, which would race with other threads creating files; Linux reports it
@@ -96,11 +97,12 @@ void write_file_atomically(const std::string& path, const std::string& contents)
 void check_writable_path(const std::string& path, const std::string& what) {
   struct stat status {};
   if (stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
-    throw UsageError(what + " '" + path + "' exists and is not a regular file");
+    throw UsageError(what + " '" + one_line(path) + "' exists and is not a regular file");
   std::string folder = path.substr(0, path.find_last_of('/') == std::string::npos ? 0 : path.find_last_of('/') + 1);
   if (folder.empty()) folder = ".";
   if (access(folder.c_str(), W_OK | X_OK) != 0)
-    throw UsageError(what + " '" + path + "': cannot write into '" + folder + "': " + std::strerror(errno));
+    throw UsageError(what + " '" + one_line(path) + "': cannot write into '" + one_line(folder) + "': " +
+                     std::strerror(errno));
 }
 
 }  // namespace loom

@@ -12,8 +12,9 @@
 
 namespace loom {
 
-// `text` on one line: control bytes, and bytes that are not UTF-8, spelled out (\n, \t, \x1b, \xff); cut after
-// `limit` bytes (at a UTF-8 character's start, so what remains stays valid) with "..." to say so.
+// `text` on one line and safe to print: control characters (C0, DEL, C1, the Unicode line and paragraph
+// separators) and bytes that are not well-formed UTF-8 spelled out (\n, \x1b, \u0085, \xff); cut before the first
+// character that would end beyond `limit` bytes of `text`, with "..." to say so.
 std::string one_line(const std::string& text, size_t limit = std::string::npos);
 
 // Values from files are shown up to this many bytes, so a damaged file cannot flood a message.

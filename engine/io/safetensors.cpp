@@ -331,6 +331,10 @@ std::string SafetensorsWriter::serialize() const {
   }
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   std::string text = header.dump();
+  // loom never writes a file it would refuse to read.
+  if (offset + text.size() + 16 > kMaxFileBytes)
+    throw UsageError("the tensors and header come to " + std::to_string(offset + text.size()) +
+                     " bytes, more than the 4 GiB a loom safetensors file may hold");
   // Aligns the data buffer to 8 bytes, so a reader that maps the file can use the values in place.
   text.append((8 - text.size() % 8) % 8, ' ');
 

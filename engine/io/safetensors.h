@@ -33,6 +33,7 @@ class SafetensorsWriter {
   void set_metadata(const std::string& key, const std::string& value);
 
   // The whole file: header (keys sorted, padded with spaces to a multiple of 8), then the data in the order added.
+  // A UsageError when it would exceed the 4 GiB the reader accepts.
   std::string serialize() const;
   // serialize() written with write_file_atomically: on failure loom::Error "cannot write '<path>': <reason>", and a
   // previous file at `path` is intact.

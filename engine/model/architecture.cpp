@@ -46,7 +46,7 @@ const json& member(const json& object, const char* key, const std::string& where
 void expect_keys(const json& object, const std::set<std::string>& keys, const std::string& where) {
   if (!object.is_object()) fail(where + " is not a JSON object");
   for (auto it = object.begin(); it != object.end(); ++it)
-    if (!keys.count(it.key())) fail(where + " has an unknown setting '" + it.key() + "'");
+    if (!keys.count(it.key())) fail(where + " has an unknown setting '" + one_line(it.key(), kShownBytes) + "'");
   for (const std::string& key : keys)
     if (!object.contains(key)) fail(where + " lacks the setting '" + key + "'");
 }
@@ -86,7 +86,7 @@ std::unique_ptr<Layer> layer_from(const json& entry, const std::string& where) {
   if (!class_name.is_string()) fail(where + " has a class_name that is not a string");
   const std::string type = class_name.get<std::string>();
   const json& config = member(entry, "config", where);
-  const std::string at = where + " (" + type + ")";
+  const std::string at = where + " (" + one_line(type, kShownBytes) + ")";
   try {
     if (type == "Dense") {
       expect_keys(config, {"units", "activation"}, at);
@@ -117,8 +117,8 @@ std::unique_ptr<Layer> layer_from(const json& entry, const std::string& where) {
   } catch (const UsageError& e) {  // a layer's own check (a 'same' padding with an even kernel)
     fail(at + ": " + e.what());
   }
-  fail(where + " is of class '" + type + "', which loom cannot make (Dense, Conv2D, MaxPooling2D, Flatten, ReLU, "
-       "Softmax)");
+  fail(where + " is of class '" + one_line(type, kShownBytes) +
+       "', which loom cannot make (Dense, Conv2D, MaxPooling2D, Flatten, ReLU, Softmax)");
 }
 
 std::unique_ptr<Optimizer> optimizer_from(const json& entry) {
@@ -282,7 +282,7 @@ std::string architecture_difference(const std::string& saved_text, const std::st
     const json &ca = a[i]["config"], &cb = b[i]["config"];
     for (auto it = cb.begin(); it != cb.end(); ++it)
       if (!ca.contains(it.key()) || ca[it.key()] != it.value())
-        return where + " has " + differ(it.key(), ca.value(it.key(), json()), it.value());
+        return where + " has " + differ(one_line(it.key(), kShownBytes), ca.value(it.key(), json()), it.value());
   }
   if (a.size() != b.size())
     return "the file has " + std::to_string(a.size()) + " layers, this model " + std::to_string(b.size());

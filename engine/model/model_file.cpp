@@ -58,7 +58,7 @@ SafetensorsFile open_model_file(const std::string& path) {
               kFormatVersion);
   const std::string& content = file.metadata("content");
   if (content != "weights" && content != "checkpoint")
-    file.fail("holds '" + content + "', not weights or a checkpoint");
+    file.fail("holds '" + one_line(content, kShownBytes) + "', not weights or a checkpoint");
   file.metadata("architecture");
   return file;
 }

@@ -68,8 +68,10 @@ struct CallbackState {
   std::vector<float> parameters;  // a copy of the model's parameter buffer, or empty
   // The number saved under `key`; a loom::Error naming the callback and the key when the state lacks it.
   double number(const std::string& key, const std::string& callback) const;
-  // The same for a count or an epoch: a whole number from `low` to `high`, else a loom::Error saying so.
-  int whole_number(const std::string& key, const std::string& callback, int low, int high) const;
+  // The same for a count or an epoch: a whole number from -1 to kMaxSavedCount (far beyond any run, and far
+  // enough below INT_MAX that counting on from it cannot overflow), else a loom::Error saying so.
+  int whole_number(const std::string& key, const std::string& callback) const;
+  static constexpr int kMaxSavedCount = 1 << 30;
 };
 
 class Callback {
@@ -81,6 +83,9 @@ class Callback {
   // it instead of starting afresh.
   virtual std::string state_name() const { return ""; }
   virtual CallbackState state() const { return {}; }
+  // A loom::Error when `state` is not one this callback could restore (a damaged checkpoint); changes nothing. A
+  // resume checks every callback's state before it restores any.
+  virtual void check_state(const CallbackState&) const {}
   virtual void restore_state(const CallbackState&) {}
 
   // True for a callback that calls FitContext::running_totals during an epoch: fit then snapshots the device

@@ -24,7 +24,8 @@ double CallbackState::number(const std::string& key, const std::string& callback
   return it->second;
 }
 
-int CallbackState::whole_number(const std::string& key, const std::string& callback, int low, int high) const {
+int CallbackState::whole_number(const std::string& key, const std::string& callback) const {
+  const int low = -1, high = kMaxSavedCount;
   const double value = number(key, callback);
   if (!(value >= low && value <= high) || value != std::floor(value)) {
     char shown[32];
@@ -148,18 +149,19 @@ CallbackState EarlyStopping::state() const {
           best_weights_};
 }
 
-void EarlyStopping::restore_state(const CallbackState& state) {
-  constexpr int kMost = std::numeric_limits<int>::max();
+void EarlyStopping::check_state(const CallbackState& state) const {
   const char* name = "early_stopping";
-  // Read whole before anything is kept: a damaged state leaves this callback as it was.
-  const double best = state.number("best", name);
-  const int best_epoch = state.whole_number("best_epoch", name, -1, kMost);
-  const int wait = state.whole_number("wait", name, 0, kMost);
-  const int stopped_epoch = state.whole_number("stopped_epoch", name, -1, kMost);
-  best_ = best;
-  best_epoch_ = best_epoch;
-  wait_ = wait;
-  stopped_epoch_ = stopped_epoch;
+  state.number("best", name);
+  for (const char* count : {"best_epoch", "wait", "stopped_epoch"}) state.whole_number(count, name);
+}
+
+void EarlyStopping::restore_state(const CallbackState& state) {
+  check_state(state);
+  const char* name = "early_stopping";
+  best_ = state.number("best", name);
+  best_epoch_ = state.whole_number("best_epoch", name);
+  wait_ = state.whole_number("wait", name);
+  stopped_epoch_ = state.whole_number("stopped_epoch", name);
   best_weights_ = state.parameters;
   restored_ = true;
 }

@@ -78,6 +78,7 @@ class EarlyStopping : public Callback {
   void on_train_end(FitContext& context, History& history) override;
   std::string state_name() const override { return "early_stopping"; }
   CallbackState state() const override;
+  void check_state(const CallbackState& state) const override;
   void restore_state(const CallbackState& state) override;
 
   int stopped_epoch() const { return stopped_epoch_; }  // 0-based; -1 when it did not stop training

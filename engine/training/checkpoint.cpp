@@ -65,7 +65,7 @@ struct SavedTraining {
 SavedTraining read_training(const SafetensorsFile& file) {
   json doc;
   try {
-    doc = parse_bounded_json(file.metadata("training"), {6, kMaxHistoryEpochs});
+    doc = parse_bounded_json(file.metadata("training"), {6, kMaxHistoryEpochs, 8 * kMaxHistoryEpochs});
   } catch (const JsonProblem& problem) {
     file.fail(std::string("its training state ") + problem.what());
   }
@@ -75,7 +75,8 @@ SavedTraining read_training(const SafetensorsFile& file) {
   for (const std::string& key : keys)
     if (!doc.contains(key)) file.fail("its training state lacks '" + key + "'");
   for (auto it = doc.begin(); it != doc.end(); ++it)
-    if (!keys.count(it.key())) file.fail("its training state has an unknown entry '" + it.key() + "'");
+    if (!keys.count(it.key()))
+      file.fail("its training state has an unknown entry '" + one_line(it.key(), kShownBytes) + "'");
   auto integer = [&](const char* key, int64_t high) {
     const json& value = doc[key];
     if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > high)
@@ -107,13 +108,13 @@ SavedTraining read_training(const SafetensorsFile& file) {
 
   if (!doc["settings"].is_object()) file.fail("its training state's settings are not an object");
   for (auto it = doc["settings"].begin(); it != doc["settings"].end(); ++it) {
-    if (!it.value().is_string()) file.fail("its setting '" + it.key() + "' is not text");
+    if (!it.value().is_string()) file.fail("its setting '" + one_line(it.key(), kShownBytes) + "' is not text");
     saved.settings[it.key()] = it.value().get<std::string>();
   }
   if (!doc["callbacks"].is_object()) file.fail("its training state's callbacks are not an object");
   for (auto it = doc["callbacks"].begin(); it != doc["callbacks"].end(); ++it) {
     const json& entry = it.value();
-    const std::string where = "its callback state '" + it.key() + "'";
+    const std::string where = "its callback state '" + one_line(it.key(), kShownBytes) + "'";
     if (!entry.is_object() || entry.size() != 2 || !entry.contains("numbers") || !entry["numbers"].is_object() ||
         !entry.contains("weights") || !entry["weights"].is_boolean())
       file.fail(where + " is not {\"numbers\": {...}, \"weights\": true or false}");
@@ -126,9 +127,10 @@ SavedTraining read_training(const SafetensorsFile& file) {
   return saved;
 }
 
+// A setting as messages show it (the file's may be anything: one short line).
 std::string shown(const RunSettings& settings, const std::string& key) {
   auto it = settings.find(key);
-  return it == settings.end() ? "(not given)" : it->second;
+  return it == settings.end() ? "(not given)" : one_line(it->second, kShownBytes);
 }
 
 }  // namespace
@@ -191,7 +193,8 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   for (const auto& entry : settings) keys.insert(entry.first);
   for (const std::string& key : keys)
     if (shown(saved.settings, key) != shown(settings, key))
-      throw UsageError("'" + one_line(path) + "' was trained with " + key + " " + shown(saved.settings, key) +
+      throw UsageError("'" + one_line(path) + "' was trained with " + one_line(key, kShownBytes) + " " +
+                       shown(saved.settings, key) +
                        ", this run has " + shown(settings, key));
   if (saved.stopped)
     throw UsageError("'" + one_line(path) + "' is of a run that a callback stopped after epoch " +
@@ -203,7 +206,7 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
                        " (resume with the callbacks, and flags, of the run that wrote it)");
   for (const auto& entry : saved.callbacks)
     if (!named.count(entry.first))
-      throw UsageError("'" + one_line(path) + "' holds the state of " + entry.first +
+      throw UsageError("'" + one_line(path) + "' holds the state of " + one_line(entry.first, kShownBytes) +
                        ", which this run lacks (resume with the callbacks, and flags, of the run that wrote it)");
 
   // Everything is read and checked before anything changes.
@@ -221,17 +224,17 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   for (auto& [name, state] : saved.callbacks)
     if (state.second) state.first.parameters = read_parameter_tensors(file, store, "." + name, false);
 
-  // The callbacks first: each takes its state whole or, when the file's is damaged, not at all (and then the model
-  // is untouched too).
   for (const auto& [name, callback] : named) {
     try {
-      callback->restore_state(saved.callbacks.at(name).first);
+      callback->check_state(saved.callbacks.at(name).first);
     } catch (const UsageError&) {
       throw;
     } catch (const Error& e) {
       file.fail(e.what());
     }
   }
+
+  for (const auto& [name, callback] : named) callback->restore_state(saved.callbacks.at(name).first);
   Tensor& params = model.parameters();
   params.copy_from(Tensor::wrap(values.data(), params.shape(), Device::CPU));
   size_t k = 0;

@@ -57,7 +57,7 @@ bool is_csv(const std::string& path) {
   };
   if (ends_with(".csv")) return true;
   if (ends_with(".json")) return false;
-  throw UsageError("history file '" + path + "' must end in .csv or .json");
+  throw UsageError("history file '" + one_line(path) + "' must end in .csv or .json");
 }
 
 }  // namespace
@@ -70,7 +70,8 @@ void check_history_path(const std::string& path) {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, size_t line, const std::string& problem) {
-  throw Error("history file '" + path + "'" + (line > 0 ? ", line " + std::to_string(line) : "") + ": " + problem);
+  throw Error("history file '" + one_line(path) + "'" + (line > 0 ? ", line " + std::to_string(line) : "") + ": " +
+              problem);
 }
 
 // File contents go into messages, which must stay one short line however damaged the file is.
@@ -248,7 +249,7 @@ History csv_history(const std::string& path, const std::string& text) {
 History json_history(const std::string& path, const std::string& text) {
   json document;
   try {
-    document = parse_bounded_json(text, {4, kMaxEpochs});  // {"loss": [0.5, ...], ...}
+    document = parse_bounded_json(text, {4, kMaxEpochs, 8 * kMaxEpochs});  // {"loss": [0.5, ...], ...}: 7 lists
   } catch (const JsonProblem& problem) {
     fail(path, 0, problem.what());
   }

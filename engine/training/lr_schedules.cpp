@@ -63,16 +63,18 @@ CallbackState ReduceLROnPlateau::state() const {
   return {{{"best", best_}, {"wait", wait_}, {"cooldown_left", cooldown_left_}}, {}};
 }
 
-void ReduceLROnPlateau::restore_state(const CallbackState& state) {
-  constexpr int kMost = std::numeric_limits<int>::max();
+void ReduceLROnPlateau::check_state(const CallbackState& state) const {
   const char* name = "reduce_lr_on_plateau";
-  // Read whole before anything is kept: a damaged state leaves this callback as it was.
-  const double best = state.number("best", name);
-  const int wait = state.whole_number("wait", name, 0, kMost);
-  const int cooldown_left = state.whole_number("cooldown_left", name, 0, kMost);
-  best_ = best;
-  wait_ = wait;
-  cooldown_left_ = cooldown_left;
+  state.number("best", name);
+  for (const char* count : {"wait", "cooldown_left"}) state.whole_number(count, name);
+}
+
+void ReduceLROnPlateau::restore_state(const CallbackState& state) {
+  check_state(state);
+  const char* name = "reduce_lr_on_plateau";
+  best_ = state.number("best", name);
+  wait_ = state.whole_number("wait", name);
+  cooldown_left_ = state.whole_number("cooldown_left", name);
   restored_ = true;
 }
 

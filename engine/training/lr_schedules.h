@@ -46,6 +46,7 @@ class ReduceLROnPlateau : public Callback {
   void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
   std::string state_name() const override { return "reduce_lr_on_plateau"; }
   CallbackState state() const override;
+  void check_state(const CallbackState& state) const override;
   void restore_state(const CallbackState& state) override;
 
  private:
