@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -191,8 +192,12 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   std::set<std::string> keys;
   for (const auto& entry : saved.settings) keys.insert(entry.first);
   for (const auto& entry : settings) keys.insert(entry.first);
+  auto value = [](const RunSettings& in, const std::string& key) {
+    auto it = in.find(key);
+    return it == in.end() ? std::optional<std::string>() : it->second;
+  };
   for (const std::string& key : keys)
-    if (shown(saved.settings, key) != shown(settings, key))
+    if (value(saved.settings, key) != value(settings, key))
       throw UsageError("'" + one_line(path) + "' was trained with " + one_line(key, kShownBytes) + " " +
                        shown(saved.settings, key) +
                        ", this run has " + shown(settings, key));
