@@ -1,8 +1,6 @@
 #include "engine/model/architecture.h"
 
 #include <charconv>
-#include <functional>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <limits>
 
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
@@ -113,7 +112,7 @@ void EarlyStopping::on_train_begin(FitContext& context) {
     restored_ = false;
     return;
   }
-  best_ = higher_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  best_ = worst_figure(higher_);
   best_epoch_ = -1;
   wait_ = 0;
   stopped_epoch_ = -1;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ bool higher_is_better(const std::string& monitor, MonitorMode mode);
 // Keras's test of progress: `current` beats `best` by more than min_delta, in the direction that is better.
 inline bool improves_on(double current, double best, double min_delta, bool higher_is_better) {
   return higher_is_better ? current - min_delta > best : current + min_delta < best;
+}
+// The "best so far" before any epoch: every figure improves on it.
+inline double worst_figure(bool higher_is_better) {
+  return higher_is_better ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
 }
 
 // Stops training at the first non-finite loss, without a host synchronization per step: it reads the running

@@ -74,8 +74,8 @@ namespace {
               problem);
 }
 
-// File contents go into messages, which must stay one short line however damaged the file is.
-std::string printable(const std::string& text, size_t limit = 40) { return one_line(text, limit); }
+// File contents go into messages on one short line (file_text.h), cut sooner than elsewhere: cells are short.
+constexpr size_t kShownCell = 40;
 
 bool any_validated(const History& history) {
   return std::any_of(history.begin(), history.end(), [](const EpochResult& e) { return e.validated; });
@@ -168,7 +168,7 @@ size_t column_of(const std::string& path, size_t line, const char* kind, const s
   while (index < kEpoch && name != kColumns[index].name) ++index;
   if (index == kEpoch && name != "epoch") {
     fail(path, line,
-         std::string("unknown ") + kind + " '" + printable(name) + "' (expected " + expected_columns() + ")");
+         std::string("unknown ") + kind + " '" + one_line(name, kShownCell) + "' (expected " + expected_columns() + ")");
   }
   if (seen[index]) fail(path, line, std::string(kind) + " '" + name + "' appears twice");
   seen[index] = true;
@@ -233,12 +233,12 @@ History csv_history(const std::string& path, const std::string& text) {
       size_t number = 0;
       if (target[c] == kEpoch) {
         if (!parse_whole(cell, number) || number != row - 1) {
-          fail(path, row + 1, out_of_order("'" + printable(cell) + "'", row - 1));
+          fail(path, row + 1, out_of_order("'" + one_line(cell, kShownCell) + "'", row - 1));
         }
       } else if (cell.empty() && kColumns[target[c]].validation) {
         ++missing;
       } else if (!parse_whole(cell, epoch.*kColumns[target[c]].field)) {
-        fail(path, row + 1, "'" + printable(cell) + "' is not a number in column " + kColumns[target[c]].name);
+        fail(path, row + 1, "'" + one_line(cell, kShownCell) + "' is not a number in column " + kColumns[target[c]].name);
       }
     }
     settle_validation(path, row + 1, epoch, with_validation, missing, "");

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <limits>
 
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
@@ -54,7 +53,7 @@ void ReduceLROnPlateau::on_train_begin(FitContext& context) {
     restored_ = false;
     return;
   }
-  best_ = higher_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  best_ = worst_figure(higher_);
   wait_ = 0;
   cooldown_left_ = 0;
 }
