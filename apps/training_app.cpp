@@ -1,5 +1,6 @@
 #include "apps/training_app.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
 #include "engine/model/model_file.h"
+#include "engine/report/html_report.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/callbacks.h"
@@ -23,6 +25,12 @@ std::string as_typed(double value) {
   std::snprintf(buf, sizeof buf, "%.12g", value);
   return buf;
 }
+// A float flag as typed: "0.001", not the double nearest to the float nearest to it (0.0010000000475).
+std::string as_typed(float value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(value));
+  return buf;
+}
 
 // The flags a resumed run must share with the run that wrote the checkpoint (the architecture and the optimizer's
 // settings are checked apart, from the model itself).
@@ -35,6 +43,38 @@ RunSettings resume_settings(const TrainingFlags& flags) {
                                 : flags.lr_schedule},
           {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
           {"--stop-at-loss", flags.stop_at_loss_given ? as_typed(flags.stop_at_loss) : "off"}};
+}
+
+// How the run was made, for the saved files and the report: the program, the device and every training flag.
+RunDescription run_description(const TrainingFlags& flags, const std::string& program, Device device,
+                               const std::string& note) {
+  std::string device_text = device_name(device);
+  if (device == Device::CUDA) device_text += ": " + probe_cuda().gpu_name;
+  if (flags.device == "auto") device_text += " (--device auto" + (note.empty() ? "" : "; " + note) + ")";
+  RunDescription run = {{"program", program},
+                        {"device", device_text},
+                        {"--epochs", std::to_string(flags.epochs)},
+                        {"--batch-size", std::to_string(flags.batch_size)},
+                        {"--lr", as_typed(flags.learning_rate)},
+                        {"--seed", std::to_string(flags.seed)},
+                        {"--validation-split", as_typed(flags.validation_split)},
+                        {"--lr-schedule", flags.lr_schedule},
+                        {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
+                        {"--stop-at-loss", flags.stop_at_loss_given ? as_typed(flags.stop_at_loss) : "off"}};
+  if (device == Device::CUDA) {
+    run.emplace_back("--tf32", flags.tf32 ? "on" : "off");
+    run.emplace_back("CUDA graph", flags.no_graph ? "off (--no-graph)" : "on");
+  }
+  if (!flags.load.empty()) run.emplace_back("--load", flags.load);
+  if (!flags.resume.empty()) run.emplace_back("--resume", flags.resume);
+  return run;
+}
+
+// "train_mlp" → "MLP": the run's name in the report.
+std::string model_name(const std::string& program) {
+  std::string name = program.rfind("train_", 0) == 0 ? program.substr(6) : program;
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
 }
 
 // A UsageError about a file a flag names, with the flag in front.
@@ -81,6 +121,9 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
   app.add_option("--resume", flags.resume,
                  "go on from a --checkpoint FILE up to --epochs, exactly as if the run had not stopped");
   app.add_option("--load", flags.load, "start from the weights in FILE (a --save or --checkpoint file)");
+  app.add_option("--report", flags.report,
+                 "after training, write an HTML report (data, learning curves, accuracy, confusion matrix, "
+                 "predictions, model and settings) to FILE.html");
 }
 
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note) {
@@ -102,10 +145,14 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
   if (!flags.history.empty()) for_flag("--history", [&] { check_history_path(flags.history); });
   if (!flags.save.empty()) for_flag("--save", [&] { check_writable_path(flags.save, "file"); });
   if (!flags.checkpoint.empty()) for_flag("--checkpoint", [&] { check_writable_path(flags.checkpoint, "file"); });
-  const std::pair<const char*, const std::string*> outputs[] = {
-      {"--save", &flags.save}, {"--checkpoint", &flags.checkpoint}, {"--history", &flags.history}};
-  for (size_t i = 0; i < 3; ++i)
-    for (size_t j = i + 1; j < 3; ++j)
+  if (!flags.report.empty()) for_flag("--report", [&] { report::check_report_path(flags.report); });
+  const std::pair<const char*, const std::string*> outputs[] = {{"--save", &flags.save},
+                                                                {"--checkpoint", &flags.checkpoint},
+                                                                {"--history", &flags.history},
+                                                                {"--report", &flags.report}};
+  constexpr size_t kOutputs = sizeof outputs / sizeof outputs[0];
+  for (size_t i = 0; i < kOutputs; ++i)
+    for (size_t j = i + 1; j < kOutputs; ++j)
       if (!outputs[i].second->empty() && !outputs[j].second->empty() &&
           same_file(*outputs[i].second, *outputs[j].second))
         throw UsageError(std::string(outputs[i].first) + " and " + outputs[j].first + " name the same file '" +
@@ -180,9 +227,11 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   }
   // Written after every epoch, so a run that fails or is stopped keeps what it trained; the checkpoint last, after
   // the callbacks whose state it saves.
+  const RunDescription run = run_description(flags, program, model.device(), note);
   if (!flags.history.empty()) callbacks.push_back(std::make_unique<HistoryLogger>(flags.history, resumed.history));
   if (!flags.checkpoint.empty())
-    callbacks.push_back(std::make_unique<CheckpointWriter>(flags.checkpoint, resume_settings(flags), resumed.history));
+    callbacks.push_back(
+        std::make_unique<CheckpointWriter>(flags.checkpoint, resume_settings(flags), resumed.history, run));
   for (auto& callback : callbacks) options.callbacks.push_back(callback.get());
 
   if (!note.empty()) std::cerr << program << ": " << note << "\n";
@@ -190,9 +239,10 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   if (!flags.resume.empty())
     std::cout << "Resuming from '" << one_line(flags.resume) << "' after epoch " << resumed.epochs_done << "\n"
               << std::flush;
-  model.fit(train, options);
+  History history = resumed.history;
+  for (const EpochResult& epoch : model.fit(train, options)) history.push_back(epoch);
   // Before the evaluation, so a failure there loses nothing trained.
-  if (!flags.save.empty()) save_weights(model, flags.save);
+  if (!flags.save.empty()) save_weights(model, flags.save, run);
 
   Evaluation eval = model.evaluate(test, flags.batch_size, 1, std::cout);
   std::printf("\nTest accuracy: %.4f\n", eval.accuracy);
@@ -206,6 +256,22 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   int truth = test.labels.data<uint8_t>()[0];
   std::printf("First test image: predicted %s (%.4f), true %s\n", kFashionMnistClassNames.at(best), p[best],
               kFashionMnistClassNames.at(truth));
+  if (flags.report.empty()) return;
+
+  std::fflush(stdout);
+  report::Report report;
+  report.train = &train;
+  report.test = &test;
+  report.class_names.assign(kFashionMnistClassNames.begin(), kFashionMnistClassNames.end());
+  report::ReportRun& shown = report.runs.emplace_back();
+  shown.name = model_name(program);
+  shown.summary = model.summary();
+  shown.settings = run;
+  shown.history = std::move(history);
+  shown.test = eval;
+  shown.test_probabilities = model.predict(test.images, flags.batch_size);
+  report::write_report(flags.report, report);
+  std::printf("Report written to '%s'\n", one_line(flags.report).c_str());
 }
 
 }  // namespace loom::apps

@@ -38,6 +38,7 @@ struct TrainingFlags {
   std::string checkpoint;            // --checkpoint FILE: everything needed to resume, after every epoch
   std::string resume;                // --resume FILE: go on with the run a checkpoint holds
   std::string load;                  // --load FILE: start from saved weights instead of the initialisation
+  std::string report;                // --report FILE.html: the HTML report (engine/report/html_report.h)
 };
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags);
@@ -49,7 +50,7 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
 // Loads --load or --resume (a wrong file is the only line printed), prints the note (if any) to stderr, then the
 // summary; trains up to flags.epochs with the callbacks the flags ask for (history and checkpoint written after
 // every epoch), saves the weights if asked, evaluates on the test set and prints the first test image's predicted
-// and true class.
+// and true class; writes the report last, if asked, so that its failure loses nothing trained.
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
                       const TrainingFlags& flags, const std::string& program, const std::string& note);
 

@@ -6,17 +6,18 @@
 #   1. here, without a GPU, in the repository root:
 #        bash benchmarks/gpu_session.sh bundle
 #      builds for sm_90 (H100/H200) into build-sm90/ and gathers the binaries (loom_tests, train_mlp, train_cnn,
-#      bench_epoch, bench_kernels, device_info), the data set, the Python scripts, this script, BUILD_INFO (commit and
-#      changed files) and gpu_tests.filter (the tests that need a GPU, found by running the suite here under
+#      predict, report, bench_epoch, bench_kernels, device_info), the data set, the Python scripts, this script,
+#      BUILD_INFO (commit and changed files) and gpu_tests.filter (the tests that need a GPU, found by running the suite here under
 #      LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 41 MiB; gpu_bundle/ and build-sm90/ are ignored by git).
 #   2. on the GPU, in ONE call of the device tool (gpu_bundle/ is ignored by git, so it must be carried):
 #        run(command='bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"', carry=['gpu_bundle'])
 #      finds cuDNN/cuBLAS (Python's site-packages included) and runs, most important first, each under its own
 #      time limit and all within a deadline of LOOM_GPU_SESSION_SECONDS (default 450 s, so the call ends well inside
 #      8 minutes): device_info; the whole test suite; one epoch of each app on a terminal (live progress monitor);
-#      bench_epoch for both models with graphs, --no-graph and --tf32; 10-epoch training of both apps; memcheck on
-#      the GPU tests; compare.py (PyTorch eager and CUDA graph); bench_kernels; 10-epoch --tf32 training; memcheck on
-#      short training runs; racecheck on the GPU tests and short training runs. It prints the summary last.
+#      bench_epoch for both models with graphs, --no-graph and --tf32; 10-epoch training of both apps (their HTML
+#      reports in the logs, and `report` putting both side by side); memcheck on the GPU tests; compare.py (PyTorch
+#      eager and CUDA graph); bench_kernels; 10-epoch --tf32 training; memcheck on short training runs; racecheck
+#      on the GPU tests and short training runs. It prints the summary last.
 #
 # What `run OUT` writes: while it runs, every step's log and JSON go straight to a scratch folder's logs/ (STEP.log,
 # STEP.json) and a line or three per finished step are appended to OUT/summary.txt; after every step
@@ -43,6 +44,7 @@ bundle() {
   rm -rf gpu_bundle
   mkdir -p gpu_bundle/bin gpu_bundle/data gpu_bundle/benchmarks
   cp build-sm90/tests/loom_tests build-sm90/apps/train_mlp build-sm90/apps/train_cnn build-sm90/apps/predict \
+    build-sm90/apps/report \
     build-sm90/benchmarks/bench_epoch build-sm90/benchmarks/bench_kernels build-sm90/benchmarks/device_info \
     gpu_bundle/bin/
   cp "$data"/*-ubyte.gz gpu_bundle/data/
@@ -432,11 +434,17 @@ run() {
     done
   done
 
-  # 10 epochs and evaluation: MLP ≈ 10 × 1.5 s + start ≈ 20 s; CNN ≈ 10 × 5 s + start ≈ 60 s.
-  step train_mlp 20 60 "$bin/train_mlp" --device cuda --epochs 10
+  # 10 epochs and evaluation: MLP ≈ 10 × 1.5 s + start ≈ 20 s; CNN ≈ 10 × 5 s + start ≈ 60 s. Each writes its HTML
+  # report (the GPU's name in its settings), weights and history; then `report` puts both side by side, evaluating
+  # them on the GPU again (≈ 10 s). The reports come back under OUT for a look.
+  step train_mlp 20 60 "$bin/train_mlp" --device cuda --epochs 10 --report "$logs/report_mlp.html" \
+    --save "$logs/mlp.safetensors" --history "$logs/history_mlp.csv"
   result train "$logs/train_mlp.log"
-  step train_cnn 60 150 "$bin/train_cnn" --device cuda --epochs 10
+  step train_cnn 60 150 "$bin/train_cnn" --device cuda --epochs 10 --report "$logs/report_cnn.html" \
+    --save "$logs/cnn.safetensors" --history "$logs/history_cnn.csv"
   result train "$logs/train_cnn.log"
+  step report 10 60 "$bin/report" --device cuda --run "$logs/mlp.safetensors" "$logs/history_mlp.csv" \
+    --run "$logs/cnn.safetensors" "$logs/history_cnn.csv" --name MLP --name CNN -o "$logs/report_both.html"
 
   # Resuming on the GPU (docs/CHECKPOINTS.md): 2 epochs with a checkpoint and a 3rd resumed from it against 3 in one
   # go, compared with cmp; bit-identical is expected for the MLP, not for the CNN (Conv2D's bias gradient adds with

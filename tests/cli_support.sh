@@ -22,6 +22,21 @@ expect() {
   fi
 }
 
+# fashion_mnist_or_skip: prints the Fashion-MNIST directory the apps read ($FASHION_MNIST_DIR, then the Debian
+# package's); when a file of the data set is missing there, says SKIPPED (on stderr) and returns 77, ctest's skip
+# code, for the caller to exit with: data=$(fashion_mnist_or_skip) || exit 77
+fashion_mnist_or_skip() {
+  local data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist} f
+  for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
+    if [ ! -f "$data/$f" ]; then
+      echo "SKIPPED: Fashion-MNIST not found in $data (apt-get install dataset-fashion-mnist, or set" \
+        "FASHION_MNIST_DIR)" >&2
+      return 77
+    fi
+  done
+  echo "$data"
+}
+
 # find_python MODULE...: prints the first Python 3 that imports every MODULE (Debian's python3-torch lives only in
 # the system one, which another python3 on PATH may hide); prints nothing when none does.
 find_python() {

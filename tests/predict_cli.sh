@@ -11,15 +11,9 @@ train_mlp=$2
 name=$(basename "$predict")
 program=$predict
 source "$(dirname "$0")/cli_support.sh"
-data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+data=$(fashion_mnist_or_skip) || exit 77
 images=$data/t10k-images-idx3-ubyte.gz
 labels=$data/t10k-labels-idx1-ubyte.gz
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
-  if [ ! -f "$data/$f" ]; then
-    echo "SKIPPED: Fashion-MNIST not found in $data (apt-get install dataset-fashion-mnist, or set FASHION_MNIST_DIR)"
-    exit 77
-  fi
-done
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 

@@ -184,10 +184,11 @@ TEST(ResumeSchedule, CosineGoesOnWhereItStood) {
 class Checkpoint : public TempDirTest {
  protected:
   // A checkpoint after two epochs of a run with the given callbacks and settings.
-  std::string make(const std::vector<Callback*>& callbacks, const RunSettings& settings, int epochs = 2) {
+  std::string make(const std::vector<Callback*>& callbacks, const RunSettings& settings, int epochs = 2,
+                   const RunDescription& run = {}) {
     model_ = mlp(1, Device::CPU);
     Sequential* model = model_.get();
-    CheckpointWriter writer(path("c.safetensors"), settings);
+    CheckpointWriter writer(path("c.safetensors"), settings, {}, run);
     FitOptions options = options_for(epochs);
     options.callbacks = callbacks;
     options.callbacks.push_back(&writer);
@@ -210,8 +211,14 @@ class Checkpoint : public TempDirTest {
 
 TEST_F(Checkpoint, HoldsTheTensorsAndStateItDocuments) {
   RunCallbacks callbacks;
-  SafetensorsFile file = SafetensorsFile::read(make(callbacks.list(), {}));
+  const RunDescription run = {{"program", "test"}, {"--epochs", "2"}};
+  SafetensorsFile file = SafetensorsFile::read(make(callbacks.list(), {}, 2, run));
   EXPECT_EQ(file.metadata("content"), "checkpoint");
+  EXPECT_EQ(read_run_description(file), run);
+  const History history = checkpoint_history(file);
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].learning_rate, 0.02f);
+  EXPECT_GT(history[1].loss, 0);
   for (const char* name : {"dense.kernel", "dense.kernel.adam_m", "dense.kernel.adam_v", "dense.kernel.early_stopping",
                            "dense_1.bias.adam_v"})
     EXPECT_NE(file.find(name), nullptr) << name;

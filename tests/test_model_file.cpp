@@ -138,6 +138,32 @@ TEST_F(ModelFile, MetadataDescribesTheModel) {
   EXPECT_EQ(architecture_json(*cnn(5)), architecture_json(*model));
 }
 
+TEST_F(ModelFile, RunDescriptionIsKeptInOrderAndCheckedWhenRead) {
+  const RunDescription run = {{"program", "train_mlp"}, {"--epochs", "3"}, {"device", "cpu"}, {"--lr", "0.001"}};
+  save_weights(*mlp(16, 1), path("described.safetensors"), run);
+  EXPECT_EQ(read_run_description(open_model_file(path("described.safetensors"))), run);
+  save_weights(*mlp(16, 1), path("plain.safetensors"));
+  EXPECT_TRUE(read_run_description(open_model_file(path("plain.safetensors"))).empty());
+  EXPECT_EQ(SafetensorsFile::read(path("plain.safetensors")).metadata().count("run"), 0u);
+
+  const std::string bad = path("bad.safetensors");
+  auto expect_refused = [&](const std::string& text, const std::string& part) {
+    SCOPED_TRACE(text);
+    rewrite(path("described.safetensors"), bad, [&](auto& m) { m["run"] = text; });
+    // The weights still load: a description is for people, never compared.
+    load_weights(*mlp(16, 1), bad);
+    expect_one_line_error<Error>([&] { read_run_description(open_model_file(bad)); },
+                                 {"safetensors file '" + bad + "'", part});
+  };
+  expect_refused("{\"program\": \"x\"}", "its run description is not a list");
+  expect_refused("[[\"program\"]]", "holds [\"program\"], not a [name, value] pair of texts");
+  expect_refused("[[\"--epochs\", 3]]", "not a [name, value] pair of texts");
+  expect_refused("[[\"a\", \"b\"", "its run description is not valid JSON");
+  std::string many = "[";
+  for (int i = 0; i < 300; ++i) many += std::string(i ? "," : "") + "[\"k\", \"v\"]";
+  expect_refused(many + "]", "its run description holds a list of more than 256");
+}
+
 TEST_F(ModelFile, AnotherArchitectureIsRefusedNamingTheDifference) {
   save_weights(*mlp(16, 1), path("mlp16.safetensors"));
   expect_one_line_error<UsageError>(

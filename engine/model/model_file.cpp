@@ -9,6 +9,7 @@ namespace {
 
 constexpr const char* kFormat = "loom";
 constexpr const char* kFormatVersion = "1";
+constexpr size_t kMaxRunEntries = 256;  // a run description longer than this is not one loom wrote
 
 // Keras's shape of a parameter: loom's axes in the order keras_axes gives.
 Shape keras_shape(const Parameter& p) {
@@ -63,7 +64,7 @@ SafetensorsFile open_model_file(const std::string& path) {
   return file;
 }
 
-SafetensorsWriter model_file_writer(Sequential& model, const std::string& content) {
+SafetensorsWriter model_file_writer(Sequential& model, const std::string& content, const RunDescription& run) {
   SafetensorsWriter writer;
   writer.set_metadata("format", kFormat);
   writer.set_metadata("format_version", kFormatVersion);
@@ -75,7 +76,26 @@ SafetensorsWriter model_file_writer(Sequential& model, const std::string& conten
     throw UsageError(std::string("this model cannot be saved: its ") + e.what());
   }
   writer.set_metadata("architecture", architecture);
+  if (!run.empty()) writer.set_metadata("run", nlohmann::json(run).dump());
   return writer;
+}
+
+RunDescription read_run_description(const SafetensorsFile& file) {
+  if (!file.metadata().count("run")) return {};
+  nlohmann::json doc;
+  try {
+    doc = parse_bounded_json(file.metadata("run"), {2, kMaxRunEntries, 4 * kMaxRunEntries});
+  } catch (const JsonProblem& problem) {
+    file.fail(std::string("its run description ") + problem.what());
+  }
+  RunDescription run;
+  if (!doc.is_array()) file.fail("its run description is not a list");
+  for (const nlohmann::json& entry : doc) {
+    if (!entry.is_array() || entry.size() != 2 || !entry[0].is_string() || !entry[1].is_string())
+      file.fail("its run description holds " + shown_json(entry) + ", not a [name, value] pair of texts");
+    run.emplace_back(entry[0].get<std::string>(), entry[1].get<std::string>());
+  }
+  return run;
 }
 
 void check_same_architecture(const SafetensorsFile& file, Sequential& model, bool with_optimizer) {
@@ -132,8 +152,8 @@ void check_tensor_names(const SafetensorsFile& file, const ParameterStore& store
   }
 }
 
-void save_weights(Sequential& model, const std::string& path) {
-  SafetensorsWriter writer = model_file_writer(model, "weights");
+void save_weights(Sequential& model, const std::string& path, const RunDescription& run) {
+  SafetensorsWriter writer = model_file_writer(model, "weights", run);
   add_parameter_tensors(writer, model.parameter_store(), model.parameters().to_vector(), "", false);
   writer.write(path);
 }

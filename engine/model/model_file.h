@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/io/safetensors.h"
@@ -17,9 +18,14 @@
 
 namespace loom {
 
-// Writes the model's parameters and architecture to `path`, atomically (a failed write leaves an earlier file
-// intact; loom::Error "cannot write '<path>': <reason>").
-void save_weights(Sequential& model, const std::string& path);
+// How a model was trained, for people (the report shows it): ("program", "train_mlp"), ("--epochs", "10"),
+// ("device", "cuda: NVIDIA H100 80GB HBM3"), ..., in the order given. Saved as the metadata entry "run" (JSON
+// [[name, value], ...]); never compared when a file is loaded or resumed.
+using RunDescription = std::vector<std::pair<std::string, std::string>>;
+
+// Writes the model's parameters and architecture (and `run`, when given) to `path`, atomically (a failed write
+// leaves an earlier file intact; loom::Error "cannot write '<path>': <reason>").
+void save_weights(Sequential& model, const std::string& path, const RunDescription& run = {});
 
 // Puts the parameters saved in `path` (weights or checkpoint) into `model`. A file of another architecture is a
 // loom::UsageError naming the first difference; a corrupt or foreign file a loom::Error naming the file and the
@@ -33,8 +39,11 @@ std::unique_ptr<Sequential> load_model(const std::string& path, Device device);
 
 // Reads `path` and checks that it is a loom model file of this format version (any content).
 SafetensorsFile open_model_file(const std::string& path);
-// A writer with the format's metadata and the model's architecture; `content` is "weights" or "checkpoint".
-SafetensorsWriter model_file_writer(Sequential& model, const std::string& content);
+// A writer with the format's metadata, the model's architecture and the run's description (when not empty);
+// `content` is "weights" or "checkpoint".
+SafetensorsWriter model_file_writer(Sequential& model, const std::string& content, const RunDescription& run = {});
+// The run description a file holds (empty when it has none); a loom::Error naming the file when it is malformed.
+RunDescription read_run_description(const SafetensorsFile& file);
 // A loom::UsageError when the file's architecture is not the model's: "'<path>' holds another model: <difference>"
 // (the optimizer's settings count when `with_optimizer`: a resumed run must keep them, weights may be fine-tuned
 // with others); a loom::Error naming the file when its architecture is malformed.

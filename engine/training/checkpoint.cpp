@@ -136,22 +136,22 @@ std::string shown(const RunSettings& settings, const std::string& key) {
 
 }  // namespace
 
-CheckpointWriter::CheckpointWriter(std::string path, RunSettings settings, History earlier)
-    : path_(std::move(path)), settings_(std::move(settings)), earlier_(std::move(earlier)) {}
+CheckpointWriter::CheckpointWriter(std::string path, RunSettings settings, History earlier, RunDescription run)
+    : path_(std::move(path)), settings_(std::move(settings)), earlier_(std::move(earlier)), run_(std::move(run)) {}
 
 void CheckpointWriter::on_epoch_end(FitContext& context, int epoch, EpochResult& logs) {
   history_.push_back(logs);
   if (history_.size() != static_cast<size_t>(epoch) + 1)
     throw UsageError("CheckpointWriter: after epoch " + std::to_string(epoch + 1) + " its history holds " +
                      std::to_string(history_.size()) + " epochs (give it the earlier epochs of a resumed run)");
-  save_checkpoint(path_, context, history_, settings_);
+  save_checkpoint(path_, context, history_, settings_, run_);
 }
 
 void save_checkpoint(const std::string& path, FitContext& context, const History& history,
-                     const RunSettings& settings) {
+                     const RunSettings& settings, const RunDescription& run) {
   Sequential& model = context.model;
   const ParameterStore& store = model.parameter_store();
-  SafetensorsWriter writer = model_file_writer(model, "checkpoint");
+  SafetensorsWriter writer = model_file_writer(model, "checkpoint", run);
   add_parameter_tensors(writer, store, model.parameters().to_vector(), "", false);
   Optimizer& optimizer = model.optimizer();
   for (const auto& [slot, tensor] : optimizer.parameter_state())
@@ -178,6 +178,8 @@ void save_checkpoint(const std::string& path, FitContext& context, const History
   writer.set_metadata("training", training.dump());
   writer.write(path);
 }
+
+History checkpoint_history(const SafetensorsFile& file) { return read_training(file).history; }
 
 ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, const std::vector<Callback*>& callbacks,
                                    const RunSettings& settings) {

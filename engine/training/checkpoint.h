@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/model_file.h"
 #include "engine/training/callback.h"
 #include "engine/training/fit_options.h"
 
@@ -32,7 +33,8 @@ using RunSettings = std::map<std::string, std::string>;
 // run continues, so the file always holds the whole history.
 class CheckpointWriter : public Callback {
  public:
-  CheckpointWriter(std::string path, RunSettings settings, History earlier = {});
+  // `run`: how the run was made, for people (engine/model/model_file.h).
+  CheckpointWriter(std::string path, RunSettings settings, History earlier = {}, RunDescription run = {});
   void on_train_begin(FitContext&) override { history_ = earlier_; }
   void on_epoch_end(FitContext& context, int epoch, EpochResult& logs) override;
 
@@ -40,6 +42,7 @@ class CheckpointWriter : public Callback {
   std::string path_;
   RunSettings settings_;
   History earlier_, history_;
+  RunDescription run_;
 };
 
 // Where a checkpoint left its run.
@@ -59,6 +62,10 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
 
 // Writes the checkpoint of `context`'s run after `history.size()` epochs (used by CheckpointWriter).
 void save_checkpoint(const std::string& path, FitContext& context, const History& history,
-                     const RunSettings& settings);
+                     const RunSettings& settings, const RunDescription& run = {});
+
+// The history a checkpoint file holds (every epoch its run trained); a loom::Error naming the file when its training
+// state is malformed.
+History checkpoint_history(const SafetensorsFile& file);
 
 }  // namespace loom
