@@ -95,11 +95,13 @@ fi
 
 # --- the report app: the MLP's weights and CSV history beside a narrow CNN's checkpoint (its history inside).
 start=$SECONDS
-if ! "$train_cnn" --device cpu --epochs 2 --filters 4 --dense 16 --validation-split 0.1 --data "$data" \
-    --checkpoint "$scratch/cnn.safetensors" >"$scratch/cnn.out" 2>"$scratch/cnn.err"; then
-  fail "train_cnn --checkpoint failed: $(cat "$scratch/cnn.err")"
+if "$train_cnn" --device cpu --epochs 2 --filters 4 --dense 16 --validation-split 0.1 --data "$data" \
+    --checkpoint "$scratch/cnn.safetensors" --report "$scratch/cnn.html" >"$scratch/cnn.out" 2>"$scratch/cnn.err"; then
+  echo "ok: train_cnn --filters 4 --dense 16 --checkpoint --report ($((SECONDS - start)) s)"
+  has_sections "$scratch/cnn.html"  # the CNN takes images [n, 28, 28, 1]
+else
+  fail "train_cnn --checkpoint --report failed: $(cat "$scratch/cnn.err")"
 fi
-echo "ok: train_cnn --filters 4 --dense 16 --checkpoint ($((SECONDS - start)) s)"
 program=$report
 name=report
 start=$SECONDS

@@ -204,6 +204,21 @@ TEST_F(ReportDocument, HasEverySectionWithTheRunsSideBySide) {
   EXPECT_EQ(html.find("<CNN"), std::string::npos);
 }
 
+TEST_F(ReportDocument, TakesImagesWithAChannelAsTheCnnDoes) {
+  const LabeledImages train{train_.images.reshaped({30, 28, 28, 1}), train_.labels.view()};
+  const LabeledImages test{test_.images.reshaped({20, 28, 28, 1}), test_.labels.view()};
+  Report with_channel = report();
+  with_channel.train = &train;
+  with_channel.test = &test;
+  // The same pictures as from [n, 28, 28].
+  EXPECT_EQ(report_html(with_channel), report_html(report()));
+  const LabeledImages colour{Tensor({10, 28, 28, 3}, Device::CPU, DType::U8), train_.labels.rows(0, 10)};
+  with_channel.train = &colour;
+  expect_one_line_error<Error>([&] { report_html(with_channel); },
+                               {"training images must be uint8 [n, rows, columns] or [n, rows, columns, 1]",
+                                "got (10, 28, 28, 3)"});
+}
+
 TEST_F(ReportDocument, RunWithoutHistorySaysSo) {
   Report one = report();
   one.runs.resize(1);

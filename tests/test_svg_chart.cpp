@@ -490,7 +490,7 @@ TEST(SvgChart, ProbabilityBarsRejectInconsistentInput) {
 
 TEST(SvgChart, ColourBarLabelsPixelValuesFromTheBottomUp) {
   const std::vector<std::string> stops = report::viridis_stops(9);
-  const std::string svg = report::colour_bar_svg(stops, 60, 240);
+  const std::string svg = report::colour_bar_svg(stops, 60, 240, "scale");
   EXPECT_EQ(xml_problem(svg), "");
   for (int v = 0; v <= 250; v += 50) EXPECT_EQ(count_of(svg, ">" + std::to_string(v) + "</text>"), 1u) << v;
   EXPECT_GT(text_y(svg, "0"), text_y(svg, "50"));
@@ -507,17 +507,17 @@ TEST(SvgChart, ColourBarLabelsPixelValuesFromTheBottomUp) {
   EXPECT_EQ(attribute(gradient, "y2"), "0");
 }
 
-TEST(SvgChart, ColourBarsInOneDocumentHaveDistinctGradientIds) {
+TEST(SvgChart, ColourBarsUseTheGradientIdTheyAreGiven) {
   const std::vector<std::string> stops = report::viridis_stops(5);
-  const std::string first = report::colour_bar_svg(stops, 60, 240);
-  const std::string second = report::colour_bar_svg(stops, 60, 240);
-  const std::string first_id = attribute(start_tags(first, "linearGradient").at(0), "id");
-  const std::string second_id = attribute(start_tags(second, "linearGradient").at(0), "id");
-  ASSERT_FALSE(first_id.empty());
-  EXPECT_NE(first_id, second_id);
-  EXPECT_EQ(attribute(start_tags(first, "rect").at(0), "fill"), "url(#" + first_id + ")");
-  EXPECT_EQ(attribute(start_tags(second, "rect").at(0), "fill"), "url(#" + second_id + ")");
-  EXPECT_THROW(report::colour_bar_svg({}, 60, 240), Error);
+  const std::string first = report::colour_bar_svg(stops, 60, 240, "bar-1");
+  const std::string second = report::colour_bar_svg(stops, 60, 240, "bar_2");
+  EXPECT_EQ(attribute(start_tags(first, "linearGradient").at(0), "id"), "bar-1");
+  EXPECT_EQ(attribute(start_tags(second, "linearGradient").at(0), "id"), "bar_2");
+  EXPECT_EQ(attribute(start_tags(first, "rect").at(0), "fill"), "url(#bar-1)");
+  EXPECT_EQ(attribute(start_tags(second, "rect").at(0), "fill"), "url(#bar_2)");
+  EXPECT_EQ(report::colour_bar_svg(stops, 60, 240, "bar-1"), first);  // the same every time
+  EXPECT_THROW(report::colour_bar_svg({}, 60, 240, "bar"), Error);
+  for (const char* bad : {"", "a b", "x\")", "<id>"}) EXPECT_THROW(report::colour_bar_svg(stops, 60, 240, bad), Error);
 }
 
 void expect_rgb(Rgb actual, int r, int g, int b) {

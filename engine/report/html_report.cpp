@@ -57,11 +57,14 @@ std::string image_tag(const std::string& uri, const std::string& alt, int side, 
          ">";
 }
 
+// Gray images: [n, rows, columns], or with one channel as the CNN takes them, [n, rows, columns, 1].
 void check_images(const LabeledImages& set, const char* which) {
-  if (set.images.device() != Device::CPU || set.images.dtype() != DType::U8 || set.images.shape().size() != 3 ||
+  const Shape& shape = set.images.shape();
+  const bool gray = shape.size() == 3 || (shape.size() == 4 && shape[3] == 1);
+  if (set.images.device() != Device::CPU || set.images.dtype() != DType::U8 || !gray ||
       set.images.dim(0) != set.size() || set.size() < 1)
-    throw Error(std::string("the report's ") + which + " images must be uint8 [n, rows, columns] on the CPU with one "
-                "label each, got " + shape_str(set.images.shape()));
+    throw Error(std::string("the report's ") + which + " images must be uint8 [n, rows, columns] or [n, rows, "
+                "columns, 1] on the CPU with one label each, got " + shape_str(shape));
 }
 
 bool any_validated(const History& history) {
@@ -89,7 +92,7 @@ std::string data_section(const Report& report) {
   html += "</div>\n<figure class=\"enlarged\"><div class=\"with-scale\">" +
           image_tag(image_uri(train.images, 0, [](uint8_t v) { return viridis(v / 255.0); }),
                     "training image 0, " + report.class_names[labels[0]], 280, "pixels") +
-          colour_bar_svg(viridis_stops(9), 64, 280) + "</div><figcaption>Training image 0 (" +
+          colour_bar_svg(viridis_stops(9), 64, 280, "pixel-values") + "</div><figcaption>Training image 0 (" +
           html_escape(report.class_names[labels[0]]) + ") with its pixel values as colours</figcaption></figure>";
   return html + "</div></section>\n";
 }
@@ -99,7 +102,7 @@ LineChart curves_chart(const Report& report, bool accuracy) {
   chart.title = accuracy ? "Accuracy" : "Loss";
   chart.x_label = "epoch";
   chart.y_label = accuracy ? "accuracy" : "loss";
-  chart.width = 580;  // two side by side fill the page's 1192 pixels
+  chart.width = 600;  // two side by side fill the page's 1240 pixels
   chart.height = 340;
   for (size_t r = 0; r < report.runs.size(); ++r) {
     const ReportRun& run = report.runs[r];
@@ -230,8 +233,8 @@ std::string predictions_grid(const Report& report, const ReportRun& run) {
     const std::vector<float> p = probabilities_of(run, i);
     const int predicted = predicted_class(p.data(), static_cast<int64_t>(p.size()));
     html += "<figure class=\"prediction\"><div class=\"pair\">" +
-            image_tag(binary_image_uri(report.test->images, i), "test image " + std::to_string(i), 84, "pixels") +
-            probability_bars_svg(p, predicted, labels[i], report.class_names, 120, 84) + "</div>" +
+            image_tag(binary_image_uri(report.test->images, i), "test image " + std::to_string(i), 70, "pixels") +
+            probability_bars_svg(p, predicted, labels[i], report.class_names, 104, 72) + "</div>" +
             verdict(report, predicted, labels[i], p[static_cast<size_t>(predicted)]) + "</figure>";
   }
   return html + "</div>";
@@ -268,7 +271,7 @@ std::string model_and_settings(const Report&, const ReportRun& run) {
 }
 
 constexpr const char* kStyle = R"(
-body{font-family:sans-serif;color:#222;background:#fff;max-width:1240px;margin:0 auto;padding:16px 24px}
+body{font-family:sans-serif;color:#222;background:#fff;max-width:1280px;margin:0 auto;padding:16px 20px}
 h1{font-size:26px;margin:8px 0}h2{font-size:20px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:28px}
 h3{font-size:16px;margin:8px 0}p{line-height:1.45}
 figure{margin:0}figcaption{font-size:12px;text-align:center;margin-top:2px}
@@ -279,12 +282,12 @@ img.pixels{image-rendering:pixelated;border:1px solid #ddd}
 .charts{display:flex;gap:24px;flex-wrap:wrap}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px}
 table.numbers td{text-align:right;font-variant-numeric:tabular-nums}thead th{background:#f2f2f2}
-.runs{display:flex;gap:32px;flex-wrap:wrap;align-items:flex-start}.run{min-width:0}
-table.confusion{font-size:11px}table.confusion td{text-align:right;min-width:34px}
-table.confusion thead th{max-width:64px;white-space:normal}.class-accuracy{font-weight:bold;background:#f7f7f7}
-.grid3{display:grid;grid-template-columns:repeat(3,216px);gap:10px 14px}.pair{display:flex;gap:6px}
+.runs{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}.run{min-width:0}
+table.confusion{font-size:11px}table.confusion th,table.confusion td{padding:2px 4px}
+table.confusion td{text-align:right;min-width:30px}table.confusion thead th{max-width:56px;white-space:normal}.class-accuracy{font-weight:bold;background:#f7f7f7}
+.grid3{display:grid;grid-template-columns:repeat(3,184px);gap:10px 8px}.pair{display:flex;gap:6px}
 .right{color:#1f4fd0}.wrong{color:#d62728}figcaption.index{color:#666}
-.mistakes{display:grid;grid-template-columns:repeat(5,124px);gap:8px}.mistakes figcaption{font-size:11px}
+.mistakes{display:grid;grid-template-columns:repeat(5,112px);gap:8px 6px}.mistakes figcaption{font-size:11px}
 pre.summary{font-size:12px;background:#f7f7f7;padding:8px;border:1px solid #ddd;overflow-x:auto}
 table.settings th{text-align:left;background:#f7f7f7;font-weight:normal}
 )";

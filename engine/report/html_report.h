@@ -33,6 +33,7 @@ struct ReportRun {
 
 struct Report {
   std::string title = "loom training report";
+  // Images uint8 [n, rows, columns] or [n, rows, columns, 1], as the MLP and the CNN take them.
   const LabeledImages* train = nullptr;  // the training set, for the preview (its first 25 images)
   const LabeledImages* test = nullptr;   // the test set the runs' probabilities are of
   std::vector<std::string> class_names;  // one per class
@@ -40,7 +41,7 @@ struct Report {
 };
 
 // The report as HTML text. A loom::Error when the report is incomplete or inconsistent (no run, no data, images
-// not uint8 [n, h, w], probabilities not [test images, classes], class names not one per class).
+// not gray uint8, probabilities not [test images, classes], class names not one per class).
 std::string report_html(const Report& report);
 
 // Checks, before a run, that a report could be written to `path` at its end: the name ends in .html or .htm, and

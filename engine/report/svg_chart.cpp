@@ -1,7 +1,6 @@
 #include "engine/report/svg_chart.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <iterator>
@@ -492,13 +491,12 @@ std::string probability_bars_svg(const std::vector<float>& probabilities, int pr
   return svg;
 }
 
-std::string colour_bar_svg(const std::vector<std::string>& stops, int width, int height) {
+std::string colour_bar_svg(const std::vector<std::string>& stops, int width, int height, const std::string& id) {
   check_size("colour bar", width, height, 40, 60);
   if (stops.empty()) throw Error("colour bar: no colour stops");
-  // Inline SVGs share one id space with the whole HTML document, and url(#id) resolves to the first element with
-  // that id, so every bar needs its own gradient id or all would show the first bar's colours.
-  static std::atomic<unsigned long> bars_drawn{0};
-  const std::string id = "loom-colour-bar-" + std::to_string(++bars_drawn);
+  if (id.empty() || id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+                        std::string::npos)
+    throw Error("colour bar: the gradient id '" + one_line(id) + "' is not letters, digits, '-' and '_'");
 
   const double pad = 8, tick_length = 4;
   const double bar_width = std::min(24.0, width - 34.0);

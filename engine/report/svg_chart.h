@@ -50,8 +50,10 @@ std::string probability_bars_svg(const std::vector<float>& probabilities, int pr
 
 // A vertical colour bar for pixel values 0..255 drawn with `stops` (CSS colours evenly spaced from value 0 at the
 // bottom to 255 at the top, as a linear gradient), with ticks and labels at 0, 50, ..., 250, as matplotlib's
-// colorbar beside the tutorial's first image. Each call gives its gradient a new id, so that several bars can share
-// one HTML document. No stops, or a size too small for bar and labels, is a loom::Error.
-std::string colour_bar_svg(const std::vector<std::string>& stops, int width, int height);
+// colorbar beside the tutorial's first image. Inline SVGs share the HTML document's id space and url(#id) finds the
+// first element with the id, so the caller gives each bar of a document its own gradient `id` (letters, digits, '-'
+// and '_'); a fixed id keeps the report the same from run to run. No stops, a bad id, or a size too small for bar and
+// labels is a loom::Error.
+std::string colour_bar_svg(const std::vector<std::string>& stops, int width, int height, const std::string& id);
 
 }  // namespace loom::report
