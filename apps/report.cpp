@@ -44,7 +44,15 @@ void check_flags(const Flags& flags) {
                        std::to_string(run.size()) + " files: '" + loom::one_line(run[0]) + "', '" +
                        loom::one_line(run[1]) + "', '" + loom::one_line(run[2]) + "'...");
     loom::apps::require_existing_file("--run", run[0]);
-    if (run.size() == 2) loom::apps::require_existing_file("--run", run[1]);
+    if (run.size() == 2) {
+      const std::string& history = run[1];
+      const auto ends_with = [&](const std::string& end) {
+        return history.size() > end.size() && history.compare(history.size() - end.size(), end.size(), end) == 0;
+      };
+      if (!ends_with(".csv") && !ends_with(".json"))
+        throw UsageError("--run: history file '" + loom::one_line(history) + "' must end in .csv or .json");
+      loom::apps::require_existing_file("--run", history);
+    }
     for (const std::string& file : run)
       if (loom::apps::same_file(flags.output, file))
         throw UsageError("--output would replace the file '" + loom::one_line(file) + "' that --run reads");
@@ -101,6 +109,7 @@ loom::report::ReportRun evaluate_run(const std::vector<std::string>& files, cons
     run.settings.emplace_back("history", "from the checkpoint");
   }
   const loom::RunDescription described = loom::read_run_description(file);
+  run.weights_epoch = loom::report::weights_epoch_from(described);
   if (described.empty()) run.settings.emplace_back("training settings", "not recorded in the file");
   run.settings.insert(run.settings.end(), described.begin(), described.end());
   run.settings.emplace_back("evaluated by report on", loom::device_name(device));
@@ -139,7 +148,6 @@ int main(int argc, char** argv) {
     const std::vector<std::string> names = run_names(flags);
     std::string note;
     const loom::Device device = loom::resolve_device(flags.device, &note);
-    if (!note.empty()) std::cerr << "report: " << note << "\n";
     loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
 
     loom::report::Report report;
@@ -154,5 +162,7 @@ int main(int argc, char** argv) {
     }
     loom::report::write_report(flags.output, report);
     std::printf("Report written to '%s'\n", loom::one_line(flags.output).c_str());
+    // Only now, so that a failure is the only line on stderr.
+    if (!note.empty()) std::cerr << "report: " << note << "\n";
   });
 }

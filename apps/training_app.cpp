@@ -195,12 +195,14 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   const std::string monitored = flags.validation_split > 0 ? "val_loss" : "loss";
   std::vector<std::unique_ptr<Callback>> callbacks;
   if (flags.stop_at_loss_given) callbacks.push_back(std::make_unique<StopAtThreshold>("loss", flags.stop_at_loss));
+  const EarlyStopping* early_stopping = nullptr;
   if (flags.early_stopping_given) {
     EarlyStopping::Options early;
     early.monitor = monitored;
     early.patience = flags.early_stopping;
     early.restore_best_weights = true;
     callbacks.push_back(std::make_unique<EarlyStopping>(early));
+    early_stopping = static_cast<const EarlyStopping*>(callbacks.back().get());
   }
   if (flags.lr_schedule == "step") {
     callbacks.push_back(std::make_unique<LearningRateScheduler>(step_decay(flags.learning_rate, 0.5, 3)));
@@ -241,8 +243,12 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
               << std::flush;
   History history = resumed.history;
   for (const EpochResult& epoch : model.fit(train, options)) history.push_back(epoch);
+  // Early stopping put the best epoch's weights back: they, not the last epoch's, are saved and evaluated.
+  const int weights_epoch = early_stopping ? early_stopping->best_epoch() : -1;
+  RunDescription saved_run = run;
+  if (weights_epoch >= 0) saved_run.emplace_back(report::kWeightsEpochKey, report::weights_epoch_text(weights_epoch));
   // Before the evaluation, so a failure there loses nothing trained.
-  if (!flags.save.empty()) save_weights(model, flags.save, run);
+  if (!flags.save.empty()) save_weights(model, flags.save, saved_run);
 
   Evaluation eval = model.evaluate(test, flags.batch_size, 1, std::cout);
   std::printf("\nTest accuracy: %.4f\n", eval.accuracy);
@@ -266,8 +272,9 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   report::ReportRun& shown = report.runs.emplace_back();
   shown.name = model_name(program);
   shown.summary = model.summary();
-  shown.settings = run;
+  shown.settings = saved_run;
   shown.history = std::move(history);
+  shown.weights_epoch = weights_epoch;
   shown.test = eval;
   shown.test_probabilities = model.predict(test.images, flags.batch_size);
   report::write_report(flags.report, report);

@@ -72,22 +72,26 @@ expect 2 "--save and --report name the same file" --device cpu --save "$scratch/
 cp "$scratch/mlp.safetensors" "$scratch/model.html"
 expect 2 "--report would replace the file '$scratch/model.html' that --load reads" --device cpu \
   --load "$scratch/model.html" --report "$scratch/model.html"
-# The report's folder vanishes during training (after the checks, which pass): the history and the weights are
-# written all the same, and the report's failure is one line and exit 1. (Moved away rather than made read-only,
-# which root, as CI runs, would write through.)
+# The report's folder vanishes during training, once the first epoch's history is written (after the checks, which
+# pass): the history and the weights are written all the same, and the report's failure is one line and exit 1.
+# (Moved away rather than made read-only, which root, as CI runs, would write through.) The run stops early, so its
+# weights are the best epoch's, which the report app below must say.
 mkdir "$scratch/going"
-(
-  sleep 3
-  mv "$scratch/going" "$scratch/gone"
-) &
-"$train_mlp" --device cpu --epochs 1 --data "$data" --history "$scratch/kept.csv" --save "$scratch/kept.safetensors" \
-  --report "$scratch/going/r.html" >/dev/null 2>"$scratch/going.err"
+"$train_mlp" --device cpu --epochs 2 --validation-split 0.1 --early-stopping 1 --data "$data" \
+  --history "$scratch/kept.json" --save "$scratch/kept.safetensors" --report "$scratch/going/r.html" \
+  >/dev/null 2>"$scratch/going.err" &
+trainer=$!
+for _ in $(seq 600); do
+  [ -s "$scratch/kept.json" ] && break
+  sleep 0.1
+done
+mv "$scratch/going" "$scratch/gone"
+wait "$trainer"
 rc=$?
-wait
 if [ "$rc" -ne 1 ] || [ "$(wc -l <"$scratch/going.err")" -ne 1 ] ||
     ! grep -q "cannot write '$scratch/going/r.html'" "$scratch/going.err"; then
   fail "a report that cannot be written: exit $rc, stderr $(cat "$scratch/going.err")"
-elif [ ! -s "$scratch/kept.csv" ] || [ ! -s "$scratch/kept.safetensors" ]; then
+elif [ ! -s "$scratch/kept.json" ] || [ ! -s "$scratch/kept.safetensors" ]; then
   fail "a report that cannot be written lost the history or the weights"
 else
   echo "ok: a report that cannot be written keeps the history and the weights: $(cat "$scratch/going.err")"
@@ -124,6 +128,17 @@ else
   fail "report --run MLP --run CNN failed: $(cat "$scratch/both.err")"
 fi
 
+# A JSON history, the best epoch's weights, and a weights file without its history.
+if "$report" --run "$scratch/kept.safetensors" "$scratch/kept.json" --run "$scratch/mlp.safetensors" --device cpu \
+    --data "$data" -o "$scratch/more.html" >"$scratch/more.out" 2>"$scratch/more.err"; then
+  grep -q "(best, restored)" "$scratch/more.html" || fail "more.html does not say the weights are the best epoch's"
+  grep -q "no training history was given" "$scratch/more.html" || fail "more.html does not say mlp has no history"
+  grep -q '<th colspan="5">kept</th>' "$scratch/more.html" || fail "more.html lacks kept's epochs from its JSON"
+  echo "ok: report with a JSON history and a weights file alone"
+else
+  fail "report --run kept.safetensors kept.json --run mlp.safetensors failed: $(cat "$scratch/more.err")"
+fi
+
 # The report's own bad usage and bad files.
 m=$scratch/mlp.safetensors
 expect 2 "--run is required" -o "$scratch/x.html"
@@ -137,10 +152,16 @@ expect 2 "--name 'A' is given twice" --run "$m" --run "$m" --name A --name A -o 
 expect 2 "--output would replace the file '$scratch/model.html' that --run reads" --run "$scratch/model.html" \
   -o "$scratch/model.html"
 expect 2 "--batch-size must be at least 1" --run "$m" --batch-size 0 -o "$scratch/x.html"
-printf 'epoch,accuracy,loss\n0,0.5\n' >"$scratch/bad.csv"
+expect 2 "--run: history file '$scratch/mlp.txt' must end in .csv or .json" --run "$m" "$scratch/mlp.txt" \
+  -o "$scratch/x.html"
+{
+  head -n 2 "$scratch/mlp.csv"
+  echo "1,0.5"
+} >"$scratch/bad.csv"
 expect 1 "$scratch/bad.csv" --run "$m" "$scratch/bad.csv" --device cpu --data "$data" -o "$scratch/x.html"
 head -c 1000 "$m" >"$scratch/cut.safetensors"
-expect 1 "safetensors file '$scratch/cut.safetensors'" --run "$scratch/cut.safetensors" --device cpu --data "$data" \
+# Without --device: where auto falls back to the CPU, its note must not come before the error.
+expect 1 "safetensors file '$scratch/cut.safetensors'" --run "$scratch/cut.safetensors" --data "$data" \
   -o "$scratch/x.html"
 [ ! -e "$scratch/x.html" ] || fail "a failed report run left $scratch/x.html behind"
 

@@ -144,6 +144,10 @@ TEST_F(ModelFile, RunDescriptionIsKeptInOrderAndCheckedWhenRead) {
   EXPECT_EQ(read_run_description(open_model_file(path("described.safetensors"))), run);
   save_weights(*mlp(16, 1), path("plain.safetensors"));
   EXPECT_TRUE(read_run_description(open_model_file(path("plain.safetensors"))).empty());
+  // A path that is not UTF-8 (--load's, say) is kept readable, never a failed save at the end of a run.
+  save_weights(*mlp(16, 1), path("bytes.safetensors"), {{"--load", "w\xff.safetensors"}});
+  EXPECT_EQ(read_run_description(open_model_file(path("bytes.safetensors"))),
+            (RunDescription{{"--load", "w\xef\xbf\xbd.safetensors"}}));
   EXPECT_EQ(SafetensorsFile::read(path("plain.safetensors")).metadata().count("run"), 0u);
 
   const std::string bad = path("bad.safetensors");

@@ -23,12 +23,6 @@ namespace {
 
 using namespace loom::report;
 
-size_t count_of(const std::string& text, const std::string& part) {
-  size_t count = 0;
-  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++count;
-  return count;
-}
-
 // Probabilities [n, classes] whose largest entry is predicted[i], with that probability.
 Tensor probabilities(const std::vector<int>& predicted, const std::vector<float>& confidence, int64_t classes) {
   const auto n = static_cast<int64_t>(predicted.size());
@@ -119,6 +113,21 @@ TEST(RunAnalysis, MostConfidentMistakesFirst) {
   EXPECT_TRUE(most_confident_mistakes(p, labels({1, 0, 2, 2, 1, 0}), 10).empty());
 }
 
+TEST(RunAnalysis, NonFiniteProbabilitiesPredictNothing) {
+  Tensor p = probabilities({0, 1, 2, 1}, {.9f, .8f, .7f, .95f}, 3);
+  p.f32()[1 * 3 + 2] = NAN;       // image 1: a diverged model's output
+  p.f32()[3 * 3 + 0] = INFINITY;  // image 3
+  EXPECT_EQ(predicted_class(p.f32() + 3, 3), -1);
+  EXPECT_EQ(predicted_class(p.f32(), 3), 0);
+  const ConfusionMatrix m = confusion_matrix(p, labels({0, 0, 2, 2}));
+  EXPECT_EQ(m.counts, (std::vector<int64_t>{1, 0, 0, 0, 0, 0, 0, 0, 1}));
+  EXPECT_EQ(m.unpredicted, (std::vector<int64_t>{1, 0, 1}));
+  EXPECT_EQ(m.total_unpredicted(), 2);
+  EXPECT_DOUBLE_EQ(m.class_accuracy(0), 0.5);  // an image with no prediction counts as wrong
+  EXPECT_DOUBLE_EQ(m.accuracy(), 0.5);
+  EXPECT_TRUE(most_confident_mistakes(p, labels({0, 0, 2, 2}), 10).empty());
+}
+
 TEST(RunAnalysis, InconsistentInputIsRefused) {
   const Tensor p = probabilities({0, 1}, {.9f, .9f}, 3);
   expect_one_line_error<Error>([&] { confusion_matrix(p, labels({0, 3})); },
@@ -202,6 +211,12 @@ TEST_F(ReportDocument, HasEverySectionWithTheRunsSideBySide) {
   EXPECT_NE(html.find("4.5 s in all"), std::string::npos);  // the MLP's three epochs of 1.5 s
   // User text never reaches the page raw.
   EXPECT_EQ(html.find("<CNN"), std::string::npos);
+  // One caption per picture, as HTML allows.
+  EXPECT_EQ(count_of(html, "<figcaption"), count_of(html, "<figure"));
+  // The tutorial's label colours: blue when right, red when wrong (a quarter of the predictions here).
+  EXPECT_EQ(count_of(html, "<span class=\"wrong\">"), 2u * (5 + 4));  // mistakes, and the first 15's wrong ones
+  EXPECT_NE(html.find(".right{color:#0000ff}.wrong{color:#ff0000}"), std::string::npos);
+  EXPECT_EQ(html.find("no prediction"), std::string::npos);
 }
 
 TEST_F(ReportDocument, TakesImagesWithAChannelAsTheCnnDoes) {
@@ -227,6 +242,37 @@ TEST_F(ReportDocument, RunWithoutHistorySaysSo) {
   EXPECT_NE(html.find("no training history was given"), std::string::npos);
   EXPECT_NE(html.find("No run has a training history."), std::string::npos);
   EXPECT_NE(html.find("no data"), std::string::npos);  // the empty curves say so
+  EXPECT_NE(html.find("<td colspan=\"4\">No run has a training history."), std::string::npos);
+}
+
+TEST_F(ReportDocument, WeightsRestoredByEarlyStoppingAreTheOnesCompared) {
+  Report restored = report();
+  restored.runs.resize(1);
+  restored.runs[0].weights_epoch = 0;  // of 3: accuracy 0.80, the last's 0.84
+  const std::string html = report_html(restored);
+  EXPECT_NE(html.find("<td>1 (best, restored)</td><td>0.8000</td><td>0.7900</td>"), std::string::npos);
+  EXPECT_NE(html.find("5.0 points below training accuracy (training 0.8000, test 0.7500)"), std::string::npos);
+  EXPECT_NE(html.find("<td>1.5 s (restored)</td>"), std::string::npos);
+  EXPECT_NE(report_html(report()).find("<td>3 (last)</td><td>0.8400</td>"), std::string::npos);
+
+  EXPECT_EQ(weights_epoch_from({{"program", "x"}, {kWeightsEpochKey, weights_epoch_text(6)}}), 6);
+  EXPECT_EQ(weights_epoch_from({{"program", "x"}}), -1);
+  for (const char* other : {"7", "0 (the best, restored by early stopping)", "x (the best, restored by early stopping)",
+                            "99999999999 (the best, restored by early stopping)"})
+    EXPECT_EQ(weights_epoch_from({{kWeightsEpochKey, other}}), -1) << other;
+}
+
+TEST_F(ReportDocument, ADivergedModelPredictsNothingAndTheReportSaysSo) {
+  Report diverged = report();
+  diverged.runs.resize(1);
+  std::fill_n(diverged.runs[0].test_probabilities.f32(), 10 * 3, NAN);  // the first three test images
+  diverged.runs[0].history[1].loss = NAN;
+  const std::string html = report_html(diverged);
+  EXPECT_NE(html.find("<th>no prediction</th>"), std::string::npos);
+  EXPECT_NE(html.find("3 test images have probabilities that are not finite numbers"), std::string::npos);
+  EXPECT_EQ(count_of(html, "<span class=\"wrong\">no prediction ("), 3u);
+  EXPECT_EQ(html.find("nan%"), std::string::npos);
+  EXPECT_NE(html.find("<td>&mdash;</td>"), std::string::npos);  // the NaN loss in the epoch table
 }
 
 TEST_F(ReportDocument, InconsistentReportsAreRefused) {

@@ -129,6 +129,9 @@ LabeledImages random_labeled_images(int64_t n, const Shape& sample, int classes,
 // Directory with the Fashion-MNIST files, or empty if not installed (end-to-end tests skip then).
 std::string fashion_mnist_dir_or_empty();
 
+// How many times `part` occurs in `text`, without overlaps.
+size_t count_of(const std::string& text, const std::string& part);
+
 // The whole file as bytes ("" when it cannot be read).
 std::string slurp(const std::string& path);
 

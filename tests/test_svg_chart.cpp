@@ -15,6 +15,7 @@
 #include "engine/report/colour_scale.h"
 #include "engine/report/svg_chart.h"
 #include "engine/runtime/errors.h"
+#include "tests/test_support.h"
 
 namespace loom::test {
 namespace {
@@ -25,12 +26,6 @@ using report::Rgb;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-size_t count_of(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
-  return n;
-}
 
 bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == ':' || c == '_'; }
 

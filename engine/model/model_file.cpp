@@ -76,7 +76,9 @@ SafetensorsWriter model_file_writer(Sequential& model, const std::string& conten
     throw UsageError(std::string("this model cannot be saved: its ") + e.what());
   }
   writer.set_metadata("architecture", architecture);
-  if (!run.empty()) writer.set_metadata("run", nlohmann::json(run).dump());
+  // Paths in a description may be any bytes: stray ones become U+FFFD rather than failing the save.
+  if (!run.empty())
+    writer.set_metadata("run", nlohmann::json(run).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return writer;
 }
 

@@ -20,7 +20,8 @@ namespace loom {
 
 // How a model was trained, for people (the report shows it): ("program", "train_mlp"), ("--epochs", "10"),
 // ("device", "cuda: NVIDIA H100 80GB HBM3"), ..., in the order given. Saved as the metadata entry "run" (JSON
-// [[name, value], ...]); never compared when a file is loaded or resumed.
+// [[name, value], ...]; bytes that are not UTF-8, as a path may hold, become U+FFFD); never compared when a file is
+// loaded or resumed.
 using RunDescription = std::vector<std::pair<std::string, std::string>>;
 
 // Writes the model's parameters and architecture (and `run`, when given) to `path`, atomically (a failed write

@@ -20,13 +20,6 @@ constexpr int kPreviewImages = 25;     // the tutorial's 5×5 grid of training i
 constexpr int kPredictionImages = 15;  // its 5×3 grid of test predictions
 constexpr size_t kMistakesShown = 10;
 
-// matplotlib's tab10, the colours the tutorials' plots draw lines in: one per run.
-const char* run_colour(size_t run) {
-  static const char* const kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
-                                         "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728"};
-  return kColours[run % (sizeof kColours / sizeof kColours[0])];
-}
-
 std::string fixed(double value, int decimals) {
   if (!std::isfinite(value)) return "&mdash;";
   char text[48];
@@ -71,7 +64,19 @@ bool any_validated(const History& history) {
   return std::any_of(history.begin(), history.end(), [](const EpochResult& e) { return e.validated; });
 }
 
-const EpochResult* last_epoch(const ReportRun& run) { return run.history.empty() ? nullptr : &run.history.back(); }
+// The epoch whose weights were evaluated: the last, or the one early stopping restored.
+size_t weights_epoch(const ReportRun& run) {
+  return run.weights_epoch >= 0 && static_cast<size_t>(run.weights_epoch) < run.history.size()
+             ? static_cast<size_t>(run.weights_epoch)
+             : run.history.size() - 1;
+}
+
+bool restored(const ReportRun& run) {
+  return run.weights_epoch >= 0 && static_cast<size_t>(run.weights_epoch) < run.history.size();
+}
+
+// Columns of a run in the epoch table: loss, accuracy, time, and the validation figures when there are any.
+int epoch_columns(const ReportRun& run) { return any_validated(run.history) ? 5 : 3; }
 
 // ---- sections
 
@@ -106,8 +111,8 @@ LineChart curves_chart(const Report& report, bool accuracy) {
   chart.height = 340;
   for (size_t r = 0; r < report.runs.size(); ++r) {
     const ReportRun& run = report.runs[r];
-    ChartSeries trained{run.name + (accuracy ? " accuracy" : " loss"), run_colour(r), false, {}, {}};
-    ChartSeries validated{run.name + (accuracy ? " val_accuracy" : " val_loss"), run_colour(r), true, {}, {}};
+    ChartSeries trained{run.name + (accuracy ? " accuracy" : " loss"), series_colour(r), false, {}, {}};
+    ChartSeries validated{run.name + (accuracy ? " val_accuracy" : " val_loss"), series_colour(r), true, {}, {}};
     for (size_t e = 0; e < run.history.size(); ++e) {
       const EpochResult& epoch = run.history[e];
       const double x = static_cast<double>(e + 1);
@@ -132,9 +137,11 @@ std::string epochs_section(const Report& report) {
   size_t epochs = 0;
   for (const ReportRun& run : report.runs) epochs = std::max(epochs, run.history.size());
   std::string head1 = "<tr><th rowspan=\"2\">Epoch</th>", head2 = "<tr>";
+  int columns = 1;
   for (const ReportRun& run : report.runs) {
     const bool validated = any_validated(run.history);
-    head1 += "<th colspan=\"" + std::to_string(validated ? 5 : 3) + "\">" + html_escape(run.name) + "</th>";
+    columns += epoch_columns(run);
+    head1 += "<th colspan=\"" + std::to_string(epoch_columns(run)) + "\">" + html_escape(run.name) + "</th>";
     head2 += std::string("<th>loss</th><th>accuracy</th>") +
              (validated ? "<th>val_loss</th><th>val_accuracy</th>" : "") + "<th>time</th>";
   }
@@ -145,7 +152,7 @@ std::string epochs_section(const Report& report) {
     for (const ReportRun& run : report.runs) {
       const bool validated = any_validated(run.history);
       if (e >= run.history.size()) {
-        for (int c = 0; c < (validated ? 5 : 3); ++c) html += "<td></td>";
+        for (int c = 0; c < epoch_columns(run); ++c) html += "<td></td>";
         continue;
       }
       const EpochResult& epoch = run.history[e];
@@ -154,27 +161,35 @@ std::string epochs_section(const Report& report) {
         html += epoch.validated ? "<td>" + fixed(epoch.val_loss, 4) + "</td><td>" + fixed(epoch.val_accuracy, 4) +
                                       "</td>"
                                 : "<td></td><td></td>";
-      html += "<td>" + fixed(epoch.seconds, 1) + " s</td>";
+      html += "<td>" + fixed(epoch.seconds, 1) + " s" +
+              (restored(run) && e == weights_epoch(run) ? " (restored)" : "") + "</td>";
     }
     html += "</tr>";
   }
-  if (epochs == 0) html += "<tr><td colspan=\"99\">No run has a training history.</td></tr>";
+  if (epochs == 0)
+    html += "<tr><td colspan=\"" + std::to_string(columns) + "\">No run has a training history.</td></tr>";
   return html + "</tbody></table></section>\n";
 }
 
 std::string accuracy_section(const Report& report) {
   std::string html = "<section id=\"accuracy\"><h2>Training, validation and test accuracy</h2>\n"
-                     "<table class=\"numbers\"><thead><tr><th>run</th><th>training (last epoch)</th>"
-                     "<th>validation (last epoch)</th><th>test</th><th>test loss</th></tr></thead><tbody>";
+                     "<p>Training and validation accuracy are those Keras logs for the epoch whose weights were "
+                     "tested: the last, or the best one when early stopping restored it.</p>\n"
+                     "<table class=\"numbers\"><thead><tr><th>run</th><th>weights of epoch</th><th>training</th>"
+                     "<th>validation</th><th>test</th><th>test loss</th></tr></thead><tbody>";
   std::string words;
   for (const ReportRun& run : report.runs) {
-    const EpochResult* last = last_epoch(run);
-    html += "<tr><th>" + html_escape(run.name) + "</th><td>" + (last ? fixed(last->accuracy, 4) : "&mdash;") +
-            "</td><td>" + (last && last->validated ? fixed(last->val_accuracy, 4) : "&mdash;") + "</td><td>" +
+    const EpochResult* epoch = run.history.empty() ? nullptr : &run.history[weights_epoch(run)];
+    const std::string which = !epoch ? "&mdash;"
+                              : std::to_string(weights_epoch(run) + 1) +
+                                    (restored(run) ? " (best, restored)" : " (last)");
+    html += "<tr><th>" + html_escape(run.name) + "</th><td>" + which + "</td><td>" +
+            (epoch ? fixed(epoch->accuracy, 4) : "&mdash;") + "</td><td>" +
+            (epoch && epoch->validated ? fixed(epoch->val_accuracy, 4) : "&mdash;") + "</td><td>" +
             fixed(run.test.accuracy, 4) + "</td><td>" + fixed(run.test.loss, 4) + "</td></tr>";
     words += "<p><strong>" + html_escape(run.name) + ":</strong> " +
-             (last ? html_escape(overfitting_in_words(last->accuracy, run.test.accuracy))
-                   : std::string("no training history was given, so the gap to training accuracy is unknown.")) +
+             (epoch ? html_escape(overfitting_in_words(epoch->accuracy, run.test.accuracy))
+                    : std::string("no training history was given, so the gap to training accuracy is unknown.")) +
              "</p>\n";
   }
   return html + "</tbody></table>\n" + words + "</section>\n";
@@ -184,6 +199,8 @@ std::string confusion_table(const Report& report, const ReportRun& run) {
   const ConfusionMatrix matrix = confusion_matrix(run.test_probabilities, report.test->labels);
   std::string html = "<table class=\"confusion\"><thead><tr><th>true \\ predicted</th>";
   for (const std::string& name : report.class_names) html += "<th>" + html_escape(name) + "</th>";
+  const bool unpredicted = matrix.total_unpredicted() > 0;
+  if (unpredicted) html += "<th>no prediction</th>";
   html += "<th>accuracy</th></tr></thead><tbody>";
   for (int64_t t = 0; t < matrix.classes; ++t) {
     html += "<tr><th>" + html_escape(report.class_names[static_cast<size_t>(t)]) + "</th>";
@@ -197,9 +214,14 @@ std::string confusion_table(const Report& report, const ReportRun& run) {
                     share > 0.45 ? "#fff" : "#222");
       html += "<td style=\"" + std::string(style) + "\">" + std::to_string(matrix.at(t, p)) + "</td>";
     }
+    if (unpredicted) html += "<td>" + std::to_string(matrix.unpredicted[static_cast<size_t>(t)]) + "</td>";
     html += "<td class=\"class-accuracy\">" + fixed(matrix.class_accuracy(t), 3) + "</td></tr>";
   }
-  return html + "</tbody></table>";
+  html += "</tbody></table>";
+  if (unpredicted)
+    html += "<p class=\"warning\">" + std::to_string(matrix.total_unpredicted()) + " test images have probabilities "
+            "that are not finite numbers: the model predicts nothing for them (it has diverged).</p>";
+  return html;
 }
 
 std::string per_run(const Report& report, const std::string& id, const std::string& heading,
@@ -217,13 +239,16 @@ std::vector<float> probabilities_of(const ReportRun& run, int64_t i) {
   return std::vector<float>(p, p + classes);
 }
 
-// "Sneaker 97% (Sneaker)", blue when right and red when wrong, as the tutorial's plot_image labels them.
+// "Sneaker 97% (Sneaker)", blue when right and red when wrong, as the tutorial's plot_image labels them;
+// `predicted` < 0: no prediction (non-finite probabilities).
 std::string verdict(const Report& report, int predicted, int truth, float confidence) {
   char percent[16];
   std::snprintf(percent, sizeof percent, "%.0f%%", 100.0 * confidence);
-  return std::string("<figcaption class=\"") + (predicted == truth ? "right" : "wrong") + "\">" +
-         html_escape(report.class_names[static_cast<size_t>(predicted)]) + " " + percent + " (" +
-         html_escape(report.class_names[static_cast<size_t>(truth)]) + ")</figcaption>";
+  const std::string guess = predicted < 0 ? std::string("no prediction")
+                                          : html_escape(report.class_names[static_cast<size_t>(predicted)]) + " " +
+                                                percent;
+  return std::string("<span class=\"") + (predicted == truth ? "right" : "wrong") + "\">" + guess + " (" +
+         html_escape(report.class_names[static_cast<size_t>(truth)]) + ")</span>";
 }
 
 std::string predictions_grid(const Report& report, const ReportRun& run) {
@@ -234,8 +259,9 @@ std::string predictions_grid(const Report& report, const ReportRun& run) {
     const int predicted = predicted_class(p.data(), static_cast<int64_t>(p.size()));
     html += "<figure class=\"prediction\"><div class=\"pair\">" +
             image_tag(binary_image_uri(report.test->images, i), "test image " + std::to_string(i), 70, "pixels") +
-            probability_bars_svg(p, predicted, labels[i], report.class_names, 104, 72) + "</div>" +
-            verdict(report, predicted, labels[i], p[static_cast<size_t>(predicted)]) + "</figure>";
+            probability_bars_svg(p, predicted, labels[i], report.class_names, 104, 72) + "</div><figcaption>" +
+            verdict(report, predicted, labels[i], predicted < 0 ? NAN : p[static_cast<size_t>(predicted)]) +
+            "</figcaption></figure>";
   }
   return html + "</div>";
 }
@@ -249,8 +275,8 @@ std::string mistakes_list(const Report& report, const ReportRun& run) {
     html += "<figure>" +
             image_tag(binary_image_uri(report.test->images, m.index), "test image " + std::to_string(m.index), 84,
                       "pixels") +
-            verdict(report, m.predicted, m.truth, m.confidence) + "<figcaption class=\"index\">test image " +
-            std::to_string(m.index) + "</figcaption></figure>";
+            "<figcaption>" + verdict(report, m.predicted, m.truth, m.confidence) + "<br><span class=\"index\">test "
+            "image " + std::to_string(m.index) + "</span></figcaption></figure>";
   return html + "</div>";
 }
 
@@ -286,13 +312,29 @@ table.numbers td{text-align:right;font-variant-numeric:tabular-nums}thead th{bac
 table.confusion{font-size:11px}table.confusion th,table.confusion td{padding:2px 4px}
 table.confusion td{text-align:right;min-width:30px}table.confusion thead th{max-width:56px;white-space:normal}.class-accuracy{font-weight:bold;background:#f7f7f7}
 .grid3{display:grid;grid-template-columns:repeat(3,184px);gap:10px 8px}.pair{display:flex;gap:6px}
-.right{color:#1f4fd0}.wrong{color:#d62728}figcaption.index{color:#666}
+.right{color:#0000ff}.wrong{color:#ff0000}.index{color:#666}.warning{color:#ff0000}
+h1,h3,th,figcaption,table.settings td{overflow-wrap:anywhere}
 .mistakes{display:grid;grid-template-columns:repeat(5,112px);gap:8px 6px}.mistakes figcaption{font-size:11px}
 pre.summary{font-size:12px;background:#f7f7f7;padding:8px;border:1px solid #ddd;overflow-x:auto}
 table.settings th{text-align:left;background:#f7f7f7;font-weight:normal}
 )";
 
 }  // namespace
+
+std::string weights_epoch_text(int epoch_index) {
+  return std::to_string(epoch_index + 1) + " (the best, restored by early stopping)";
+}
+
+int weights_epoch_from(const std::vector<std::pair<std::string, std::string>>& description) {
+  for (const auto& [key, value] : description) {
+    if (key != kWeightsEpochKey) continue;
+    const size_t digits = value.find_first_not_of("0123456789");
+    if (digits == 0 || digits > 9) return -1;
+    const int epoch = std::stoi(value.substr(0, digits));
+    return epoch >= 1 && value == weights_epoch_text(epoch - 1) ? epoch - 1 : -1;
+  }
+  return -1;
+}
 
 std::string report_html(const Report& report) {
   if (report.runs.empty()) throw Error("a report needs at least one run");

@@ -27,6 +27,9 @@ struct ReportRun {
   std::string summary;       // the model's Keras summary text
   std::vector<std::pair<std::string, std::string>> settings;  // shown in this order: flags, device, files, ...
   History history;           // the epochs trained (may be empty: the report then says there is no history)
+  // The epoch (index into history) whose weights were evaluated, when not the last: the best one, restored by
+  // early stopping. -1: the last.
+  int weights_epoch = -1;
   Evaluation test;           // loss and accuracy on the test set
   Tensor test_probabilities; // float [test images, classes] on the CPU
 };
@@ -39,6 +42,14 @@ struct Report {
   std::vector<std::string> class_names;  // one per class
   std::vector<ReportRun> runs;           // at least one
 };
+
+// How a saved file's run description (engine/model/model_file.h) says that early stopping restored the best epoch's
+// weights: ("weights from epoch", "3 (the best, restored by early stopping)"), epochs counted from 1. The report app
+// reads it back with weights_epoch_from.
+constexpr const char* kWeightsEpochKey = "weights from epoch";
+std::string weights_epoch_text(int epoch_index);
+// The 0-based epoch of a run description's kWeightsEpochKey entry; -1 when there is none or it is not one loom wrote.
+int weights_epoch_from(const std::vector<std::pair<std::string, std::string>>& description);
 
 // The report as HTML text. A loom::Error when the report is incomplete or inconsistent (no run, no data, images
 // not gray uint8, probabilities not [test images, classes], class names not one per class).

@@ -39,13 +39,21 @@ std::string fixed(double value, int decimals) {
 
 int predicted_class(const float* probabilities, int64_t classes) {
   int64_t best = 0;
-  for (int64_t k = 1; k < classes; ++k)
+  for (int64_t k = 0; k < classes; ++k) {
+    if (!std::isfinite(probabilities[k])) return -1;
     if (probabilities[k] > probabilities[best]) best = k;
+  }
   return static_cast<int>(best);
 }
 
-int64_t ConfusionMatrix::samples_of(int64_t truth) const {
+int64_t ConfusionMatrix::total_unpredicted() const {
   int64_t total = 0;
+  for (int64_t count : unpredicted) total += count;
+  return total;
+}
+
+int64_t ConfusionMatrix::samples_of(int64_t truth) const {
+  int64_t total = unpredicted[static_cast<size_t>(truth)];
   for (int64_t k = 0; k < classes; ++k) total += at(truth, k);
   return total;
 }
@@ -68,11 +76,16 @@ ConfusionMatrix confusion_matrix(const Tensor& probabilities, const Tensor& labe
   ConfusionMatrix matrix;
   matrix.classes = check_predictions(probabilities, labels);
   matrix.counts.assign(static_cast<size_t>(matrix.classes * matrix.classes), 0);
+  matrix.unpredicted.assign(static_cast<size_t>(matrix.classes), 0);
   const float* p = probabilities.f32();
   const uint8_t* label = labels.data<uint8_t>();
-  for (int64_t i = 0; i < labels.dim(0); ++i)
-    ++matrix.counts[static_cast<size_t>(label[i] * matrix.classes + predicted_class(p + i * matrix.classes,
-                                                                                     matrix.classes))];
+  for (int64_t i = 0; i < labels.dim(0); ++i) {
+    const int predicted = predicted_class(p + i * matrix.classes, matrix.classes);
+    if (predicted < 0)
+      ++matrix.unpredicted[label[i]];
+    else
+      ++matrix.counts[static_cast<size_t>(label[i] * matrix.classes + predicted)];
+  }
   return matrix;
 }
 
@@ -83,7 +96,7 @@ std::vector<Mistake> most_confident_mistakes(const Tensor& probabilities, const 
   std::vector<Mistake> mistakes;
   for (int64_t i = 0; i < labels.dim(0); ++i) {
     const int predicted = predicted_class(p + i * classes, classes);
-    if (predicted != label[i]) mistakes.push_back({i, predicted, label[i], p[i * classes + predicted]});
+    if (predicted >= 0 && predicted != label[i]) mistakes.push_back({i, predicted, label[i], p[i * classes + predicted]});
   }
   const auto more_confident = [](const Mistake& a, const Mistake& b) {
     return a.confidence != b.confidence ? a.confidence > b.confidence : a.index < b.index;

@@ -53,10 +53,15 @@ size_t code_points(const std::string& text) {
   return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
 }
 
-double text_width(const std::string& text) { return static_cast<double>(code_points(text)) * kCharWidth; }
+// Measured as drawn: after one_line (which html_escape applies) has spelled out controls and stray bytes.
+double text_width(const std::string& text) {
+  return static_cast<double>(code_points(one_line(text))) * kCharWidth;
+}
 
-// At most `most` code points, the last replaced by an ellipsis when some were cut; never splits a code point.
-std::string shortened(const std::string& text, size_t most) {
+// At most `most` code points of the text as drawn (one_line's), the last replaced by an ellipsis when some were cut;
+// never splits a code point.
+std::string shortened(const std::string& raw, size_t most) {
+  const std::string text = one_line(raw);
   if (code_points(text) <= most) return text;
   if (most == 0) return "";
   size_t kept = 0;
@@ -219,6 +224,8 @@ void check_size(const char* what, int width, int height, int min_width, int min_
 
 }  // namespace
 
+std::string series_colour(size_t index) { return kPalette[index % std::size(kPalette)]; }
+
 std::vector<double> nice_ticks(double lo, double hi, int count) { return make_ticks(lo, hi, count).values; }
 
 std::string line_chart_svg(const LineChart& chart) {
@@ -366,7 +373,7 @@ std::string line_chart_svg(const LineChart& chart) {
 
   auto colour_of = [&](size_t s) {
     const std::string& colour = chart.series[s].colour;
-    return html_escape(colour.empty() ? kPalette[s % std::size(kPalette)] : colour);
+    return html_escape(colour.empty() ? series_colour(s) : colour);
   };
   for (size_t s = 0; s < chart.series.size(); ++s) {
     const std::string colour = colour_of(s);

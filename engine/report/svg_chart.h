@@ -14,9 +14,12 @@ namespace loom::report {
 // or by 1 around zero); lo > hi is taken as [hi, lo]; non-finite bounds or a count outside 2..1000 are a loom::Error.
 std::vector<double> nice_ticks(double lo, double hi, int count);
 
+// matplotlib's default colour cycle (tab10), which the tutorials' plots draw in: the colour of the index-th series.
+std::string series_colour(size_t index);
+
 struct ChartSeries {
   std::string name;        // shown in the legend
-  std::string colour;      // CSS colour, e.g. "#1f77b4"; empty: matplotlib's default colour cycle by position
+  std::string colour;      // CSS colour, e.g. "#1f77b4"; empty: series_colour of the series' position
   bool dashed = false;     // validation curves are dashed, training curves solid
   std::vector<double> x;   // same length as y
   std::vector<double> y;   // non-finite values (in x or y) are gaps: the line breaks and no point is drawn
