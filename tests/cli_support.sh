@@ -37,6 +37,11 @@ fashion_mnist_or_skip() {
   echo "$data"
 }
 
+# tensor_bytes FILE: the tensors of a safetensors file, the bytes after its 8-byte header length and JSON header.
+# Two saved models hold the same weights bit for bit exactly when these agree; the headers may differ in metadata
+# (a resumed run's description names its --resume file).
+tensor_bytes() { tail -c +$((9 + $(od -An -t u8 -N8 "$1" | tr -d ' '))) "$1"; }
+
 # find_python MODULE...: prints the first Python 3 that imports every MODULE (Debian's python3-torch lives only in
 # the system one, which another python3 on PATH may hide); prints nothing when none does.
 find_python() {
