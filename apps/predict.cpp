@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
     if (flags.batch_size < 1)
       throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));
     if (!flags.output.empty()) {
-      if (flags.output.size() < 4 || flags.output.compare(flags.output.size() - 4, 4, ".csv") != 0)
+      if (!loom::has_extension(flags.output, ".csv"))
         throw UsageError("--output: file '" + loom::one_line(flags.output) + "' must end in .csv");
       loom::check_writable_path(flags.output, "--output: file");
     }

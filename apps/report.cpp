@@ -45,13 +45,12 @@ void check_flags(const Flags& flags) {
                        loom::one_line(run[1]) + "', '" + loom::one_line(run[2]) + "'...");
     loom::apps::require_existing_file("--run", run[0]);
     if (run.size() == 2) {
-      const std::string& history = run[1];
-      const auto ends_with = [&](const std::string& end) {
-        return history.size() > end.size() && history.compare(history.size() - end.size(), end.size(), end) == 0;
-      };
-      if (!ends_with(".csv") && !ends_with(".json"))
-        throw UsageError("--run: history file '" + loom::one_line(history) + "' must end in .csv or .json");
-      loom::apps::require_existing_file("--run", history);
+      try {
+        loom::is_csv(run[1]);
+      } catch (const UsageError& e) {
+        throw UsageError(std::string("--run: ") + e.what());
+      }
+      loom::apps::require_existing_file("--run", run[1]);
     }
     for (const std::string& file : run)
       if (loom::apps::same_file(flags.output, file))

@@ -56,6 +56,11 @@ std::string spelled(uint32_t code, bool as_byte) {
 
 }  // namespace
 
+bool has_extension(const std::string& path, const std::string& extension) {
+  return path.size() > extension.size() &&
+         path.compare(path.size() - extension.size(), extension.size(), extension) == 0;
+}
+
 std::string one_line(const std::string& text, size_t limit) {
   std::string out;
   size_t i = 0;

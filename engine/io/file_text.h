@@ -17,6 +17,9 @@ namespace loom {
 // character that would end beyond `limit` bytes of `text`, with "..." to say so.
 std::string one_line(const std::string& text, size_t limit = std::string::npos);
 
+// Whether `path` ends in `extension` (".csv"): how the readers and writers tell a file's layout by its name.
+bool has_extension(const std::string& path, const std::string& extension);
+
 // Values from files are shown up to this many bytes, so a damaged file cannot flood a message.
 constexpr size_t kShownBytes = 80;
 

@@ -381,10 +381,7 @@ std::string report_html(const Report& report) {
 }
 
 void check_report_path(const std::string& path) {
-  const auto ends_with = [&](const std::string& end) {
-    return path.size() > end.size() && path.compare(path.size() - end.size(), end.size(), end) == 0;
-  };
-  if (!ends_with(".html") && !ends_with(".htm"))
+  if (!has_extension(path, ".html") && !has_extension(path, ".htm"))
     throw UsageError("report '" + one_line(path) + "' must end in .html or .htm");
   check_writable_path(path, "report");
 }

@@ -51,16 +51,13 @@ constexpr size_t kMaxBytes = size_t{64} << 20;
 // Far beyond any real run too; bounds the lists a JSON history may hold.
 constexpr size_t kMaxEpochs = size_t{1} << 20;
 
+}  // namespace
+
 bool is_csv(const std::string& path) {
-  auto ends_with = [&](const std::string& suffix) {
-    return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  if (ends_with(".csv")) return true;
-  if (ends_with(".json")) return false;
+  if (has_extension(path, ".csv")) return true;
+  if (has_extension(path, ".json")) return false;
   throw UsageError("history file '" + one_line(path) + "' must end in .csv or .json");
 }
-
-}  // namespace
 
 void check_history_path(const std::string& path) {
   is_csv(path);

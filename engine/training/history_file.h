@@ -21,6 +21,9 @@ namespace loom {
 // Any other extension is a loom::UsageError; a failed write is a loom::Error.
 void write_history(const History& history, const std::string& path);
 
+// True for a .csv history, false for .json; a loom::UsageError naming the file for any other extension.
+bool is_csv(const std::string& path);
+
 // Checks, before a run, that write_history could write `path` at its end: the extension, and a folder that exists
 // and may be written. A loom::UsageError naming the file otherwise.
 void check_history_path(const std::string& path);
