@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "apps/data_flag.h"
 #include "apps/file_flags.h"
+#include "apps/number_flags.h"
 #include "apps/run_guarded.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/data/idx_reader.h"
@@ -51,9 +53,10 @@ Inputs pictures(const Flags& flags) {
 Inputs idx_image(const Flags& flags) {
   loom::IdxArray array = loom::read_idx(flags.idx);
   if (array.dims.size() != 3)
-    throw UsageError("--idx: '" + loom::one_line(flags.idx) + "' holds an array of rank " + std::to_string(array.dims.size()) +
+    throw UsageError("--idx: '" + loom::one_line(flags.idx) + "' holds an array of rank " +
+                     std::to_string(array.dims.size()) +
                      ", not images (rank 3: count, rows, columns)");
-  if (flags.index < 0 || flags.index >= array.dims[0])
+  if (flags.index >= array.dims[0])
     throw UsageError("--index " + std::to_string(flags.index) + " is outside the " + std::to_string(array.dims[0]) +
                      " images of '" + loom::one_line(flags.idx) + "' (0 to " + std::to_string(array.dims[0] - 1) + ")");
   const int64_t pixels = array.dims[1] * array.dims[2];
@@ -65,7 +68,7 @@ Inputs idx_image(const Flags& flags) {
 }
 
 Inputs test_set(const Flags& flags) {
-  loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
+  loom::FashionMnist data = loom::apps::load_data_set(flags.data);
   Inputs in;
   in.images = std::move(data.test.images);
   const uint8_t* labels = data.test.labels.data<uint8_t>();
@@ -138,12 +141,13 @@ int main(int argc, char** argv) {
   app.add_option("pictures", flags.pictures,
                  "PNG pictures to classify (any size, gray or colour: made 28x28 gray, longer side scaled to 28)");
   app.add_option("--idx", flags.idx, "classify one image of this IDX file (e.g. t10k-images-idx3-ubyte.gz)");
-  app.add_option("--index", flags.index, "which image of --idx, from 0")
+  loom::apps::add_whole_number_option(app, "--index", flags.index, 0, "which image of --idx, from 0")
+      ->default_str("")
       ->each([&flags](const std::string&) { flags.index_given = true; });
-  app.add_option("--data", flags.data, "evaluate on the Fashion-MNIST test set in this directory");
+  loom::apps::add_data_option(app, flags.data, "evaluate on the Fashion-MNIST test set in this directory");
   app.add_flag("--invert", flags.invert, "pictures are dark things on a light background (most photos): invert them");
   app.add_option("--output", flags.output, "also write every prediction to FILE.csv (image,label,predicted,p0..)");
-  app.add_option("--batch-size", flags.batch_size, "images per forward pass")->capture_default_str();
+  loom::apps::add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "images per forward pass");
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   return loom::apps::run_guarded(app, argc, argv, [&] {
     if (flags.idx.empty() && flags.index_given) throw UsageError("--index needs --idx FILE");
@@ -153,8 +157,6 @@ int main(int argc, char** argv) {
                        std::to_string(modes) + ")");
     if (!flags.idx.empty() && !flags.index_given) throw UsageError("--idx needs --index I (which image, from 0)");
     if (flags.invert && flags.pictures.empty()) throw UsageError("--invert applies to PNG pictures only");
-    if (flags.batch_size < 1)
-      throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));
     if (!flags.output.empty()) {
       if (!loom::has_extension(flags.output, ".csv"))
         throw UsageError("--output: file '" + loom::one_line(flags.output) + "' must end in .csv");

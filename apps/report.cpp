@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "apps/data_flag.h"
 #include "apps/file_flags.h"
+#include "apps/number_flags.h"
 #include "apps/run_guarded.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/io/file_text.h"
@@ -59,8 +61,6 @@ void check_flags(const Flags& flags) {
   if (!flags.names.empty() && flags.names.size() != flags.runs.size())
     throw UsageError("--name given " + std::to_string(flags.names.size()) + " times for " +
                      std::to_string(flags.runs.size()) + " runs (give one name per --run, in the same order, or none)");
-  if (flags.batch_size < 1)
-    throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));
 }
 
 // Distinct names for the runs: --name's, else the model files' stems ("mlp", "mlp (2)" for a repeated stem).
@@ -136,18 +136,19 @@ int main(int argc, char** argv) {
   app.add_option("--output,-o", flags.output, "the report to write, FILE.html")->required();
   app.add_option("--name", flags.names, "a name for each --run, in order (default: the model files' names)");
   app.add_option("--title", flags.title, "the report's title")->capture_default_str();
-  app.add_option("--data", flags.data,
-                 "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
+  loom::apps::add_data_option(
+      app, flags.data,
+      "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
   app.add_option("--device", flags.device, "auto, cuda or cpu: where the models are evaluated")
       ->capture_default_str();
-  app.add_option("--batch-size", flags.batch_size, "images per forward pass")->capture_default_str();
+  loom::apps::add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "images per forward pass");
   return loom::apps::run_guarded(app, argc, argv, [&] {
     loom::report::check_report_path(flags.output);
     check_flags(flags);
     const std::vector<std::string> names = run_names(flags);
     std::string note;
     const loom::Device device = loom::resolve_device(flags.device, &note);
-    loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
+    loom::FashionMnist data = loom::apps::load_data_set(flags.data);
 
     loom::report::Report report;
     report.title = flags.title;

@@ -1,4 +1,6 @@
 // Trains the Keras Fashion-MNIST CNN (Conv 64 → Pool → Conv 64 → Pool → Dense 128 → Dense 10 softmax).
+#include "apps/data_flag.h"
+#include "apps/number_flags.h"
 #include "apps/training_app.h"
 #include "engine/runtime/errors.h"
 #include "engine/model/models.h"
@@ -9,19 +11,15 @@ int main(int argc, char** argv) {
   loom::apps::TrainingFlags flags;
   int64_t filters = 64, dense = 128;
   loom::apps::add_training_flags(app, flags);
-  app.add_option("--filters", filters, "filters in each Conv2D layer")->capture_default_str();
-  app.add_option("--dense", dense, "units in the hidden Dense layer")->capture_default_str();
+  using loom::apps::kMaxLayerWidth;
+  loom::apps::add_whole_number_option(app, "--filters", filters, 1, "filters in each Conv2D layer", kMaxLayerWidth);
+  loom::apps::add_whole_number_option(app, "--dense", dense, 1, "units in the hidden Dense layer", kMaxLayerWidth);
   return loom::apps::run_guarded(app, argc, argv, [&] {
-    using loom::apps::kMaxLayerWidth;
-    if (filters < 1 || filters > kMaxLayerWidth)
-      throw loom::UsageError("--filters must be between 1 and " + std::to_string(kMaxLayerWidth) + ", got " +
-                             std::to_string(filters));
-    if (dense < 1 || dense > kMaxLayerWidth)
-      throw loom::UsageError("--dense must be between 1 and " + std::to_string(kMaxLayerWidth) + ", got " +
-                             std::to_string(dense));
     std::string note;
     loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
-    loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
+    loom::FashionMnist data = loom::apps::load_data_set(flags.data);
+    loom::apps::check_training_memory(loom::cnn_layers(filters, dense), loom::kCnnInputShape, flags, data, device,
+                                      "use a smaller --batch-size, --filters or --dense");
     loom::AdamHyper adam;
     adam.learning_rate = flags.learning_rate;
     auto model = loom::make_cnn(filters, dense, device, flags.seed, adam);

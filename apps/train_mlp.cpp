@@ -1,7 +1,10 @@
 // Trains the Keras basic-classification MLP (Flatten → Dense 128 ReLU → Dense 10) on Fashion-MNIST.
 #include <sstream>
 
+#include "apps/data_flag.h"
+#include "apps/number_flags.h"
 #include "apps/training_app.h"
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 #include "engine/model/models.h"
 
@@ -9,27 +12,14 @@ namespace {
 
 // "--hidden 256,128" → {256, 128}
 std::vector<int64_t> parse_hidden(const std::string& text) {
-  if (!text.empty() && text.back() == ',')
-    throw loom::UsageError("--hidden: '" + text + "' ends with a comma (expected e.g. 128 or 256,128)");
+  if (text.empty() || text.back() == ',')
+    throw loom::UsageError("--hidden must be layer widths separated by commas (e.g. 128 or 256,128), got '" +
+                           loom::one_line(text, 40) + "'");
   std::vector<int64_t> units;
   std::stringstream ss(text);
   std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long value = 0;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || value <= 0)
-      throw loom::UsageError("--hidden: '" + item + "' is not a positive layer width (expected e.g. 128 or 256,128)");
-    if (value > loom::apps::kMaxLayerWidth)
-      throw loom::UsageError("--hidden: width " + item + " is too large (at most " +
-                             std::to_string(loom::apps::kMaxLayerWidth) + ")");
-    units.push_back(value);
-  }
-  if (units.empty()) throw loom::UsageError("--hidden: give at least one layer width, e.g. 128");
+  while (std::getline(ss, item, ','))
+    units.push_back(loom::apps::parse_whole_number("--hidden", item, 1, loom::apps::kMaxLayerWidth));
   return units;
 }
 
@@ -46,7 +36,9 @@ int main(int argc, char** argv) {
     std::vector<int64_t> units = parse_hidden(hidden);
     std::string note;
     loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
-    loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
+    loom::FashionMnist data = loom::apps::load_data_set(flags.data);
+    loom::apps::check_training_memory(loom::mlp_layers(units), loom::kMlpInputShape, flags, data, device,
+                                      "use smaller --hidden widths or a smaller --batch-size");
     loom::AdamHyper adam;
     adam.learning_rate = flags.learning_rate;
     auto model = loom::make_mlp(units, device, flags.seed, adam);

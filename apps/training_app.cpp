@@ -1,14 +1,18 @@
 #include "apps/training_app.h"
 
+#include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 
+#include "apps/data_flag.h"
 #include "apps/file_flags.h"
+#include "apps/number_flags.h"
+#include "apps/standard_output.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
 #include "engine/model/model_file.h"
+#include "engine/model/training_memory.h"
 #include "engine/report/html_report.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
@@ -77,6 +81,13 @@ std::string model_name(const std::string& program) {
   return name;
 }
 
+// Stops the run at the end of the first epoch whose printing failed; the last callback, after the history and the
+// checkpoint of that epoch are written.
+class StandardOutputCheck : public Callback {
+ public:
+  void on_epoch_end(FitContext&, int, EpochResult&) override { check_standard_output(); }
+};
+
 // A UsageError about a file a flag names, with the flag in front.
 template <class Body>
 void for_flag(const char* flag, Body body) {
@@ -89,23 +100,24 @@ void for_flag(const char* flag, Body body) {
 }  // namespace
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags) {
-  app.add_option("--data", flags.data,
-                 "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
-  app.add_option("--epochs", flags.epochs, "training epochs")->capture_default_str();
-  app.add_option("--batch-size", flags.batch_size, "samples per training step")->capture_default_str();
-  app.add_option("--lr", flags.learning_rate, "Adam learning rate")->capture_default_str();
-  app.add_option("--seed", flags.seed, "seed for initialisation and shuffling")->capture_default_str();
+  add_data_option(app, flags.data,
+                  "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
+  add_whole_number_option(app, "--epochs", flags.epochs, 1, "training epochs");
+  add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "samples per training step");
+  add_real_number_option(app, "--lr", flags.learning_rate, "Adam learning rate");
+  add_unsigned_number_option(app, "--seed", flags.seed, "seed for initialisation and shuffling (0 to 2^64-1)");
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   app.add_flag("--tf32", flags.tf32, "GPU: let matrix products use TF32 tensor cores (faster, ~10-bit mantissa)");
   app.add_flag("--no-graph", flags.no_graph, "GPU: launch every kernel of every step instead of a CUDA graph");
-  app.add_option("--validation-split", flags.validation_split,
-                 "hold out this last fraction of the training set and report val_loss/val_accuracy every epoch")
-      ->capture_default_str();
-  app.add_option("--stop-at-loss", flags.stop_at_loss, "stop after the first epoch whose loss is at most this")
+  add_real_number_option(app, "--validation-split", flags.validation_split,
+                         "hold out this last fraction of the training set and report val_loss/val_accuracy every "
+                         "epoch");
+  add_real_number_option(app, "--stop-at-loss", flags.stop_at_loss,
+                         "stop after the first epoch whose loss is at most this")
       ->each([&flags](const std::string&) { flags.stop_at_loss_given = true; });
-  app.add_option("--early-stopping", flags.early_stopping,
-                 "stop once the loss (val_loss with a validation split) has not improved for N epochs, and restore "
-                 "the best epoch's weights")
+  add_whole_number_option(app, "--early-stopping", flags.early_stopping, 0,
+                          "stop once the loss (val_loss with a validation split) has not improved for N epochs, "
+                          "and restore the best epoch's weights")
       ->each([&flags](const std::string&) { flags.early_stopping_given = true; });
   app.add_option("--lr-schedule", flags.lr_schedule,
                  "constant; step (halve every 3 epochs); cosine (to 0 over the run); plateau (halve after 2 epochs "
@@ -127,17 +139,14 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
 }
 
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note) {
-  if (flags.epochs < 1) throw UsageError("--epochs must be at least 1, got " + std::to_string(flags.epochs));
-  if (flags.batch_size < 1)
-    throw UsageError("--batch-size must be at least 1, got " + std::to_string(flags.batch_size));
-  if (!(flags.learning_rate > 0.f) || !std::isfinite(flags.learning_rate))
-    throw UsageError("--lr must be a positive number, got " + std::to_string(flags.learning_rate));
+  // The numbers were read as finite and, for --epochs, --batch-size, --seed and --early-stopping, within their
+  // ranges (apps/number_flags.h).
+  if (!(flags.learning_rate > 0.f))
+    throw UsageError("--lr must be a positive number, got " + as_typed(flags.learning_rate));
   if (!(flags.validation_split >= 0 && flags.validation_split < 1))
     throw UsageError("--validation-split must lie in [0, 1), got " + as_typed(flags.validation_split));
-  if (flags.stop_at_loss_given && !(flags.stop_at_loss > 0 && std::isfinite(flags.stop_at_loss)))
+  if (flags.stop_at_loss_given && !(flags.stop_at_loss > 0))
     throw UsageError("--stop-at-loss must be a positive number, got " + as_typed(flags.stop_at_loss));
-  if (flags.early_stopping_given && flags.early_stopping < 0)
-    throw UsageError("--early-stopping must be 0 or more epochs, got " + std::to_string(flags.early_stopping));
   if (flags.lr_schedule != "constant" && flags.lr_schedule != "step" && flags.lr_schedule != "cosine" &&
       flags.lr_schedule != "plateau")
     throw UsageError("--lr-schedule must be constant, step, cosine or plateau, got '" + one_line(flags.lr_schedule) +
@@ -169,14 +178,29 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
     throw UsageError("--resume and --load exclude each other (a checkpoint holds the weights it resumes from)");
   if (!flags.resume.empty()) require_existing_file("--resume", flags.resume);
   if (!flags.load.empty()) require_existing_file("--load", flags.load);
+  // The GPU-only flags alike: refused on --device cpu, a note when auto finds no GPU.
   if (flags.tf32 && flags.device == "cpu")
     throw UsageError("--tf32 needs the GPU (it selects tensor-core math in cuBLAS and cuDNN)");
+  if (flags.no_graph && flags.device == "cpu")
+    throw UsageError("--no-graph needs the GPU (it turns off the CUDA graph a GPU training step replays)");
   Device device = resolve_device(flags.device, note);
   if (device == Device::CUDA)
     CudaContext::get().set_tf32(flags.tf32);
-  else if (flags.tf32)
-    *note += " (--tf32 has no effect there)";
+  else if (flags.tf32 || flags.no_graph)
+    *note += std::string(" (") + (flags.tf32 && flags.no_graph ? "--tf32 and --no-graph have" :
+                                  flags.tf32 ? "--tf32 has" : "--no-graph has") + " no effect there)";
   return device;
+}
+
+void check_training_memory(const std::vector<std::unique_ptr<Layer>>& layers, const Shape& input_shape,
+                           const TrainingFlags& flags, const FashionMnist& data, Device device,
+                           const std::string& hint) {
+  // fit trains on batches of at most the training set's size.
+  TrainingMemory needed = training_memory(layers, input_shape, std::min(flags.batch_size, data.train.size()));
+  if (device == Device::CUDA)  // on the CPU, the data set is already in the memory counted as used
+    for (const LabeledImages* set : {&data.train, &data.test})
+      needed.data_bytes += static_cast<double>(set->images.bytes() + set->labels.bytes());
+  require_memory(needed, available_memory(device), hint);
 }
 
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
@@ -234,10 +258,12 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   if (!flags.checkpoint.empty())
     callbacks.push_back(
         std::make_unique<CheckpointWriter>(flags.checkpoint, resume_settings(flags), resumed.history, run));
+  callbacks.push_back(std::make_unique<StandardOutputCheck>());
   for (auto& callback : callbacks) options.callbacks.push_back(callback.get());
 
   if (!note.empty()) std::cerr << program << ": " << note << "\n";
-  std::cout << model.summary() << std::flush;
+  std::cout << model.summary();
+  check_standard_output();  // > /dev/full, or a closed stdout: said now, not after the whole run
   if (!flags.resume.empty())
     std::cout << "Resuming from '" << one_line(flags.resume) << "' after epoch " << resumed.epochs_done << "\n"
               << std::flush;

@@ -43,14 +43,23 @@ struct TrainingFlags {
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags);
 
-// Checks the shared flags (throws UsageError naming the flag, before any data is read) and resolves --device. When "auto" falls back to the
-// CPU, *note explains why; it is printed by train_and_report, so a failure before training is the only line.
+// Checks the shared flags (throws UsageError naming the flag, before any data is read) and resolves --device. When
+// "auto" falls back to the CPU, *note explains why; it is printed by train_and_report, so a failure before training
+// is the only line.
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note);
+
+// Refuses (loom::UsageError, before the model is built or anything printed) a model whose training on `data` with
+// --batch-size would not fit in the memory `device` has free: the figures, and `hint` on what to make smaller.
+void check_training_memory(const std::vector<std::unique_ptr<Layer>>& layers, const Shape& input_shape,
+                           const TrainingFlags& flags, const FashionMnist& data, Device device,
+                           const std::string& hint);
 
 // Loads --load or --resume (a wrong file is the only line printed), prints the note (if any) to stderr, then the
 // summary; trains up to flags.epochs with the callbacks the flags ask for (history and checkpoint written after
 // every epoch), saves the weights if asked, evaluates on the test set and prints the first test image's predicted
-// and true class; writes the report last, if asked, so that its failure loses nothing trained.
+// and true class; writes the report last, if asked, so that its failure loses nothing trained. Standard output is
+// checked after the summary and after every epoch (apps/standard_output.h): a failed write stops the run there,
+// after that epoch's history and checkpoint are written.
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
                       const TrainingFlags& flags, const std::string& program, const std::string& note);
 

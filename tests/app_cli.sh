@@ -40,17 +40,17 @@ first_prediction_matches() {  # first_prediction_matches TRAINING_OUTPUT MODEL_F
   echo "ok: predict --model $2 --index 0 -> ${predicted#*\[0\]: }, as $name printed"
 }
 
-expect 2 "--epochs must be at least 1" --epochs 0 --device cpu
+expect 2 "--epochs must be a whole number from 1 to 2147483647, got '0'" --epochs 0 --device cpu
 expect 2 "--epochs" --epochs ten --device cpu
 expect 2 "--lr must be a positive number" --lr -0.1 --device cpu
-expect 2 "--batch-size must be at least 1" --batch-size 0 --device cpu
+expect 2 "--batch-size must be a whole number from 1 to 9223372036854775807, got '0'" --batch-size 0 --device cpu
 expect 2 "unknown device 'tpu'" --device tpu
 expect 2 "bogus" --bogus
 expect 2 "--tf32 needs the GPU" --tf32 --device cpu
 expect 2 "--validation-split must lie in \[0, 1\)" --validation-split 1 --device cpu
 expect 2 "--validation-split" --validation-split half --device cpu
 expect 2 "--stop-at-loss must be a positive number" --stop-at-loss -0.5 --device cpu
-expect 2 "--early-stopping must be 0 or more" --early-stopping -2 --device cpu
+expect 2 "--early-stopping must be a whole number from 0 to 2147483647, got '-2'" --early-stopping -2 --device cpu
 expect 2 "--lr-schedule must be constant, step, cosine or plateau, got 'linear'" --lr-schedule linear --device cpu
 expect 2 "--history: history file 'h.txt' must end in .csv or .json" --history h.txt --device cpu
 expect 2 "--history: .*cannot write into '$scratch/nowhere/'" --history "$scratch/nowhere/h.csv" --device cpu
@@ -76,6 +76,103 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
   printf 'not an idx file' >"$scratch/corrupt/$f"
 done
 expect 1 "train-images-idx3-ubyte" --data "$scratch/corrupt" --device cpu
+# Hostile input. Numbers are read one way (decimal, within the flag's range and the type's) and refused as typed.
+expect_silent 2 "--epochs must be a whole number from 1 to 2147483647, got '0x10'" --epochs 0x10 --device cpu
+expect_silent 2 "--epochs must be a whole number from 1 to 2147483647, got ''" --epochs '' --device cpu
+expect_silent 2 "--batch-size must be a whole number from 1 to 9223372036854775807, got '99999999999999999999'" \
+  --batch-size 99999999999999999999 --device cpu
+expect_silent 2 "--seed must be a whole number from 0 to 18446744073709551615, got '-1'" --seed -1 --device cpu
+expect_silent 2 "--seed must be a whole number from 0 to 18446744073709551615, got '18446744073709551616'" \
+  --seed 18446744073709551616 --device cpu
+expect_silent 2 "--lr 1e-50 is too small for a 32-bit float \(the smallest is 1.17549435e-38\)" --lr 1e-50 --device cpu
+expect_silent 2 "--validation-split must be a number, got 'nan'" --validation-split nan --device cpu
+expect_silent 2 "--stop-at-loss 1e999 is too large for a 64-bit float" --stop-at-loss 1e999 --device cpu
+# The GPU-only flags alike on the CPU.
+expect_silent 2 "--no-graph needs the GPU" --no-graph --device cpu
+# Control bytes in what the user typed are spelled out, never sent raw to the terminal.
+expect_silent 2 "^$name: --data: $scratch/\\\\x1b\[31mred: Fashion-MNIST directory not found" \
+  --data "$scratch/"$'\e[31m'red --device cpu
+expect_silent 2 "^$name: The following argument was not expected: --bogus\\\\x07 \(see --help\)$" --bogus$'\a'
+# The data set's place: a file is not a directory (no install hint), --data '' is not "the default", and
+# $FASHION_MNIST_DIR is named when it chose the place.
+printf 'x' >"$scratch/plain_file"
+expect_silent 2 "^$name: --data: $scratch/plain_file: not a directory \(give the directory that holds the four $(
+  )Fashion-MNIST files\)$" --data "$scratch/plain_file" --device cpu
+expect_silent 2 "^$name: --data is an empty path" --data '' --device cpu
+FASHION_MNIST_DIR="$scratch/plain_file" expect_silent 2 "^$name: \\\$FASHION_MNIST_DIR: $scratch/plain_file: not a dir" \
+  --device cpu
+FASHION_MNIST_DIR="$scratch/nowhere" expect_silent 2 "^$name: \\\$FASHION_MNIST_DIR: $scratch/nowhere: Fashion-MNIST $(
+  )directory not found" --device cpu
+# Images of another size than the models take: a bad data set (exit 1), refused before the summary.
+mkdir -p "$scratch/large_images"
+for set in train t10k; do
+  { printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x20\x00\x00\x00\x20'; head -c 2048 /dev/zero; } \
+    >"$scratch/large_images/$set-images-idx3-ubyte"
+  printf '\x00\x00\x08\x01\x00\x00\x00\x02\x01\x02' >"$scratch/large_images/$set-labels-idx1-ubyte"
+done
+expect_silent 1 "^$name: --data: '$scratch/large_images' holds 32x32 images; Fashion-MNIST's, which the models $(
+  )take, are 28x28$" --data "$scratch/large_images" --device cpu
+# A folder or a file that may not be read is said to be so (exit 1), not "not found" with an install hint. Root
+# reads everything, so as root these run as the unprivileged user 65534 (setpriv), on a copy of the app it may run.
+unprivileged=$scratch/unprivileged
+mkdir -p "$scratch/bin" "$scratch/locked_folder" "$scratch/locked_file"
+chmod 755 "$scratch" "$scratch/bin"
+cp "$app" "$scratch/bin/$name"
+if [ "$(id -u)" -ne 0 ]; then
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$scratch/bin/$name" >"$unprivileged"
+elif command -v setpriv >/dev/null; then
+  printf '#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "%s" "$@"\n' "$scratch/bin/$name" \
+    >"$unprivileged"
+else
+  unprivileged=
+  echo "SKIPPED: $name unreadable data set: running as root without setpriv (util-linux) to drop privileges"
+fi
+if [ -n "$unprivileged" ]; then
+  chmod 755 "$unprivileged"
+  for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+    touch "$scratch/locked_file/$f.gz"
+  done
+  chmod 000 "$scratch/locked_folder" "$scratch/locked_file/t10k-labels-idx1-ubyte.gz"
+  chmod 755 "$scratch/locked_file"
+  saved_program=$program
+  program=$unprivileged
+  expect_silent 1 "^$name: --data: cannot read '$scratch/locked_folder': Permission denied$" \
+    --data "$scratch/locked_folder" --device cpu
+  # Found unreadable before any of the four is read (the others are empty: reading them would fail otherwise).
+  expect_silent 1 "^$name: --data: cannot read '$scratch/locked_file/t10k-labels-idx1-ubyte.gz': Permission denied$" \
+    --data "$scratch/locked_file" --device cpu
+  program=$saved_program
+  chmod 755 "$scratch/locked_folder"
+fi
+# Standard output that cannot be written: the run ends at the first failed write with one line and exit 1, before
+# training when the summary cannot be printed (so no history is written).
+expect_stdout=/dev/full expect 1 "^$name: cannot write to standard output: No space left on device$" \
+  --device cpu --history "$scratch/full.csv"
+err=$("$app" --device cpu --history "$scratch/closed.csv" 2>&1 >&-)
+rc=$?
+if [ "$rc" -ne 1 ] || [ "$err" != "$name: cannot write to standard output: it is closed" ]; then
+  fail "with stdout closed: exit $rc, stderr: $err"
+else
+  echo "ok: $name >&- -> 1: $err"
+fi
+if [ -e "$scratch/full.csv" ] || [ -e "$scratch/closed.csv" ]; then
+  fail "trained though the summary could not be printed: $(ls "$scratch"/*.csv 2>&1)"
+fi
+# A disk that fills up during the run (here a file-size limit, with its signal ignored so the write fails with
+# EFBIG): the run stops at the end of the first epoch whose line could not be written, that epoch's history kept.
+# The MLP's summary and its first epoch's line fit in the 1 KiB allowed (just), the second's do not.
+if [ "$name" = train_mlp ]; then
+  (trap '' XFSZ; ulimit -f 1; exec "$app" --device cpu --epochs 3 --validation-split 0.9 \
+    --history "$scratch/limited.csv" >"$scratch/limited.out" 2>"$scratch/limited.err")
+  rc=$?
+  kept=$(tail -n +2 "$scratch/limited.csv" 2>&1 | cut -d, -f1 | tr '\n' ' ')
+  if [ "$rc" -ne 1 ] || [ "$(cat "$scratch/limited.err")" != "$name: cannot write to standard output: File too large" ] ||
+      { [ "$kept" != "0 " ] && [ "$kept" != "0 1 " ]; }; then
+    fail "stdout filling up: exit $rc, stderr: $(cat "$scratch/limited.err"), epochs in the history: $kept"
+  else
+    echo "ok: $name with stdout limited to 1 KiB -> 1: $(cat "$scratch/limited.err"), history of epochs $kept kept"
+  fi
+fi
 # Model files: where --save and --checkpoint write must be writable and --resume and --load must exist, before the
 # data set is even read; a file that is not safetensors is a runtime failure naming it.
 expect 2 "--save: file '$scratch/nowhere/m.safetensors': cannot write into '$scratch/nowhere/'" \
@@ -103,15 +200,25 @@ expect 1 "^$name: safetensors file '$scratch/text.safetensors': " --resume "$scr
 expect 1 "^$name: safetensors file '$scratch/text.safetensors': " --load "$scratch/text.safetensors" --device cpu
 case "$name" in
   train_mlp)
-    expect 2 "--hidden: 'x' is not a positive layer width" --hidden 128,x --device cpu
-    expect 2 "--hidden" --hidden 0 --device cpu
-    expect 2 "ends with a comma" --hidden 128, --device cpu
-    expect 2 "too large" --hidden 100000000000 --device cpu
+    expect 2 "--hidden must be a whole number from 1 to 65536, got 'x'" --hidden 128,x --device cpu
+    expect 2 "--hidden must be a whole number from 1 to 65536, got '0'" --hidden 0 --device cpu
+    expect 2 "--hidden must be a whole number from 1 to 65536, got '0x10'" --hidden 0x10 --device cpu
+    expect 2 "--hidden must be layer widths separated by commas .*, got '128,'" --hidden 128, --device cpu
+    expect 2 "--hidden must be a whole number from 1 to 65536, got '100000000000'" --hidden 100000000000 --device cpu
+    # Too large for memory: refused with the figures before anything is allocated or printed (4 x 65536 wide is
+    # about 200 GiB of weights, gradients and moments: more than any host or GPU this runs on has).
+    too_large="^$name: training needs at least [0-9.]+ GiB \\(12,937,199,626 parameters: [0-9.]+ GiB for weights, "
+    too_large+=".*more than the [0-9.]+ [GM]iB free on the host .*; use smaller --hidden widths or a smaller --batch-size$"
+    expect_silent 2 "$too_large" --hidden 65536,65536,65536,65536 --device cpu
     ;;
   train_cnn)
-    expect 2 "--filters must be between 1 and" --filters 0 --device cpu
-    expect 2 "--dense must be between 1 and" --dense -3 --device cpu
-    expect 2 "--filters must be between 1 and" --filters 99999999 --device cpu
+    expect 2 "--filters must be a whole number from 1 to 65536, got '0'" --filters 0 --device cpu
+    expect 2 "--dense must be a whole number from 1 to 65536, got '-3'" --dense -3 --device cpu
+    expect 2 "--filters must be a whole number from 1 to 65536, got '99999999'" --filters 99999999 --device cpu
+    # The whole training set in one batch of a wide CNN: terabytes of activations, refused before the summary.
+    too_large="^$name: training needs at least [0-9.]+ GiB .*; [0-9.]+ GiB for activations and data\\), more than "
+    too_large+="the [0-9.]+ [GM]iB free on the host .*; use a smaller --batch-size, --filters or --dense$"
+    expect_silent 2 "$too_large" --batch-size 60000 --filters 4096 --device cpu
     ;;
 esac
 # A real run on the CPU reference (the CNN narrowed so it takes seconds) with a validation split, the history file

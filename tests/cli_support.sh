@@ -9,7 +9,7 @@ expect() {
   local want=$1 pattern=$2
   shift 2
   local err rc
-  err=$("$program" "$@" 2>&1 >/dev/null)
+  err=$("$program" "$@" 2>&1 >"${expect_stdout:-/dev/null}")
   rc=$?
   if [ "$rc" -ne "$want" ]; then
     fail "$* exited $rc, expected $want; stderr: $err"
@@ -20,6 +20,18 @@ expect() {
   else
     echo "ok: $name $* -> $rc: $err"
   fi
+}
+
+# expect_silent EXIT_CODE REGEX ARGS...: as expect, and nothing may be printed on stdout first: the failure comes
+# before the model summary, before anything is allocated or trained.
+expect_silent() {
+  local expect_stdout
+  expect_stdout=$(mktemp)
+  expect "$@"
+  if [ -s "$expect_stdout" ]; then
+    fail "${*:3}: printed on stdout before failing: $(head -c 200 "$expect_stdout")"
+  fi
+  rm -f "$expect_stdout"
 }
 
 # fashion_mnist_or_skip: prints the Fashion-MNIST directory the apps read ($FASHION_MNIST_DIR, then the Debian

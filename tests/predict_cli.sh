@@ -58,13 +58,19 @@ expect 2 "--output: file '$scratch/nowhere/p.csv': cannot write into '$scratch/n
 mkdir -p "$scratch/folder.csv"
 expect 2 "--output: file '$scratch/folder.csv' exists and is not a regular file" \
   --model "$model" --data "$data" --output "$scratch/folder.csv" --device cpu
-expect 2 "--batch-size must be at least 1, got 0" --model "$model" --idx "$images" --index 0 --batch-size 0 --device cpu
+expect 2 "--batch-size must be a whole number from 1 to 9223372036854775807, got '0'" --model "$model" --idx "$images" \
+  --index 0 --batch-size 0 --device cpu
 expect 2 "unknown device 'tpu'" --model "$model" --idx "$images" --index 0 --device tpu
 expect 2 "bogus" --model "$model" --bogus
 # Bad input: usage errors where the user named the wrong thing, runtime failures naming a corrupt file.
 expect 2 "--index 10000 is outside the 10000 images of '$images' \(0 to 9999\)" \
   --model "$model" --idx "$images" --index 10000 --device cpu
-expect 2 "--index -1 is outside the 10000 images" --model "$model" --idx "$images" --index -1 --device cpu
+expect 2 "--index must be a whole number from 0 to 9223372036854775807, got '-1'" --model "$model" --idx "$images" \
+  --index -1 --device cpu
+expect 2 "--data is an empty path" --model "$model" --data '' --device cpu
+# Standard output that cannot be written is a failure (exit 1, one line), not a silent success.
+expect_stdout=/dev/full expect 1 "^$name: cannot write to standard output: No space left on device$" \
+  --model "$model" --idx "$images" --index 0 --device cpu
 expect 2 "--idx: '$labels' holds an array of rank 1, not images" --model "$model" --idx "$labels" --index 0 --device cpu
 expect 2 "dataset-fashion-mnist" --model "$model" --data "$scratch/nowhere" --device cpu
 expect 2 "picture '$scratch/none.png': no such file" --model "$model" "$scratch/none.png" --device cpu

@@ -151,7 +151,8 @@ expect 2 "--name given 1 times for 2 runs" --run "$m" --run "$m" --name A -o "$s
 expect 2 "--name 'A' is given twice" --run "$m" --run "$m" --name A --name A -o "$scratch/x.html"
 expect 2 "--output would replace the file '$scratch/model.html' that --run reads" --run "$scratch/model.html" \
   -o "$scratch/model.html"
-expect 2 "--batch-size must be at least 1" --run "$m" --batch-size 0 -o "$scratch/x.html"
+expect 2 "--batch-size must be a whole number from 1 to" --run "$m" --batch-size 0 -o "$scratch/x.html"
+expect 2 "--batch-size must be a whole number from 1 to" --run "$m" --batch-size 0x20 -o "$scratch/x.html"
 expect 2 "--run: history file '$scratch/mlp.txt' must end in .csv or .json" --run "$m" "$scratch/mlp.txt" \
   -o "$scratch/x.html"
 {

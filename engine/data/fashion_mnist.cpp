@@ -1,13 +1,17 @@
 #include "engine/data/fashion_mnist.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <utility>
 
-#include "engine/runtime/errors.h"
 #include "engine/data/idx_reader.h"
+#include "engine/io/file_text.h"
+#include "engine/runtime/errors.h"
 
 namespace loom {
 
@@ -26,13 +30,34 @@ Tensor to_u8_tensor(const IdxArray& array) {
   return t;
 }
 
-// The gzip name first (what the package installs), then the uncompressed name (what a user who ran gunzip has).
+// "Permission denied" and the like: why a path that may well exist cannot be used.
+[[noreturn]] void cannot_read(const std::string& path, const std::error_code& error) {
+  throw Error("cannot read '" + one_line(path) + "': " + error.message());
+}
+
+// Whether `path` names something, telling "there is nothing there" (false) from "it cannot be looked at" (an Error
+// naming the reason: a folder on the way that may not be searched, a broken disk).
+bool exists_or_unreadable(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::file_status status = std::filesystem::status(path, error);
+  if (status.type() == std::filesystem::file_type::not_found) return false;
+  if (error) cannot_read(path, error);
+  return true;
+}
+
+// The gzip name first (what the package installs), then the uncompressed name (what a user who ran gunzip has). A
+// file that is there but may not be read is an Error saying so, not "not found" with an install hint.
 std::string find_data_file(const std::string& dir, const std::string& stem) {
   const std::filesystem::path base = std::filesystem::path(dir) / stem;
-  std::error_code ignored;
-  for (const std::string& name : {base.string() + ".gz", base.string()})
-    if (std::filesystem::exists(name, ignored)) return name;
-  throw UsageError(base.string() + ".gz: Fashion-MNIST file not found (nor without .gz); " + kInstallHint);
+  for (const std::string& name : {base.string() + ".gz", base.string()}) {
+    if (!exists_or_unreadable(name)) continue;
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(name, error))
+      throw Error("'" + one_line(name) + "' is not a regular file");
+    if (::access(name.c_str(), R_OK) != 0) cannot_read(name, std::error_code(errno, std::generic_category()));
+    return name;
+  }
+  throw UsageError(one_line(base.string()) + ".gz: Fashion-MNIST file not found (nor without .gz); " + kInstallHint);
 }
 
 }  // namespace
@@ -73,12 +98,13 @@ LabeledImages load_labeled_images(const std::string& images_path, const std::str
 
 FashionMnist load_fashion_mnist(const std::string& dir) {
   if (dir.empty()) throw UsageError(std::string("Fashion-MNIST directory is an empty path; ") + kInstallHint);
+  if (!exists_or_unreadable(dir))
+    throw UsageError(one_line(dir) + ": Fashion-MNIST directory not found; " + kInstallHint);
   std::error_code error;
-  const bool is_dir = std::filesystem::is_directory(dir, error);
-  if (!is_dir) {
-    const bool exists = std::filesystem::exists(dir, error);
-    throw UsageError(dir + (exists ? ": not a directory; " : ": Fashion-MNIST directory not found; ") + kInstallHint);
-  }
+  if (!std::filesystem::is_directory(dir, error))
+    throw UsageError(one_line(dir) + ": not a directory (give the directory that holds the four Fashion-MNIST " +
+                     "files)");
+  if (::access(dir.c_str(), R_OK | X_OK) != 0) cannot_read(dir, std::error_code(errno, std::generic_category()));
 
   // Find all four before reading any, so a half-installed directory fails fast instead of after a 47 MB read.
   const std::string train_images = find_data_file(dir, "train-images-idx3-ubyte");

@@ -14,6 +14,9 @@ namespace loom {
 // Label i names class i, in the order the data set defines.
 extern const std::array<const char*, 10> kFashionMnistClassNames;
 
+// The images' side: 28x28 pixels, what the tutorial models take.
+constexpr int64_t kFashionMnistSide = 28;
+
 struct FashionMnist {
   LabeledImages train;  // 60,000 samples
   LabeledImages test;   // 10,000 samples
@@ -30,8 +33,10 @@ LabeledImages load_labeled_images(const std::string& images_path, const std::str
                                   int num_classes = 10);
 
 // Loads dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, falling back to the same names without .gz.
-// A missing directory or file throws loom::UsageError naming it and saying how to install the data set; a corrupt
-// file throws loom::Error.
+// A missing directory or file throws loom::UsageError naming it and saying how to install the data set, a path that
+// is not a directory a UsageError saying so; a directory or file that exists but cannot be read (permissions) throws
+// loom::Error "cannot read '<path>': <reason>", as does a corrupt file (naming it). All four are found and checked
+// readable before any is read.
 FashionMnist load_fashion_mnist(const std::string& dir);
 
 }  // namespace loom

@@ -8,13 +8,31 @@
 
 namespace loom {
 
+std::vector<std::unique_ptr<Layer>> mlp_layers(const std::vector<int64_t>& hidden) {
+  std::vector<std::unique_ptr<Layer>> layers;
+  layers.push_back(std::make_unique<Flatten>());
+  for (int64_t units : hidden) layers.push_back(std::make_unique<Dense>(units, Activation::ReLU));
+  layers.push_back(std::make_unique<Dense>(kFashionMnistClasses));
+  return layers;
+}
+
+std::vector<std::unique_ptr<Layer>> cnn_layers(int64_t filters, int64_t dense) {
+  std::vector<std::unique_ptr<Layer>> layers;
+  layers.push_back(std::make_unique<Conv2D>(filters, 3, Padding::Valid, Activation::ReLU));
+  layers.push_back(std::make_unique<MaxPool2D>(2));
+  layers.push_back(std::make_unique<Conv2D>(filters, 3, Padding::Valid, Activation::ReLU));
+  layers.push_back(std::make_unique<MaxPool2D>(2));
+  layers.push_back(std::make_unique<Flatten>());
+  layers.push_back(std::make_unique<Dense>(dense, Activation::ReLU));
+  layers.push_back(std::make_unique<Dense>(kFashionMnistClasses, Activation::Softmax));
+  return layers;
+}
+
 std::unique_ptr<Sequential> make_mlp(const std::vector<int64_t>& hidden, Device device, uint64_t seed,
                                      const AdamHyper& adam) {
   auto model = std::make_unique<Sequential>();
-  model->add<Flatten>();
-  for (int64_t units : hidden) model->add<Dense>(units, Activation::ReLU);
-  model->add<Dense>(kFashionMnistClasses);
-  model->build({28, 28}, device, seed);
+  for (auto& layer : mlp_layers(hidden)) model->add(std::move(layer));
+  model->build(kMlpInputShape, device, seed);
   model->compile(std::make_unique<Adam>(adam), SparseCategoricalCrossentropy{true});
   return model;
 }
@@ -22,14 +40,8 @@ std::unique_ptr<Sequential> make_mlp(const std::vector<int64_t>& hidden, Device 
 std::unique_ptr<Sequential> make_cnn(int64_t filters, int64_t dense, Device device, uint64_t seed,
                                      const AdamHyper& adam) {
   auto model = std::make_unique<Sequential>();
-  model->add<Conv2D>(filters, 3, Padding::Valid, Activation::ReLU);
-  model->add<MaxPool2D>(2);
-  model->add<Conv2D>(filters, 3, Padding::Valid, Activation::ReLU);
-  model->add<MaxPool2D>(2);
-  model->add<Flatten>();
-  model->add<Dense>(dense, Activation::ReLU);
-  model->add<Dense>(kFashionMnistClasses, Activation::Softmax);
-  model->build({28, 28, 1}, device, seed);
+  for (auto& layer : cnn_layers(filters, dense)) model->add(std::move(layer));
+  model->build(kCnnInputShape, device, seed);
   model->compile(std::make_unique<Adam>(adam), SparseCategoricalCrossentropy{false});
   return model;
 }

@@ -10,6 +10,14 @@
 namespace loom {
 
 constexpr int64_t kFashionMnistClasses = 10;
+// The models' per-sample input: 28x28 images, and the CNN's channels-last (28, 28, 1).
+inline const Shape kMlpInputShape = {28, 28};
+inline const Shape kCnnInputShape = {28, 28, 1};
+
+// The models' layers, made but not built: what make_mlp and make_cnn build, and what training_memory
+// (engine/model/training_memory.h) sizes before anything is allocated.
+std::vector<std::unique_ptr<Layer>> mlp_layers(const std::vector<int64_t>& hidden);
+std::vector<std::unique_ptr<Layer>> cnn_layers(int64_t filters, int64_t dense);
 
 // Flatten → Dense(h, relu) for each h in `hidden` → Dense(10) logits; Adam and cross-entropy from logits, as in the
 // Keras basic-classification tutorial. hidden = {128} gives its 101,770 parameters.

@@ -1,0 +1,42 @@
+#include "apps/data_flag.h"
+
+#include <cstdlib>
+
+#include "engine/io/file_text.h"
+#include "engine/runtime/errors.h"
+
+namespace loom::apps {
+
+CLI::Option* add_data_option(CLI::App& app, std::string& dir, const std::string& help) {
+  return app.add_option_function<std::string>(
+      "--data",
+      [&dir](const std::string& value) {
+        if (value.empty())
+          throw UsageError("--data is an empty path (give the directory that holds the Fashion-MNIST files)");
+        dir = value;
+      },
+      help);
+}
+
+FashionMnist load_data_set(const std::string& flag_value) {
+  const std::string dir = resolve_fashion_mnist_dir(flag_value);
+  const char* env = std::getenv("FASHION_MNIST_DIR");
+  // The default's messages name it and say how to install the data set; the others say who chose the place.
+  const std::string prefix = !flag_value.empty() ? "--data: " : env && *env ? "$FASHION_MNIST_DIR: " : "";
+  FashionMnist data;
+  try {
+    data = load_fashion_mnist(dir);
+  } catch (const UsageError& e) {
+    throw UsageError(prefix + e.what());
+  } catch (const Error& e) {
+    throw Error(prefix + e.what());
+  }
+  for (const LabeledImages* set : {&data.train, &data.test})
+    if (set->images.dim(1) != kFashionMnistSide || set->images.dim(2) != kFashionMnistSide)
+      throw Error(prefix + "'" + one_line(dir) + "' holds " + std::to_string(set->images.dim(1)) + "x" +
+                  std::to_string(set->images.dim(2)) + " images; Fashion-MNIST's, which the models take, are " +
+                  std::to_string(kFashionMnistSide) + "x" + std::to_string(kFashionMnistSide));
+  return data;
+}
+
+}  // namespace loom::apps
