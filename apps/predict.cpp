@@ -123,8 +123,9 @@ void print_predictions(const Inputs& in, const Tensor& probs) {
   for (int64_t i = 0; i < probs.dim(0); ++i) {
     const float* p = probs.f32() + i * classes;
     const int64_t best = arg_max(p, classes);
-    std::printf("%s: %s (%.4f)\n", in.names[static_cast<size_t>(i)].c_str(), class_name(best, classes).c_str(),
-                p[best]);
+    // A picture's name is a path the user typed: control bytes spelled out, never sent raw to the terminal.
+    std::printf("%s: %s (%.4f)\n", loom::one_line(in.names[static_cast<size_t>(i)]).c_str(),
+                class_name(best, classes).c_str(), p[best]);
     for (int64_t k = 0; k < classes; ++k)
       std::printf("  %-12s %.4f%s\n", class_name(k, classes).c_str(), p[k], k == best ? "  <" : "");
   }

@@ -11,6 +11,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "apps/data_flag.h"
+#include "apps/number_flags.h"
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
 #include "engine/runtime/buffer.h"
@@ -38,17 +40,17 @@ int main(int argc, char** argv) {
   double peak_tflops = 0;
   loom::apps::add_training_flags(app, flags);
   app.add_option("--model", model_name, "mlp or cnn")->capture_default_str();
-  app.add_option("--max-steps", max_steps, "steps per epoch (0: the whole training set)")->capture_default_str();
+  loom::apps::add_whole_number_option(app, "--max-steps", max_steps, 0, "steps per epoch (0: the whole training set)");
   app.add_option("--json", json_path, "write the results here as JSON (they are printed too)");
-  app.add_option("--peak-tflops", peak_tflops, "FP32 peak to compare with (default: from the GPU's name)");
+  loom::apps::add_real_number_option(app, "--peak-tflops", peak_tflops,
+                                     "FP32 peak to compare with (default: from the GPU's name)");
   // --epochs counts the timed epochs; one warm-up epoch runs before them.
   return loom::apps::run_guarded(app, argc, argv, [&] {
     if (model_name != "mlp" && model_name != "cnn")
       throw loom::UsageError("--model: expected mlp or cnn, got '" + model_name + "'");
-    if (max_steps < 0) throw loom::UsageError("--max-steps must be 0 (whole epochs) or more");
     std::string note;
     loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
-    loom::FashionMnist data = loom::load_fashion_mnist(loom::resolve_fashion_mnist_dir(flags.data));
+    loom::FashionMnist data = loom::apps::load_data_set(flags.data);
     if (!note.empty()) std::cerr << "bench_epoch: " << note << "\n";
     const int64_t batch_size = flags.batch_size;
     const int epochs = flags.epochs;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "apps/number_flags.h"
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
 #include "engine/runtime/cuda_check.h"
@@ -89,12 +90,12 @@ int main(int argc, char** argv) {
   int repeats = 200, rounds = 5;
   double bandwidth_override = 0;
   app.add_option("--device", device_flag, "auto, cuda or cpu")->capture_default_str();
-  app.add_option("--repeats", repeats, "launches per timing round")->capture_default_str();
-  app.add_option("--rounds", rounds, "timing rounds (the median is reported)")->capture_default_str();
-  app.add_option("--bandwidth-gbs", bandwidth_override, "memory bandwidth to compare with (default: by GPU name)");
+  loom::apps::add_whole_number_option(app, "--repeats", repeats, 1, "launches per timing round");
+  loom::apps::add_whole_number_option(app, "--rounds", rounds, 1, "timing rounds (the median is reported)");
+  loom::apps::add_real_number_option(app, "--bandwidth-gbs", bandwidth_override,
+                                     "memory bandwidth to compare with (default: by GPU name)");
   app.add_option("--json", json_path, "write the results here as JSON");
   return run_guarded(app, argc, argv, [&] {
-    if (repeats < 1 || rounds < 1) throw UsageError("--repeats and --rounds must be at least 1");
     std::string note;
     Device device = resolve_device(device_flag, &note);
     if (!note.empty()) std::cerr << "bench_kernels: " << note << "\n";
