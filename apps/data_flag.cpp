@@ -7,17 +7,6 @@
 
 namespace loom::apps {
 
-CLI::Option* add_data_option(CLI::App& app, std::string& dir, const std::string& help) {
-  return app.add_option_function<std::string>(
-      "--data",
-      [&dir](const std::string& value) {
-        if (value.empty())
-          throw UsageError("--data is an empty path (give the directory that holds the Fashion-MNIST files)");
-        dir = value;
-      },
-      help);
-}
-
 FashionMnist load_data_set(const std::string& flag_value) {
   const std::string dir = resolve_fashion_mnist_dir(flag_value);
   const char* env = std::getenv("FASHION_MNIST_DIR");

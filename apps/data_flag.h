@@ -1,5 +1,6 @@
-// The --data flag of every app that reads Fashion-MNIST, and where the data set comes from when it is not given:
-// messages about the data set say who chose the place it was read from.
+// Where every app that reads Fashion-MNIST reads it from: --data (declared with add_path_option, apps/file_flags.h,
+// so that --data '' is refused rather than replaced by $FASHION_MNIST_DIR or the default), else the environment,
+// else the package's directory; messages about the data set say who chose the place it was read from.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -8,10 +9,6 @@
 #include "engine/data/fashion_mnist.h"
 
 namespace loom::apps {
-
-// --data DIR. An empty value is refused while parsing (loom::UsageError), rather than read as "not given" and
-// silently replaced by $FASHION_MNIST_DIR or the default.
-CLI::Option* add_data_option(CLI::App& app, std::string& dir, const std::string& help);
 
 // Fashion-MNIST from `flag_value` (--data) if given, else $FASHION_MNIST_DIR if set and non-empty, else the Debian
 // package's directory (resolve_fashion_mnist_dir). A failure of load_fashion_mnist keeps its type (UsageError: exit 2,

@@ -8,6 +8,17 @@
 
 namespace loom::apps {
 
+CLI::Option* refusing_empty_paths(CLI::Option* option) {
+  const std::string flag = option->get_name();
+  return option->each([flag](const std::string& value) {
+    if (value.empty()) throw UsageError(flag + " is an empty path");
+  });
+}
+
+CLI::Option* add_path_option(CLI::App& app, const std::string& name, std::string& target, const std::string& help) {
+  return refusing_empty_paths(app.add_option(name, target, help));
+}
+
 void require_existing_file(const std::string& flag, const std::string& path) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) throw UsageError(flag + ": no file '" + one_line(path) + "'");

@@ -4,7 +4,15 @@
 
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 namespace loom::apps {
+
+// Makes `option`, whose values name files or folders, refuse an empty value while parsing (loom::UsageError
+// "--save is an empty path"), rather than read it as "not given": `--load "$UNSET"` must not train from scratch.
+CLI::Option* refusing_empty_paths(CLI::Option* option);
+// app.add_option(name, target, help), refusing an empty path.
+CLI::Option* add_path_option(CLI::App& app, const std::string& name, std::string& target, const std::string& help);
 
 // `path` (named by `flag`) must exist: "--load: no file 'm.safetensors'".
 void require_existing_file(const std::string& flag, const std::string& path);

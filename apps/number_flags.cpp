@@ -52,30 +52,18 @@ bool plain_real_syntax(const std::string& text) {
   return true;
 }
 
-// A number in at most `digits` significant digits: "1.17549435e-38", "0.001".
-std::string number_text(double value, int digits) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, value);
-  return buf;
-}
-
-// Defaults as --help shows them: "0.001", not "0.001000".
-template <class Int>
-std::string shown_default(Int value) {
-  return std::to_string(value);
-}
-std::string shown_default(float value) { return number_text(static_cast<double>(value), 7); }
-std::string shown_default(double value) { return number_text(value, 12); }
-
 // `text` as a finite real number that `Float` holds: 0, or a magnitude between its smallest normal value and its
 // largest (strtod's ERANGE says a double cannot hold it either way).
 template <class Float>
-Float read_real(const std::string& flag, const std::string& text, const char* type_name) {
+Float read_real(const std::string& flag, const std::string& text, const char* type_name,
+                const RealRequirement& requirement) {
   if (!plain_real_syntax(text)) throw UsageError(flag + " must be a number, got " + quoted(text));
   errno = 0;
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
   if (end != text.c_str() + text.size()) throw UsageError(flag + " must be a number, got " + quoted(text));
+  if (requirement.holds && !requirement.holds(value))
+    throw UsageError(flag + " must be " + requirement.words + ", got " + quoted(text));
   const double magnitude = std::fabs(value);
   const bool out_of_range = errno == ERANGE || !std::isfinite(value);
   const std::string as_typed = one_line(text, 40);
@@ -90,15 +78,27 @@ Float read_real(const std::string& flag, const std::string& text, const char* ty
 
 template <class Number, class Parse>
 CLI::Option* add_number_option(CLI::App& app, const std::string& name, Number& target, const std::string& help,
-                               Parse parse) {
+                               const char* type_name, Parse parse) {
   const std::string flag = flag_of(name);
   CLI::Option* option = app.add_option_function<std::string>(
       name, [&target, flag, parse](const std::string& text) { target = parse(flag, text); }, help);
-  option->default_str(shown_default(target));
+  option->type_name(type_name);
+  option->default_str(flag_value_text(target));
   return option;
 }
 
 }  // namespace
+
+const RealRequirement kPositiveNumber = {"a positive number", [](double value) { return value > 0; }};
+
+std::string number_text(double value, int digits) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, value);
+  return buf;
+}
+
+std::string flag_value_text(float value) { return number_text(static_cast<double>(value), 7); }
+std::string flag_value_text(double value) { return number_text(value, 12); }
 
 int64_t parse_whole_number(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
   int64_t value = 0;
@@ -113,39 +113,49 @@ uint64_t parse_unsigned_number(const std::string& flag, const std::string& text)
   return value;
 }
 
-double parse_real_number(const std::string& flag, const std::string& text) {
-  return read_real<double>(flag, text, "a 64-bit float");
+double parse_real_number(const std::string& flag, const std::string& text, const RealRequirement& requirement) {
+  return read_real<double>(flag, text, "a 64-bit float", requirement);
 }
 
-float parse_float_number(const std::string& flag, const std::string& text) {
-  return read_real<float>(flag, text, "a 32-bit float");
+float parse_float_number(const std::string& flag, const std::string& text, const RealRequirement& requirement) {
+  return read_real<float>(flag, text, "a 32-bit float", requirement);
 }
 
 CLI::Option* add_whole_number_option(CLI::App& app, const std::string& name, int& target, int min,
                                      const std::string& help, int max) {
-  return add_number_option(app, name, target, help, [min, max](const std::string& flag, const std::string& text) {
-    return static_cast<int>(parse_whole_number(flag, text, min, max));
-  });
+  return add_number_option(app, name, target, help, "INT",
+                           [min, max](const std::string& flag, const std::string& text) {
+                             return static_cast<int>(parse_whole_number(flag, text, min, max));
+                           });
 }
 
 CLI::Option* add_whole_number_option(CLI::App& app, const std::string& name, int64_t& target, int64_t min,
                                      const std::string& help, int64_t max) {
-  return add_number_option(app, name, target, help, [min, max](const std::string& flag, const std::string& text) {
-    return parse_whole_number(flag, text, min, max);
-  });
+  return add_number_option(app, name, target, help, "INT",
+                           [min, max](const std::string& flag, const std::string& text) {
+                             return parse_whole_number(flag, text, min, max);
+                           });
 }
 
 CLI::Option* add_unsigned_number_option(CLI::App& app, const std::string& name, uint64_t& target,
                                         const std::string& help) {
-  return add_number_option(app, name, target, help, parse_unsigned_number);
+  return add_number_option(app, name, target, help, "UINT", parse_unsigned_number);
 }
 
-CLI::Option* add_real_number_option(CLI::App& app, const std::string& name, double& target, const std::string& help) {
-  return add_number_option(app, name, target, help, parse_real_number);
+CLI::Option* add_real_number_option(CLI::App& app, const std::string& name, double& target, const std::string& help,
+                                    const RealRequirement& requirement) {
+  return add_number_option(app, name, target, help, "FLOAT",
+                           [requirement](const std::string& flag, const std::string& text) {
+                             return parse_real_number(flag, text, requirement);
+                           });
 }
 
-CLI::Option* add_real_number_option(CLI::App& app, const std::string& name, float& target, const std::string& help) {
-  return add_number_option(app, name, target, help, parse_float_number);
+CLI::Option* add_real_number_option(CLI::App& app, const std::string& name, float& target, const std::string& help,
+                                    const RealRequirement& requirement) {
+  return add_number_option(app, name, target, help, "FLOAT",
+                           [requirement](const std::string& flag, const std::string& text) {
+                             return parse_float_number(flag, text, requirement);
+                           });
 }
 
 }  // namespace loom::apps

@@ -54,8 +54,7 @@ Inputs idx_image(const Flags& flags) {
   loom::IdxArray array = loom::read_idx(flags.idx);
   if (array.dims.size() != 3)
     throw UsageError("--idx: '" + loom::one_line(flags.idx) + "' holds an array of rank " +
-                     std::to_string(array.dims.size()) +
-                     ", not images (rank 3: count, rows, columns)");
+                     std::to_string(array.dims.size()) + ", not images (rank 3: count, rows, columns)");
   if (flags.index >= array.dims[0])
     throw UsageError("--index " + std::to_string(flags.index) + " is outside the " + std::to_string(array.dims[0]) +
                      " images of '" + loom::one_line(flags.idx) + "' (0 to " + std::to_string(array.dims[0] - 1) + ")");
@@ -134,20 +133,25 @@ void print_predictions(const Inputs& in, const Tensor& probs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Classify PNG pictures or Fashion-MNIST images with a model saved by train_mlp or train_cnn, or "
-               "evaluate it on the test set",
-               "predict"};
+  CLI::App app{
+      "Classify PNG pictures or Fashion-MNIST images with a model saved by train_mlp or train_cnn, or "
+      "evaluate it on the test set",
+      "predict"};
   Flags flags;
-  app.add_option("--model", flags.model, "the model: a --save or --checkpoint file (safetensors)")->required();
-  app.add_option("pictures", flags.pictures,
-                 "PNG pictures to classify (any size, gray or colour: made 28x28 gray, longer side scaled to 28)");
-  app.add_option("--idx", flags.idx, "classify one image of this IDX file (e.g. t10k-images-idx3-ubyte.gz)");
+  loom::apps::add_path_option(app, "--model", flags.model, "the model: a --save or --checkpoint file (safetensors)")
+      ->required();
+  loom::apps::refusing_empty_paths(
+      app.add_option("pictures", flags.pictures,
+                     "PNG pictures to classify (any size, gray or colour: made 28x28 gray, longer side scaled to 28)"));
+  loom::apps::add_path_option(app, "--idx", flags.idx,
+                              "classify one image of this IDX file (e.g. t10k-images-idx3-ubyte.gz)");
   loom::apps::add_whole_number_option(app, "--index", flags.index, 0, "which image of --idx, from 0")
       ->default_str("")
       ->each([&flags](const std::string&) { flags.index_given = true; });
-  loom::apps::add_data_option(app, flags.data, "evaluate on the Fashion-MNIST test set in this directory");
+  loom::apps::add_path_option(app, "--data", flags.data, "evaluate on the Fashion-MNIST test set in this directory");
   app.add_flag("--invert", flags.invert, "pictures are dark things on a light background (most photos): invert them");
-  app.add_option("--output", flags.output, "also write every prediction to FILE.csv (image,label,predicted,p0..)");
+  loom::apps::add_path_option(app, "--output", flags.output,
+                              "also write every prediction to FILE.csv (image,label,predicted,p0..)");
   loom::apps::add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "images per forward pass");
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   return loom::apps::run_guarded(app, argc, argv, [&] {

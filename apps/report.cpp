@@ -42,9 +42,9 @@ std::string stem(const std::string& path) {
 void check_flags(const Flags& flags) {
   for (const auto& run : flags.runs) {
     if (run.size() > 2)
-      throw UsageError("--run takes a model file and, optionally, its history file, got " +
-                       std::to_string(run.size()) + " files: '" + loom::one_line(run[0]) + "', '" +
-                       loom::one_line(run[1]) + "', '" + loom::one_line(run[2]) + "'...");
+      throw UsageError("--run takes a model file and, optionally, its history file, got " + std::to_string(run.size()) +
+                       " files: '" + loom::one_line(run[0]) + "', '" + loom::one_line(run[1]) + "', '" +
+                       loom::one_line(run[2]) + "'...");
     loom::apps::require_existing_file("--run", run[0]);
     if (run.size() == 2) {
       try {
@@ -124,23 +124,24 @@ loom::report::ReportRun evaluate_run(const std::vector<std::string>& files, cons
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Write an HTML report (data, learning curves, per-epoch table, accuracy, confusion matrix, predictions, "
-               "model and settings) for one or more models saved by train_mlp or train_cnn",
-               "report"};
+  CLI::App app{
+      "Write an HTML report (data, learning curves, per-epoch table, accuracy, confusion matrix, predictions, "
+      "model and settings) for one or more models saved by train_mlp or train_cnn",
+      "report"};
   Flags flags;
-  app.add_option("--run", flags.runs,
-                 "MODEL [HISTORY]: a --save or --checkpoint file and, optionally, its --history file (.csv or .json; "
-                 "a checkpoint holds its own); repeat for runs side by side")
+  loom::apps::refusing_empty_paths(
+      app.add_option("--run", flags.runs,
+                     "MODEL [HISTORY]: a --save or --checkpoint file and, optionally, its --history file (.csv or "
+                     ".json; a checkpoint holds its own); repeat for runs side by side"))
       ->expected(1, 2)
       ->required();
-  app.add_option("--output,-o", flags.output, "the report to write, FILE.html")->required();
+  loom::apps::add_path_option(app, "--output,-o", flags.output, "the report to write, FILE.html")->required();
   app.add_option("--name", flags.names, "a name for each --run, in order (default: the model files' names)");
   app.add_option("--title", flags.title, "the report's title")->capture_default_str();
-  loom::apps::add_data_option(
-      app, flags.data,
+  loom::apps::add_path_option(
+      app, "--data", flags.data,
       "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
-  app.add_option("--device", flags.device, "auto, cuda or cpu: where the models are evaluated")
-      ->capture_default_str();
+  app.add_option("--device", flags.device, "auto, cuda or cpu: where the models are evaluated")->capture_default_str();
   loom::apps::add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "images per forward pass");
   return loom::apps::run_guarded(app, argc, argv, [&] {
     loom::report::check_report_path(flags.output);

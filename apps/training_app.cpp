@@ -11,6 +11,7 @@
 #include "apps/standard_output.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
+#include "engine/io/safetensors.h"
 #include "engine/model/model_file.h"
 #include "engine/model/training_memory.h"
 #include "engine/report/html_report.h"
@@ -23,30 +24,16 @@
 
 namespace loom::apps {
 namespace {
-// A number as the user typed it, near enough: "1", "0.25", "1e-50" (not "1.000000" or "0.000000").
-std::string as_typed(double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.12g", value);
-  return buf;
-}
-// A float flag as typed: "0.001", not the double nearest to the float nearest to it (0.0010000000475).
-std::string as_typed(float value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", static_cast<double>(value));
-  return buf;
-}
-
 // The flags a resumed run must share with the run that wrote the checkpoint (the architecture and the optimizer's
 // settings are checked apart, from the model itself).
 RunSettings resume_settings(const TrainingFlags& flags) {
   return {{"--batch-size", std::to_string(flags.batch_size)},
-          {"--validation-split", as_typed(flags.validation_split)},
+          {"--validation-split", flag_value_text(flags.validation_split)},
           // A cosine decays over the run's --epochs: resuming it towards another end would change the rates.
-          {"--lr-schedule", flags.lr_schedule == "cosine"
-                                ? "cosine (--epochs " + std::to_string(flags.epochs) + ")"
-                                : flags.lr_schedule},
+          {"--lr-schedule", flags.lr_schedule == "cosine" ? "cosine (--epochs " + std::to_string(flags.epochs) + ")"
+                                                          : flags.lr_schedule},
           {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
-          {"--stop-at-loss", flags.stop_at_loss_given ? as_typed(flags.stop_at_loss) : "off"}};
+          {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"}};
 }
 
 // How the run was made, for the saved files and the report: the program, the device and every training flag.
@@ -59,12 +46,12 @@ RunDescription run_description(const TrainingFlags& flags, const std::string& pr
                         {"device", device_text},
                         {"--epochs", std::to_string(flags.epochs)},
                         {"--batch-size", std::to_string(flags.batch_size)},
-                        {"--lr", as_typed(flags.learning_rate)},
+                        {"--lr", flag_value_text(flags.learning_rate)},
                         {"--seed", std::to_string(flags.seed)},
-                        {"--validation-split", as_typed(flags.validation_split)},
+                        {"--validation-split", flag_value_text(flags.validation_split)},
                         {"--lr-schedule", flags.lr_schedule},
                         {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
-                        {"--stop-at-loss", flags.stop_at_loss_given ? as_typed(flags.stop_at_loss) : "off"}};
+                        {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"}};
   if (device == Device::CUDA) {
     run.emplace_back("--tf32", flags.tf32 ? "on" : "off");
     run.emplace_back("CUDA graph", flags.no_graph ? "off (--no-graph)" : "on");
@@ -100,53 +87,50 @@ void for_flag(const char* flag, Body body) {
 }  // namespace
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags) {
-  add_data_option(app, flags.data,
+  add_path_option(app, "--data", flags.data,
                   "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
   add_whole_number_option(app, "--epochs", flags.epochs, 1, "training epochs");
   add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "samples per training step");
-  add_real_number_option(app, "--lr", flags.learning_rate, "Adam learning rate");
+  add_real_number_option(app, "--lr", flags.learning_rate, "Adam learning rate", kPositiveNumber);
   add_unsigned_number_option(app, "--seed", flags.seed, "seed for initialisation and shuffling (0 to 2^64-1)");
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   app.add_flag("--tf32", flags.tf32, "GPU: let matrix products use TF32 tensor cores (faster, ~10-bit mantissa)");
   app.add_flag("--no-graph", flags.no_graph, "GPU: launch every kernel of every step instead of a CUDA graph");
   add_real_number_option(app, "--validation-split", flags.validation_split,
                          "hold out this last fraction of the training set and report val_loss/val_accuracy every "
-                         "epoch");
+                         "epoch",
+                         {"in [0, 1)", [](double fraction) { return fraction >= 0 && fraction < 1; }});
   add_real_number_option(app, "--stop-at-loss", flags.stop_at_loss,
-                         "stop after the first epoch whose loss is at most this")
+                         "stop after the first epoch whose loss is at most this", kPositiveNumber)
+      ->default_str("")
       ->each([&flags](const std::string&) { flags.stop_at_loss_given = true; });
   add_whole_number_option(app, "--early-stopping", flags.early_stopping, 0,
                           "stop once the loss (val_loss with a validation split) has not improved for N epochs, "
                           "and restore the best epoch's weights")
+      ->default_str("")
       ->each([&flags](const std::string&) { flags.early_stopping_given = true; });
   app.add_option("--lr-schedule", flags.lr_schedule,
                  "constant; step (halve every 3 epochs); cosine (to 0 over the run); plateau (halve after 2 epochs "
                  "without improvement of the loss, or val_loss with a validation split)")
       ->capture_default_str();
-  app.add_option("--history", flags.history, "write the per-epoch figures to FILE.csv (Keras CSVLogger) or FILE.json");
-  app.add_option("--save", flags.save,
-                 "write the trained weights to FILE (safetensors, Keras names and layouts; the best epoch's with "
-                 "--early-stopping)");
-  app.add_option("--checkpoint", flags.checkpoint,
-                 "write everything needed to resume (weights, Adam's state, shuffle, callbacks, history) to FILE "
-                 "after every epoch");
-  app.add_option("--resume", flags.resume,
-                 "go on from a --checkpoint FILE up to --epochs, exactly as if the run had not stopped");
-  app.add_option("--load", flags.load, "start from the weights in FILE (a --save or --checkpoint file)");
-  app.add_option("--report", flags.report,
-                 "after training, write an HTML report (data, learning curves, accuracy, confusion matrix, "
-                 "predictions, model and settings) to FILE.html");
+  add_path_option(app, "--history", flags.history,
+                  "write the per-epoch figures to FILE.csv (Keras CSVLogger) or FILE.json");
+  add_path_option(app, "--save", flags.save,
+                  "write the trained weights to FILE (safetensors, Keras names and layouts; the best epoch's with "
+                  "--early-stopping)");
+  add_path_option(app, "--checkpoint", flags.checkpoint,
+                  "write everything needed to resume (weights, Adam's state, shuffle, callbacks, history) to FILE "
+                  "after every epoch");
+  add_path_option(app, "--resume", flags.resume,
+                  "go on from a --checkpoint FILE up to --epochs, exactly as if the run had not stopped");
+  add_path_option(app, "--load", flags.load, "start from the weights in FILE (a --save or --checkpoint file)");
+  add_path_option(app, "--report", flags.report,
+                  "after training, write an HTML report (data, learning curves, accuracy, confusion matrix, "
+                  "predictions, model and settings) to FILE.html");
 }
 
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note) {
-  // The numbers were read as finite and, for --epochs, --batch-size, --seed and --early-stopping, within their
-  // ranges (apps/number_flags.h).
-  if (!(flags.learning_rate > 0.f))
-    throw UsageError("--lr must be a positive number, got " + as_typed(flags.learning_rate));
-  if (!(flags.validation_split >= 0 && flags.validation_split < 1))
-    throw UsageError("--validation-split must lie in [0, 1), got " + as_typed(flags.validation_split));
-  if (flags.stop_at_loss_given && !(flags.stop_at_loss > 0))
-    throw UsageError("--stop-at-loss must be a positive number, got " + as_typed(flags.stop_at_loss));
+  // The numbers were read within their ranges (apps/number_flags.h).
   if (flags.lr_schedule != "constant" && flags.lr_schedule != "step" && flags.lr_schedule != "cosine" &&
       flags.lr_schedule != "plateau")
     throw UsageError("--lr-schedule must be constant, step, cosine or plateau, got '" + one_line(flags.lr_schedule) +
@@ -172,8 +156,8 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
     for (const auto& [input, input_path] : inputs)
       if (!output_path->empty() && !input_path->empty() && same_file(*output_path, *input_path) &&
           !(std::string(output) == "--checkpoint" && std::string(input) == "--resume"))
-        throw UsageError(std::string(output) + " would replace the file '" + one_line(*input_path) + "' that " +
-                         input + " reads");
+        throw UsageError(std::string(output) + " would replace the file '" + one_line(*input_path) + "' that " + input +
+                         " reads");
   if (!flags.resume.empty() && !flags.load.empty())
     throw UsageError("--resume and --load exclude each other (a checkpoint holds the weights it resumes from)");
   if (!flags.resume.empty()) require_existing_file("--resume", flags.resume);
@@ -187,8 +171,11 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
   if (device == Device::CUDA)
     CudaContext::get().set_tf32(flags.tf32);
   else if (flags.tf32 || flags.no_graph)
-    *note += std::string(" (") + (flags.tf32 && flags.no_graph ? "--tf32 and --no-graph have" :
-                                  flags.tf32 ? "--tf32 has" : "--no-graph has") + " no effect there)";
+    *note += std::string(" (") +
+             (flags.tf32 && flags.no_graph ? "--tf32 and --no-graph have"
+              : flags.tf32                 ? "--tf32 has"
+                                           : "--no-graph has") +
+             " no effect there)";
   return device;
 }
 
@@ -196,11 +183,27 @@ void check_training_memory(const std::vector<std::unique_ptr<Layer>>& layers, co
                            const TrainingFlags& flags, const FashionMnist& data, Device device,
                            const std::string& hint) {
   // fit trains on batches of at most the training set's size.
-  TrainingMemory needed = training_memory(layers, input_shape, std::min(flags.batch_size, data.train.size()));
+  TrainingMemory needed =
+      training_memory(layers, input_shape, std::min(flags.batch_size, data.train.size()), device);
   if (device == Device::CUDA)  // on the CPU, the data set is already in the memory counted as used
     for (const LabeledImages* set : {&data.train, &data.test})
       needed.data_bytes += static_cast<double>(set->images.bytes() + set->labels.bytes());
-  require_memory(needed, available_memory(device), hint);
+  // Files: the weights (--save) or the weights and Adam's two moments (--checkpoint) as float32, refused before
+  // training when a safetensors file cannot hold them; writing one takes about three copies of it on the host.
+  const double weights_file = needed.parameters * 4, checkpoint_file = 3 * weights_file;
+  const std::pair<const char*, double> files[] = {{"--save", flags.save.empty() ? 0 : weights_file},
+                                                  {"--checkpoint", flags.checkpoint.empty() ? 0 : checkpoint_file}};
+  double writing = needed.host_bytes;
+  for (const auto& [flag, bytes] : files) {
+    if (bytes > static_cast<double>(kSafetensorsMaxFileBytes))
+      throw UsageError(std::string(flag) + ": this model's file would take " + memory_size_text(bytes) +
+                       ", more than the " + memory_size_text(static_cast<double>(kSafetensorsMaxFileBytes)) +
+                       " a safetensors file may hold; make the model smaller");
+    writing = std::max(writing, 3 * bytes);
+  }
+  // Early stopping keeps the best epoch's weights on the host, and a copy while it takes them.
+  needed.host_bytes = writing + (flags.early_stopping_given ? 2 * weights_file : 0);
+  require_memory(needed, device, available_memory(device), available_memory(Device::CPU), hint);
 }
 
 void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,

@@ -15,11 +15,11 @@
 #include "apps/number_flags.h"
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
+#include "engine/data/fashion_mnist.h"
+#include "engine/model/models.h"
 #include "engine/runtime/buffer.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
-#include "engine/data/fashion_mnist.h"
-#include "engine/model/models.h"
 
 namespace {
 
@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
   loom::apps::add_whole_number_option(app, "--max-steps", max_steps, 0, "steps per epoch (0: the whole training set)");
   app.add_option("--json", json_path, "write the results here as JSON (they are printed too)");
   loom::apps::add_real_number_option(app, "--peak-tflops", peak_tflops,
-                                     "FP32 peak to compare with (default: from the GPU's name)");
+                                     "FP32 peak to compare with (default: from the GPU's name)",
+                                     loom::apps::kPositiveNumber)
+      ->default_str("");
   // --epochs counts the timed epochs; one warm-up epoch runs before them.
   return loom::apps::run_guarded(app, argc, argv, [&] {
     if (model_name != "mlp" && model_name != "cnn")

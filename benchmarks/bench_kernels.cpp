@@ -93,7 +93,9 @@ int main(int argc, char** argv) {
   loom::apps::add_whole_number_option(app, "--repeats", repeats, 1, "launches per timing round");
   loom::apps::add_whole_number_option(app, "--rounds", rounds, 1, "timing rounds (the median is reported)");
   loom::apps::add_real_number_option(app, "--bandwidth-gbs", bandwidth_override,
-                                     "memory bandwidth to compare with (default: by GPU name)");
+                                     "memory bandwidth to compare with (default: by GPU name)",
+                                     loom::apps::kPositiveNumber)
+      ->default_str("");
   app.add_option("--json", json_path, "write the results here as JSON");
   return run_guarded(app, argc, argv, [&] {
     std::string note;

@@ -14,7 +14,8 @@ die() { echo "$me: $*" >&2; exit 1; }
 required=(cmake g++ make zlib1g-dev libpng-dev libgtest-dev libcli11-dev nlohmann-json3-dev dataset-fashion-mnist
   python3)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).
-optional=(python3-torch python3-pip chromium clang)
+# (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere.)
+optional=(python3-torch python3-pip chromium clang libclang-rt-dev)
 all=0
 for arg in "$@"; do
   case $arg in
@@ -214,11 +215,6 @@ if [ "${#missing[@]}" != 0 ]; then
         die "$package is not available from the configured apt sources${hint:+ ($hint)}; nothing was installed" ;;
     esac
   done
-  # libFuzzer's runtime: its own package in Debian 12 (clang's common package in older releases holds it).
-  if [ "$all" = 1 ] && [ "$(dpkg-query -W -f='${db:Status-Status}' libclang-rt-dev 2>/dev/null)" != installed ] &&
-    candidate libclang-rt-dev; then
-    to_install+=(libclang-rt-dev)
-  fi
   if [ "${#to_install[@]}" != 0 ]; then
     run_logged "apt-get install ${to_install[*]}" "${apt_get[@]}" install "${to_install[@]}"
   fi

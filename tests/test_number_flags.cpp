@@ -83,6 +83,20 @@ TEST(NumberFlags, RealNumbersBeyondTheirTypeAreRefusedNotRounded) {
   EXPECT_EQ(parse_float_number("--lr", "-0"), 0.f);  // zero is held exactly; the flag's own check refuses it
 }
 
+TEST(NumberFlags, RealRequirementsAreCheckedOnTheValueAsTyped) {
+  // The sign first: -1e-50 is not positive, whatever a float would make of it.
+  expect_one_line_error<UsageError>([] { parse_float_number("--lr", "-1e-50", loom::apps::kPositiveNumber); },
+                                    {"--lr must be a positive number, got '-1e-50'"});
+  expect_one_line_error<UsageError>([] { parse_float_number("--lr", "0", loom::apps::kPositiveNumber); },
+                                    {"--lr must be a positive number, got '0'"});
+  const loom::apps::RealRequirement fraction = {"in [0, 1)", [](double v) { return v >= 0 && v < 1; }};
+  // Rounds to 1 as a double: refused quoting what was typed, not "got 1".
+  expect_one_line_error<UsageError>(
+      [&] { parse_real_number("--validation-split", "0.99999999999999999", fraction); },
+      {"--validation-split must be in [0, 1), got '0.99999999999999999'"});
+  EXPECT_DOUBLE_EQ(parse_real_number("--validation-split", "0.25", fraction), 0.25);
+}
+
 TEST(NumberFlags, RefusalsSpellOutControlBytes) {
   expect_one_line_error<UsageError>([] { parse_whole_number("--epochs", "\x1b[31m\n", 1, 10); },
                                     {"got '\\x1b[31m\\n'"});
@@ -142,11 +156,13 @@ TEST(NumberFlags, HelpShowsTheDefaultsAsTyped) {
   loom::apps::add_real_number_option(app, "--lr", lr, "learning rate");
   loom::apps::add_real_number_option(app, "--validation-split", split, "split");
   loom::apps::add_whole_number_option(app, "--epochs", epochs, 1, "epochs");
+  int patience = 0;
+  loom::apps::add_whole_number_option(app, "--early-stopping", patience, 0, "patience")->default_str("");
   const std::string help = app.help();
-  EXPECT_NE(help.find("0.001"), std::string::npos) << help;
-  EXPECT_EQ(help.find("0.00100"), std::string::npos) << help;
-  EXPECT_NE(help.find("0.1"), std::string::npos) << help;
-  EXPECT_NE(help.find("10"), std::string::npos) << help;
+  EXPECT_NE(help.find("FLOAT=0.001 "), std::string::npos) << help;
+  EXPECT_NE(help.find("FLOAT=0.1"), std::string::npos) << help;
+  EXPECT_NE(help.find("INT=10 "), std::string::npos) << help;
+  EXPECT_NE(help.find("--early-stopping INT "), std::string::npos) << help;  // off unless given: no default
 }
 
 }  // namespace

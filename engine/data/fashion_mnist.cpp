@@ -104,7 +104,8 @@ FashionMnist load_fashion_mnist(const std::string& dir) {
   if (!std::filesystem::is_directory(dir, error))
     throw UsageError(one_line(dir) + ": not a directory (give the directory that holds the four Fashion-MNIST " +
                      "files)");
-  if (::access(dir.c_str(), R_OK | X_OK) != 0) cannot_read(dir, std::error_code(errno, std::generic_category()));
+  // Search permission is what opening the four files by name takes (a folder may be searchable, not listable).
+  if (::access(dir.c_str(), X_OK) != 0) cannot_read(dir, std::error_code(errno, std::generic_category()));
 
   // Find all four before reading any, so a half-installed directory fails fast instead of after a 47 MB read.
   const std::string train_images = find_data_file(dir, "train-images-idx3-ubyte");

@@ -28,8 +28,6 @@ namespace {
 
 using nlohmann::json;
 
-// Beyond any model loom trains; stops a wrong path (a data set, a disk image) from being read into memory whole.
-constexpr uint64_t kMaxFileBytes = uint64_t{4} << 30;
 // Beyond any tensor loom makes; the writer holds to it too, so loom never writes a file it cannot read back.
 constexpr size_t kMaxRank = 8;
 // A valid header nests four deep (header, entry, shape, dimension) and its lists hold at most kMaxRank items; the
@@ -222,7 +220,7 @@ const char* file_kind(mode_t mode) {
 
 void check_regular(const std::string& path, const struct stat& info) {
   if (!S_ISREG(info.st_mode)) fail_source(path, std::string("is ") + file_kind(info.st_mode) + ", not a file");
-  if (static_cast<uint64_t>(info.st_size) > kMaxFileBytes) {
+  if (static_cast<uint64_t>(info.st_size) > kSafetensorsMaxFileBytes) {
     fail_source(path, "is " + std::to_string(info.st_size) + " bytes; loom reads safetensors files of at most 4 GiB");
   }
 }
@@ -247,7 +245,7 @@ std::string read_contents(const std::string& path) {
     size_t got = 0;
     for (;;) {
       if (got == contents.size()) {  // the file grew since fstat (or was empty): read on, within the limit
-        if (got > kMaxFileBytes) fail_source(path, "grew beyond 4 GiB while being read");
+        if (got > kSafetensorsMaxFileBytes) fail_source(path, "grew beyond 4 GiB while being read");
         contents.resize(got + 65536);
       }
       const ssize_t n = ::read(fd, &contents[got], contents.size() - got);
@@ -330,7 +328,7 @@ std::string SafetensorsWriter::serialize() const {
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   std::string text = header.dump();
   // loom never writes a file it would refuse to read.
-  if (offset + text.size() + 16 > kMaxFileBytes)
+  if (offset + text.size() + 16 > kSafetensorsMaxFileBytes)
     throw UsageError("the tensors and header come to " + std::to_string(offset + text.size()) +
                      " bytes, more than the 4 GiB a loom safetensors file may hold");
   // Aligns the data buffer to 8 bytes, so a reader that maps the file can use the values in place.

@@ -21,6 +21,9 @@ namespace loom {
 // The header may not be longer than this (as in the reference implementation): a corrupt length is refused before
 // anything is allocated for it.
 constexpr uint64_t kSafetensorsMaxHeaderBytes = uint64_t{100} << 20;
+// Files may not be larger than this: beyond any model loom trains, it stops a wrong path (a data set, a disk image)
+// from being read into memory whole; the writer refuses to make a file the reader would refuse.
+constexpr uint64_t kSafetensorsMaxFileBytes = uint64_t{4} << 30;
 
 class SafetensorsWriter {
  public:
