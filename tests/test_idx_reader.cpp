@@ -362,6 +362,69 @@ TEST_F(IdxFiles, RejectsDirectory) {
   EXPECT_TRUE(throws_runtime([&] { loom::read_idx(dir_); }, {dir_, "cannot read", "Is a directory"}));
 }
 
+// --- parse_idx: the same reader on bytes in memory ----------------------------------------------------------------
+
+std::string as_string(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+
+// Good files, raw and gzip, small and spanning several of the reader's 256 KiB input pieces and 1 MiB output chunks,
+// read back from memory exactly as from the file.
+TEST_F(IdxFiles, ParseIdxReadsBytesAsReadIdxReadsTheFile) {
+  const std::vector<std::pair<std::vector<uint32_t>, Bytes>> files = {
+      {{3, 4, 5}, pattern(60)}, {{2, 1, 3, 2}, pattern(12, 2)}, {{3000, 1000}, pattern(3000 * 1000, 3)}};
+  for (const auto& [dims, values] : files) {
+    for (bool gzip : {false, true}) {
+      const std::string file = path(gzip ? "good.gz" : "good");
+      if (gzip) {
+        write_gz(file, idx_bytes(dims, values));
+      } else {
+        write_raw(file, idx_bytes(dims, values));
+      }
+      const loom::IdxArray array = loom::parse_idx(as_string(read_raw(file)), "memory");
+      EXPECT_EQ(array.dims, std::vector<int64_t>(dims.begin(), dims.end())) << values.size() << " gzip " << gzip;
+      EXPECT_TRUE(array.values == values) << values.size() << " bytes, gzip " << gzip;
+    }
+  }
+}
+
+// Every kind of damage is the same loom::Error as from the file, with `source` where the path would be.
+TEST_F(IdxFiles, ParseIdxReportsDamageAsReadIdxDoesNamingTheSource) {
+  write_gz(path("whole.gz"), idx_bytes({3000, 1000}, pattern(3000 * 1000)));
+  const Bytes gz = read_raw(path("whole.gz"));
+  Bytes no_trailer = gz, bad_crc = gz, corrupt = gz, garbage = gz;
+  no_trailer.resize(gz.size() - 8);
+  bad_crc[gz.size() - 8] ^= 0x01;
+  corrupt[gz.size() / 2] ^= 0xFF;
+  garbage.insert(garbage.end(), {'j', 'u', 'n', 'k'});
+  Bytes short_header = idx_bytes({60000, 28, 28}, {});
+  short_header.resize(9);
+  const std::vector<std::pair<Bytes, std::string>> damaged = {
+      {{}, "holds 0 bytes"},
+      {{0x12, 0x34, 0x08, 0x01}, "not an IDX file"},
+      {idx_bytes({4}, pattern(16), 0x0D), "unsupported element type 0x0d"},
+      {short_header, "5 of its 12 dimension bytes"},
+      {idx_bytes({10, 4}, pattern(30)), "truncated: header declares 40 data bytes"},
+      {idx_bytes({10, 4}, pattern(41)), "trailing data: 1 bytes"},
+      {idx_bytes({0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, pattern(8)), "overflow"},
+      {no_trailer, "truncated gzip stream"},
+      {Bytes(gz.begin(), gz.begin() + gz.size() / 2), "truncated gzip stream"},
+      {bad_crc, "incorrect data check"},
+      {corrupt, "corrupt gzip stream"},
+      {garbage, "after the end of the gzip stream"}};
+  for (const auto& [bytes, problem] : damaged) {
+    const std::string file = path("damaged");
+    write_raw(file, bytes);
+    std::string from_file;
+    try {
+      loom::read_idx(file);
+    } catch (const loom::Error& e) {
+      from_file = e.what();
+    }
+    ASSERT_EQ(from_file.rfind(file + ": ", 0), 0u) << problem << ": " << from_file;
+    EXPECT_TRUE(throws_runtime([&] { loom::parse_idx(as_string(bytes), "bytes of t10k"); },
+                               {"bytes of t10k: " + from_file.substr(file.size() + 2), problem}));
+  }
+}
+
 // --- load_labeled_images -------------------------------------------------------------------------------------------
 
 TEST_F(IdxFiles, LoadsLabeledImagesIntoCpuTensors) {

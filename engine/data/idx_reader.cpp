@@ -17,7 +17,9 @@ namespace {
 constexpr int kUnsignedByteType = 0x08;
 constexpr int kMaxRank = 4;
 // Data is read (and the output grown) a chunk at a time, so a header that lies about the element count costs at
-// most one chunk beyond the bytes really present.
+// most one chunk beyond the bytes really present. Chunks start small and double up to the largest: a small file
+// whose header claims millions of elements then costs kilobytes, not a megabyte (fuzzing tries many).
+constexpr size_t kFirstChunkBytes = size_t{64} << 10;
 constexpr size_t kChunkBytes = size_t{1} << 20;
 
 const char* idx_type_name(int type) {
@@ -51,8 +53,8 @@ struct FileCloser {
   void operator()(std::FILE* file) const { std::fclose(file); }
 };
 
-// Reads a file's bytes, decompressing gzip when the file starts with the gzip magic and passing anything else
-// through, and turns every failure into a loom::Error that names the file.
+// Reads a file's bytes (from the file, or from memory that holds them), decompressing gzip when they start with the
+// gzip magic and passing anything else through, and turns every failure into a loom::Error that names the file.
 //
 // This drives zlib's inflate directly rather than gzread: when a gzread request ends exactly where the compressed
 // data ends and the file has been read to its end, a stream whose CRC/length trailer is missing reads back with no
@@ -60,15 +62,18 @@ struct FileCloser {
 // chunks), so only inflate's own Z_STREAM_END can say a stream is complete.
 class IdxInput {
  public:
-  explicit IdxInput(const std::string& path) : path_(path), buffer_(kInputBufferBytes) {
+  // The file at `path`, read a buffer at a time.
+  explicit IdxInput(const std::string& path) : source_(path), buffer_(kInputBufferBytes) {
     errno = 0;
     file_.reset(std::fopen(path.c_str(), "rb"));
     if (!file_) fail(std::string("cannot open: ") + (errno ? std::strerror(errno) : "unknown error"));
-    refill();
-    gzip_ = stream_.avail_in >= 2 && stream_.next_in[0] == 0x1f && stream_.next_in[1] == 0x8b;
-    // 15 window bits plus 16: gzip wrapper only, so a corrupt header is an error, not a silent switch to raw.
-    if (gzip_ && inflateInit2(&stream_, 15 + 16) != Z_OK) fail("out of memory starting the gzip decoder");
-    inflate_ready_ = gzip_;
+    start();
+  }
+
+  // Bytes already in memory (not copied: they must outlive this input); `source` names them in messages.
+  IdxInput(const std::string& bytes, const std::string& source)
+      : source_(source), memory_(reinterpret_cast<const uint8_t*>(bytes.data())), memory_left_(bytes.size()) {
+    start();
   }
 
   ~IdxInput() {
@@ -82,11 +87,31 @@ class IdxInput {
   // with a valid trailer.
   size_t read(uint8_t* out, size_t bytes) { return gzip_ ? inflate_into(out, bytes) : copy_into(out, bytes); }
 
-  [[noreturn]] void fail(const std::string& problem) const { throw Error(path_ + ": " + problem); }
+  [[noreturn]] void fail(const std::string& problem) const { throw Error(source_ + ": " + problem); }
 
  private:
+  // Looks at the first bytes to tell gzip from raw data.
+  void start() {
+    refill();
+    gzip_ = stream_.avail_in >= 2 && stream_.next_in[0] == 0x1f && stream_.next_in[1] == 0x8b;
+    // 15 window bits plus 16: gzip wrapper only, so a corrupt header is an error, not a silent switch to raw.
+    if (gzip_ && inflateInit2(&stream_, 15 + 16) != Z_OK) fail("out of memory starting the gzip decoder");
+    inflate_ready_ = gzip_;
+  }
+
+  // Makes the next input bytes available in stream_ once the previous ones are used up: from memory directly (at
+  // most kInputBufferBytes at a time, as zlib's counts are 32-bit), from a file through buffer_.
   void refill() {
     if (at_eof_ || stream_.avail_in > 0) return;
+    if (!file_) {
+      const size_t n = std::min(memory_left_, kInputBufferBytes);
+      stream_.next_in = const_cast<uint8_t*>(memory_);  // zlib never writes through next_in (no Z_CONST build)
+      stream_.avail_in = static_cast<unsigned>(n);
+      memory_ += n;
+      memory_left_ -= n;
+      at_eof_ = memory_left_ == 0;
+      return;
+    }
     errno = 0;
     const size_t got = std::fread(buffer_.data(), 1, buffer_.size(), file_.get());
     if (got < buffer_.size()) {
@@ -151,8 +176,10 @@ class IdxInput {
 
   static constexpr size_t kInputBufferBytes = 256u << 10;
 
-  std::string path_;
-  std::unique_ptr<std::FILE, FileCloser> file_;
+  std::string source_;
+  std::unique_ptr<std::FILE, FileCloser> file_;  // null when reading from memory
+  const uint8_t* memory_ = nullptr;               // the memory not yet handed to stream_
+  size_t memory_left_ = 0;
   std::vector<uint8_t> buffer_;
   z_stream stream_{};  // zalloc/zfree/opaque null: zlib's default allocator
   bool at_eof_ = false;
@@ -166,11 +193,8 @@ uint32_t big_endian_u32(const uint8_t* bytes) {
   return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) | uint32_t{bytes[3]};
 }
 
-}  // namespace
-
-IdxArray read_idx(const std::string& path) {
-  IdxInput input(path);
-
+// The format itself, the same from a file or from memory.
+IdxArray read_array(IdxInput& input) {
   uint8_t magic[4];
   size_t got = input.read(magic, sizeof magic);
   if (got < sizeof magic)
@@ -210,8 +234,8 @@ IdxArray read_idx(const std::string& path) {
 
   // Grow by chunks rather than resizing to `declared`: a corrupt header must not be able to demand gigabytes.
   size_t have = 0;
-  while (have < declared) {
-    const size_t want = std::min(kChunkBytes, declared - have);
+  for (size_t chunk = kFirstChunkBytes; have < declared; chunk = std::min(2 * chunk, kChunkBytes)) {
+    const size_t want = std::min(chunk, declared - have);
     array.values.resize(have + want);
     const size_t chunk_got = input.read(array.values.data() + have, want);
     have += chunk_got;
@@ -230,6 +254,18 @@ IdxArray read_idx(const std::string& path) {
     input.fail("trailing data: " + std::to_string(trailing) + " bytes after the " + std::to_string(declared) +
                " data bytes the header declares (" + dims_str(array.dims) + ")");
   return array;
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path) {
+  IdxInput input(path);
+  return read_array(input);
+}
+
+IdxArray parse_idx(const std::string& bytes, const std::string& source) {
+  IdxInput input(bytes, source);
+  return read_array(input);
 }
 
 }  // namespace loom

@@ -20,4 +20,8 @@ struct IdxArray {
 // Memory grows with the bytes actually read, never with what a (possibly corrupt) header claims.
 IdxArray read_idx(const std::string& path);
 
+// The same reading and checks on a file's bytes already in memory (raw or gzip); messages start with `source` in
+// place of the path. For the fuzzer (fuzz/) and for callers that hold the bytes already.
+IdxArray parse_idx(const std::string& bytes, const std::string& source);
+
 }  // namespace loom

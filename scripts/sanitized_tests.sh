@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# sanitized_tests.sh [BUILD_DIR]: builds the CPU test suite with AddressSanitizer (LeakSanitizer included) and
+# UndefinedBehaviorSanitizer, runs it, and fails on any finding or failed test; prints how long each part took.
+# BUILD_DIR defaults to build-sanitize (git ignores build-*/). Only loom's host code is instrumented, not the CUDA
+# runtime, cuBLAS or cuDNN. Without a GPU the CUDA tests skip as usual (tried only so: CI has no GPU).
+#
+# What runs, and why not everything (ctest under the sanitizers: 21 minutes on 2 cores, two tests cut off at their
+# 10-minute limit):
+#   - loom_tests, every test but EndToEnd.*, in one process per core rather than one per test as ctest does: a
+#     sanitized process takes about 0.5 s to start and check for leaks, 3 minutes of CPU over the ~340 tests;
+#   - a smoke run of the apps (train_mlp, predict, report) on a few thousand real images: each happy path once (save,
+#     checkpoint, resume, history, both kinds of report, predict on one image and on the test set) and both error
+#     exits (2: usage, 1: a damaged file).
+#   Not run, because they train on the whole data set to check accuracy and take minutes each under the sanitizers:
+#   EndToEnd.* (the smoke run trains on real data through the same fit) and ctest's script tests (app_cli_*,
+#   predict_cli, report_cli, pytorch_interop: over ten minutes each; they check exit codes, messages and accuracy,
+#   which the Release run in CI checks). GTEST_FILTER replaces the filter (GTEST_FILTER='*' runs every test).
+#
+# The build: -O0 (compiles in half the time of -O1; the sanitizers check unoptimized code as well) with line tables
+# only (-g1: file:line in every report), except the CPU reference ops at -O2, where training spends its time
+# (LOOM_CPU_OPS_FLAGS); CUDA as PTX for one architecture (the device code is not what this checks).
+set -euo pipefail
+source_dir=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$source_dir/build-sanitize}
+jobs=$(nproc)
+data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+sanitizers='address;undefined;float-cast-overflow'  # float-cast-overflow: undefined, but not in GCC's 'undefined'
+filter=${GTEST_FILTER:--EndToEnd.*}
+
+elapsed() { echo "$((SECONDS - $1)) s"; }
+total_start=$SECONDS
+
+start=$SECONDS
+cmake -S "$source_dir" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
+  -DCMAKE_CUDA_ARCHITECTURES=75-virtual -DLOOM_BUILD_BENCHMARKS=OFF -DLOOM_SANITIZE="$sanitizers" \
+  -DLOOM_CPU_OPS_FLAGS=-O2 -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST >/dev/null
+echo "sanitized_tests: configured in $(elapsed "$start")"
+start=$SECONDS
+cmake --build "$build" -j"$jobs" --target loom_tests train_mlp predict report >"$build/build.log" 2>&1 ||
+  { tail -n 60 "$build/build.log"; echo "sanitized_tests: FAIL: the build failed (log: $build/build.log)"; exit 1; }
+echo "sanitized_tests: built loom_tests and the apps in $(elapsed "$start")"
+
+# A finding aborts the program (exit 134, never the apps' 1 or 2) after printing its report.
+#   protect_shadow_gap=0: the CUDA driver maps memory at fixed addresses inside ASan's shadow gap; with the gap
+#     protected, CUDA cannot initialise on a machine with a GPU (github.com/google/sanitizers/issues/629).
+#   detect_stack_use_after_return, check_initialization_order/strict_init_order, strict_string_checks: checks that
+#     are off by default and cheap here.
+#   LSan suppressions: scripts/lsan.supp says which and why (the NVIDIA driver's own allocations, never ours).
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:protect_shadow_gap=0:detect_stack_use_after_return=1\
+:check_initialization_order=1:strict_init_order=1:strict_string_checks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="abort_on_error=1:halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$source_dir/scripts/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+findings='ERROR: [A-Za-z]*Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer'
+failed=0
+
+# --- loom_tests: one shard per core, run side by side -------------------------------------------------------------
+start=$SECONDS
+pids=()
+for ((shard = 0; shard < jobs; shard++)); do
+  GTEST_TOTAL_SHARDS=$jobs GTEST_SHARD_INDEX=$shard \
+    "$build/tests/loom_tests" --gtest_brief=1 --gtest_filter="$filter" >"$build/loom_tests.$shard.log" 2>&1 &
+  pids+=($!)
+done
+for ((shard = 0; shard < jobs; shard++)); do
+  log=$build/loom_tests.$shard.log
+  if ! wait "${pids[$shard]}" || grep -Eq "$findings" "$log"; then
+    cat "$log"
+    echo "sanitized_tests: FAIL: loom_tests shard $shard of $jobs (log: $log)"
+    failed=1
+  fi
+done
+count() {  # count PASSED|SKIPPED: the shards' totals, from gtest's summary lines "[  PASSED  ] 150 tests."
+  cat "$build"/loom_tests.*.log |
+    awk -v what="$1" '$1 == "[" && $2 == what && $3 == "]" { n += $4 } END { print n + 0 }'
+}
+echo "sanitized_tests: loom_tests: $(count PASSED) passed, $(count SKIPPED) skipped in $(elapsed "$start")"
+
+# --- the apps ------------------------------------------------------------------------------------------------------
+start=$SECONDS
+smoke=$(mktemp -d)
+trap 'rm -rf "$smoke"' EXIT
+app() {  # app EXPECTED_STATUS PROGRAM ARGS...: runs build/apps/PROGRAM, fails on another status or on a finding
+  local want=$1 name=$2 status=0
+  shift 2
+  "$build/apps/$name" "$@" >"$smoke/out" 2>"$smoke/err" || status=$?
+  if [ "$status" -ne "$want" ] || grep -Eq "$findings" "$smoke/err"; then
+    cat "$smoke/err"
+    echo "sanitized_tests: FAIL: $name $* exited $status, expected $want"
+    failed=1
+  fi
+}
+if [ -f "$data/t10k-images-idx3-ubyte.gz" ]; then
+  images=$data/t10k-images-idx3-ubyte.gz
+  # 5% of the training set (3,000 images) trains; the rest validates, which is quick.
+  mlp=(--device cpu --data "$data" --hidden 16 --validation-split 0.95 --history "$smoke/mlp.csv")
+  app 0 train_mlp "${mlp[@]}" --epochs 1 --checkpoint "$smoke/mlp1.safetensors" --report "$smoke/mlp.html"
+  app 0 train_mlp "${mlp[@]}" --epochs 2 --resume "$smoke/mlp1.safetensors" --checkpoint "$smoke/mlp2.safetensors" \
+    --save "$smoke/mlp.safetensors"
+  app 0 predict --device cpu --model "$smoke/mlp.safetensors" --idx "$images" --index 0
+  app 0 predict --device cpu --model "$smoke/mlp2.safetensors" --data "$data" --output "$smoke/predictions.csv"
+  app 0 report --run "$smoke/mlp2.safetensors" --run "$smoke/mlp.safetensors" "$smoke/mlp.csv" -o "$smoke/two.html"
+  app 2 train_mlp --device cpu --epochs 0
+  echo "not a model" >"$smoke/text.safetensors"
+  app 1 predict --device cpu --model "$smoke/text.safetensors" --idx "$images" --index 0
+  echo "sanitized_tests: apps: smoke run in $(elapsed "$start")"
+else
+  echo "sanitized_tests: apps: smoke run skipped: Fashion-MNIST not found in $data"
+fi
+
+echo "sanitized_tests: $([ "$failed" -eq 0 ] && echo passed || echo FAILED) in $(elapsed "$total_start") in all"
+exit "$failed"
