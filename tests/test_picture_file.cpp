@@ -535,9 +535,16 @@ TEST_F(PictureFile, HugePicturesAreRefusedFromTheirHeader) {
   append_chunk(long_side, "IDAT", Bytes(16, 0));
   write_file(path("long.png"), long_side);
   expect_data_error(path("long.png"), "too large: 100000000 x 1 pixels");
-  // Just at the limit (2^26 pixels) the size is accepted, and the missing data is what is reported.
+  // Just at the limit (2^24 pixels) the size is accepted, and the missing data is what is reported; one row more
+  // is too large.
+  Bytes over = signature();
+  append_chunk(over, "IHDR", ihdr(1 << 12, (1 << 12) + 1, 8, 0));
+  append_chunk(over, "IDAT", Bytes(16, 0));
+  append_chunk(over, "IEND", {});
+  write_file(path("over.png"), over);
+  expect_data_error(path("over.png"), "too large: 4096 x 4097 pixels (loom reads at most 16777216)");
   Bytes limit = signature();
-  append_chunk(limit, "IHDR", ihdr(1 << 13, 1 << 13, 8, 0));
+  append_chunk(limit, "IHDR", ihdr(1 << 12, 1 << 12, 8, 0));
   append_chunk(limit, "IDAT", Bytes(16, 0));
   append_chunk(limit, "IEND", {});
   write_file(path("limit.png"), limit);

@@ -22,7 +22,7 @@ struct PictureOptions {
 // Reads the PNG at `path` and returns uint8 [28, 28] on the CPU. Errors are one line naming the file (control
 // characters in the path shown as '?'): a loom::UsageError when it does not exist, is not a regular file or cannot
 // be opened; a loom::Error when it is not a PNG (told by its signature, not its name), is corrupt or truncated
-// anywhere up to its IEND chunk, or is absurdly large (over 2^26 pixels, refused from the header before any
+// anywhere up to its IEND chunk, or is absurdly large (over 2^24 pixels, refused from the header before any
 // allocation). Colour becomes gray by luma, 0.299 R + 0.587 G + 0.114 B, as PIL's convert('L') does; palette and
 // tRNS transparency are expanded; 16-bit samples keep their precision; gamma and colour profiles (gAMA, sRGB, iCCP)
 // and the bKGD background are ignored, the samples taken as stored. Damaged ancillary chunks are skipped silently,
