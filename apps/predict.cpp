@@ -9,6 +9,7 @@
 #include "apps/file_flags.h"
 #include "apps/number_flags.h"
 #include "apps/run_guarded.h"
+#include "apps/threads_flag.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/data/idx_reader.h"
 #include "engine/data/picture_file.h"
@@ -29,6 +30,7 @@ struct Flags {
   int64_t index = -1;
   bool index_given = false, invert = false;
   int64_t batch_size = 32;
+  int threads = 0;  // --threads; 0: not given
 };
 
 // What is classified: images uint8 [n, 28, 28], a name for each, and the true labels when known.
@@ -154,6 +156,7 @@ int main(int argc, char** argv) {
                               "also write every prediction to FILE.csv (image,label,predicted,p0..)");
   loom::apps::add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "images per forward pass");
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
+  loom::apps::add_threads_option(app, flags.threads);
   return loom::apps::run_guarded(app, argc, argv, [&] {
     if (flags.idx.empty() && flags.index_given) throw UsageError("--index needs --idx FILE");
     const int modes = !flags.pictures.empty() + !flags.idx.empty() + !flags.data.empty();
@@ -169,8 +172,10 @@ int main(int argc, char** argv) {
     }
     loom::apps::require_existing_file("--model", flags.model);
     if (!flags.idx.empty()) loom::apps::require_existing_file("--idx", flags.idx);
+    loom::apps::check_threads_flag(flags.threads, flags.device);
     std::string note;
     const loom::Device device = loom::resolve_device(flags.device, &note);
+    loom::apps::use_threads_flag(flags.threads, device, &note);
     auto model = loom::load_model(flags.model, device);
     Inputs in = !flags.pictures.empty() ? pictures(flags) : !flags.idx.empty() ? idx_image(flags) : test_set(flags);
 

@@ -10,6 +10,7 @@
 #include "apps/file_flags.h"
 #include "apps/number_flags.h"
 #include "apps/run_guarded.h"
+#include "apps/threads_flag.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/io/file_text.h"
 #include "engine/model/model_file.h"
@@ -28,6 +29,7 @@ struct Flags {
   std::vector<std::string> names;
   std::string output, data, title = "loom training report", device = "auto";
   int64_t batch_size = 32;
+  int threads = 0;  // --threads; 0: not given
 };
 
 // "runs/mlp.safetensors" → "mlp"
@@ -143,12 +145,15 @@ int main(int argc, char** argv) {
       "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
   app.add_option("--device", flags.device, "auto, cuda or cpu: where the models are evaluated")->capture_default_str();
   loom::apps::add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "images per forward pass");
+  loom::apps::add_threads_option(app, flags.threads);
   return loom::apps::run_guarded(app, argc, argv, [&] {
     loom::report::check_report_path(flags.output);
     check_flags(flags);
     const std::vector<std::string> names = run_names(flags);
+    loom::apps::check_threads_flag(flags.threads, flags.device);
     std::string note;
     const loom::Device device = loom::resolve_device(flags.device, &note);
+    loom::apps::use_threads_flag(flags.threads, device, &note);
     loom::FashionMnist data = loom::apps::load_data_set(flags.data);
 
     loom::report::Report report;

@@ -9,6 +9,7 @@
 #include "apps/file_flags.h"
 #include "apps/number_flags.h"
 #include "apps/standard_output.h"
+#include "apps/threads_flag.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
 #include "engine/io/safetensors.h"
@@ -41,6 +42,9 @@ RunDescription run_description(const TrainingFlags& flags, const std::string& pr
                                const std::string& note) {
   std::string device_text = device_name(device);
   if (device == Device::CUDA) device_text += ": " + probe_cuda().gpu_name;
+  if (device == Device::CPU)
+    device_text += ", " + threads_text(flags.threads > 0 ? CpuThreadChoice{flags.threads, "--threads"}
+                                                         : default_cpu_threads());
   if (flags.device == "auto") device_text += " (--device auto" + (note.empty() ? "" : "; " + note) + ")";
   RunDescription run = {{"program", program},
                         {"device", device_text},
@@ -96,6 +100,7 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   app.add_flag("--tf32", flags.tf32, "GPU: let matrix products use TF32 tensor cores (faster, ~10-bit mantissa)");
   app.add_flag("--no-graph", flags.no_graph, "GPU: launch every kernel of every step instead of a CUDA graph");
+  add_threads_option(app, flags.threads);
   add_real_number_option(app, "--validation-split", flags.validation_split,
                          "hold out this last fraction of the training set and report val_loss/val_accuracy every "
                          "epoch",
@@ -167,7 +172,9 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
     throw UsageError("--tf32 needs the GPU (it selects tensor-core math in cuBLAS and cuDNN)");
   if (flags.no_graph && flags.device == "cpu")
     throw UsageError("--no-graph needs the GPU (it turns off the CUDA graph a GPU training step replays)");
+  check_threads_flag(flags.threads, flags.device);
   Device device = resolve_device(flags.device, note);
+  use_threads_flag(flags.threads, device, note);
   if (device == Device::CUDA)
     CudaContext::get().set_tf32(flags.tf32);
   else if (flags.tf32 || flags.no_graph)

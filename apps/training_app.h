@@ -27,6 +27,7 @@ struct TrainingFlags {
   std::string device = "auto";
   bool tf32 = false;          // GPU only: TF32 tensor cores for cuBLAS and cuDNN
   bool no_graph = false;      // GPU only: ordinary launches instead of replaying a captured CUDA graph per step
+  int threads = 0;            // CPU only: the CPU path's threads; 0: $OMP_NUM_THREADS, $OPENBLAS_NUM_THREADS, cores
   double validation_split = 0;       // the last fraction of the training set, held out and evaluated every epoch
   bool stop_at_loss_given = false;   // --stop-at-loss X: stop after the first epoch whose loss is at most X
   double stop_at_loss = 0;

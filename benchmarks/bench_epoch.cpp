@@ -18,6 +18,7 @@
 #include "engine/data/fashion_mnist.h"
 #include "engine/model/models.h"
 #include "engine/runtime/buffer.h"
+#include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
 
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
     out["graph_steps_per_epoch"] = graph_steps;
     if (!model->graph_failure().empty()) out["cuda_graph_failure"] = model->graph_failure();
     out["tf32"] = device == loom::Device::CUDA && flags.tf32;
+    if (device == loom::Device::CPU) out["cpu_threads"] = loom::cpu_threads();
     out["validation"] = {{"initial_loss", initial_loss},
                          {"loss_after", after.loss},
                          {"accuracy_after", after.accuracy},

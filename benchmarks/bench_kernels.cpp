@@ -12,6 +12,7 @@
 #include <random>
 
 #include "apps/number_flags.h"
+#include "apps/threads_flag.h"
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
 #include "engine/runtime/cuda_check.h"
@@ -97,9 +98,13 @@ int main(int argc, char** argv) {
                                      loom::apps::kPositiveNumber)
       ->default_str("");
   app.add_option("--json", json_path, "write the results here as JSON");
+  int threads = 0;
+  loom::apps::add_threads_option(app, threads);
   return run_guarded(app, argc, argv, [&] {
+    loom::apps::check_threads_flag(threads, device_flag);
     std::string note;
     Device device = resolve_device(device_flag, &note);
+    loom::apps::use_threads_flag(threads, device, &note);
     if (!note.empty()) std::cerr << "bench_kernels: " << note << "\n";
     Hardware hw = describe_hardware(device);
     if (bandwidth_override > 0) hw.memory_bandwidth_gbs = bandwidth_override;

@@ -42,6 +42,9 @@ def main():
     parser.add_argument("--max-steps", type=int, default=0)
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--data", default="")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for both (loom's --threads, torch.set_num_threads); 0: each one's default, "
+                             "every core")
     parser.add_argument("--python", default=python_with_torch(),
                         help="the Python that has PyTorch (default: this one, else /usr/bin/python3 if it has it)")
     parser.add_argument("--json", help="write every result and the ratios here")
@@ -51,8 +54,12 @@ def main():
     if not os.access(bench, os.X_OK):
         print(f"compare.py: {bench}: not built (run the README's build command first)", file=sys.stderr)
         return 2
+    if args.threads < 0 or (args.threads and args.device != "cpu"):
+        print("compare.py: --threads must be at least 1 and needs --device cpu", file=sys.stderr)
+        return 2
     common = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--max-steps", str(args.max_steps),
-              "--device", args.device] + (["--data", args.data] if args.data else [])
+              "--device", args.device] + (["--data", args.data] if args.data else []) + \
+        (["--threads", str(args.threads)] if args.threads else [])
     rows, everything = [], []
     try:
         for model in args.models.split(","):
@@ -66,6 +73,9 @@ def main():
                                        "pass --device cuda (or cpu) to compare like with like")
             everything += [loom] + list(torch.values())
             row = {"model": model, "device": loom["device"], "loom_ms": loom["ms_per_epoch_median"]}
+            if "cpu_threads" in loom:  # each side's own count, so that a ratio of unequal thread counts shows
+                row["threads"] = f"{loom['cpu_threads']}/{torch.get('eager', {}).get('cpu_threads', '?')}"
+                row["device"] += f"({row['threads']})"
             for mode in ("eager", "graph"):
                 r = torch.get(mode, {})
                 if "ms_per_epoch_median" in r:
@@ -79,10 +89,10 @@ def main():
     def cell(row, key, fmt, suffix=""):
         return format(row[key], fmt) + suffix if key in row else "n/a"  # e.g. no CUDA graphs on a CPU
 
-    print(f"\n{'model':6} {'device':6} {'loom ms/epoch':>14} {'torch eager':>12} {'torch graph':>12} "
+    print(f"\n{'model':6} {'device':10} {'loom ms/epoch':>14} {'torch eager':>12} {'torch graph':>12} "
           f"{'eager/loom':>11} {'graph/loom':>11}")
     for row in rows:
-        print(f"{row['model']:6} {row['device']:6} {row['loom_ms']:14.1f} {cell(row, 'torch_eager_ms', '12.1f'):>12} "
+        print(f"{row['model']:6} {row['device']:10} {row['loom_ms']:14.1f} {cell(row, 'torch_eager_ms', '12.1f'):>12} "
               f"{cell(row, 'torch_graph_ms', '12.1f'):>12} {cell(row, 'eager_over_loom', '.2f', 'x'):>11} "
               f"{cell(row, 'graph_over_loom', '.2f', 'x'):>11}")
     if args.json:

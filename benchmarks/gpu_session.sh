@@ -48,6 +48,21 @@ bundle() {
     build-sm90/benchmarks/bench_epoch build-sm90/benchmarks/bench_kernels build-sm90/benchmarks/device_info \
     gpu_bundle/bin/
   cp "$data"/*-ubyte.gz gpu_bundle/data/
+  # The host libraries a bare GPU machine may lack (OpenBLAS's OpenMP build and what it loads, libpng, ...): every one
+  # the programs load but the C and C++ runtimes and the CUDA libraries, xz-compressed (OpenBLAS is 36 MiB as it is,
+  # 4 MiB so); run mode unpacks them and puts them first on LD_LIBRARY_PATH.
+  mkdir -p gpu_bundle/lib
+  local soname path
+  ldd build-sm90/tests/loom_tests build-sm90/apps/train_mlp build-sm90/benchmarks/bench_epoch |
+    awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | sort -u |
+    while read -r soname path; do
+      case $soname in
+        libc.so.* | libm.so.* | libstdc++.so.* | libgcc_s.so.* | libdl.so.* | libpthread.so.* | librt.so.* | \
+          ld-linux* | libcuda.so.* | libcublas* | libcudnn* | libcudart*) ;;
+        *) xz -6 -T0 -c "$(readlink -f "$path")" >"gpu_bundle/lib/$soname.xz" ;;
+      esac
+    done
+  [ -f gpu_bundle/lib/libopenblas.so.0.xz ] || { echo "gpu_session: OpenBLAS is not among the libraries" >&2; exit 1; }
   cp benchmarks/pytorch_reference.py benchmarks/compare.py benchmarks/gpu_session.sh gpu_bundle/benchmarks/
   # The GPU tests, for the sanitizer runs: on this GPU-less machine, exactly those that fail under LOOM_REQUIRE_CUDA=1
   # with the macro's message (a name pattern would miss tests such as Tf32Parity.* or EpochTimer.TimesQueuedGpuWork).
@@ -323,7 +338,22 @@ run() {
   note "loom GPU session on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC')" \
     "bundle: $(head -n 2 "$bundle/BUILD_INFO" 2>/dev/null | tr '\n' ' ')"
 
-  # --- Setup (not timed as a step; every command bounded). cuDNN, and sometimes cuBLAS, may be installed only inside
+  # --- Setup (not timed as a step; every command bounded). The bundle's host libraries (OpenBLAS, ...) first, ahead
+  # of any the machine has: the programs were built against these (and need OpenBLAS's OpenMP build).
+  if compgen -G "$bundle/lib/*.xz" >/dev/null; then
+    mkdir -p "$work/lib"
+    local packed
+    for packed in "$bundle"/lib/*.xz; do
+      if command -v xz >/dev/null 2>&1; then
+        xz -dc "$packed" >"$work/lib/$(basename "$packed" .xz)"
+      else
+        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+          "$packed" "$work/lib/$(basename "$packed" .xz)"
+      fi
+    done
+    export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+  # cuDNN, and sometimes cuBLAS, may be installed only inside
   # Python's packages (pip's nvidia-* wheels), where the loader does not look: find them and put them on
   # LD_LIBRARY_PATH. No unbounded `find /`: Python's site-packages first, then a few system folders, with timeouts.
   {

@@ -218,6 +218,8 @@ def run(name, mode, args, data, device):
     }
     if device.type == "cuda":
         result["peak_device_bytes"] = torch.cuda.max_memory_allocated(device)
+    else:
+        result["cpu_threads"] = torch.get_num_threads()
     return result
 
 
@@ -232,11 +234,17 @@ def main():
     parser.add_argument("--data", default=os.environ.get("FASHION_MNIST_DIR") or DEFAULT_DATA)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tf32", action="store_true", help="allow TF32 in matmuls and convolutions")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads (torch.set_num_threads); 0: PyTorch's default (every physical core)")
     parser.add_argument("--json", help="write the list of results here")
     args = parser.parse_args()
     try:
         if args.epochs < 1 or args.batch_size < 1 or args.max_steps < 0:
             raise UsageError("--epochs and --batch-size must be at least 1, --max-steps at least 0")
+        if args.threads < 0:
+            raise UsageError("--threads must be at least 1 (or 0: PyTorch's default)")
+        if args.threads:
+            torch.set_num_threads(args.threads)
         if args.device == "cuda" and not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device found")
         device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")

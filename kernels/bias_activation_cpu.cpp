@@ -2,6 +2,8 @@
 
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
+#include "kernels/cpu_parallel.h"
+#include "kernels/relu.h"
 
 namespace loom {
 
@@ -15,6 +17,25 @@ const char* activation_name(Activation act) {
 }
 
 namespace {
+
+// The CPU path. Threads cannot split the reference's single pass by rows, as both would add into every bias entry, so
+// it takes two: ReLU's mask by slices of the flat array, then each thread sums its own columns, over the rows in
+// order, as the reference does: the result is the reference's to the bit, on any number of threads.
+void cpu_bias_activation_backward(const float* y, float* dy, float* dbias, int64_t rows, int64_t cols,
+                                  Activation act) {
+  if (act == Activation::ReLU)
+    cpu::parallel_ranges(rows * cols, 1, [&](int64_t begin, int64_t end) {
+      ref::relu_backward(y + begin, dy + begin, dy + begin, end - begin);  // the mask of bias_activation_backward
+    });
+  cpu::parallel_ranges(cols, rows, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) dbias[c] = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* dz = dy + r * cols;
+      for (int64_t c = first; c < last; ++c) dbias[c] += dz[c];
+    }
+  });
+}
+
 void check_fusable(Activation act, const char* op) {
   if (act == Activation::Softmax)
     throw Error(std::string(op) + ": softmax is a row operation and cannot be fused into a bias epilogue");
@@ -59,8 +80,10 @@ void bias_activation_forward(Tensor& y, const Tensor& bias, Activation act) {
   int64_t rows = y.numel() / cols;
   if (y.device() == Device::CUDA)
     cuda::bias_activation_forward(y.f32(), bias.f32(), rows, cols, act);
-  else
-    ref::bias_activation_forward(y.f32(), bias.f32(), rows, cols, act);
+  else  // the CPU path: the reference on slices of rows, one per thread
+    cpu::parallel_ranges(rows, cols, [&](int64_t begin, int64_t end) {
+      ref::bias_activation_forward(y.f32() + begin * cols, bias.f32(), end - begin, cols, act);
+    });
 }
 
 void bias_activation_backward(const Tensor& y, Tensor& dy, Tensor& dbias, Activation act) {
@@ -76,7 +99,7 @@ void bias_activation_backward(const Tensor& y, Tensor& dy, Tensor& dbias, Activa
   if (y.device() == Device::CUDA)
     cuda::bias_activation_backward(y.f32(), dy.f32(), dbias.f32(), rows, cols, act);
   else
-    ref::bias_activation_backward(y.f32(), dy.f32(), dbias.f32(), rows, cols, act);
+    cpu_bias_activation_backward(y.f32(), dy.f32(), dbias.f32(), rows, cols, act);
 }
 
 }  // namespace loom

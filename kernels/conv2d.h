@@ -3,8 +3,10 @@
 // followed by the shared bias/activation epilogue (bias_activation.h). The kernel is stored [out, kh, kw, in]
 // (cuDNN's KRSC, the filter layout that goes with NHWC). Padding "valid" is pad 0; "same" is pad (k - 1) / 2 for odd k.
 //
-// CPU: im2col and the Dense reference products (readable, and fast enough to train on). CUDA: cuDNN, with
-// descriptors and algorithms chosen once per batch size in a Conv2dPlan (kernels/cudnn_conv_pool.cpp).
+// The reference (ref::): im2col and the Dense reference products, readable, the oracle. CPU: the same im2col, slices of
+// the batch on separate threads, into a scratch buffer reserved when the layer is prepared, then OpenBLAS products
+// (kernels/conv2d_blas.cpp). CUDA: cuDNN, with descriptors and algorithms chosen once per batch size in a Conv2dPlan
+// (kernels/cudnn_conv_pool.cpp).
 #pragma once
 
 #include <cstdint>
@@ -62,6 +64,15 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& 
 // Geometry from tensor shapes; throws loom::Error naming `op` when they do not fit together.
 Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y, int64_t pad_h, int64_t pad_w,
                                const char* op);
+
+namespace cpu {
+// Floats of host scratch (engine/runtime/host_scratch.h) the three functions below use for geometry g: the im2col
+// matrix, [n·oh·ow, kh·kw·in]. Without that much reserved, they grow the scratch (an allocation).
+int64_t conv2d_scratch_floats(const Conv2dGeometry& g);
+void conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g);
+void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g);
+void conv2d_backward_filter(const float* x, const float* dy, float* dw, const Conv2dGeometry& g);
+}  // namespace cpu
 
 namespace ref {
 // The convolution alone (no bias, no activation).

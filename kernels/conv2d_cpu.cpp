@@ -7,6 +7,7 @@
 #include "kernels/plan_check.h"
 #include "kernels/bias_activation.h"
 #include "kernels/dense.h"
+#include "kernels/im2col.h"
 
 namespace loom {
 
@@ -22,53 +23,6 @@ std::string geometry_str(const Conv2dGeometry& g) {
   return "input " + shape_str({g.batch, g.height, g.width, g.in_channels}) + ", kernel " +
          shape_str({g.out_channels, g.kernel_h, g.kernel_w, g.in_channels}) + ", padding (" + std::to_string(g.pad_h) +
          ", " + std::to_string(g.pad_w) + ")";
-}
-
-// The reference computes the convolution as one matrix product, so it needs nothing beyond the Dense reference:
-// each output pixel (n, i, j) becomes a row of `cols` holding the receptive field it reads, flattened in the
-// kernel's (a, b, c) order, i.e. cols is [R = n·oh·ow, K = kh·kw·in] and the kernel viewed as [out, K] lines up
-// with it column for column. Reads outside the image are the zero padding.
-template <class T>
-void im2col(const T* x, T* cols, const Conv2dGeometry& g) {
-  const int64_t oh = g.out_height(), ow = g.out_width(), c_in = g.in_channels;
-  const int64_t K = g.kernel_h * g.kernel_w * c_in;
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        T* row = cols + ((n * oh + i) * ow + j) * K;
-        for (int64_t a = 0; a < g.kernel_h; ++a)
-          for (int64_t b = 0; b < g.kernel_w; ++b) {
-            T* dst = row + (a * g.kernel_w + b) * c_in;
-            const int64_t h = i + a - g.pad_h, w = j + b - g.pad_w;
-            if (h < 0 || h >= g.height || w < 0 || w >= g.width) {
-              for (int64_t c = 0; c < c_in; ++c) dst[c] = T(0);
-              continue;
-            }
-            const T* src = x + ((n * g.height + h) * g.width + w) * c_in;
-            for (int64_t c = 0; c < c_in; ++c) dst[c] = src[c];
-          }
-      }
-}
-
-// The adjoint of im2col: every entry of `cols` goes back to the input pixel it was read from. A pixel appears in
-// several receptive fields, so contributions add (dx must be zeroed first); padding entries are dropped.
-template <class T>
-void col2im_add(const T* cols, T* dx, const Conv2dGeometry& g) {
-  const int64_t oh = g.out_height(), ow = g.out_width(), c_in = g.in_channels;
-  const int64_t K = g.kernel_h * g.kernel_w * c_in;
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        const T* row = cols + ((n * oh + i) * ow + j) * K;
-        for (int64_t a = 0; a < g.kernel_h; ++a)
-          for (int64_t b = 0; b < g.kernel_w; ++b) {
-            const int64_t h = i + a - g.pad_h, w = j + b - g.pad_w;
-            if (h < 0 || h >= g.height || w < 0 || w >= g.width) continue;
-            const T* src = row + (a * g.kernel_w + b) * c_in;
-            T* dst = dx + ((n * g.height + h) * g.width + w) * c_in;
-            for (int64_t c = 0; c < c_in; ++c) dst[c] += src[c];
-          }
-      }
 }
 
 struct ConvMatrixDims {
@@ -87,7 +41,7 @@ template <class T>
 void ref::conv2d_forward(const T* x, const T* w, T* y, const Conv2dGeometry& g) {
   const ConvMatrixDims d = matrix_dims(g);
   std::vector<T> cols(static_cast<size_t>(d.rows * d.k));
-  im2col(x, cols.data(), g);
+  ref::im2col(x, cols.data(), g);
   std::vector<T> wt(static_cast<size_t>(d.k * d.out));
   for (int64_t o = 0; o < d.out; ++o)
     for (int64_t k = 0; k < d.k; ++k) wt[k * d.out + o] = w[o * d.k + k];
@@ -102,7 +56,7 @@ void ref::conv2d_backward_data(const T* dy, const T* w, T* dx, const Conv2dGeome
   ref::matmul(dy, w, dcols.data(), d.rows, d.out, d.k);
   const int64_t dx_size = g.batch * g.height * g.width * g.in_channels;
   for (int64_t k = 0; k < dx_size; ++k) dx[k] = T(0);
-  col2im_add(dcols.data(), dx, g);
+  ref::col2im_add(dcols.data(), dx, g);
 }
 
 // dW[out, K] = dyᵀ[out, R] · cols[R, K]: the Dense weight gradient with dy in the role of the input.
@@ -110,7 +64,7 @@ template <class T>
 void ref::conv2d_backward_filter(const T* x, const T* dy, T* dw, const Conv2dGeometry& g) {
   const ConvMatrixDims d = matrix_dims(g);
   std::vector<T> cols(static_cast<size_t>(d.rows * d.k));
-  im2col(x, cols.data(), g);
+  ref::im2col(x, cols.data(), g);
   ref::matmul_grad_weight(dy, cols.data(), dw, d.rows, d.out, d.k);
 }
 
@@ -150,9 +104,9 @@ Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y
   if (g.batch < 1 || g.in_channels < 1 || g.out_channels < 1 || g.kernel_h < 1 || g.kernel_w < 1 ||
       g.out_height() < 1 || g.out_width() < 1)
     throw Error(where() + "no output for " + geometry_str(g) + " (empty tensor, or kernel larger than padded input)");
-  const Shape expected{g.batch, g.out_height(), g.out_width(), g.out_channels};
-  if (y.shape() != expected)
-    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
+  if (!has_shape(y, {g.batch, g.out_height(), g.out_width(), g.out_channels}))
+    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " +
+                shape_str({g.batch, g.out_height(), g.out_width(), g.out_channels}) + " for " +
                 geometry_str(g));
   return g;
 }
@@ -176,7 +130,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   if (x.device() == Device::CUDA)
     checked_plan(plan, g, op, "Conv2dPlan", geometry_str).forward(x.f32(), w.f32(), y.f32());
   else
-    ref::conv2d_forward(x.f32(), w.f32(), y.f32(), g);
+    cpu::conv2d_forward(x.f32(), w.f32(), y.f32(), g);
   bias_activation_forward(y, b, act);  // NHWC: the bias is per last dimension, as for Dense
 }
 
@@ -201,8 +155,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& 
     cuda_plan->backward_filter(x.f32(), dy.f32(), dw.f32());
     if (dx) cuda_plan->backward_data(dy.f32(), w.f32(), dx->f32());
   } else {
-    ref::conv2d_backward_filter(x.f32(), dy.f32(), dw.f32(), g);
-    if (dx) ref::conv2d_backward_data(dy.f32(), w.f32(), dx->f32(), g);
+    cpu::conv2d_backward_filter(x.f32(), dy.f32(), dw.f32(), g);
+    if (dx) cpu::conv2d_backward_data(dy.f32(), w.f32(), dx->f32(), g);
   }
 }
 

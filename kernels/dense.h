@@ -1,7 +1,8 @@
 // Dense (fully connected) layer, Keras layout: kernel w is [in, out], bias b is [out], rows are samples.
 //   forward:  y = act(x · w + b)
 //   backward: dz = dy · act'(y) (written over dy), dw = xᵀ · dz, db = Σ_rows dz, dx = dz · wᵀ (when dx is given)
-// On the GPU the products are cuBLAS SGEMM and the bias/activation is one fused pass (bias_activation.h).
+// On the GPU the products are cuBLAS SGEMM, on the CPU OpenBLAS SGEMM (dense_blas.cpp); the bias/activation is one
+// fused pass (bias_activation.h). The ref:: loops define the products and are the oracle both are tested against.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,13 @@ void matmul_grad_weight(const T* x, const T* dz, T* dw, int64_t n, int64_t in, i
 template <class T>
 void matmul_grad_input(const T* dz, const T* w, T* dx, int64_t n, int64_t in, int64_t out);      // dx = dz·wᵀ
 }  // namespace ref
+
+// The CPU path: the same products through OpenBLAS, on cpu_threads() threads (engine/runtime/cpu_threads.h).
+namespace cpu {
+void matmul(const float* x, const float* w, float* y, int64_t n, int64_t in, int64_t out);
+void matmul_grad_weight(const float* x, const float* dz, float* dw, int64_t n, int64_t in, int64_t out);
+void matmul_grad_input(const float* dz, const float* w, float* dx, int64_t n, int64_t in, int64_t out);
+}  // namespace cpu
 
 namespace cuda {
 void matmul(const float* x, const float* w, float* y, int64_t n, int64_t in, int64_t out);

@@ -74,7 +74,7 @@ void dense_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
   if (x.device() == Device::CUDA)
     cuda::matmul(x.f32(), w.f32(), y.f32(), d.n, d.in, d.out);
   else
-    ref::matmul(x.f32(), w.f32(), y.f32(), d.n, d.in, d.out);
+    cpu::matmul(x.f32(), w.f32(), y.f32(), d.n, d.in, d.out);
   bias_activation_forward(y, b, act);
 }
 
@@ -94,8 +94,8 @@ void dense_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& d
     cuda::matmul_grad_weight(x.f32(), dy.f32(), dw.f32(), d.n, d.in, d.out);
     if (dx) cuda::matmul_grad_input(dy.f32(), w.f32(), dx->f32(), d.n, d.in, d.out);
   } else {
-    ref::matmul_grad_weight(x.f32(), dy.f32(), dw.f32(), d.n, d.in, d.out);
-    if (dx) ref::matmul_grad_input(dy.f32(), w.f32(), dx->f32(), d.n, d.in, d.out);
+    cpu::matmul_grad_weight(x.f32(), dy.f32(), dw.f32(), d.n, d.in, d.out);
+    if (dx) cpu::matmul_grad_input(dy.f32(), w.f32(), dx->f32(), d.n, d.in, d.out);
   }
 }
 

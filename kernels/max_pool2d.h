@@ -3,7 +3,9 @@
 //   out_h = (h - pool_h) / stride_h + 1 (floor: an odd edge row/column is dropped), likewise out_w.
 // Backward routes each dy to the window's maximum; on a tie, to the first maximum in row-major window order (as
 // TensorFlow does). Overlapping windows (stride < pool) add up.
-// CPU: direct loops. CUDA: cuDNN pooling (kernels/cudnn_conv_pool.cpp), planned per batch size.
+// The reference (ref::): direct loops, the oracle. CPU: windows that do not overlap scanned for all channels at once,
+// images on separate threads (kernels/max_pool2d_fast.cpp). CUDA: cuDNN pooling (kernels/cudnn_conv_pool.cpp),
+// planned per batch size.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +50,12 @@ void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Ten
 
 MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t pool_h, int64_t pool_w,
                                       int64_t stride_h, int64_t stride_w, const char* op);
+
+// The CPU path: the reference's results, ties and NaNs included (bit for bit, but for the sign of a zero gradient).
+namespace cpu {
+void max_pool2d_forward(const float* x, float* y, const MaxPool2dGeometry& g);
+void max_pool2d_backward(const float* x, const float* dy, float* dx, const MaxPool2dGeometry& g);
+}  // namespace cpu
 
 namespace ref {
 template <class T>

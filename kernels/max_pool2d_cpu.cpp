@@ -92,9 +92,9 @@ MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t 
   g.stride_h = stride_h;
   g.stride_w = stride_w;
   if (g.batch < 1 || g.channels < 1) throw Error(where() + "empty input " + shape_str(x.shape()));
-  const Shape expected{g.batch, g.out_height(), g.out_width(), g.channels};
-  if (y.shape() != expected)
-    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " + shape_str(expected) + " for " +
+  if (!has_shape(y, {g.batch, g.out_height(), g.out_width(), g.channels}))
+    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " +
+                shape_str({g.batch, g.out_height(), g.out_width(), g.channels}) + " for " +
                 geometry_str(g));
   return g;
 }
@@ -108,7 +108,7 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool
   if (x.device() == Device::CUDA)
     checked_plan(plan, g, op, "MaxPool2dPlan", geometry_str).forward(x.f32(), y.f32());
   else
-    ref::max_pool2d_forward(x.f32(), y.f32(), g);
+    cpu::max_pool2d_forward(x.f32(), y.f32(), g);
 }
 
 void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, int64_t pool_h,
@@ -120,8 +120,8 @@ void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Ten
   expect_same_device(op, {&x, &y, &dy, &dx});
   if (x.device() == Device::CUDA)
     checked_plan(plan, g, op, "MaxPool2dPlan", geometry_str).backward(x.f32(), y.f32(), dy.f32(), dx.f32());
-  else
-    ref::max_pool2d_backward(x.f32(), dy.f32(), dx.f32(), g);  // the reference finds the maxima again from x
+  else  // both find the maxima again from x
+    cpu::max_pool2d_backward(x.f32(), dy.f32(), dx.f32(), g);
 }
 
 }  // namespace loom

@@ -1,6 +1,7 @@
 #include "kernels/sgd.h"
 
 #include "engine/runtime/tensor.h"
+#include "kernels/cpu_parallel.h"
 
 namespace loom {
 
@@ -18,8 +19,10 @@ void sgd_update(Tensor& params, const Tensor& grads, const Tensor& learning_rate
   expect_same_device("sgd_update", {&params, &grads, &learning_rate});
   if (params.device() == Device::CUDA)
     cuda::sgd_update(params.f32(), grads.f32(), learning_rate.f32(), params.numel());
-  else
-    ref::sgd_update(params.f32(), grads.f32(), learning_rate.f32()[0], params.numel());
+  else  // the CPU path: the reference on slices, one per thread
+    cpu::parallel_ranges(params.numel(), 1, [&](int64_t begin, int64_t end) {
+      ref::sgd_update(params.f32() + begin, grads.f32() + begin, learning_rate.f32()[0], end - begin);
+    });
 }
 
 }  // namespace loom

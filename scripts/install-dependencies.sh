@@ -10,12 +10,14 @@ me=install-dependencies
 say() { echo "$me: $*"; }
 die() { echo "$me: $*" >&2; exit 1; }
 
-# What the build and the tests need (python3: the benchmark smoke test reads the JSON it writes with Python).
-required=(cmake g++ make zlib1g-dev libpng-dev libgtest-dev libcli11-dev nlohmann-json3-dev dataset-fashion-mnist
-  python3)
+# What the build and the tests need (python3: the benchmark smoke test reads the JSON it writes with Python;
+# libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, sharing its threads with loom's).
+required=(cmake g++ make zlib1g-dev libpng-dev libopenblas-openmp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
+  dataset-fashion-mnist python3)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).
-# (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere.)
-optional=(python3-torch python3-pip chromium clang libclang-rt-dev)
+# (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere;
+# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path.)
+optional=(python3-torch python3-pip chromium clang libclang-rt-dev libomp-dev)
 all=0
 for arg in "$@"; do
   case $arg in
@@ -30,8 +32,9 @@ done
 # --- Debian or Ubuntu? ---------------------------------------------------------------------------------------------
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   die "this script needs apt-get and dpkg (Debian 12 / Ubuntu); elsewhere install CMake >= 3.24, g++ (C++17), make," \
-    "zlib, libpng, GoogleTest, CLI11, nlohmann-json 3, Python 3, the Fashion-MNIST data set (the four .gz files, in" \
-    "/usr/share/datasets/fashion-mnist or \$FASHION_MNIST_DIR), the CUDA toolkit 12 or 13 and cuDNN 9"
+    "zlib, libpng, OpenBLAS built with OpenMP, GoogleTest, CLI11, nlohmann-json 3, Python 3, the Fashion-MNIST data" \
+    "set (the four .gz files, in /usr/share/datasets/fashion-mnist or \$FASHION_MNIST_DIR), the CUDA toolkit 12 or" \
+    "13 and cuDNN 9"
 fi
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)

@@ -92,6 +92,23 @@ expect_silent 2 "--validation-split must be a number, got 'nan'" --validation-sp
 expect_silent 2 "--stop-at-loss 1e999 is too large for a 64-bit float" --stop-at-loss 1e999 --device cpu
 # The GPU-only flags alike on the CPU.
 expect_silent 2 "--no-graph needs the GPU" --no-graph --device cpu
+# The CPU path's thread count: the flag, then the environment; refused before anything runs.
+expect_silent 2 "^$name: --threads must be a whole number from 1 to 1024, got '0'$" --threads 0 --device cpu
+expect_silent 2 "^$name: --threads must be a whole number from 1 to 1024, got '1025'$" --threads 1025 --device cpu
+expect_silent 2 "^$name: --threads sets the CPU path's threads: with --device cuda every op runs on the GPU$" \
+  --threads 2 --device cuda
+OPENBLAS_NUM_THREADS=many expect_silent 2 "^$name: \\\$OPENBLAS_NUM_THREADS must be a whole number of threads $(
+  )from 1 to 1024, got 'many'$" --device cpu
+# A bad $OMP_NUM_THREADS: OpenMP's runtime warns first, as the program loads (nothing loom can silence); loom's own
+# line comes last, naming the variable, and nothing runs.
+err=$(OMP_NUM_THREADS=lots "$app" --device cpu 2>&1 >"$scratch/omp.out")
+rc=$?
+if [ "$rc" -ne 2 ] || [ -s "$scratch/omp.out" ] || [ "$(printf '%s\n' "$err" | tail -n 1)" != \
+    "$name: \$OMP_NUM_THREADS must be a whole number of threads from 1 to 1024, got 'lots'" ]; then
+  fail "OMP_NUM_THREADS=lots: exit $rc (expected 2), stdout '$(head -c 100 "$scratch/omp.out")', stderr: $err"
+else
+  echo "ok: $name OMP_NUM_THREADS=lots -> 2: $(printf '%s\n' "$err" | tail -n 1)"
+fi
 # Control bytes in what the user typed are spelled out, never sent raw to the terminal.
 expect_silent 2 "^$name: --data: $scratch/\\\\x1b\[31mred: Fashion-MNIST directory not found" \
   --data "$scratch/"$'\e[31m'red --device cpu

@@ -21,6 +21,7 @@
 #include "engine/runtime/errors.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/data/idx_reader.h"
+#include "tests/test_support.h"
 
 namespace {
 
@@ -542,29 +543,7 @@ TEST_F(IdxFiles, FashionMnistRejectsTestImagesOfAnotherSize) {
 
 // --- resolve_fashion_mnist_dir -------------------------------------------------------------------------------------
 
-// Sets or clears an environment variable for one test and puts the old value back, whatever the test does.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      setenv(name, value, 1);
-    else
-      unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      setenv(name_, old_->c_str(), 1);
-    else
-      unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using loom::test::ScopedEnv;
 
 TEST(FashionMnistDir, FlagBeatsEnvironmentBeatsDefault) {
   const std::string default_dir = "/usr/share/datasets/fashion-mnist";

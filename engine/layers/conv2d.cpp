@@ -1,6 +1,7 @@
 #include "engine/layers/conv2d.h"
 
 #include "engine/runtime/errors.h"
+#include "engine/runtime/host_scratch.h"
 
 namespace loom {
 
@@ -53,7 +54,20 @@ void Conv2D::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) 
   bias_grad_ = std::move(grads.at(1));
 }
 
+int64_t Conv2D::scratch_floats_per_sample(Device device) const {
+  return device == Device::CPU ? cpu::conv2d_scratch_floats(sample_with_batch(1)) : 0;
+}
+
+Conv2dGeometry Conv2D::sample_with_batch(int64_t rows) const {
+  Conv2dGeometry g = sample_;
+  g.batch = rows;
+  return g;
+}
+
+// The GPU plans cuDNN's algorithms and workspace; the CPU reserves the shared im2col scratch, so that neither
+// allocates inside a training step.
 void Conv2D::prepare(Device device, int64_t rows, bool needs_input_gradient) {
+  if (device == Device::CPU) reserve_host_scratch(cpu::conv2d_scratch_floats(sample_with_batch(rows)));
   plans_.prepare(device, rows, sample_, name(), needs_input_gradient);
 }
 

@@ -150,6 +150,14 @@ void expect_shape(const Tensor& t, const Shape& shape, const char* op, const cha
                 shape_str(shape));
 }
 
+bool has_shape(const Tensor& t, std::initializer_list<int64_t> shape) {
+  return std::equal(t.shape().begin(), t.shape().end(), shape.begin(), shape.end());
+}
+
+void expect_shape(const Tensor& t, std::initializer_list<int64_t> shape, const char* op, const char* name) {
+  if (!has_shape(t, shape)) expect_shape(t, Shape(shape), op, name);
+}
+
 void expect_same_device(const char* op, std::initializer_list<const Tensor*> tensors) {
   const Tensor* first = *tensors.begin();
   for (const Tensor* t : tensors)

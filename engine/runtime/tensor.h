@@ -90,8 +90,12 @@ class Tensor {
   DType dtype_ = DType::F32;
 };
 
-// Shape checks for op entry points: throw loom::Error naming the op and both shapes.
+// Shape checks for op entry points: throw loom::Error naming the op and both shapes. Ops run them on every call, inside
+// training steps, so a shape written out as a braced list ({rows, cols}) is compared as it is, never built into a
+// Shape (which would allocate) unless the check fails.
+bool has_shape(const Tensor& t, std::initializer_list<int64_t> shape);
 void expect_shape(const Tensor& t, const Shape& shape, const char* op, const char* name);
+void expect_shape(const Tensor& t, std::initializer_list<int64_t> shape, const char* op, const char* name);
 void expect_same_device(const char* op, std::initializer_list<const Tensor*> tensors);
 
 }  // namespace loom

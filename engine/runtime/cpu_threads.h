@@ -1,0 +1,33 @@
+// How many threads the CPU path runs on. Its loops and its matrix products share one pool, OpenMP's (CMakeLists.txt
+// insists on OpenBLAS's OpenMP build), so one number sets both. Programs choose it once, before the first CPU op:
+//   --threads N  >  $OMP_NUM_THREADS  >  $OPENBLAS_NUM_THREADS  >  the cores this process may run on.
+// A library user who sets nothing gets OpenMP's own default ($OMP_NUM_THREADS, else every core it may run on).
+#pragma once
+
+#include <string>
+
+namespace loom {
+
+// More threads than this is a typo, not a machine.
+constexpr int kMaxCpuThreads = 1024;
+
+struct CpuThreadChoice {
+  int threads = 1;
+  std::string source;  // for messages: "--threads", "$OMP_NUM_THREADS", "$OPENBLAS_NUM_THREADS", "cores"
+};
+
+// The count the environment or the machine chooses, when no flag does. A variable that is set but not a whole number
+// from 1 to kMaxCpuThreads is refused (loom::UsageError naming it and quoting its value); an empty one counts as
+// unset. $OMP_NUM_THREADS may be a list (one count per nesting level): its first entry is the count.
+CpuThreadChoice default_cpu_threads();
+
+// The cores this process may run on (its CPU affinity mask; 1 if that cannot be read).
+int usable_cores();
+
+// Every later CPU op, BLAS included, runs on `threads` threads (1 to kMaxCpuThreads, else loom::UsageError).
+void set_cpu_threads(int threads);
+
+// The count CPU ops run on now.
+int cpu_threads();
+
+}  // namespace loom
