@@ -8,7 +8,7 @@
 #      builds for sm_90 (H100/H200) into build-sm90/ and gathers the binaries (loom_tests, train_mlp, train_cnn,
 #      predict, report, bench_epoch, bench_kernels, device_info), the data set, the Python scripts, this script,
 #      BUILD_INFO (commit and changed files) and gpu_tests.filter (the tests that need a GPU, found by running the
-#      suite here under LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 41 MiB; gpu_bundle/ and build-sm90/ are ignored by git).
+#      suite here under LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 46 MiB; gpu_bundle/ and build-sm90/ are ignored by git).
 #   2. on the GPU, in ONE call of the device tool (gpu_bundle/ is ignored by git, so it must be carried):
 #        run(command='bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"', carry=['gpu_bundle'])
 #      finds cuDNN/cuBLAS (Python's site-packages included) and runs, most important first, each under its own
