@@ -11,8 +11,11 @@
 // A loop that does arithmetic, not just memory traffic, compiled twice: for AVX2 (eight floats at a time) and for
 // any x86-64 (SSE2, four), the loader picking the one the CPU runs (GCC's and clang's target_clones, an ifunc). "avx2"
 // brings no FMA, so no multiply-add is contracted into one rounding: both clones round as the reference does.
-// `flatten` inlines what the function calls (the reference template) into each clone.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GCC's `flatten` inlines what the function calls (the reference template) into each clone; clang refuses it beside
+// target_clones and decides on inlining itself.
+#if defined(__x86_64__) && defined(__clang__)
+#define LOOM_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#elif defined(__x86_64__) && defined(__GNUC__)
 #define LOOM_AVX2_CLONES __attribute__((target_clones("avx2", "default"), flatten))
 #else
 #define LOOM_AVX2_CLONES
