@@ -43,8 +43,8 @@ def main():
     parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto")
     parser.add_argument("--data", default="")
     parser.add_argument("--threads", type=int, default=0,
-                        help="CPU threads for both (loom's --threads, torch.set_num_threads); 0: each one's default, "
-                             "every core")
+                        help="CPU threads for both (loom's --threads, torch.set_num_threads); 0: each one's default "
+                             "(loom: every core it may run on; PyTorch: its own choice, which Debian's makes 1)")
     parser.add_argument("--python", default=python_with_torch(),
                         help="the Python that has PyTorch (default: this one, else /usr/bin/python3 if it has it)")
     parser.add_argument("--json", help="write every result and the ratios here")

@@ -338,17 +338,23 @@ run() {
   note "loom GPU session on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC')" \
     "bundle: $(head -n 2 "$bundle/BUILD_INFO" 2>/dev/null | tr '\n' ' ')"
 
-  # --- Setup (not timed as a step; every command bounded). The bundle's host libraries (OpenBLAS, ...) first, ahead
-  # of any the machine has: the programs were built against these (and need OpenBLAS's OpenMP build).
+  # --- Setup (not timed as a step; every command bounded). The bundle's host libraries that the machine lacks go on
+  # LD_LIBRARY_PATH, and OpenBLAS always (the programs need its OpenMP build): the others, found in the machine's
+  # own loader cache, are left to it, so Python and PyTorch, which run here too, keep the libraries they were built
+  # against.
   if compgen -G "$bundle/lib/*.xz" >/dev/null; then
     mkdir -p "$work/lib"
-    local packed
+    local packed lib
     for packed in "$bundle"/lib/*.xz; do
+      lib=$(basename "$packed" .xz)
+      if [ "$lib" != libopenblas.so.0 ] && ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$lib "; then
+        continue
+      fi
       if command -v xz >/dev/null 2>&1; then
-        xz -dc "$packed" >"$work/lib/$(basename "$packed" .xz)"
+        xz -dc "$packed" >"$work/lib/$lib"
       else
         python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-          "$packed" "$work/lib/$(basename "$packed" .xz)"
+          "$packed" "$work/lib/$lib"
       fi
     done
     export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

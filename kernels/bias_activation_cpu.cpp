@@ -1,5 +1,7 @@
 #include "kernels/bias_activation.h"
 
+#include <algorithm>
+
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
 #include "kernels/cpu_parallel.h"
@@ -27,11 +29,18 @@ void cpu_bias_activation_backward(const float* y, float* dy, float* dbias, int64
     cpu::parallel_ranges(rows * cols, 1, [&](int64_t begin, int64_t end) {
       ref::relu_backward(y + begin, dy + begin, dy + begin, end - begin);  // the mask of bias_activation_backward
     });
-  cpu::parallel_ranges(cols, rows, [&](int64_t first, int64_t last) {
-    for (int64_t c = first; c < last; ++c) dbias[c] = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* dz = dy + r * cols;
-      for (int64_t c = first; c < last; ++c) dbias[c] += dz[c];
+  // Blocks of 16 columns (a cache line of dbias: threads never share one), summed on the stack, not through dbias
+  // (which might alias dy, so the compiler would store every partial sum).
+  constexpr int64_t kBlock = 16;
+  cpu::parallel_ranges((cols + kBlock - 1) / kBlock, kBlock * rows, [&](int64_t first_block, int64_t last_block) {
+    for (int64_t c0 = first_block * kBlock; c0 < std::min(cols, last_block * kBlock); c0 += kBlock) {
+      const int64_t width = std::min(kBlock, cols - c0);
+      float sums[kBlock] = {};
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* dz = dy + r * cols + c0;
+        for (int64_t c = 0; c < width; ++c) sums[c] += dz[c];
+      }
+      for (int64_t c = 0; c < width; ++c) dbias[c0 + c] = sums[c];
     }
   });
 }

@@ -2,6 +2,7 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <omp.h>
@@ -18,6 +19,9 @@ int count_from_environment(const char* name) {
   if (!value || !*value) return 0;
   std::string text(value);
   if (std::string(name) == "OMP_NUM_THREADS") text = text.substr(0, text.find(','));
+  // Blanks around the number, as OpenMP's runtime allows them.
+  text.erase(0, text.find_first_not_of(" \t"));
+  text.erase(text.find_last_not_of(" \t") + 1);
   long long count = 0;
   bool digits = !text.empty() && text.size() <= 9;
   for (char c : text) {
@@ -35,7 +39,8 @@ int count_from_environment(const char* name) {
 int usable_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  // A fixed cpu_set_t holds 1,024 CPUs; on a larger machine the call fails and OpenMP's own count stands in.
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return std::max(1, omp_get_num_procs());
   const int count = CPU_COUNT(&set);
   return count > 0 ? count : 1;
 }
