@@ -29,8 +29,8 @@ void cpu_bias_activation_backward(const float* y, float* dy, float* dbias, int64
     cpu::parallel_ranges(rows * cols, 1, [&](int64_t begin, int64_t end) {
       ref::relu_backward(y + begin, dy + begin, dy + begin, end - begin);  // the mask of bias_activation_backward
     });
-  // Blocks of 16 columns (a cache line of dbias: threads never share one), summed on the stack, not through dbias
-  // (which might alias dy, so the compiler would store every partial sum).
+  // Blocks of 16 columns (a cache line's worth of dbias, so threads seldom write the same line), summed on the stack,
+  // not through dbias (which might alias dy, so the compiler would store every partial sum).
   constexpr int64_t kBlock = 16;
   cpu::parallel_ranges((cols + kBlock - 1) / kBlock, kBlock * rows, [&](int64_t first_block, int64_t last_block) {
     for (int64_t c0 = first_block * kBlock; c0 < std::min(cols, last_block * kBlock); c0 += kBlock) {
