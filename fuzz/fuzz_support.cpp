@@ -24,6 +24,14 @@ std::string bytes_of(const uint8_t* data, size_t size) {
   return size ? std::string(reinterpret_cast<const char*>(data), size) : std::string();
 }
 
+std::optional<loom::SafetensorsFile> parsed_safetensors(const std::string& bytes) {
+  try {
+    return loom::SafetensorsFile::parse(bytes, "fuzz input");
+  } catch (const loom::Error&) {
+    return std::nullopt;
+  }
+}
+
 ScratchFile::ScratchFile(const std::string& extension) {
   const char* tmp = std::getenv("TMPDIR");
   std::string folder = std::string(tmp && *tmp ? tmp : "/tmp") + "/loom_fuzz_XXXXXX";

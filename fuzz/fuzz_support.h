@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/io/safetensors.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/callback.h"
@@ -32,6 +34,10 @@ void expect_loom_errors(Read read) {
 void check(bool condition, const std::string& what);
 
 std::string bytes_of(const uint8_t* data, size_t size);
+
+// The bytes as a safetensors file, or nothing when SafetensorsFile::parse refuses them: the readers of saved models
+// and checkpoints parse a file with it first, so they would refuse such bytes the same way.
+std::optional<loom::SafetensorsFile> parsed_safetensors(const std::string& bytes);
 
 // One file, rewritten for every input, for readers that take only a path: in a private folder under $TMPDIR (or
 // /tmp), named "input<extension>" (the history reader tells CSV from JSON by the name), removed at exit.
