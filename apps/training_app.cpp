@@ -28,13 +28,18 @@ namespace {
 // The flags a resumed run must share with the run that wrote the checkpoint (the architecture and the optimizer's
 // settings are checked apart, from the model itself).
 RunSettings resume_settings(const TrainingFlags& flags) {
-  return {{"--batch-size", std::to_string(flags.batch_size)},
+  RunSettings settings = {{"--batch-size", std::to_string(flags.batch_size)},
           {"--validation-split", flag_value_text(flags.validation_split)},
           // A cosine decays over the run's --epochs: resuming it towards another end would change the rates.
           {"--lr-schedule", flags.lr_schedule == "cosine" ? "cosine (--epochs " + std::to_string(flags.epochs) + ")"
                                                           : flags.lr_schedule},
           {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
           {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"}};
+  // Only when set, so that checkpoints written before these flags existed still resume.
+  if (flags.steps_per_epoch > 0) settings.emplace("--steps-per-epoch", std::to_string(flags.steps_per_epoch));
+  if (flags.random_shift > 0) settings.emplace("--random-shift", std::to_string(flags.random_shift));
+  if (flags.random_flip) settings.emplace("--random-flip", "on");
+  return settings;
 }
 
 // How the run was made, for the saved files and the report: the program, the device and every training flag.
@@ -50,12 +55,17 @@ RunDescription run_description(const TrainingFlags& flags, const std::string& pr
                         {"device", device_text},
                         {"--epochs", std::to_string(flags.epochs)},
                         {"--batch-size", std::to_string(flags.batch_size)},
+                        {"--steps-per-epoch", flags.steps_per_epoch > 0 ? std::to_string(flags.steps_per_epoch)
+                                                                        : "all"},
                         {"--lr", flag_value_text(flags.learning_rate)},
                         {"--seed", std::to_string(flags.seed)},
                         {"--validation-split", flag_value_text(flags.validation_split)},
                         {"--lr-schedule", flags.lr_schedule},
                         {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
-                        {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"}};
+                        {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"},
+                        {"--random-shift", std::to_string(flags.random_shift)},
+                        {"--random-flip", flags.random_flip ? "on" : "off"}};
+  if (!flags.preset.empty()) run.insert(run.begin() + 1, {"--preset", flags.preset});
   if (device == Device::CUDA) {
     run.emplace_back("--tf32", flags.tf32 ? "on" : "off");
     run.emplace_back("CUDA graph", flags.no_graph ? "off (--no-graph)" : "on");
@@ -95,6 +105,9 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
                   "Fashion-MNIST directory (default: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist)");
   add_whole_number_option(app, "--epochs", flags.epochs, 1, "training epochs");
   add_whole_number_option(app, "--batch-size", flags.batch_size, 1, "samples per training step");
+  add_whole_number_option(app, "--steps-per-epoch", flags.steps_per_epoch, 1,
+                          "train at most N batches an epoch (Keras's steps_per_epoch; default: the whole set)")
+      ->default_str("");
   add_real_number_option(app, "--lr", flags.learning_rate, "Adam learning rate", kPositiveNumber);
   add_unsigned_number_option(app, "--seed", flags.seed, "seed for initialisation and shuffling (0 to 2^64-1)");
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
@@ -118,6 +131,11 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
                  "constant; step (halve every 3 epochs); cosine (to 0 over the run); plateau (halve after 2 epochs "
                  "without improvement of the loss, or val_loss with a validation split)")
       ->capture_default_str();
+  add_whole_number_option(app, "--random-shift", flags.random_shift, 0,
+                          "augment: shift each training image by up to N pixels up/down and left/right (zeros "
+                          "fill in); never the test or validation images",
+                          kMaxRandomShift);
+  app.add_flag("--random-flip", flags.random_flip, "augment: mirror each training image left to right, one in two");
   add_path_option(app, "--history", flags.history,
                   "write the per-epoch figures to FILE.csv (Keras CSVLogger) or FILE.json");
   add_path_option(app, "--save", flags.save,
@@ -223,9 +241,11 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   FitOptions options;
   options.epochs = flags.epochs;
   options.batch_size = flags.batch_size;
+  options.max_steps_per_epoch = flags.steps_per_epoch;
   options.seed = flags.seed;
   options.cuda_graph = !flags.no_graph;
   options.validation_split = flags.validation_split;
+  options.augmentation = {flags.random_shift, flags.random_flip};
   const std::string monitored = flags.validation_split > 0 ? "val_loss" : "loss";
   std::vector<std::unique_ptr<Callback>> callbacks;
   if (flags.stop_at_loss_given) callbacks.push_back(std::make_unique<StopAtThreshold>("loss", flags.stop_at_loss));

@@ -17,11 +17,15 @@ namespace loom::apps {
 
 // Widths beyond this are typos, not models: refused with the flag's name rather than failing an allocation.
 constexpr int64_t kMaxLayerWidth = 65536;
+// Shifts must leave part of a 28x28 image in view.
+constexpr int64_t kMaxRandomShift = 27;
 
 struct TrainingFlags {
+  std::string preset;         // train_cnn's --preset (empty for programs without one): shown with the run's settings
   std::string data;           // empty: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist
   int epochs = 10;
   int64_t batch_size = 32;
+  int64_t steps_per_epoch = 0;  // Keras's steps_per_epoch: at most this many batches an epoch; 0: the whole set
   float learning_rate = 1e-3f;
   uint64_t seed = 0;
   std::string device = "auto";
@@ -34,6 +38,8 @@ struct TrainingFlags {
   bool early_stopping_given = false;  // --early-stopping N: Keras's EarlyStopping, patience N, best weights restored
   int early_stopping = 0;
   std::string lr_schedule = "constant";
+  int64_t random_shift = 0;          // --random-shift N: training images shifted by up to N pixels each way
+  bool random_flip = false;          // --random-flip: training images mirrored left to right, one in two
   std::string history;               // --history FILE: the per-epoch figures as .csv or .json
   std::string save;                  // --save FILE: the weights after training (the restored best, if early stopping)
   std::string checkpoint;            // --checkpoint FILE: everything needed to resume, after every epoch

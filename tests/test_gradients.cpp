@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include "kernels/batch_norm.h"
 #include "kernels/bias_activation.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dense.h"
+#include "kernels/dropout.h"
 #include "kernels/relu.h"
 #include "kernels/softmax.h"
 #include "kernels/softmax_cross_entropy.h"
@@ -163,6 +165,64 @@ TEST(GradientCheck, SoftmaxThenCrossEntropyOnProbabilities) {
   ref::softmax_cross_entropy<double>(z.data(), labels.data(), scratch.data(), fused.data(), 1.0 / rows, nullptr,
                                      nullptr, rows, classes);
   for (size_t i = 0; i < fused.size(); ++i) EXPECT_NEAR(fused[i], dz[i], 1e-12) << "element " << i;
+}
+
+// Batch normalization in training mode: the batch's own statistics depend on x, so dx has the two extra terms
+// (through the mean and the variance) that a check per element catches if either is missing. Checked for a Dense
+// output (every row a sample) and an image batch (rows of pixels), with respect to x, gamma and beta.
+void check_batch_norm(int64_t m, int64_t c, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<double> x = random_doubles(m * c, rng, -2, 3), gamma = random_doubles(c, rng, 0.5, 1.5),
+                      beta = random_doubles(c, rng), r = random_doubles(m * c, rng);
+  std::vector<double> y(m * c), moving_mean(c, 0.0), moving_var(c, 1.0), mean(c), inv_std(c);
+  const BatchNormSettings settings;
+  auto loss = [&] {
+    ref::batch_norm_forward_training(x.data(), gamma.data(), beta.data(), y.data(), moving_mean.data(),
+                                     moving_var.data(), mean.data(), inv_std.data(), m, c, settings);
+    return dot(y, r);
+  };
+  loss();
+  std::vector<double> dx(m * c), dgamma(c), dbeta(c);
+  ref::batch_norm_backward(x.data(), gamma.data(), mean.data(), inv_std.data(), r.data(), dx.data(), dgamma.data(),
+                           dbeta.data(), m, c);
+  EXPECT_TRUE(check_gradient(x, loss, dx, "batch norm input"));
+  EXPECT_TRUE(check_gradient(gamma, loss, dgamma, "batch norm gamma"));
+  EXPECT_TRUE(check_gradient(beta, loss, dbeta, "batch norm beta"));
+}
+
+TEST(GradientCheck, BatchNormOverDenseFeatures) { check_batch_norm(6, 5, 31); }
+TEST(GradientCheck, BatchNormOverImageChannels) { check_batch_norm(2 * 3 * 3, 17, 32); }  // 17: a partial block
+
+// A gradient that leaves out the mean's path (dx = γ·inv_std·dy, as if the statistics were constants) is rejected.
+TEST(GradientCheck, CheckerRejectsBatchNormWithoutTheStatisticsPath) {
+  const int64_t m = 5, c = 3;
+  std::mt19937 rng(33);
+  std::vector<double> x = random_doubles(m * c, rng, -2, 3), r = random_doubles(m * c, rng);
+  std::vector<double> gamma(c, 1.0), beta(c, 0.0);
+  std::vector<double> y(m * c), moving_mean(c, 0.0), moving_var(c, 1.0), mean(c), inv_std(c);
+  auto loss = [&] {
+    ref::batch_norm_forward_training(x.data(), gamma.data(), beta.data(), y.data(), moving_mean.data(),
+                                     moving_var.data(), mean.data(), inv_std.data(), m, c, BatchNormSettings{});
+    return dot(y, r);
+  };
+  loss();
+  std::vector<double> wrong(m * c);
+  for (int64_t i = 0; i < m * c; ++i) wrong[i] = gamma[i % c] * inv_std[i % c] * r[i];
+  EXPECT_FALSE(check_gradient(x, loss, wrong, "batch norm without the statistics' gradient"));
+}
+
+// Dropout is linear in x for a fixed mask (the step and key fix it), so its gradient is the mask scaled.
+TEST(GradientCheck, Dropout) {
+  const int64_t n = 50;
+  std::mt19937 rng(34);
+  std::vector<double> x = random_doubles(n, rng), r = random_doubles(n, rng), y(n), dx(n);
+  const PhiloxKey key = philox_key(5, kFirstLayerStream);
+  auto loss = [&] {
+    ref::dropout(x.data(), y.data(), n, 0.4f, key, 7);
+    return dot(y, r);
+  };
+  ref::dropout(r.data(), dx.data(), n, 0.4f, key, 7);
+  EXPECT_TRUE(check_gradient(x, loss, dx, "dropout input"));
 }
 
 }  // namespace

@@ -10,10 +10,12 @@
 
 #include "engine/runtime/cuda_context.h"
 #include "kernels/adam.h"
+#include "kernels/batch_norm.h"
 #include "kernels/bias_activation.h"
 #include "kernels/conv2d.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dense.h"
+#include "kernels/dropout.h"
 #include "kernels/gather_batch.h"
 #include "kernels/relu.h"
 #include "kernels/sgd.h"
@@ -477,6 +479,110 @@ TEST(OpChecks, OutOfRangeLabelIsReportedOnTheCpu) {
   Tensor z = Tensor::zeros({2, 10}, Device::CPU), p = Tensor::zeros({2, 10}, Device::CPU);
   Tensor labels = make_labels({3, 10}, Device::CPU);
   EXPECT_THROW(softmax_cross_entropy(z, labels, p, nullptr, 1.f, nullptr), std::exception);
+}
+
+// Training mode (batch statistics, the moving statistics' update), inference (moving statistics) and backward, for
+// a Dense output and for image batches viewed as rows of pixels. cuDNN plans per row count, as the layer does.
+TYPED_TEST(OpParity, BatchNormTrainingInferenceAndBackward) {
+  const Device dev = TestFixture::device;
+  for (const Shape& shape : {Shape{32, 20}, Shape{4, 5, 5, 70}, Shape{1, 3, 3, 16}}) {
+    SCOPED_TRACE(shape_str(shape));
+    const int64_t c = shape.back(), m = shape_numel(shape) / c;
+    std::mt19937 rng(static_cast<unsigned>(m + c));
+    auto x = random_floats(m * c, rng, -2.f, 3.f), gamma = random_floats(c, rng, 0.5f, 1.5f),
+         beta = random_floats(c, rng), moving_mean = random_floats(c, rng),
+         moving_var = random_floats(c, rng, 0.5f, 2.f), dy = random_floats(m * c, rng);
+    BatchNormSettings settings;
+    settings.momentum = 0.9f;  // a large step, so a wrong update shows
+    std::unique_ptr<cuda::BatchNormPlan> plan;
+    if (dev == Device::CUDA) plan = std::make_unique<cuda::BatchNormPlan>(BatchNormGeometry{m, 1, c}, "parity");
+    Tensor tx = make_tensor(x, shape, dev), tg = make_tensor(gamma, {c}, dev), tb = make_tensor(beta, {c}, dev);
+    Tensor tmm = make_tensor(moving_mean, {c}, dev), tmv = make_tensor(moving_var, {c}, dev);
+    Tensor ty = poisoned(shape, dev), tmean = poisoned({c}, dev), tinv = poisoned({c}, dev);
+
+    // Inference first: it reads the moving statistics before the training pass moves them.
+    std::vector<double> xd = to_double(x), gd = to_double(gamma), bd = to_double(beta), mmd = to_double(moving_mean),
+                        mvd = to_double(moving_var), yd(m * c);
+    batch_norm_forward_inference(tx, tg, tb, tmm, tmv, ty, settings, plan.get());
+    ref::batch_norm_forward_inference(xd.data(), gd.data(), bd.data(), mmd.data(), mvd.data(), yd.data(), m, c,
+                                      settings);
+    EXPECT_TRUE(all_close(ty.to_vector(), yd, 1e-5, 1e-5, "inference output"));
+
+    ty = poisoned(shape, dev);
+    std::vector<double> meand(c), invd(c);
+    batch_norm_forward_training(tx, tg, tb, ty, tmm, tmv, tmean, tinv, settings, plan.get());
+    ref::batch_norm_forward_training(xd.data(), gd.data(), bd.data(), yd.data(), mmd.data(), mvd.data(), meand.data(),
+                                     invd.data(), m, c, settings);
+    EXPECT_TRUE(all_close(ty.to_vector(), yd, 1e-5, 1e-4, "training output"));     // m-term float sums
+    EXPECT_TRUE(all_close(tmean.to_vector(), meand, 1e-6, 1e-5, "batch mean"));
+    EXPECT_TRUE(all_close(tinv.to_vector(), invd, 1e-6, 1e-4, "batch inv_std"));
+    EXPECT_TRUE(all_close(tmm.to_vector(), mmd, 1e-6, 1e-5, "moving mean"));
+    EXPECT_TRUE(all_close(tmv.to_vector(), mvd, 1e-6, 1e-4, "moving variance"));  // from inv_std on the GPU
+
+    Tensor tdy = make_tensor(dy, shape, dev), tdx = poisoned(shape, dev), tdg = poisoned({c}, dev),
+           tdb = poisoned({c}, dev);
+    std::vector<double> dyd = to_double(dy), dxd(m * c), dgd(c), dbd(c);
+    batch_norm_backward(tx, tg, tmean, tinv, tdy, &tdx, tdg, tdb, settings, plan.get());
+    ref::batch_norm_backward(xd.data(), gd.data(), meand.data(), invd.data(), dyd.data(), dxd.data(), dgd.data(),
+                             dbd.data(), m, c);
+    EXPECT_TRUE(all_close(tdx.to_vector(), dxd, 1e-4, 1e-3, "input gradient"));  // differences of m-term sums
+    EXPECT_TRUE(all_close(tdg.to_vector(), dgd, 1e-4, 1e-4, "gamma gradient"));
+    EXPECT_TRUE(all_close(tdb.to_vector(), dbd, 1e-4, 1e-4, "beta gradient"));
+  }
+}
+
+// The same mask on every device, element for element (an odd length leaves a partial block of four), drawn for the
+// step the state holds.
+TYPED_TEST(OpParity, DropoutDrawsTheReferenceMask) {
+  const Device dev = TestFixture::device;
+  const int64_t n = 1001;
+  std::mt19937 rng(41);
+  auto x = random_floats(n, rng);
+  const PhiloxKey key = philox_key(3, kFirstLayerStream + 4);
+  Tensor tx = make_tensor(x, {n}, dev), ty = poisoned({n}, dev);
+  Tensor state = make_labels({0, 12, 0, 0}, dev);
+  dropout(tx, ty, 0.3f, key, state);
+  std::vector<float> expected(n);
+  ref::dropout(x.data(), expected.data(), n, 0.3f, key, 12);
+  EXPECT_EQ(ty.to_vector(), expected);
+}
+
+// Shifts, flips and the zeros they bring in, for one-channel and three-channel images, at the state's cursor and
+// step: the same pixels on every device.
+TYPED_TEST(OpParity, AugmentedGatherMatchesTheReference) {
+  const Device dev = TestFixture::device;
+  for (const Shape& sample : {Shape{28, 28}, Shape{6, 5, 3}}) {
+    SCOPED_TRACE(shape_str(sample));
+    const int64_t stored = 40, size = shape_numel(sample), n = 9, begin = 17;
+    std::mt19937 rng(static_cast<unsigned>(size));
+    std::vector<uint8_t> images(stored * size), labels(stored);
+    for (auto& v : images) v = static_cast<uint8_t>(1 + rng() % 255);  // never 0: a shifted-in zero shows
+    for (auto& v : labels) v = static_cast<uint8_t>(rng() % 10);
+    std::vector<int32_t> order(stored);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    Shape image_shape{stored};
+    image_shape.insert(image_shape.end(), sample.begin(), sample.end());
+    Shape batch_shape = image_shape;
+    batch_shape[0] = n;
+    Tensor ti = Tensor::wrap(images.data(), image_shape, Device::CPU, DType::U8).to(dev);
+    Tensor tl = Tensor::wrap(labels.data(), {stored}, Device::CPU, DType::U8).to(dev);
+    Tensor to = make_labels(order, dev);
+    const std::vector<int32_t> state_words = {static_cast<int32_t>(begin), 5, 0, 0};
+    Tensor state = make_labels(state_words, dev);
+    const Augmentation augmentation{2, true};
+    const PhiloxKey key = philox_key(9, kAugmentationStream);
+    Tensor x = poisoned(batch_shape, dev), y({n}, dev, DType::I32);
+    gather_augmented_batch(ti, tl, to, state, augmentation, key, x, y);
+    std::vector<float> expected(n * size);
+    std::vector<int32_t> expected_labels(n);
+    const ImageLayout layout{sample[0], sample[1], sample.size() == 3 ? sample[2] : 1};
+    ref::gather_augmented_batch(images.data(), labels.data(), order.data(), state_words.data(), expected.data(),
+                                expected_labels.data(), n, layout, augmentation, key);
+    EXPECT_EQ(x.to_vector(), expected);
+    Tensor yh = y.to(Device::CPU);
+    EXPECT_EQ(std::vector<int32_t>(yh.data<int32_t>(), yh.data<int32_t>() + n), expected_labels);
+  }
 }
 
 }  // namespace

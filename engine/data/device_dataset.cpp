@@ -55,6 +55,29 @@ std::mt19937_64 shuffle_generator_from(const std::string& state) {
 
 void DeviceDataset::set_shuffle_state(const std::string& state) { rng_ = shuffle_generator_from(state); }
 
+void DeviceDataset::set_augmentation(const Augmentation& augmentation, PhiloxKey key, const std::string& who) {
+  if (augmentation.active()) {
+    const Shape& s = sample_shape_;
+    const bool image = s.size() == 2 || (s.size() == 3 && s[2] >= 1);
+    if (!image)
+      throw UsageError(who + ": augmentation needs images (height, width) or (height, width, channels), the samples "
+                       "are " + shape_str(s));
+    if (augmentation.max_shift < 0 || augmentation.max_shift >= std::min(s[0], s[1]))
+      throw UsageError(who + ": a random shift of up to " + std::to_string(augmentation.max_shift) +
+                       " pixels must be at least 0 and less than the " + std::to_string(s[0]) + "x" +
+                       std::to_string(s[1]) + " images' sides");
+  }
+  augmentation_ = augmentation;
+  augmentation_key_ = key;
+}
+
+void DeviceDataset::gather_training(const Tensor& cursor, const Tensor& step_state, Tensor& x, Tensor& y) const {
+  if (augmentation_.active())
+    gather_augmented_batch(images_, labels_, order_, step_state, augmentation_, augmentation_key_, x, y);
+  else
+    gather_batch(images_, labels_, order_, cursor, x, y);
+}
+
 void DeviceDataset::gather(const Tensor& cursor, Tensor& x, Tensor& y) const {
   gather_batch(images_, labels_, order_, cursor, x, y);
 }

@@ -2,8 +2,8 @@
 // of the current epoch beside it and the shuffle's random generator, so an epoch moves only its order and a later
 // run can save and restore where the shuffle stands. Batches are gathered, scaled by 1/255 and widened on the
 // device from the position a cursor names (the training step state's, or an evaluation's own), so the same
-// enqueued step serves every batch. The gather is also where augmentation will apply, and the order where a rank's
-// shard of each epoch will be chosen.
+// enqueued step serves every batch. The gather is also where training batches are augmented, and the order where a
+// rank's shard of each epoch will be chosen.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +13,7 @@
 
 #include "engine/data/labeled_images.h"
 #include "engine/runtime/tensor.h"
+#include "kernels/gather_batch.h"
 
 namespace loom {
 
@@ -35,6 +36,14 @@ class DeviceDataset {
   // Enqueues the batch at `cursor` (int32 [1]): x float [rows, ...input], y int32 [rows].
   void gather(const Tensor& cursor, Tensor& x, Tensor& y) const;
 
+  // Training batches are augmented (kernels/gather_batch.h) with draws from `key`; inactive by default. Fit sets it
+  // from its options; UsageError (starting with `who`) when the samples are not images the shifts fit in.
+  void set_augmentation(const Augmentation& augmentation, PhiloxKey key, const std::string& who);
+  const Augmentation& augmentation() const { return augmentation_; }
+  // Enqueues the training step's batch: the one at `cursor` (the step state's slot), augmented when set, keyed by
+  // the step count in `step_state` (int32 [kStepStateSlots], of which `cursor` is the first word).
+  void gather_training(const Tensor& cursor, const Tensor& step_state, Tensor& x, Tensor& y) const;
+
   std::mt19937_64& shuffle_generator() { return rng_; }
   // The generator's state as text (the standard library's own notation), for checkpoints, and back: a malformed
   // state is a loom::Error.
@@ -47,6 +56,8 @@ class DeviceDataset {
   std::mt19937_64 rng_;
   int64_t size_ = 0;
   Shape sample_shape_;
+  Augmentation augmentation_;
+  PhiloxKey augmentation_key_;
 };
 
 }  // namespace loom

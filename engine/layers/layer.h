@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/runtime/tensor.h"
+#include "kernels/philox.h"
 
 namespace loom {
 
@@ -34,8 +35,9 @@ struct ParamSpec {
 };
 
 // Keras's get_config(): the settings that rebuild a layer, by name ("units": 128, "activation": "relu",
-// "kernel_size": [3, 3]); engine/model/architecture.cpp writes them into saved models and makes layers from them.
-using LayerSetting = std::variant<int64_t, std::string, std::vector<int64_t>>;
+// "kernel_size": [3, 3], "rate": 0.25); engine/model/architecture.cpp writes them into saved models and makes layers
+// from them. A real-valued setting is a float in the layer, written in its shortest decimal form.
+using LayerSetting = std::variant<int64_t, std::string, std::vector<int64_t>, double>;
 using LayerConfig = std::map<std::string, LayerSetting>;
 
 class Layer {
@@ -61,6 +63,11 @@ class Layer {
   // `needs_input_gradient` is false for a layer whose backward() will always get a null dx (the model's first
   // trainable layer), so it can skip planning what it will never compute.
   virtual void prepare(Device /*device*/, int64_t /*rows*/, bool /*needs_input_gradient*/) {}
+
+  // Layers that draw random numbers in training (Dropout) get the training step's state (int32 [kStepStateSlots] on
+  // the model's device: the draws are keyed by its step count, read there) and the key of their own stream of
+  // numbers (the model's seed and the layer's place). Called by compile.
+  virtual void bind_random(const Tensor& /*step_state*/, PhiloxKey /*key*/) {}
 
   // A layer whose output is its input, reinterpreted (Flatten): the model passes views and skips the calls.
   virtual bool output_aliases_input() const { return false; }

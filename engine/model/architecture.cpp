@@ -6,8 +6,10 @@
 
 #include "engine/io/file_text.h"
 #include "engine/layers/activations.h"
+#include "engine/layers/batch_normalization.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/dense.h"
+#include "engine/layers/dropout.h"
 #include "engine/layers/flatten.h"
 #include "engine/layers/max_pool2d.h"
 #include "engine/runtime/errors.h"
@@ -30,6 +32,7 @@ json float_json(double value) {
 json setting_json(const LayerSetting& setting) {
   if (auto* number = std::get_if<int64_t>(&setting)) return *number;
   if (auto* text = std::get_if<std::string>(&setting)) return *text;
+  if (auto* real = std::get_if<double>(&setting)) return float_json(*real);
   return std::get<std::vector<int64_t>>(setting);
 }
 
@@ -54,6 +57,16 @@ int64_t bounded_int(const json& value, int64_t low, int64_t high, const std::str
     fail(what + " must be an integer from " + std::to_string(low) + " to " + std::to_string(high) + ", got " +
          shown_json(value));
   return value.get<int64_t>();
+}
+
+// A real-valued setting within [low, high) (`high_open`) or [low, high].
+double bounded_real(const json& value, double low, double high, bool high_open, const std::string& what) {
+  const bool inside = value.is_number() && value.get<double>() >= low &&
+                      (high_open ? value.get<double>() < high : value.get<double>() <= high);
+  if (!inside)
+    fail(what + " must be a number in [" + shown_json(json(low)) + ", " + shown_json(json(high)) +
+         (high_open ? ")" : "]") + ", got " + shown_json(value));
+  return value.get<double>();
 }
 
 std::vector<int64_t> pair_of(const json& value, int64_t high, const std::string& what) {
@@ -106,6 +119,16 @@ std::unique_ptr<Layer> layer_from(const json& entry, const std::string& where) {
       text_of(config["padding"], {"valid"}, at + " padding");
       return std::make_unique<MaxPool2D>(pool[0], pool[1], strides[0], strides[1]);
     }
+    if (type == "Dropout") {
+      expect_keys(config, {"rate"}, at);
+      return std::make_unique<Dropout>(bounded_real(config["rate"], 0, 1, true, at + " rate"));
+    }
+    if (type == "BatchNormalization") {
+      expect_keys(config, {"momentum", "epsilon"}, at);
+      return std::make_unique<BatchNormalization>(
+          static_cast<float>(bounded_real(config["momentum"], 0, 1, true, at + " momentum")),
+          static_cast<float>(bounded_real(config["epsilon"], 1e-5, 1, false, at + " epsilon")));
+    }
     if (type == "Flatten" || type == "ReLU" || type == "Softmax") {
       expect_keys(config, {}, at);
       if (type == "Flatten") return std::make_unique<Flatten>();
@@ -116,7 +139,8 @@ std::unique_ptr<Layer> layer_from(const json& entry, const std::string& where) {
     fail(at + ": " + e.what());
   }
   fail(where + " is of class '" + one_line(type, kShownBytes) +
-       "', which loom cannot make (Dense, Conv2D, MaxPooling2D, Flatten, ReLU, Softmax)");
+       "', which loom cannot make (Dense, Conv2D, MaxPooling2D, BatchNormalization, Dropout, Flatten, ReLU, "
+       "Softmax)");
 }
 
 std::unique_ptr<Optimizer> optimizer_from(const json& entry) {

@@ -6,7 +6,7 @@
 //    "loss": {"name": "sparse_categorical_crossentropy", "from_logits": true},
 //    "optimizer": {"name": "Adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07}}
 // Layer settings are the layers' config() (Keras's get_config); the classes loom makes from it are Dense, Conv2D,
-// MaxPooling2D, Flatten, ReLU and Softmax.
+// MaxPooling2D, BatchNormalization, Dropout, Flatten, ReLU and Softmax.
 #pragma once
 
 #include <cstdint>

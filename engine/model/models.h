@@ -30,6 +30,12 @@ std::unique_ptr<Sequential> make_mlp(const std::vector<int64_t>& hidden, Device 
 std::unique_ptr<Sequential> make_cnn(int64_t filters, int64_t dense, Device device, uint64_t seed,
                                      const AdamHyper& adam = {});
 
+// train_cnn's "best" preset, a deeper CNN with batch normalization and dropout: three blocks of Conv2D(f, 3x3, same)
+// → BatchNormalization → ReLU → MaxPool 2x2 with f = 32, 64, 128, then Flatten → Dense(256) → BatchNormalization →
+// ReLU → Dropout(0.3) → Dense(10, softmax). Input (28, 28, 1); 1,152 features reach the Dense layer.
+std::vector<std::unique_ptr<Layer>> best_cnn_layers();
+std::unique_ptr<Sequential> make_best_cnn(Device device, uint64_t seed, const AdamHyper& adam = {});
+
 // Views of 28x28 images as (28, 28, 1): the CNN's channels-last input. No copy; `data` must outlive the result.
 LabeledImages with_channel_axis(const LabeledImages& data);
 

@@ -71,6 +71,7 @@ class Sequential {
   // after the first trainable one (loom skips the gradient nothing needs). Multiply-adds count 2.
   int64_t training_flops_per_sample() const;
   Device device() const { return device_; }
+  uint64_t seed() const { return seed_; }
   const std::string& name() const { return name_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const Shape& input_shape() const { return shapes_.front(); }
@@ -131,6 +132,7 @@ class Sequential {
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> shapes_;  // per-sample shape entering layer i; shapes_.back() is the output
   Device device_ = Device::CPU;
+  uint64_t seed_ = 0;  // build's: initialisation, and the random numbers of training (dropout, augmentation)
   bool built_ = false;
 
   ParameterStore store_;

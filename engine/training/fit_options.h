@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/data/labeled_images.h"
+#include "kernels/gather_batch.h"
 
 namespace loom {
 
@@ -44,6 +45,9 @@ struct FitOptions {
   // evaluated after every epoch. 0 ≤ split < 1; ignored when validation_data is given.
   double validation_split = 0;
   const LabeledImages* validation_data = nullptr;  // evaluated after every epoch; must outlive fit
+  // Random shifts and flips of the training batches (kernels/gather_batch.h), drawn from the model's seed and the
+  // step count; never applied to validation. Images (height, width[, channels]) only.
+  Augmentation augmentation;
   // Called at Keras's hooks, in this order, after fit's own progress bar; owned by the caller.
   std::vector<Callback*> callbacks;
   // Stop at the first non-finite running loss and fail with loom::Error saying so (a Keras run would go on

@@ -20,7 +20,7 @@ TrainStep::TrainStep(Sequential& model)
 TrainStep::~TrainStep() = default;
 
 void TrainStep::enqueue(const DeviceDataset* data, BatchViews& v) {
-  if (data) data->gather(state_.cursor(), v.acts[0], v.labels);
+  if (data) data->gather_training(state_.cursor(), state_.words(), v.acts[0], v.labels);
   model_.forward(v, /*training=*/true);
   model_.compute_loss(v, totals_, /*with_gradient=*/true);
   model_.backward(v);
@@ -48,7 +48,8 @@ bool TrainStep::replay(const DeviceDataset& data, BatchViews& v) {
   if (!graph_failure_.empty()) return false;
   if (!graph_) graph_ = std::make_unique<CudaGraph>();
   const bool tf32 = CudaContext::get().tf32();
-  if (!graph_->ready() || graph_->stale() || graph_data_ != &data || graph_rows_ != v.rows || graph_tf32_ != tf32) {
+  if (!graph_->ready() || graph_->stale() || graph_data_ != &data || graph_rows_ != v.rows || graph_tf32_ != tf32 ||
+      !(graph_augmentation_ == data.augmentation())) {
     try {
       graph_->capture([&] { enqueue(&data, v); });
     } catch (const Error& e) {  // nothing ran: the caller launches the step itself, now and from now on
@@ -59,6 +60,7 @@ bool TrainStep::replay(const DeviceDataset& data, BatchViews& v) {
     graph_data_ = &data;
     graph_rows_ = v.rows;
     graph_tf32_ = tf32;
+    graph_augmentation_ = data.augmentation();
     ++graph_captures_;
   }
   graph_->launch();

@@ -1,7 +1,7 @@
 // The training step: gather, forward, loss, backward, update and the step state's advance, enqueued top-down in
 // enqueue() and nowhere else. On the GPU a full batch is captured once as a CUDA graph and replayed; the graph is
-// captured again when it has gone stale (a buffer it points at was freed), when the data set, the batch size or
-// TF32 changed. The step's per-step values live in its StepState, its loss and metric sums in its totals.
+// captured again when it has gone stale (a buffer it points at was freed), when the data set, its augmentation, the
+// batch size or TF32 changed. The step's per-step values live in its StepState, its loss and metric sums in its totals.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 
 #include "engine/runtime/tensor.h"
 #include "engine/training/step_state.h"
+#include "kernels/gather_batch.h"
 
 namespace loom {
 
@@ -58,6 +59,7 @@ class TrainStep {
   const DeviceDataset* graph_data_ = nullptr;
   int64_t graph_rows_ = 0;
   bool graph_tf32_ = false;
+  Augmentation graph_augmentation_;
   int64_t graph_captures_ = 0;
   std::string graph_failure_;
 };

@@ -1,0 +1,31 @@
+#include "engine/layers/dropout.h"
+
+#include "engine/runtime/errors.h"
+
+namespace loom {
+
+Dropout::Dropout(double rate) : rate_(static_cast<float>(rate)) {
+  if (!(rate >= 0 && rate < 1)) throw UsageError("Dropout: the rate must lie in [0, 1), got " + std::to_string(rate));
+}
+
+void Dropout::bind_random(const Tensor& step_state, PhiloxKey key) {
+  step_state_ = step_state.view();
+  key_ = key;
+}
+
+void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
+  if (!training) {
+    y.copy_from(x);
+    return;
+  }
+  if (!step_state_.numel())
+    throw UsageError("Dropout '" + name() + "': compile the model before training it (the mask is keyed by the "
+                     "training step)");
+  dropout(x, y, rate_, key_, step_state_);
+}
+
+void Dropout::backward(const Tensor& /*x*/, const Tensor& /*y*/, Tensor& dy, Tensor* dx) {
+  if (dx) dropout(dy, *dx, rate_, key_, step_state_);
+}
+
+}  // namespace loom
