@@ -54,11 +54,17 @@ template <class T>
 void ref::batch_norm_forward_inference(const T* x, const T* gamma, const T* beta, const T* moving_mean,
                                        const T* moving_var, T* y, int64_t m, int64_t c,
                                        const BatchNormSettings& settings) {
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t k = 0; k < c; ++k) {
-      const T inv_std = static_cast<T>(1.0 / std::sqrt(static_cast<double>(moving_var[k]) + settings.epsilon));
-      y[r * c + k] = gamma[k] * (x[r * c + k] - moving_mean[k]) * inv_std + beta[k];
-    }
+  for (int64_t k0 = 0; k0 < c; k0 += kChannelBlock) {
+    const int64_t width = std::min(kChannelBlock, c - k0);
+    T inv_std[kChannelBlock];
+    for (int64_t j = 0; j < width; ++j)
+      inv_std[j] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(moving_var[k0 + j]) + settings.epsilon));
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < width; ++j) {
+        const int64_t k = k0 + j;
+        y[r * c + k] = gamma[k] * (x[r * c + k] - moving_mean[k]) * inv_std[j] + beta[k];
+      }
+  }
 }
 
 template <class T>
@@ -79,12 +85,17 @@ void ref::batch_norm_backward(const T* x, const T* gamma, const T* mean, const T
   }
   if (!dx) return;
   const double rows = static_cast<double>(m);
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t k = 0; k < c; ++k) {
-      const double xhat = (static_cast<double>(x[r * c + k]) - mean[k]) * inv_std[k];
-      const double g = static_cast<double>(gamma[k]) * inv_std[k] / rows;
-      dx[r * c + k] = static_cast<T>(g * (rows * dy[r * c + k] - dbeta[k] - xhat * dgamma[k]));
-    }
+  for (int64_t k0 = 0; k0 < c; k0 += kChannelBlock) {
+    const int64_t width = std::min(kChannelBlock, c - k0);
+    double scale[kChannelBlock];  // γ · inv_std / m
+    for (int64_t j = 0; j < width; ++j) scale[j] = static_cast<double>(gamma[k0 + j]) * inv_std[k0 + j] / rows;
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < width; ++j) {
+        const int64_t k = k0 + j;
+        const double xhat = (static_cast<double>(x[r * c + k]) - mean[k]) * inv_std[k];
+        dx[r * c + k] = static_cast<T>(scale[j] * (rows * dy[r * c + k] - dbeta[k] - xhat * dgamma[k]));
+      }
+  }
 }
 
 #define LOOM_INSTANTIATE_BATCH_NORM(T)                                                                            \

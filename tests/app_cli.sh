@@ -90,6 +90,10 @@ expect_silent 2 "--seed must be a whole number from 0 to 18446744073709551615, g
 expect_silent 2 "--lr 1e-50 is too small for a 32-bit float \(the smallest is 1.17549435e-38\)" --lr 1e-50 --device cpu
 expect_silent 2 "--validation-split must be a number, got 'nan'" --validation-split nan --device cpu
 expect_silent 2 "--stop-at-loss 1e999 is too large for a 64-bit float" --stop-at-loss 1e999 --device cpu
+# Augmentation and steps per epoch.
+expect_silent 2 "--random-shift must be a whole number from 0 to 27, got '28'" --random-shift 28 --device cpu
+expect_silent 2 "--steps-per-epoch must be a whole number from 1 to 9223372036854775807, got '0'" \
+  --steps-per-epoch 0 --device cpu
 # The GPU-only flags alike on the CPU.
 expect_silent 2 "--no-graph needs the GPU" --no-graph --device cpu
 # The CPU path's thread count: the flag, then the environment; refused before anything runs.
@@ -385,6 +389,26 @@ if [ "$name" = train_mlp ]; then
       fi
     fi
   fi
+fi
+
+# train_cnn --preset best: its flags, then a short run (5 steps an epoch) with its layers, augmentation and cosine
+# schedule, whose saved model (BatchNormalization and Dropout, moving statistics) predict rebuilds and agrees with;
+# train_mlp: augmentation of the 28x28 images it flattens.
+if [ "$name" = train_cnn ]; then
+  expect_silent 2 "^$name: --preset must be tutorial or best, got 'deep'$" --preset deep --device cpu
+  expect_silent 2 "^$name: --filters sizes the tutorial's CNN; --preset best has its own layers$" \
+    --preset best --filters 8 --device cpu
+  if train "$scratch/best.out" --preset best --epochs 2 --steps-per-epoch 5 --device cpu --threads 1 \
+      --save "$scratch/best.safetensors"; then
+    for want in "Total params: 392,330" "Non-trainable params: 960" "^Epoch 2/2" "^5/5 \\[=" \
+        "^First test image: predicted "; do
+      grep -q -- "$want" "$scratch/best.out" || fail "--preset best output lacks '$want'"
+    done
+    first_prediction_matches "$scratch/best.out" "$scratch/best.safetensors"
+  fi
+elif [ "$name" = train_mlp ]; then
+  train "$scratch/shifted.out" --epochs 1 --steps-per-epoch 50 --random-shift 3 --random-flip --device cpu &&
+    { grep -q "^50/50 \\[=" "$scratch/shifted.out" || fail "--steps-per-epoch 50 did not train 50 steps"; }
 fi
 
 if ! "$app" --help | grep -q -- "--device"; then

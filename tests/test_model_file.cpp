@@ -223,8 +223,8 @@ TEST_F(ModelFile, EveryCorruptionIsOneErrorNamingTheFile) {
   expect_refused("unknown content", {"holds 'optimizer'"});
   with_metadata("architecture", "{\"layers\": [");
   expect_refused("broken architecture JSON", {"architecture: is not valid JSON"});
-  with_architecture([](json& a) { a["layers"][1]["class_name"] = "Dropout"; });
-  expect_refused("unknown layer class", {"layer 2 is of class 'Dropout'"});
+  with_architecture([](json& a) { a["layers"][1]["class_name"] = "LSTM"; });
+  expect_refused("unknown layer class", {"layer 2 is of class 'LSTM'"});
   with_architecture([](json& a) { a["layers"][1]["config"]["units"] = -4; });
   expect_refused("negative width", {"layer 2 (Dense) units must be an integer from 1"});
   with_architecture([](json& a) { a["layers"][1]["config"]["use_bias"] = false; });

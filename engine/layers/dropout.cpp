@@ -11,6 +11,7 @@ Dropout::Dropout(double rate) : rate_(static_cast<float>(rate)) {
 void Dropout::bind_random(const Tensor& step_state, PhiloxKey key) {
   step_state_ = step_state.view();
   key_ = key;
+  bound_ = true;
 }
 
 void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
@@ -18,7 +19,7 @@ void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
     y.copy_from(x);
     return;
   }
-  if (!step_state_.numel())
+  if (!bound_)
     throw UsageError("Dropout '" + name() + "': compile the model before training it (the mask is keyed by the "
                      "training step)");
   dropout(x, y, rate_, key_, step_state_);

@@ -25,6 +25,7 @@ class Dropout : public Layer {
   float rate_;
   Tensor step_state_;
   PhiloxKey key_;
+  bool bound_ = false;
 };
 
 }  // namespace loom

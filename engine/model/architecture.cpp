@@ -64,7 +64,7 @@ double bounded_real(const json& value, double low, double high, bool high_open, 
   const bool inside = value.is_number() && value.get<double>() >= low &&
                       (high_open ? value.get<double>() < high : value.get<double>() <= high);
   if (!inside)
-    fail(what + " must be a number in [" + shown_json(json(low)) + ", " + shown_json(json(high)) +
+    fail(what + " must be a number in [" + float_json(low).dump() + ", " + float_json(high).dump() +
          (high_open ? ")" : "]") + ", got " + shown_json(value));
   return value.get<double>();
 }

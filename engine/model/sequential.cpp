@@ -76,7 +76,7 @@ void Sequential::build(const Shape& input_shape, Device device, uint64_t seed) {
   for (int64_t d : input_shape)
     if (d <= 0) throw UsageError("Sequential '" + name_ + "': input shape " + shape_str(input_shape) + " is empty");
   device_ = device;
-  seed_ = seed;
+  random_seed_ = seed;
 
   shapes_ = {input_shape};
   const std::vector<std::string> names = automatic_layer_names(layers_);
@@ -121,9 +121,19 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, const Loss& loss)
   capacity_ = 0;  // buffer aliasing may have changed (a handed-over Softmax): reallocate on next use
   views_.clear();
   train_step_ = std::make_unique<TrainStep>(*this);
+  bind_random_streams();
+}
+
+void Sequential::set_random_seed(uint64_t seed) {
+  random_seed_ = seed;
+  bind_random_streams();
+}
+
+void Sequential::bind_random_streams() {
+  if (!train_step_) return;  // compile binds them
   for (size_t i = 0; i < layers_.size(); ++i)
     layers_[i]->bind_random(train_step_->state().words(),
-                            philox_key(seed_, kFirstLayerStream + static_cast<uint32_t>(i)));
+                            philox_key(random_seed_, kFirstLayerStream + static_cast<uint32_t>(i)));
 }
 
 int64_t Sequential::training_flops_per_sample() const {

@@ -71,7 +71,10 @@ class Sequential {
   // after the first trainable one (loom skips the gradient nothing needs). Multiply-adds count 2.
   int64_t training_flops_per_sample() const;
   Device device() const { return device_; }
-  uint64_t seed() const { return seed_; }
+  // The seed of training's random numbers (dropout masks, augmentation; kernels/philox.h): build's seed, or the seed
+  // of the run a checkpoint resumes, so the resumed run draws what the uninterrupted one would have.
+  uint64_t random_seed() const { return random_seed_; }
+  void set_random_seed(uint64_t seed);
   const std::string& name() const { return name_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const Shape& input_shape() const { return shapes_.front(); }
@@ -126,13 +129,14 @@ class Sequential {
 
  private:
   void ensure_capacity(int64_t rows);
+  void bind_random_streams();
   History fit_on(DeviceDataset& train, const LabeledImages* validation, const FitOptions& options);
 
   std::string name_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<Shape> shapes_;  // per-sample shape entering layer i; shapes_.back() is the output
   Device device_ = Device::CPU;
-  uint64_t seed_ = 0;  // build's: initialisation, and the random numbers of training (dropout, augmentation)
+  uint64_t random_seed_ = 0;  // keys the random numbers of training (dropout, augmentation); build's seed at first
   bool built_ = false;
 
   ParameterStore store_;

@@ -57,6 +57,7 @@ struct SavedTraining {
   History history;
   std::string shuffle_state;
   int32_t steps_done = 0;
+  std::optional<uint64_t> random_seed;  // absent in checkpoints written before loom drew random numbers in training
   float learning_rate = 0;
   int64_t optimizer_steps = 0;
   std::map<std::string, std::pair<CallbackState, bool>> callbacks;  // numbers, and whether weights were saved
@@ -76,7 +77,7 @@ SavedTraining read_training(const SafetensorsFile& file) {
   for (const std::string& key : keys)
     if (!doc.contains(key)) file.fail("its training state lacks '" + key + "'");
   for (auto it = doc.begin(); it != doc.end(); ++it)
-    if (!keys.count(it.key()))
+    if (!keys.count(it.key()) && it.key() != "random_seed")
       file.fail("its training state has an unknown entry '" + one_line(it.key(), kShownBytes) + "'");
   auto integer = [&](const char* key, int64_t high) {
     const json& value = doc[key];
@@ -107,6 +108,15 @@ SavedTraining read_training(const SafetensorsFile& file) {
     file.fail("its history has " + std::to_string(saved.history.size()) + " epochs, but " +
               std::to_string(saved.epochs_done) + " were done");
 
+  if (doc.contains("random_seed")) {
+    const json& seed = doc["random_seed"];
+    uint64_t value = 0;
+    const std::string text = seed.is_string() ? seed.get<std::string>() : "";
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size())
+      file.fail("its training state's random_seed is not a whole number written as text");
+    saved.random_seed = value;
+  }
   if (!doc["settings"].is_object()) file.fail("its training state's settings are not an object");
   for (auto it = doc["settings"].begin(); it != doc["settings"].end(); ++it) {
     if (!it.value().is_string()) file.fail("its setting '" + one_line(it.key(), kShownBytes) + "' is not text");
@@ -171,6 +181,7 @@ void save_checkpoint(const std::string& path, FitContext& context, const History
                    {"history", json::parse(history_json(history))},
                    {"shuffle_state", context.training_data.shuffle_state()},
                    {"steps_done", step.steps_done()},
+                   {"random_seed", std::to_string(model.random_seed())},
                    {"learning_rate", exact_text(step.current_learning_rate())},
                    {"optimizer_steps", optimizer.steps_taken()},
                    {"callbacks", callbacks},
@@ -252,6 +263,7 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   optimizer.set_steps_taken(saved.optimizer_steps);
   StepState& step = model.training_step().state();
   step.set_steps_done(saved.steps_done);
+  if (saved.random_seed) model.set_random_seed(*saved.random_seed);
   step.set_learning_rate(saved.learning_rate);
 
   ResumePoint point;

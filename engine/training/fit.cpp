@@ -108,7 +108,7 @@ History Sequential::fit_on(DeviceDataset& train_set, const LabeledImages* valida
   if (validation_data)
     validation_set = std::make_unique<DeviceDataset>(*validation_data, input_shape(), device_, 0,
                                                      "fit: validation data");
-  train_set.set_augmentation(options.augmentation, philox_key(seed_, kAugmentationStream), "fit");
+  train_set.set_augmentation(options.augmentation, philox_key(random_seed_, kAugmentationStream), "fit");
   const int64_t n = train_set.size();
   const int64_t batch = std::min(options.batch_size, n);
   int64_t steps = (n + batch - 1) / batch;
