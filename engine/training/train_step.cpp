@@ -49,7 +49,7 @@ bool TrainStep::replay(const DeviceDataset& data, BatchViews& v) {
   if (!graph_) graph_ = std::make_unique<CudaGraph>();
   const bool tf32 = CudaContext::get().tf32();
   if (!graph_->ready() || graph_->stale() || graph_data_ != &data || graph_rows_ != v.rows || graph_tf32_ != tf32 ||
-      !(graph_augmentation_ == data.augmentation())) {
+      !(graph_augmentation_ == data.augmentation()) || graph_random_seed_ != model_.random_seed()) {
     try {
       graph_->capture([&] { enqueue(&data, v); });
     } catch (const Error& e) {  // nothing ran: the caller launches the step itself, now and from now on
@@ -61,6 +61,7 @@ bool TrainStep::replay(const DeviceDataset& data, BatchViews& v) {
     graph_rows_ = v.rows;
     graph_tf32_ = tf32;
     graph_augmentation_ = data.augmentation();
+    graph_random_seed_ = model_.random_seed();  // the dropout and augmentation keys are launch arguments
     ++graph_captures_;
   }
   graph_->launch();

@@ -1,7 +1,8 @@
 // The training step: gather, forward, loss, backward, update and the step state's advance, enqueued top-down in
 // enqueue() and nowhere else. On the GPU a full batch is captured once as a CUDA graph and replayed; the graph is
 // captured again when it has gone stale (a buffer it points at was freed), when the data set, its augmentation, the
-// batch size or TF32 changed. The step's per-step values live in its StepState, its loss and metric sums in its totals.
+// random seed, the batch size or TF32 changed. The step's per-step values live in its StepState, its loss and
+// metric sums in its totals.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +61,7 @@ class TrainStep {
   int64_t graph_rows_ = 0;
   bool graph_tf32_ = false;
   Augmentation graph_augmentation_;
+  uint64_t graph_random_seed_ = 0;
   int64_t graph_captures_ = 0;
   std::string graph_failure_;
 };
