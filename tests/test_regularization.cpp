@@ -99,6 +99,10 @@ TEST(DropoutLayer, PassesItsInputThroughOutsideTraining) {
   expect_one_line_error<UsageError>([&] { layer.forward(x, y, /*training=*/true); }, {"Dropout", "compile the model"});
   expect_one_line_error<UsageError>([] { Dropout bad(1.0); }, {"Dropout: the rate must lie in [0, 1), got 1"});
   expect_one_line_error<UsageError>([] { Dropout bad(-0.25); }, {"Dropout: the rate must lie in [0, 1), got -0.25"});
+  // Below 1 as typed, 1 as the float the mask is drawn with: refused when the layer is made, not in a training step.
+  expect_one_line_error<UsageError>([] { Dropout bad(0.99999999); },
+                        {"Dropout: the rate must lie in [0, 1), got 0.99999999 (1 as a 32-bit float)"});
+  Dropout almost(0.9999);
 }
 
 // A model of one BatchNormalization layer and the tensors it was bound to.
@@ -179,7 +183,10 @@ TEST(BatchNormalizationLayer, TrainingOutputIsNormalizedPerFeature) {
 TEST(BatchNormalizationLayer, RefusesSettingsOutsideTheirRanges) {
   expect_one_line_error<UsageError>([] { BatchNormalization bad(1.f); }, {"BatchNormalization: momentum must lie in [0, 1)"});
   expect_one_line_error<UsageError>([] { BatchNormalization bad(0.99f, 0.f); },
-                        {"BatchNormalization: epsilon must be at least 1e-05, got 0"});
+                        {"BatchNormalization: epsilon must be a positive number, got 0"});
+  expect_one_line_error<UsageError>([] { BatchNormalization bad(0.99f, -1e-9f); },
+                        {"BatchNormalization: epsilon must be a positive number, got -1e-09"});
+  BatchNormalization small(0.99f, 1e-6f);  // below cuDNN 7's old floor of 1e-5; cuDNN 9's is 0
   BatchNormalization layer;
   expect_one_line_error<UsageError>([&] { layer.build({}); }, {"needs per-sample input with a feature axis"});
 }
@@ -262,6 +269,31 @@ TEST(Augmentation, FitRefusesWhatCannotBeAugmented) {
                          "are (784,)"});
 }
 
+// fit passes its augmentation to the batch gather: the same model, data and seed train to other weights with shifts
+// and with flips than without, and to the same weights again from the same seed.
+TEST(Augmentation, FitTrainsOnTheAugmentedImages) {
+  const LabeledImages data = random_labeled_images(64, {8, 8, 1}, 10, 5);
+  auto fitted = [&](Augmentation augmentation) {
+    auto model = std::make_unique<Sequential>();
+    model->add<Conv2D>(4, 3, Padding::Same);
+    model->add<Flatten>();
+    model->add<Dense>(10);
+    model->build({8, 8, 1}, Device::CPU, 3);
+    model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{true});
+    FitOptions options;
+    options.epochs = 2;
+    options.batch_size = 16;
+    options.verbose = 0;
+    options.augmentation = augmentation;
+    model->fit(data, options);
+    return model->parameters().to_vector();
+  };
+  const std::vector<float> plain = fitted({0, false});
+  EXPECT_NE(fitted({2, false}), plain) << "random shifts";
+  EXPECT_NE(fitted({0, true}), plain) << "random flips";
+  EXPECT_EQ(fitted({2, true}), fitted({2, true})) << "the draws follow the seed";
+}
+
 TEST(BestCnn, SummaryCountsTheMovingStatisticsAsNonTrainable) {
   auto model = make_best_cnn(Device::CPU, 1);
   // Keras: Conv2D 320, 18,496, 73,856; BatchNormalization 4 per channel (128, 256, 512, 1,024); Dense 295,168 and
@@ -290,6 +322,13 @@ TEST(BestCnn, ArchitectureRoundTripsItsRealSettings) {
   bad = json;
   bad.replace(bad.find("\"epsilon\":0.001"), 15, "\"epsilon\":true");
   expect_one_line_error<ArchitectureError>([&] { check_architecture(bad); }, {"(BatchNormalization) epsilon must be a number in"});
+  // A Keras model's epsilon of 1e-6 is loom's too; one that rounds to a float 0 is refused by the layer.
+  bad = json;
+  bad.replace(bad.find("\"epsilon\":0.001"), 15, "\"epsilon\":1e-6");
+  EXPECT_NE(architecture_json(*model_from_architecture(bad, Device::CPU)).find("\"epsilon\":1e-06"), std::string::npos);
+  bad.replace(bad.find("\"epsilon\":1e-6"), 14, "\"epsilon\":1e-50");
+  expect_one_line_error<ArchitectureError>([&] { check_architecture(bad); },
+                        {"(BatchNormalization): BatchNormalization: epsilon must be a positive number, got 0"});
 }
 
 // A small model with both layers: gradients of every parameter against central differences (the moving statistics
@@ -394,13 +433,33 @@ TEST(ModelParity, CudaBestCnnStepsMatchTheCpu) {
                         "preset CNN parameters (moving statistics included) after 6 SGD steps"));
 }
 
+// fit's options for the CUDA tests of augmented training: the preset's shifts and flips, quiet.
+FitOptions augmented_fit_options(int epochs) {
+  FitOptions options;
+  options.epochs = epochs;
+  options.verbose = 0;
+  options.augmentation = {2, true};
+  return options;
+}
+
+// Through fit, augmentation and dropout included: the CUDA side draws the shifts, flips and masks the CPU draws.
+TEST(ModelParity, CudaAugmentedFitMatchesTheCpu) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const LabeledImages data = random_labeled_images(96, {28, 28, 1}, 10, 6);
+  const FitOptions options = augmented_fit_options(1);
+  auto cpu = make_best_cnn(Device::CPU, 8), gpu = make_best_cnn(Device::CUDA, 8);
+  cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
+  gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
+  cpu->fit(data, options);
+  gpu->fit(data, options);
+  EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
+                        "preset CNN parameters after an augmented epoch of 3 SGD steps"));
+}
+
 TEST(ModelParity, CudaAugmentedFitWithAndWithoutGraphsAgree) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   const LabeledImages data = random_labeled_images(200, {28, 28, 1}, 10, 4);
-  FitOptions options;
-  options.epochs = 2;
-  options.verbose = 0;
-  options.augmentation = {2, true};
+  FitOptions options = augmented_fit_options(2);
   auto eager = make_best_cnn(Device::CUDA, 3), graphed = make_best_cnn(Device::CUDA, 3);
   options.cuda_graph = false;
   eager->fit(data, options);

@@ -58,7 +58,7 @@ void DeviceDataset::set_shuffle_state(const std::string& state) { rng_ = shuffle
 void DeviceDataset::set_augmentation(const Augmentation& augmentation, PhiloxKey key, const std::string& who) {
   if (augmentation.active()) {
     const Shape& s = sample_shape_;
-    const bool image = s.size() == 2 || (s.size() == 3 && s[2] >= 1);
+    const bool image = s.size() == 2 || s.size() == 3;
     if (!image)
       throw UsageError(who + ": augmentation needs images (height, width) or (height, width, channels), the samples "
                        "are " + shape_str(s));

@@ -127,7 +127,7 @@ std::unique_ptr<Layer> layer_from(const json& entry, const std::string& where) {
       expect_keys(config, {"momentum", "epsilon"}, at);
       return std::make_unique<BatchNormalization>(
           static_cast<float>(bounded_real(config["momentum"], 0, 1, true, at + " momentum")),
-          static_cast<float>(bounded_real(config["epsilon"], 1e-5, 1, false, at + " epsilon")));
+          static_cast<float>(bounded_real(config["epsilon"], 0, 1, false, at + " epsilon")));
     }
     if (type == "Flatten" || type == "ReLU" || type == "Softmax") {
       expect_keys(config, {}, at);
