@@ -102,7 +102,7 @@ TEST(DropoutLayer, PassesItsInputThroughOutsideTraining) {
   // Below 1 as typed, 1 as the float the mask is drawn with: refused when the layer is made, not in a training step.
   expect_one_line_error<UsageError>([] { Dropout bad(0.99999999); },
                         {"Dropout: the rate must lie in [0, 1), got 0.99999999 (1 as a 32-bit float)"});
-  Dropout almost(0.9999);
+  Dropout almost(0.9999);  // below 1 as a float too: accepted
 }
 
 // A model of one BatchNormalization layer and the tensors it was bound to.
@@ -186,7 +186,7 @@ TEST(BatchNormalizationLayer, RefusesSettingsOutsideTheirRanges) {
                         {"BatchNormalization: epsilon must be a positive number, got 0"});
   expect_one_line_error<UsageError>([] { BatchNormalization bad(0.99f, -1e-9f); },
                         {"BatchNormalization: epsilon must be a positive number, got -1e-09"});
-  BatchNormalization small(0.99f, 1e-6f);  // below cuDNN 7's old floor of 1e-5; cuDNN 9's is 0
+  BatchNormalization small(0.99f, 1e-6f);  // below older cuDNN releases' floor of 1e-5; cuDNN 9's is 0
   BatchNormalization layer;
   expect_one_line_error<UsageError>([&] { layer.build({}); }, {"needs per-sample input with a feature axis"});
 }

@@ -1,6 +1,7 @@
 #include "engine/io/file_text.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <unordered_set>
 #include <utility>
@@ -55,6 +56,19 @@ std::string spelled(uint32_t code, bool as_byte) {
 }
 
 }  // namespace
+
+namespace {
+
+template <class T>
+std::string shortest_text_of(T value) {
+  char text[40];
+  return std::string(text, std::to_chars(text, text + sizeof text, value).ptr);
+}
+
+}  // namespace
+
+std::string shortest_text(float value) { return shortest_text_of(value); }
+std::string shortest_text(double value) { return shortest_text_of(value); }
 
 bool has_extension(const std::string& path, const std::string& extension) {
   return path.size() > extension.size() &&

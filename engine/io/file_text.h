@@ -17,6 +17,11 @@ namespace loom {
 // character that would end beyond `limit` bytes of `text`, with "..." to say so.
 std::string one_line(const std::string& text, size_t limit = std::string::npos);
 
+// The shortest decimal text that reads back to the same float or double ("0.001", "1e-06", "inf", "nan"): for
+// messages, and for files whose numbers must come back bit for bit.
+std::string shortest_text(float value);
+std::string shortest_text(double value);
+
 // Whether `path` ends in `extension` (".csv"): how the readers and writers tell a file's layout by its name.
 bool has_extension(const std::string& path, const std::string& extension);
 

@@ -1,9 +1,9 @@
 #include "engine/layers/batch_normalization.h"
 
-#include <charconv>
 #include <cmath>
 #include <utility>
 
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -12,11 +12,8 @@ BatchNormalization::BatchNormalization(float momentum, float epsilon) {
   if (!(momentum >= 0.f && momentum < 1.f))
     throw UsageError("BatchNormalization: momentum must lie in [0, 1), got " + std::to_string(momentum));
   // Any positive epsilon: cuDNN 9's CUDNN_BN_MIN_EPSILON is 0 (older releases' floor of 1e-5 no longer holds).
-  if (!(epsilon > 0.f && std::isfinite(epsilon))) {
-    char text[32];
-    throw UsageError("BatchNormalization: epsilon must be a positive number, got " +
-                     std::string(text, std::to_chars(text, text + sizeof text, epsilon).ptr));
-  }
+  if (!(epsilon > 0.f && std::isfinite(epsilon)))
+    throw UsageError("BatchNormalization: epsilon must be a positive number, got " + shortest_text(epsilon));
   settings_.momentum = momentum;
   settings_.epsilon = epsilon;
 }

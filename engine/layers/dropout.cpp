@@ -1,20 +1,15 @@
 #include "engine/layers/dropout.h"
 
-#include <charconv>
-#include <string>
-
+#include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
 
 // The rate is checked as the float the mask is drawn with: 0.99999999 is below 1 as a double but 1 as a float.
 Dropout::Dropout(double rate) : rate_(static_cast<float>(rate)) {
-  if (!(rate >= 0 && rate_ < 1.f)) {
-    char text[32];
-    throw UsageError("Dropout: the rate must lie in [0, 1), got " +
-                     std::string(text, std::to_chars(text, text + sizeof text, rate).ptr) +
+  if (!(rate >= 0 && rate_ < 1.f))
+    throw UsageError("Dropout: the rate must lie in [0, 1), got " + shortest_text(rate) +
                      (rate < 1 && rate_ >= 1.f ? " (1 as a 32-bit float)" : ""));
-  }
 }
 
 void Dropout::bind_random(const Tensor& step_state, PhiloxKey key) {

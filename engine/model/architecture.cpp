@@ -1,6 +1,5 @@
 #include "engine/model/architecture.h"
 
-#include <charconv>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -23,11 +22,7 @@ using nlohmann::json;
 
 // A float setting (a learning rate) in its shortest decimal form: 0.001, not the double 0.0010000000474974513.
 // Read back through double to float, it is the same float.
-json float_json(double value) {
-  char text[32];
-  auto end = std::to_chars(text, text + sizeof text, static_cast<float>(value)).ptr;
-  return json::parse(std::string(text, end));
-}
+json float_json(double value) { return json::parse(shortest_text(static_cast<float>(value))); }
 
 json setting_json(const LayerSetting& setting) {
   if (auto* number = std::get_if<int64_t>(&setting)) return *number;

@@ -23,12 +23,8 @@ using nlohmann::json;
 constexpr size_t kMaxHistoryEpochs = size_t{1} << 20;
 
 // Numbers that must come back bit for bit (a learning rate, EarlyStopping's best loss, which may be infinite) are
-// kept as their shortest exact text: JSON numbers cannot hold infinities, and a double detour would blur a float.
-template <class T>
-std::string exact_text(T value) {
-  char text[40];
-  return std::string(text, std::to_chars(text, text + sizeof text, value).ptr);
-}
+// kept as their shortest exact text (shortest_text): JSON numbers cannot hold infinities, and a double detour would
+// blur a float.
 
 template <class T>
 bool parse_exact(const json& value, T& out) {
@@ -171,7 +167,7 @@ void save_checkpoint(const std::string& path, FitContext& context, const History
   for (const auto& [name, callback] : stateful(context.callbacks)) {
     CallbackState state = callback->state();
     json numbers = json::object();
-    for (const auto& [key, value] : state.numbers) numbers[key] = exact_text(value);
+    for (const auto& [key, value] : state.numbers) numbers[key] = shortest_text(value);
     callbacks[name] = {{"numbers", numbers}, {"weights", !state.parameters.empty()}};
     if (!state.parameters.empty()) add_parameter_tensors(writer, store, state.parameters, "." + name, false);
   }
@@ -182,7 +178,7 @@ void save_checkpoint(const std::string& path, FitContext& context, const History
                    {"shuffle_state", context.training_data.shuffle_state()},
                    {"steps_done", step.steps_done()},
                    {"random_seed", std::to_string(model.random_seed())},
-                   {"learning_rate", exact_text(step.current_learning_rate())},
+                   {"learning_rate", shortest_text(step.current_learning_rate())},
                    {"optimizer_steps", optimizer.steps_taken()},
                    {"callbacks", callbacks},
                    {"settings", settings}};

@@ -82,8 +82,7 @@ bool any_validated(const History& history) {
 std::string csv_number(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buffer[64];
-  return std::string(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+  return shortest_text(value);
 }
 
 // JSON has no NaN or infinity (nlohmann would write null, which here means "not validated"): Python's spellings.
