@@ -8,7 +8,8 @@
 #      builds for sm_90 (H100/H200) into build-sm90/ and gathers the binaries (loom_tests, train_mlp, train_cnn,
 #      predict, report, bench_epoch, bench_kernels, device_info), the data set, the Python scripts, this script,
 #      BUILD_INFO (commit and changed files) and gpu_tests.filter (the tests that need a GPU, found by running the
-#      suite here under LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 46 MiB; gpu_bundle/ and build-sm90/ are ignored by git).
+#      suite here under LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 42 MiB, the binaries xz-compressed with their
+#      symbols; gpu_bundle/ and build-sm90/ are ignored by git).
 #   2. on the GPU, in ONE call of the device tool (gpu_bundle/ is ignored by git, so it must be carried):
 #        run(command='bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"', carry=['gpu_bundle'])
 #      finds cuDNN/cuBLAS (Python's site-packages included) and runs, most important first, each under its own
@@ -43,10 +44,14 @@ bundle() {
   local data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
   rm -rf gpu_bundle
   mkdir -p gpu_bundle/bin gpu_bundle/data gpu_bundle/benchmarks
-  cp build-sm90/tests/loom_tests build-sm90/apps/train_mlp build-sm90/apps/train_cnn build-sm90/apps/predict \
-    build-sm90/apps/report \
-    build-sm90/benchmarks/bench_epoch build-sm90/benchmarks/bench_kernels build-sm90/benchmarks/device_info \
-    gpu_bundle/bin/
+  # The programs xz-compressed (26 MiB as they are, 7 MiB so), symbols kept for compute-sanitizer's backtraces; run
+  # mode unpacks them into its scratch folder.
+  local program
+  for program in build-sm90/tests/loom_tests \
+    build-sm90/apps/train_mlp build-sm90/apps/train_cnn build-sm90/apps/predict build-sm90/apps/report \
+    build-sm90/benchmarks/bench_epoch build-sm90/benchmarks/bench_kernels build-sm90/benchmarks/device_info; do
+    xz -6 -T0 -c "$program" >"gpu_bundle/bin/$(basename "$program").xz"
+  done
   cp "$data"/*-ubyte.gz gpu_bundle/data/
   # The host libraries a bare GPU machine may lack (OpenBLAS's OpenMP build and what it loads, libpng, ...): every one
   # the programs load but the C and C++ runtimes and the CUDA libraries, xz-compressed (OpenBLAS is 36 MiB as it is,
@@ -92,11 +97,16 @@ PY
   for folder in gpu_bundle/ build-sm90/; do
     git check-ignore -q "$folder" || echo "WARNING: $folder is not ignored by git: never commit it" >&2
   done
-  local kib
+  # The device tool carries at most 64 MiB: the bundle and the working tree it travels with (tracked files and untracked
+  # ones git does not ignore). 62 MiB leaves room for the files a session edits before it runs.
+  local kib tree_kib
   kib=$(du -sk gpu_bundle | cut -f1)
-  echo "gpu_bundle: $((kib / 1024)) MiB (the device tool carries at most 64 MiB with the working tree)"
-  if [ "$kib" -gt $((60 * 1024)) ]; then
-    echo "gpu_bundle is too large to carry" >&2
+  tree_kib=$(git ls-files -z --cached --others --exclude-standard 2>/dev/null |
+    xargs -0 -r stat -c %s -- 2>/dev/null | awk '{ total += $1 } END { print int(total / 1024) }')
+  echo "gpu_bundle: $((kib / 1024)) MiB, with the working tree $(((kib + tree_kib) / 1024)) MiB" \
+    "(the device tool carries 64 MiB at most)"
+  if [ $((kib + tree_kib)) -gt $((62 * 1024)) ]; then
+    echo "gpu_bundle is too large to carry: $(((kib + tree_kib) / 1024)) MiB with the working tree, 62 MiB at most" >&2
     exit 1
   fi
 }
@@ -241,6 +251,15 @@ for l in out:
 PY
 )
 
+# unpack FILE.xz DEST: with xz where the machine has it, else with Python's lzma.
+unpack() {
+  if command -v xz >/dev/null 2>&1; then
+    xz -dc "$1" >"$2"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
+  fi
+}
+
 run() {
   [ $# -ge 1 ] || usage
   local bundle out
@@ -253,7 +272,7 @@ run() {
   local work
   work=$(mktemp -d) || exit 1
   mkdir -p "$work/logs"
-  local logs=$work/logs bin=$bundle/bin summary=$out/summary.txt
+  local logs=$work/logs bin=$work/bin summary=$out/summary.txt
   local budget=${LOOM_GPU_SESSION_SECONDS:-450}
   local deadline=$((SECONDS + budget))
   local not_run=() failed=() current="" step_pid=""
@@ -338,24 +357,25 @@ run() {
   note "loom GPU session on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC')" \
     "bundle: $(head -n 2 "$bundle/BUILD_INFO" 2>/dev/null | tr '\n' ' ')"
 
-  # --- Setup (not timed as a step; every command bounded). The bundle's host libraries that the machine lacks go on
-  # LD_LIBRARY_PATH, and OpenBLAS always (the programs need its OpenMP build): the others, found in the machine's
-  # own loader cache, are left to it, so Python and PyTorch, which run here too, keep the libraries they were built
-  # against.
+  # --- Setup (not timed as a step; every command bounded). The programs first: without them nothing below can run.
+  mkdir -p "$bin"
+  local packed program
+  for packed in "$bundle"/bin/*.xz; do
+    program=$bin/$(basename "$packed" .xz)
+    unpack "$packed" "$program" && chmod +x "$program" || note "could not unpack $packed"
+  done
+  # The bundle's host libraries that the machine lacks go on LD_LIBRARY_PATH, and OpenBLAS always (the programs need its
+  # OpenMP build): the others, found in the machine's own loader cache, are left to it, so Python and PyTorch, which
+  # run here too, keep the libraries they were built against.
   if compgen -G "$bundle/lib/*.xz" >/dev/null; then
     mkdir -p "$work/lib"
-    local packed lib
+    local lib
     for packed in "$bundle"/lib/*.xz; do
       lib=$(basename "$packed" .xz)
       if [ "$lib" != libopenblas.so.0 ] && ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$lib "; then
         continue
       fi
-      if command -v xz >/dev/null 2>&1; then
-        xz -dc "$packed" >"$work/lib/$lib"
-      else
-        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-          "$packed" "$work/lib/$lib"
-      fi
+      unpack "$packed" "$work/lib/$lib" || note "could not unpack $packed"
     done
     export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   fi
