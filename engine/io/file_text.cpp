@@ -55,10 +55,6 @@ std::string spelled(uint32_t code, bool as_byte) {
   return text;
 }
 
-}  // namespace
-
-namespace {
-
 template <class T>
 std::string shortest_text_of(T value) {
   char text[40];
