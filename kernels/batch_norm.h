@@ -33,12 +33,16 @@ namespace cuda {
 // cuDNN's descriptors for one batch size, made when a layer is prepared (never inside a step).
 class BatchNormPlan {
  public:
+  // The largest batches cuDNN's spatial batch-normalization kernels take (kernels/cudnn_batch_norm.cpp): inference
+  // runs larger batches in chunks of this many samples; training refuses them.
+  static constexpr int64_t kMaxInferenceChunk = 65535;
+  static constexpr int64_t kMaxTrainingBatch = 880801;
+
   BatchNormPlan(const BatchNormGeometry& geometry, const std::string& layer_name);
   ~BatchNormPlan();
   BatchNormPlan(const BatchNormPlan&) = delete;
   BatchNormPlan& operator=(const BatchNormPlan&) = delete;
-  int64_t rows() const;
-  int64_t channels() const;
+  const BatchNormGeometry& geometry() const;
   void forward_training(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                         float* inv_std, double epsilon) const;
   void forward_inference(const float* x, const float* gamma, const float* beta, const float* moving_mean,

@@ -5,6 +5,7 @@
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
 #include "kernels/batch_norm.h"
+#include "kernels/plan_check.h"
 
 namespace loom {
 namespace {
@@ -126,12 +127,15 @@ void expect_channel_vectors(const char* op, int64_t c, std::initializer_list<std
   }
 }
 
+std::string geometry_str(const BatchNormGeometry& g) {
+  return "a batch of " + std::to_string(g.batch) + " samples of " + std::to_string(g.pixels) + " positions of " +
+         std::to_string(g.channels) + " channels";
+}
+
+// x's geometry: its first axis the batch, its last the channels, the axes between the positions of a sample.
 const cuda::BatchNormPlan& plan_for(const Tensor& x, int64_t c, const cuda::BatchNormPlan* plan, const char* op) {
-  const int64_t rows = x.numel() / c;
-  if (!plan || plan->rows() != rows || plan->channels() != c)
-    throw Error(std::string(op) + ": no cuDNN plan for " + std::to_string(rows) + " rows of " + std::to_string(c) +
-                " channels");
-  return *plan;
+  const BatchNormGeometry g{x.dim(0), x.dim(0) > 0 ? x.numel() / (x.dim(0) * c) : 0, c};
+  return checked_plan(plan, g, op, "BatchNormPlan", geometry_str);
 }
 
 }  // namespace

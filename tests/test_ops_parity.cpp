@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <numeric>
 
 #include <gtest/gtest.h>
@@ -463,6 +464,138 @@ TEST(Tf32Parity, Conv2dThroughCudnn) {
   EXPECT_FALSE(CudaContext::get().tf32()) << "TF32 was not switched off again";
 }
 
+// The parity tests above pass whether or not TF32 was engaged (FP32 results lie inside TF32's tolerance); these prove
+// which math ran. A sum of c products of 1 + 2^-12 and 1 is c·(1 + 2^-12) in FP32, exactly (for c up to 4,096);
+// TF32 keeps 10 bits of mantissa, so the 2^-12 is gone from the operand and the sum is c. Every output says which.
+constexpr double kTf32Probe = 1.0 + 1.0 / 4096;
+
+// How many of `values` lie within a quarter of the gap between the two answers of TF32's (counts[i]) and of FP32's
+// (counts[i]·kTf32Probe): FP32's own rounding, even through a convolution algorithm's transforms, stays far inside.
+struct MathSeen {
+  int64_t tf32 = 0, fp32 = 0, neither = 0;
+};
+MathSeen math_seen(const std::vector<float>& values, const std::vector<double>& counts) {
+  MathSeen seen;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double y = values[i], c = counts[i], margin = c * (kTf32Probe - 1) / 4;
+    if (c >= 1 && std::fabs(y - c) <= margin)
+      ++seen.tf32;
+    else if (c >= 1 && std::fabs(y - c * kTf32Probe) <= margin)
+      ++seen.fp32;
+    else
+      ++seen.neither;
+  }
+  return seen;
+}
+
+::testing::AssertionResult computed_in(bool tf32, const std::vector<float>& values,
+                                       const std::vector<double>& counts, const std::string& what) {
+  if (values.size() != counts.size())
+    return ::testing::AssertionFailure() << what << ": " << values.size() << " outputs for " << counts.size()
+                                         << " counts";
+  const MathSeen seen = math_seen(values, counts);
+  const int64_t expected = tf32 ? seen.tf32 : seen.fp32;
+  if (expected == static_cast<int64_t>(values.size())) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << what << " with TF32 " << (tf32 ? "on" : "off") << ": of "
+                                       << values.size() << " outputs, " << seen.tf32 << " show TF32's rounding, "
+                                       << seen.fp32 << " FP32's, " << seen.neither << " neither; expected all "
+                                       << (tf32 ? "TF32" : "FP32");
+}
+
+// cuBLAS: the handle's math mode reads back as set, and all three of Dense's products round as that mode says.
+TEST(Tf32Parity, CublasComputesInTf32ExactlyWhenAskedTo) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const Device dev = Device::CUDA;
+  ASSERT_FALSE(CudaContext::get().tf32()) << "an earlier test left TF32 on";
+  const int64_t n = 64, in = 512, out = 128;  // large enough that cuBLAS picks tensor-core kernels when allowed
+  auto dense_outputs = [&](float x_value, float w_value) {
+    Tensor x = make_tensor(std::vector<float>(n * in, x_value), {n, in}, dev),
+           w = make_tensor(std::vector<float>(in * out, w_value), {in, out}, dev),
+           b = make_tensor(std::vector<float>(out, 0.f), {out}, dev), y = poisoned({n, out}, dev),
+           dy = make_tensor(std::vector<float>(n * out, 1.f), {n, out}, dev), dx = poisoned({n, in}, dev),
+           dw = poisoned({in, out}, dev), db = poisoned({out}, dev);
+    dense_forward(x, w, b, y, Activation::None);
+    dense_backward(x, w, y, dy, Activation::None, &dx, dw, db);
+    return std::vector<std::vector<float>>{y.to_vector(), dx.to_vector(), dw.to_vector()};
+  };
+  const float probe = static_cast<float>(kTf32Probe);
+  for (bool tf32 : {false, true}) {
+    SCOPED_TRACE(tf32 ? "TF32 on" : "TF32 off");
+    std::unique_ptr<Tf32On> on = tf32 ? std::make_unique<Tf32On>() : nullptr;
+    cublasMath_t mode{};
+    ASSERT_EQ(cublasGetMathMode(CudaContext::get().cublas(), &mode), CUBLAS_STATUS_SUCCESS);
+    EXPECT_EQ(mode, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) << "the handle's math mode";
+    // x carries the probe: the output (x·w, sums of `in` products) and the kernel gradient (xᵀ·dy, of n) show the
+    // math; then w does, for the input gradient (dy·wᵀ, of `out`).
+    const auto x_probe = dense_outputs(probe, 1.f), w_probe = dense_outputs(1.f, probe);
+    EXPECT_TRUE(computed_in(tf32, x_probe[0], std::vector<double>(n * out, in), "dense output x·w"));
+    EXPECT_TRUE(computed_in(tf32, x_probe[2], std::vector<double>(in * out, n), "dense kernel gradient xᵀ·dy"));
+    EXPECT_TRUE(computed_in(tf32, w_probe[1], std::vector<double>(n * in, out), "dense input gradient dy·wᵀ"));
+  }
+  EXPECT_FALSE(CudaContext::get().tf32()) << "TF32 was not switched off again";
+}
+
+// cuDNN: the three passes of a convolution planned with TF32 off compute in FP32, and with it on in TF32 (a plan
+// reads the switch when it is made), at the tutorial CNN's second convolution.
+TEST(Tf32Parity, CudnnComputesInTf32ExactlyWhenAskedTo) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const Device dev = Device::CUDA;
+  ASSERT_FALSE(CudaContext::get().tf32()) << "an earlier test left TF32 on";
+  const Conv2dGeometry g{32, 13, 13, 64, 64, 3, 3, 0, 0};
+  const Shape x_shape{g.batch, g.height, g.width, g.in_channels},
+      w_shape{g.out_channels, g.kernel_h, g.kernel_w, g.in_channels},
+      y_shape{g.batch, g.out_height(), g.out_width(), g.out_channels};
+  // How many products each output sums: the passes of the reference on all-ones operands (a border pixel of the
+  // input gradient gathers fewer windows than an inner one).
+  std::vector<double> ones_x(shape_numel(x_shape), 1.0), ones_w(shape_numel(w_shape), 1.0),
+      ones_y(shape_numel(y_shape), 1.0), forward_counts(ones_y.size()), data_counts(ones_x.size()),
+      filter_counts(ones_w.size());
+  ref::conv2d_forward(ones_x.data(), ones_w.data(), forward_counts.data(), g);
+  ref::conv2d_backward_data(ones_y.data(), ones_w.data(), data_counts.data(), g);
+  ref::conv2d_backward_filter(ones_x.data(), ones_y.data(), filter_counts.data(), g);
+  const float probe = static_cast<float>(kTf32Probe);
+  for (bool tf32 : {false, true}) {
+    SCOPED_TRACE(tf32 ? "TF32 on" : "TF32 off");
+    std::unique_ptr<Tf32On> on = tf32 ? std::make_unique<Tf32On>() : nullptr;
+    cuda::Conv2dPlan plan(g, "conv_math_under_test");
+    auto conv_outputs = [&](float x_value, float w_value) {
+      Tensor x = make_tensor(std::vector<float>(shape_numel(x_shape), x_value), x_shape, dev),
+             w = make_tensor(std::vector<float>(shape_numel(w_shape), w_value), w_shape, dev),
+             b = make_tensor(std::vector<float>(g.out_channels, 0.f), {g.out_channels}, dev),
+             y = poisoned(y_shape, dev), dy = make_tensor(std::vector<float>(shape_numel(y_shape), 1.f), y_shape, dev),
+             dx = poisoned(x_shape, dev), dw = poisoned(w_shape, dev), db = poisoned({g.out_channels}, dev);
+      conv2d_forward(x, w, b, y, g.pad_h, g.pad_w, Activation::None, &plan);
+      conv2d_backward(x, w, y, dy, g.pad_h, g.pad_w, Activation::None, &dx, dw, db, &plan);
+      return std::vector<std::vector<float>>{y.to_vector(), dx.to_vector(), dw.to_vector()};
+    };
+    const auto x_probe = conv_outputs(probe, 1.f), w_probe = conv_outputs(1.f, probe);
+    EXPECT_TRUE(computed_in(tf32, x_probe[0], forward_counts, "convolution forward"));
+    EXPECT_TRUE(computed_in(tf32, x_probe[2], filter_counts, "convolution backward-filter"));
+    EXPECT_TRUE(computed_in(tf32, w_probe[1], data_counts, "convolution backward-data"));
+  }
+  EXPECT_FALSE(CudaContext::get().tf32()) << "TF32 was not switched off again";
+}
+
+// The probe must tell the two apart, or the tests that use it prove nothing: FP32 sums of the probe, added in order
+// as a kernel might (exact up to 4,096 terms), against the counts TF32 would give, up to the most products a test
+// above sums (3,872 in the convolution's kernel gradient).
+TEST(Tf32Parity, TheMathProbeTellsTf32FromFp32) {
+  std::vector<float> tf32_sums, fp32_sums;
+  std::vector<double> counts;
+  for (int c : {1, 9, 64, 576, 3872, 4095}) {
+    counts.push_back(c);
+    tf32_sums.push_back(static_cast<float>(c));
+    float sum = 0;
+    for (int i = 0; i < c; ++i) sum += static_cast<float>(kTf32Probe);
+    fp32_sums.push_back(sum);
+  }
+  EXPECT_TRUE(computed_in(true, tf32_sums, counts, "whole counts"));
+  EXPECT_TRUE(computed_in(false, fp32_sums, counts, "FP32 sums of the probe"));
+  EXPECT_FALSE(computed_in(false, tf32_sums, counts, "whole counts"));
+  EXPECT_FALSE(computed_in(true, fp32_sums, counts, "FP32 sums of the probe"));
+  EXPECT_FALSE(computed_in(true, {0.f, std::nanf("")}, {1, 1}, "no sum at all")) << "zeros and NaN are neither";
+}
+
 TEST(OpChecks, MismatchedShapesAreNamed) {
   Tensor x = Tensor::zeros({4, 6}, Device::CPU), w = Tensor::zeros({5, 3}, Device::CPU),
          b = Tensor::zeros({3}, Device::CPU), y = Tensor::zeros({4, 3}, Device::CPU);
@@ -482,7 +615,7 @@ TEST(OpChecks, OutOfRangeLabelIsReportedOnTheCpu) {
 }
 
 // Training mode (batch statistics, the moving statistics' update), inference (moving statistics) and backward, for
-// a Dense output and for image batches viewed as rows of pixels. cuDNN plans per row count, as the layer does.
+// a Dense output and for image batches. cuDNN plans per batch size, as the layer does.
 TYPED_TEST(OpParity, BatchNormTrainingInferenceAndBackward) {
   const Device dev = TestFixture::device;
   for (const Shape& shape : {Shape{32, 20}, Shape{4, 5, 5, 70}, Shape{1, 3, 3, 16}}) {
@@ -495,7 +628,8 @@ TYPED_TEST(OpParity, BatchNormTrainingInferenceAndBackward) {
     BatchNormSettings settings;
     settings.momentum = 0.9f;  // a large step, so a wrong update shows
     std::unique_ptr<cuda::BatchNormPlan> plan;
-    if (dev == Device::CUDA) plan = std::make_unique<cuda::BatchNormPlan>(BatchNormGeometry{m, 1, c}, "parity");
+    if (dev == Device::CUDA)
+      plan = std::make_unique<cuda::BatchNormPlan>(BatchNormGeometry{shape[0], m / shape[0], c}, "parity");
     Tensor tx = make_tensor(x, shape, dev), tg = make_tensor(gamma, {c}, dev), tb = make_tensor(beta, {c}, dev);
     Tensor tmm = make_tensor(moving_mean, {c}, dev), tmv = make_tensor(moving_var, {c}, dev);
     Tensor ty = poisoned(shape, dev), tmean = poisoned({c}, dev), tinv = poisoned({c}, dev);

@@ -433,6 +433,77 @@ TEST(ModelParity, CudaBestCnnStepsMatchTheCpu) {
                         "preset CNN parameters (moving statistics included) after 6 SGD steps"));
 }
 
+// Batch normalization inside a model on the GPU against the CPU, in training and in inference, from one image to a
+// batch of 2,048. Each sample is 26 x 26 positions of a convolution's channels, so the layer sees 67,600 rows of
+// channels at batch 100 and 1.4 million at 2,048: more than cuDNN's spatial kernels take as a batch (65,535 in
+// inference, 880,801 in training), which is where describing positions as samples failed.
+TEST(ModelParity, CudaBatchNormalizationInAModelMatchesTheCpuAtEveryBatchSize) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  auto build = [](Device device) {
+    auto model = std::make_unique<Sequential>();
+    model->add<Conv2D>(4, 3);
+    model->add<BatchNormalization>(0.9f);  // a large step of the moving statistics, so a wrong update shows
+    model->add<ReLU>();
+    model->add<Flatten>();
+    model->add<Dense>(10);
+    model->build({28, 28, 1}, device, 51);
+    model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{true});
+    return model;
+  };
+  auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
+  for (int64_t batch : {int64_t{1}, int64_t{32}, int64_t{100}, int64_t{2048}}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const LabeledImages data = random_labeled_images(batch, {28, 28, 1}, 10, static_cast<unsigned>(52 + batch));
+    // Inference with the moving statistics as they stand, a training step on the batch's own statistics (which
+    // moves them), and inference again.
+    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
+                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+                          "probabilities before the step"));
+    train_side_by_side(*cpu, *gpu, {28, 28, 1}, 10, {batch}, 1, static_cast<unsigned>(60 + batch));
+    EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
+                          "parameters and moving statistics after an SGD step"));
+    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
+                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+                          "probabilities after the step"));
+  }
+}
+
+// Inference batches larger than cuDNN's largest are normalized in chunks: two full chunks and the rest, against the
+// CPU (small samples, so the test stays small).
+TEST(ModelParity, CudaBatchNormalizationInfersBatchesBeyondCudnnsLargest) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  auto build = [](Device device) {
+    auto model = std::make_unique<Sequential>();
+    model->add<Flatten>();
+    model->add<Dense>(6);
+    model->add<BatchNormalization>();
+    model->add<Dense>(3);
+    model->build({2, 4}, device, 53);
+    model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{true});
+    return model;
+  };
+  auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
+  train_side_by_side(*cpu, *gpu, {2, 4}, 3, {64}, 1, 54);  // moving statistics that are not their initial 0 and 1
+  const int64_t n = 2 * cuda::BatchNormPlan::kMaxInferenceChunk + 8930;
+  const LabeledImages data = random_labeled_images(n, {2, 4}, 3, 55);
+  EXPECT_TRUE(all_close(gpu->predict(data.images, n).to_vector(), to_double(cpu->predict(data.images, n).to_vector()),
+                        1e-6, 1e-4, "probabilities of 140,000 samples in one batch"));
+}
+
+// Training needs the whole batch's statistics, so a batch beyond cuDNN's largest is refused in words, before cuDNN
+// is called.
+TEST(BatchNormPlan, RefusesToTrainOnBatchesBeyondCudnnsLargest) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  cuda::BatchNormPlan plan({cuda::BatchNormPlan::kMaxTrainingBatch + 1, 1, 2}, "batch_normalization");
+  expect_one_line_error<Error>(
+      [&] { plan.forward_training(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1e-3); },
+      {"layer 'batch_normalization': cuDNN's batch normalization trains on at most 880801 samples a batch, got "
+       "880802: use a smaller batch size"});
+  expect_one_line_error<Error>(
+      [&] { plan.backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1e-3); },
+      {"trains on at most 880801 samples a batch"});
+}
+
 // fit's options for the CUDA tests of augmented training: the preset's shifts and flips, quiet.
 FitOptions augmented_fit_options(int epochs) {
   FitOptions options;
