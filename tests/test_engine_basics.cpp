@@ -168,22 +168,40 @@ class StreamGate {
 };
 
 // The progress bar asks the monitor on every step whether its snapshot has landed; the usual answer, "not ready",
-// must not be left behind where the next launch check would take it for a failed kernel.
+// must not be left behind where the next launch check would take it for a failed kernel. The test observes the
+// condition itself: an event recorded after the snapshot was still pending when the monitor was asked, and the
+// runtime does record "not ready" in its last-error slot (else the monitor's clearing would guard nothing).
 TEST(TotalsMonitor, NotReadyIsNotAnErrorOnTheGpu) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   TotalsMonitor monitor(Device::CUDA);
   Tensor totals = Tensor::from_vector({12.f, 30.f}, {kTotalsSlots}, Device::CUDA);
   Tensor x = Tensor::zeros({256}, Device::CUDA);
+  // CUDA loads a kernel's module on its first launch (lazy loading, the default since CUDA 12.2), and loading may
+  // wait for the device: fill_kernel's first launch behind the gate would wait for the gate, which waits for this
+  // thread. So it runs once before.
+  fill_tensor(x, 0.f);
+  CudaContext::get().synchronize();
+  cudaEvent_t behind_the_snapshot = nullptr;
+  LOOM_CUDA_CHECK(cudaEventCreateWithFlags(&behind_the_snapshot, cudaEventDisableTiming));
   double loss = -1, accuracy = -1;
   {
     StreamGate gate;  // the snapshot queues behind it
     monitor.request(totals, 40);
+    LOOM_CUDA_CHECK(cudaEventRecord(behind_the_snapshot, CudaContext::get().stream()));
     EXPECT_FALSE(monitor.latest(loss, accuracy)) << "the snapshot cannot have landed behind a closed gate";
     EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess) << "'not ready' was left in the runtime's last-error slot";
+    // The gate has stayed closed since before the snapshot, so the monitor's query above was answered "not ready";
+    // asking the same of an event behind it shows that answer, and where the runtime keeps it.
+    EXPECT_EQ(cudaEventQuery(behind_the_snapshot), cudaErrorNotReady);
+    EXPECT_EQ(cudaGetLastError(), cudaErrorNotReady)
+        << "this runtime no longer records 'not ready' as the last error: TotalsMonitor::latest's clearing and this "
+           "test guard nothing any more";
     EXPECT_NO_THROW(fill_tensor(x, 1.f)) << "the launch check after a 'not ready' query";
     monitor.request(totals, 80);  // still in flight: ignored, never blocks
     EXPECT_FALSE(monitor.latest(loss, accuracy));
+    EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess);
   }
+  LOOM_CUDA_CHECK(cudaEventDestroy(behind_the_snapshot));
   ASSERT_TRUE(monitor.latest(loss, accuracy)) << "the gate is open and the stream idle";
   EXPECT_DOUBLE_EQ(loss, 0.3);  // over the 40 samples of the snapshot that was taken
   EXPECT_DOUBLE_EQ(accuracy, 0.75);
@@ -213,8 +231,17 @@ TEST(EpochTimer, TimesQueuedGpuWork) {
   EXPECT_GE(timer.elapsed_ms(), 0.0);
 }
 
+// A kernel's first launch may load its module (lazy loading), and loading inside a stream capture can break the
+// capture: each kernel a test captures runs once before, as fit's first step does for the training step.
+void load_the_fill_kernel() {
+  Tensor warm = Tensor::zeros({1}, Device::CUDA);
+  fill_tensor(warm, 0.f);
+  CudaContext::get().synchronize();
+}
+
 TEST(CudaGraph, ReplaysCapturedWork) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  load_the_fill_kernel();
   Tensor x = Tensor::zeros({1000}, Device::CUDA);
   CudaGraph graph;
   float value = 1.f;
@@ -228,6 +255,7 @@ TEST(CudaGraph, ReplaysCapturedWork) {
 // A graph holds raw pointers: once any buffer is freed after its capture it must not be replayed, only recaptured.
 TEST(CudaGraph, GoesStaleWhenAnyBufferIsFreedAfterCapture) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  load_the_fill_kernel();
   Tensor x = Tensor::zeros({1000}, Device::CUDA);
   CudaGraph graph;
   EXPECT_FALSE(graph.stale()) << "nothing captured is not stale";
