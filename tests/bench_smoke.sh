@@ -38,9 +38,25 @@ check_json "$out/mlp.json" ms_per_epoch_median us_per_step images_per_s flops_pe
 "$build/benchmarks/bench_epoch" --device cpu --model cnn --epochs 1 --max-steps 20 --json "$out/cnn.json" >/dev/null \
   || fail "bench_epoch cnn"
 check_json "$out/cnn.json" ms_per_epoch_median flops_per_step validation
-"$build/benchmarks/bench_kernels" --device cpu --repeats 2 --rounds 1 --json "$out/kernels.json" >/dev/null \
-  || fail "bench_kernels"
+# Timed epochs do no per-step host work unless asked: the NaN guard is off, as in the PyTorch reference.
+"$build/benchmarks/bench_epoch" --device cpu --model mlp --epochs 1 --max-steps 20 --nan-guard --json "$out/guard.json" \
+  >/dev/null || fail "bench_epoch --nan-guard"
+"$python" - "$out/mlp.json" "$out/guard.json" <<'PY' || fail "bench_epoch: nan_guard is not what the flag says"
+import json, sys
+assert json.load(open(sys.argv[1]))["nan_guard"] is False, "without --nan-guard"
+assert json.load(open(sys.argv[2]))["nan_guard"] is True, "with --nan-guard"
+PY
+# Adam's one-thread advance is timed apart from its update, and only the update is held against a bytes floor.
+"$build/benchmarks/bench_kernels" --device cpu --repeats 2 --rounds 1 --bandwidth-gbs 100 --json "$out/kernels.json" \
+  >/dev/null || fail "bench_kernels"
 [ -s "$out/kernels.json" ] || fail "bench_kernels wrote no JSON"
+"$python" - "$out/kernels.json" <<'PY' || fail "bench_kernels: Adam's two kernels are not reported apart"
+import json, sys
+rows = {row["kernel"]: row for row in json.load(open(sys.argv[1]))["kernels"]}
+assert "floor_us" not in rows["adam_advance"], "a one-thread launch has no bytes floor"
+assert rows["adam_update"]["floor_us"] > 0 and rows["adam_update"]["bytes"] == 28 * 243786
+assert all("floor_us" in row for name, row in rows.items() if name != "adam_advance")
+PY
 
 # device_info reports (exit 0) with or without a GPU; without one it says why, and it names every library's version.
 "$build/benchmarks/device_info" --json "$out/device.json" >"$out/device.out" || fail "device_info"
