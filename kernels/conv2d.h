@@ -42,6 +42,14 @@ class Conv2dPlan {
   size_t workspace_bytes() const;
   bool has_backward_data() const;
   void require_backward_data() const;  // throws, naming the layer, for a plan made without it
+  // The math each pass runs under, from its chosen algorithm (for tests and diagnostics): FMA rules tensor cores, and
+  // so TF32, out; tensor-op math is TF32 for float data; default math lets cuDNN use TF32 where it likes. Only a plan
+  // made with TF32 on (CudaContext::set_tf32) has anything but FMA. A plan without backward-data says FMA for it.
+  enum class Math { Fma, Default, TensorOp };
+  struct PassMaths {
+    Math forward, backward_data, backward_filter;
+  };
+  PassMaths pass_maths() const;
   void forward(const float* x, const float* w, float* y) const;
   void backward_data(const float* dy, const float* w, float* dx) const;
   void backward_filter(const float* x, const float* dy, float* dw) const;

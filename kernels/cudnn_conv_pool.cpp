@@ -110,6 +110,7 @@ struct Conv2dPlan::Impl {
   cudnnConvolutionFwdAlgo_t fwd_algo{};
   cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
   cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
+  cudnnMathType_t fwd_math = CUDNN_FMA_MATH, bwd_data_math = CUDNN_FMA_MATH, bwd_filter_math = CUDNN_FMA_MATH;
   bool has_backward_data = false;
   size_t workspace = 0;
   // Here rather than in ~Conv2dPlan: a constructor that throws half-way never reaches the plan's destructor.
@@ -161,7 +162,8 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
             "choosing the forward algorithm");
   auto f = pick(ctx, fwd, returned, tf32, "no forward algorithm fits");
   p.fwd_algo = f.algo;
-  p.fwd_desc = convolution(ctx, g, pass_math(f.mathType));
+  p.fwd_math = pass_math(f.mathType);
+  p.fwd_desc = convolution(ctx, g, p.fwd_math);
 
   if (backward_data) {
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
@@ -171,7 +173,8 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
               "choosing the backward-data algorithm");
     auto d = pick(ctx, bwd_data, returned, tf32, "no backward-data algorithm fits");
     p.bwd_data_algo = d.algo;
-    p.bwd_data_desc = convolution(ctx, g, pass_math(d.mathType));
+    p.bwd_data_math = pass_math(d.mathType);
+    p.bwd_data_desc = convolution(ctx, g, p.bwd_data_math);
     p.has_backward_data = true;
   }
 
@@ -182,7 +185,8 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
             "choosing the backward-filter algorithm");
   auto b = pick(ctx, bwd_filter, returned, tf32, "no backward-filter algorithm fits");
   p.bwd_filter_algo = b.algo;
-  p.bwd_filter_desc = convolution(ctx, g, pass_math(b.mathType));
+  p.bwd_filter_math = pass_math(b.mathType);
+  p.bwd_filter_desc = convolution(ctx, g, p.bwd_filter_math);
 
   // Ask for the sizes again for the algorithms chosen (the heuristic's memory field is an estimate).
   size_t bytes = 0;
@@ -208,6 +212,13 @@ Conv2dPlan::~Conv2dPlan() = default;
 const Conv2dGeometry& Conv2dPlan::geometry() const { return impl_->g; }
 size_t Conv2dPlan::workspace_bytes() const { return impl_->workspace; }
 bool Conv2dPlan::has_backward_data() const { return impl_->has_backward_data; }
+
+Conv2dPlan::PassMaths Conv2dPlan::pass_maths() const {
+  auto math = [](cudnnMathType_t m) {
+    return m == CUDNN_TENSOR_OP_MATH ? Math::TensorOp : m == CUDNN_DEFAULT_MATH ? Math::Default : Math::Fma;
+  };
+  return {math(impl_->fwd_math), math(impl_->bwd_data_math), math(impl_->bwd_filter_math)};
+}
 
 void Conv2dPlan::require_backward_data() const {
   const Impl& p = *impl_;

@@ -21,23 +21,25 @@ namespace {
 
 // How far the two fits may stray. Both compute in FP32 but sum in other orders (cuBLAS and cuDNN against OpenBLAS
 // and loom's loops), and training amplifies that: a ReLU or a max-pooling window that a rounding tips the other way
-// routes a gradient elsewhere, and Adam's early updates are close to ±lr whatever a gradient's size. The figures
-// were measured on the CPU against the same fit from initial weights moved by one part in 10^5 (ten times FP32's
-// rounding, as a convolution algorithm with transforms can differ): the losses stayed within 3e-5 of each other,
-// and at most 5% of any parameter's elements strayed beyond 1e-4 + 1e-3·|w| (from one part in 10^6, under 0.1%).
-// A learning rate 2% off on one side fails all three tests.
+// routes a gradient elsewhere, and Adam's early updates are close to ±lr whatever a gradient's size, so a few
+// elements can end up apart by whole updates. What stays close is each parameter's update as a whole: the figures
+// were measured on the CPU against the same fit from initial weights moved by one part in 10^5 (several times the
+// difference FP32's rounding makes), six draws each: the update of no parameter differed by more than 1.5% of its
+// size for the MLP, 6% for the CNN and 15% for the preset (at one part in 10^6: 0.3%, 0.3%, 4%; at two parts in
+// 10^5 the CNN's reached 18%), and the epoch losses by less than 1e-4, 6e-5 and 6e-4 of their value. A learning
+// rate 1.5 times too large on one side fails all three tests (its updates differ by over 50%), as does any update
+// gone wrong in a whole layer.
 struct FitTolerance {
-  double loss_rtol = 2e-4;
-  int accuracy_samples = 2;                // an epoch's accuracy may differ by this many near-ties
-  double atol = 1e-4, rtol = 1e-3;         // an element "matches" within atol + rtol·|cpu|
-  double max_fraction_astray = 0.10;       // of each parameter's elements, at most this many may not
+  double loss_rtol = 2e-3;
+  int accuracy_samples = 2;               // an epoch's accuracy may differ by this many near-ties
+  double max_update_difference = 0.25;    // |Δw_gpu − Δw_cpu| / |Δw_cpu| per parameter, Δw what the fit changed
   // Parameters whose gradient is zero but for rounding (the bias of a layer a batch normalization follows, which
   // subtracts it again): Adam moves them by rounding alone, so they are held only to Adam's bound below.
   std::set<std::string> moved_by_rounding_alone;
 };
 
 // One step of Adam moves a weight by about lr at most; two fits moving it opposite ways a step apart by twice that.
-// Held with a margin, it bounds every trainable element, so nothing can be wildly off even among the few astray.
+// Held with a margin, it bounds every trainable element, so nothing is wildly off even where rounding tipped it.
 constexpr double kAdamStepBound = 3e-3;  // 3 · lr (Keras's 1e-3)
 
 ::testing::AssertionResult parameters_agree(Sequential& gpu, Sequential& cpu, Sequential& initial, int64_t steps,
@@ -47,28 +49,24 @@ constexpr double kAdamStepBound = 3e-3;  // 3 · lr (Keras's 1e-3)
   std::ostringstream report;
   for (const Parameter& p : cpu.parameter_store().parameters()) {
     const int64_t n = shape_numel(p.shape);
-    const bool rounding_alone = tolerance.moved_by_rounding_alone.count(p.name) > 0;
-    int64_t astray = 0, moved = 0, beyond_bound = 0;
-    double worst = 0;
+    double difference = 0, update = 0, worst = 0;
+    int64_t beyond_bound = 0;
     for (int64_t i = p.offset; i < p.offset + n; ++i) {
-      const double diff = std::fabs(static_cast<double>(g[i]) - c[i]);
-      const double tight = tolerance.atol + tolerance.rtol * std::fabs(c[i]);
-      worst = std::isfinite(g[i]) ? std::max(worst, diff) : INFINITY;
-      astray += !(diff <= tight);
-      moved += std::fabs(static_cast<double>(c[i]) - start[i]) > tight;
-      beyond_bound += p.trainable && !(diff <= kAdamStepBound * static_cast<double>(steps));
+      const double dg = static_cast<double>(g[i]) - start[i], dc = static_cast<double>(c[i]) - start[i];
+      difference += (dg - dc) * (dg - dc);
+      update += dc * dc;
+      worst = std::isfinite(g[i]) ? std::max(worst, std::fabs(dg - dc)) : INFINITY;
+      beyond_bound += p.trainable && !(std::fabs(dg - dc) <= kAdamStepBound * static_cast<double>(steps));
     }
     if (beyond_bound > 0)
       report << "\n  " << p.name << ": " << beyond_bound << " of " << n << " elements differ by more than Adam's "
              << kAdamStepBound * static_cast<double>(steps) << " over " << steps << " steps (worst " << worst << ")";
-    if (!rounding_alone && astray > tolerance.max_fraction_astray * static_cast<double>(n))
-      report << "\n  " << p.name << ": " << astray << " of " << n << " elements differ by more than " << tolerance.atol
-             << " + " << tolerance.rtol << "·|w| (worst " << worst << "), more than "
-             << tolerance.max_fraction_astray * 100 << "% may";
-    // The comparison means something only where the fit moved the weights further than the tolerance.
-    if (p.trainable && !rounding_alone && 2 * moved < n)
-      report << "\n  " << p.name << ": only " << moved << " of " << n
-             << " elements moved beyond the tolerance during the fit, too few for the comparison to tell";
+    if (tolerance.moved_by_rounding_alone.count(p.name)) continue;
+    const double ratio = std::sqrt(difference / update);
+    if (!(ratio <= tolerance.max_update_difference))  // false for NaN, and where the CPU fit left p as it was
+      report << "\n  " << p.name << ": the GPU's update differs from the CPU's by " << ratio * 100
+             << "% of its size (|Δ| " << std::sqrt(update) << "; worst element " << worst << "), more than "
+             << tolerance.max_update_difference * 100 << "%";
   }
   if (report.str().empty()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "parameters after the GPU and the CPU fit:" << report.str();
@@ -109,8 +107,11 @@ FitOptions quiet_fit(int epochs) {
 // full ones replay the graph).
 TEST(FitParity, CudaMlpFitMatchesTheCpu) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  FitTolerance tolerance;
+  tolerance.max_update_difference = 0.05;  // the MLP's fit is far steadier (above)
   expect_gpu_fit_matches_cpu([](Device device) { return make_mlp({128}, device, 71); },
-                             random_labeled_images(200, kMlpInputShape, 10, 72), quiet_fit(2), "MLP 784-128-10");
+                             random_labeled_images(200, kMlpInputShape, 10, 72), quiet_fit(2), "MLP 784-128-10",
+                             tolerance);
 }
 
 // The tutorial CNN (cuDNN convolutions and pooling, the fused softmax loss on probabilities): 2 epochs of 80 images.
@@ -121,8 +122,9 @@ TEST(FitParity, CudaCnnFitMatchesTheCpu) {
 }
 
 // train_cnn's preset as the preset trains (shifts and flips, dropout, batch normalization; both devices draw the
-// same from the seed): one epoch of 80 images. Only one: measured as above, a second epoch already leaves a third of
-// some kernels' elements astray, more than a tolerance could allow and still tell a bug.
+// same from the seed): one epoch of 80 images. Only one: measured as above, batch normalization over random images
+// carries a tipped ReLU or pooling window into every later step, and a second epoch's drift is past what a tolerance
+// could allow and still tell a bug.
 TEST(FitParity, CudaAugmentedPresetFitMatchesTheCpu) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   FitOptions options = quiet_fit(1);

@@ -3,9 +3,14 @@
 // fails; each tolerance sits next to the tensor it checks.
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <numeric>
+#include <set>
+#include <sstream>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -488,26 +493,64 @@ MathSeen math_seen(const std::vector<float>& values, const std::vector<double>& 
   return seen;
 }
 
-::testing::AssertionResult computed_in(bool tf32, const std::vector<float>& values,
-                                       const std::vector<double>& counts, const std::string& what) {
+// With TF32 off, every output must be FP32's.
+::testing::AssertionResult computed_in_fp32(const std::vector<float>& values, const std::vector<double>& counts,
+                                            const std::string& what) {
   if (values.size() != counts.size())
     return ::testing::AssertionFailure() << what << ": " << values.size() << " outputs for " << counts.size()
                                          << " counts";
   const MathSeen seen = math_seen(values, counts);
-  const int64_t expected = tf32 ? seen.tf32 : seen.fp32;
-  if (expected == static_cast<int64_t>(values.size())) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << " with TF32 " << (tf32 ? "on" : "off") << ": of "
-                                       << values.size() << " outputs, " << seen.tf32 << " show TF32's rounding, "
-                                       << seen.fp32 << " FP32's, " << seen.neither << " neither; expected all "
-                                       << (tf32 ? "TF32" : "FP32");
+  if (seen.fp32 == static_cast<int64_t>(values.size())) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << what << ": of " << values.size() << " outputs, " << seen.tf32
+                                       << " show TF32's rounding, " << seen.neither << " neither TF32's nor FP32's; "
+                                       << "expected all FP32";
 }
 
-// cuBLAS: the handle's math mode reads back as set, and all three of Dense's products round as that mode says.
-TEST(Tf32Parity, CublasComputesInTf32ExactlyWhenAskedTo) {
+// With TF32 on, the libraries may use it, not must (cuBLAS's TF32_TENSOR_OP math allows it; cuDNN runs the
+// algorithm its heuristic picked). A pass engaged TF32 when any output is not FP32's: TF32's answer exactly, or
+// "neither" where an algorithm's transforms (Winograd's 1/6 and 1/24) were rounded to TF32 too. Each pass is either
+// FP32 throughout or engaged; `must`/`must_not` are the passes a plan's reported math decides; and at least one
+// pass must engage, or the switch changed nothing.
+struct PassSeen {
+  std::string what;
+  MathSeen seen;
+  int64_t size;
+  bool engaged() const { return seen.fp32 < size; }
+};
+PassSeen pass_seen(const std::string& what, const std::vector<float>& values, const std::vector<double>& counts) {
+  return {what, math_seen(values, counts), static_cast<int64_t>(values.size())};
+}
+::testing::AssertionResult tf32_engaged(const std::vector<PassSeen>& passes, const std::set<std::string>& must,
+                                        const std::set<std::string>& must_not, std::ostream* log = &std::cout) {
+  std::ostringstream seen, wrong;
+  bool any = false;
+  for (const PassSeen& p : passes) {
+    seen << "\n  " << p.what << ": " << p.seen.tf32 << " of " << p.size << " outputs TF32's, " << p.seen.fp32
+         << " FP32's, " << p.seen.neither << " neither";
+    any = any || p.engaged();
+    if (p.engaged() && p.seen.fp32 > 0) wrong << "\n  " << p.what << " mixes FP32 and TF32 outputs";
+    if (must.count(p.what) && !p.engaged()) wrong << "\n  " << p.what << " reports tensor-op math but ran FP32";
+    if (must_not.count(p.what) && p.engaged()) wrong << "\n  " << p.what << " reports FMA math but ran TF32";
+  }
+  if (!any) wrong << "\n  no pass engaged TF32: switching it on changed nothing";
+  if (log) *log << "[ TF32     ] with TF32 on:" << seen.str() << "\n";  // which passes engaged, logged either way
+  if (wrong.str().empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "with TF32 on:" << wrong.str() << seen.str();
+}
+
+// NVIDIA_TF32_OVERRIDE=0 forbids TF32 in the whole process, whatever a program asks.
+bool tf32_forbidden_by_the_environment() {
+  const char* override = std::getenv("NVIDIA_TF32_OVERRIDE");
+  return override && std::string(override) == "0";
+}
+
+// cuBLAS: the handle's math mode reads back as set; with TF32 off all three of Dense's products are FP32's, with it
+// on they engage TF32.
+TEST(Tf32Parity, CublasComputesInTf32OnlyWhenAskedTo) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   const Device dev = Device::CUDA;
   ASSERT_FALSE(CudaContext::get().tf32()) << "an earlier test left TF32 on";
-  const int64_t n = 64, in = 512, out = 128;  // large enough that cuBLAS picks tensor-core kernels when allowed
+  const int64_t n = 256, in = 1024, out = 256;  // large enough for cuBLAS's tensor-core kernels
   auto dense_outputs = [&](float x_value, float w_value) {
     Tensor x = make_tensor(std::vector<float>(n * in, x_value), {n, in}, dev),
            w = make_tensor(std::vector<float>(in * out, w_value), {in, out}, dev),
@@ -519,25 +562,35 @@ TEST(Tf32Parity, CublasComputesInTf32ExactlyWhenAskedTo) {
     return std::vector<std::vector<float>>{y.to_vector(), dx.to_vector(), dw.to_vector()};
   };
   const float probe = static_cast<float>(kTf32Probe);
+  // x carries the probe: the output (x·w, sums of `in` products) and the kernel gradient (xᵀ·dy, of n) show the
+  // math; then w does, for the input gradient (dy·wᵀ, of `out`).
+  const std::vector<double> output_counts(n * out, in), kernel_counts(in * out, n), input_counts(n * in, out);
   for (bool tf32 : {false, true}) {
     SCOPED_TRACE(tf32 ? "TF32 on" : "TF32 off");
+    if (tf32 && tf32_forbidden_by_the_environment()) GTEST_SKIP() << "NVIDIA_TF32_OVERRIDE=0 forbids TF32 here";
     std::unique_ptr<Tf32On> on = tf32 ? std::make_unique<Tf32On>() : nullptr;
     cublasMath_t mode{};
     ASSERT_EQ(cublasGetMathMode(CudaContext::get().cublas(), &mode), CUBLAS_STATUS_SUCCESS);
     EXPECT_EQ(mode, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) << "the handle's math mode";
-    // x carries the probe: the output (x·w, sums of `in` products) and the kernel gradient (xᵀ·dy, of n) show the
-    // math; then w does, for the input gradient (dy·wᵀ, of `out`).
     const auto x_probe = dense_outputs(probe, 1.f), w_probe = dense_outputs(1.f, probe);
-    EXPECT_TRUE(computed_in(tf32, x_probe[0], std::vector<double>(n * out, in), "dense output x·w"));
-    EXPECT_TRUE(computed_in(tf32, x_probe[2], std::vector<double>(in * out, n), "dense kernel gradient xᵀ·dy"));
-    EXPECT_TRUE(computed_in(tf32, w_probe[1], std::vector<double>(n * in, out), "dense input gradient dy·wᵀ"));
+    if (!tf32) {
+      EXPECT_TRUE(computed_in_fp32(x_probe[0], output_counts, "dense output x·w"));
+      EXPECT_TRUE(computed_in_fp32(x_probe[2], kernel_counts, "dense kernel gradient xᵀ·dy"));
+      EXPECT_TRUE(computed_in_fp32(w_probe[1], input_counts, "dense input gradient dy·wᵀ"));
+    } else {
+      EXPECT_TRUE(tf32_engaged({pass_seen("dense output x·w", x_probe[0], output_counts),
+                                pass_seen("dense kernel gradient xᵀ·dy", x_probe[2], kernel_counts),
+                                pass_seen("dense input gradient dy·wᵀ", w_probe[1], input_counts)},
+                               {}, {}));
+    }
   }
   EXPECT_FALSE(CudaContext::get().tf32()) << "TF32 was not switched off again";
 }
 
-// cuDNN: the three passes of a convolution planned with TF32 off compute in FP32, and with it on in TF32 (a plan
-// reads the switch when it is made), at the tutorial CNN's second convolution.
-TEST(Tf32Parity, CudnnComputesInTf32ExactlyWhenAskedTo) {
+// cuDNN: a convolution planned with TF32 off computes all three passes in FP32; planned with it on (a plan reads the
+// switch when it is made), each pass rounds as the math its plan reports, and TF32 engages somewhere. At the
+// tutorial CNN's second convolution.
+TEST(Tf32Parity, CudnnComputesInTf32OnlyWhenAskedTo) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   const Device dev = Device::CUDA;
   ASSERT_FALSE(CudaContext::get().tf32()) << "an earlier test left TF32 on";
@@ -556,6 +609,7 @@ TEST(Tf32Parity, CudnnComputesInTf32ExactlyWhenAskedTo) {
   const float probe = static_cast<float>(kTf32Probe);
   for (bool tf32 : {false, true}) {
     SCOPED_TRACE(tf32 ? "TF32 on" : "TF32 off");
+    if (tf32 && tf32_forbidden_by_the_environment()) GTEST_SKIP() << "NVIDIA_TF32_OVERRIDE=0 forbids TF32 here";
     std::unique_ptr<Tf32On> on = tf32 ? std::make_unique<Tf32On>() : nullptr;
     cuda::Conv2dPlan plan(g, "conv_math_under_test");
     auto conv_outputs = [&](float x_value, float w_value) {
@@ -569,9 +623,28 @@ TEST(Tf32Parity, CudnnComputesInTf32ExactlyWhenAskedTo) {
       return std::vector<std::vector<float>>{y.to_vector(), dx.to_vector(), dw.to_vector()};
     };
     const auto x_probe = conv_outputs(probe, 1.f), w_probe = conv_outputs(1.f, probe);
-    EXPECT_TRUE(computed_in(tf32, x_probe[0], forward_counts, "convolution forward"));
-    EXPECT_TRUE(computed_in(tf32, x_probe[2], filter_counts, "convolution backward-filter"));
-    EXPECT_TRUE(computed_in(tf32, w_probe[1], data_counts, "convolution backward-data"));
+    const std::string forward = "convolution forward", filter = "convolution backward-filter",
+                      data = "convolution backward-data";
+    const cuda::Conv2dPlan::PassMaths maths = plan.pass_maths();
+    if (!tf32) {
+      EXPECT_EQ(maths.forward, cuda::Conv2dPlan::Math::Fma);
+      EXPECT_EQ(maths.backward_data, cuda::Conv2dPlan::Math::Fma);
+      EXPECT_EQ(maths.backward_filter, cuda::Conv2dPlan::Math::Fma);
+      EXPECT_TRUE(computed_in_fp32(x_probe[0], forward_counts, forward));
+      EXPECT_TRUE(computed_in_fp32(x_probe[2], filter_counts, filter));
+      EXPECT_TRUE(computed_in_fp32(w_probe[1], data_counts, data));
+    } else {
+      std::set<std::string> must, must_not;
+      for (const auto& [pass, math] : {std::pair{forward, maths.forward}, std::pair{filter, maths.backward_filter},
+                                       std::pair{data, maths.backward_data}}) {
+        if (math == cuda::Conv2dPlan::Math::TensorOp) must.insert(pass);
+        if (math == cuda::Conv2dPlan::Math::Fma) must_not.insert(pass);
+      }
+      EXPECT_TRUE(tf32_engaged({pass_seen(forward, x_probe[0], forward_counts),
+                                pass_seen(filter, x_probe[2], filter_counts),
+                                pass_seen(data, w_probe[1], data_counts)},
+                               must, must_not));
+    }
   }
   EXPECT_FALSE(CudaContext::get().tf32()) << "TF32 was not switched off again";
 }
@@ -589,11 +662,18 @@ TEST(Tf32Parity, TheMathProbeTellsTf32FromFp32) {
     for (int i = 0; i < c; ++i) sum += static_cast<float>(kTf32Probe);
     fp32_sums.push_back(sum);
   }
-  EXPECT_TRUE(computed_in(true, tf32_sums, counts, "whole counts"));
-  EXPECT_TRUE(computed_in(false, fp32_sums, counts, "FP32 sums of the probe"));
-  EXPECT_FALSE(computed_in(false, tf32_sums, counts, "whole counts"));
-  EXPECT_FALSE(computed_in(true, fp32_sums, counts, "FP32 sums of the probe"));
-  EXPECT_FALSE(computed_in(true, {0.f, std::nanf("")}, {1, 1}, "no sum at all")) << "zeros and NaN are neither";
+  EXPECT_TRUE(computed_in_fp32(fp32_sums, counts, "FP32 sums of the probe"));
+  EXPECT_FALSE(computed_in_fp32(tf32_sums, counts, "whole counts"));
+  EXPECT_EQ(math_seen(tf32_sums, counts).tf32, 6);
+  EXPECT_EQ(math_seen({0.f, std::nanf(""), 1.1f}, {1, 1, 1}).neither, 3) << "zero, NaN and 1.1 are neither";
+  const PassSeen tf32_pass = pass_seen("a", tf32_sums, counts), fp32_pass = pass_seen("b", fp32_sums, counts);
+  EXPECT_TRUE(tf32_engaged({tf32_pass, fp32_pass}, {"a"}, {"b"}, nullptr));
+  EXPECT_FALSE(tf32_engaged({fp32_pass}, {}, {}, nullptr)) << "nothing engaged";
+  EXPECT_FALSE(tf32_engaged({tf32_pass, fp32_pass}, {"b"}, {}, nullptr)) << "a pass reporting tensor-op math ran FP32";
+  EXPECT_FALSE(tf32_engaged({tf32_pass}, {}, {"a"}, nullptr)) << "a pass reporting FMA math ran TF32";
+  std::vector<float> mixed = tf32_sums;
+  mixed[0] = fp32_sums[0];
+  EXPECT_FALSE(tf32_engaged({pass_seen("a", mixed, counts)}, {}, {}, nullptr)) << "a pass mixing both";
 }
 
 TEST(OpChecks, MismatchedShapesAreNamed) {

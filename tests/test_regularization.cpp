@@ -469,23 +469,24 @@ TEST(ModelParity, CudaBatchNormalizationInAModelMatchesTheCpuAtEveryBatchSize) {
 }
 
 // Inference batches larger than cuDNN's largest are normalized in chunks: two full chunks and the rest, against the
-// CPU (small samples, so the test stays small).
+// CPU. Small images of several positions (3 x 4 of 2 channels), so a chunk that started at the wrong sample or
+// position would show, and the test stays small.
 TEST(ModelParity, CudaBatchNormalizationInfersBatchesBeyondCudnnsLargest) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  auto build = [](Device device) {
+  const Shape sample{3, 4, 2};
+  auto build = [&](Device device) {
     auto model = std::make_unique<Sequential>();
-    model->add<Flatten>();
-    model->add<Dense>(6);
     model->add<BatchNormalization>();
+    model->add<Flatten>();
     model->add<Dense>(3);
-    model->build({2, 4}, device, 53);
+    model->build(sample, device, 53);
     model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{true});
     return model;
   };
   auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
-  train_side_by_side(*cpu, *gpu, {2, 4}, 3, {64}, 1, 54);  // moving statistics that are not their initial 0 and 1
+  train_side_by_side(*cpu, *gpu, sample, 3, {64}, 1, 54);  // moving statistics that are not their initial 0 and 1
   const int64_t n = 2 * cuda::BatchNormPlan::kMaxInferenceChunk + 8930;
-  const LabeledImages data = random_labeled_images(n, {2, 4}, 3, 55);
+  const LabeledImages data = random_labeled_images(n, sample, 3, 55);
   EXPECT_TRUE(all_close(gpu->predict(data.images, n).to_vector(), to_double(cpu->predict(data.images, n).to_vector()),
                         1e-6, 1e-4, "probabilities of 140,000 samples in one batch"));
 }
