@@ -23,7 +23,6 @@ class Tensor;
 // A batch of `batch` samples of `pixels` positions (1 for a Dense output, h·w for an image) of `channels` each.
 struct BatchNormGeometry {
   int64_t batch = 0, pixels = 1, channels = 0;
-  int64_t rows() const { return batch * pixels; }
   bool operator==(const BatchNormGeometry& o) const {
     return batch == o.batch && pixels == o.pixels && channels == o.channels;
   }
