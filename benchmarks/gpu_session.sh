@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Everything a session with a lent GPU should check and measure, in two calls of the device tool. The session has 15
-# minutes of device time in all, the machine's start-up (1–2 minutes) included; a call runs one command of at most 10
-# minutes with a 64 MiB working tree (carried paths included), and brings back at most 8 files of $OUT and the last
-# 12,000 characters of output. Three commands:
+# Everything to check and measure on a borrowed GPU machine, in two remote calls: the machine is held 15 minutes in
+# all, its start-up (1–2 minutes) included; a call runs one command of at most 10 minutes with a 64 MiB working tree
+# (carried paths included), and brings back at most 8 files of $OUT and the last 12,000 characters of output. Three
+# commands:
 #
 #   1. here, without a GPU, in the repository root:
 #        bash benchmarks/gpu_session.sh bundle
