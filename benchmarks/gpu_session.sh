@@ -12,7 +12,7 @@
 #      suite here under LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 42 MiB, the binaries xz-compressed with their
 #      symbols; gpu_bundle/ and build-sm90/ are ignored by git).
 #   2. on the GPU (gpu_bundle/ is ignored by git, so it must be carried), first:
-#        run(command='bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"', carry=['gpu_bundle'])
+#        bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"
 #      finds cuDNN/cuBLAS (Python's site-packages included) and runs, most important first, each step under its own
 #      time limit and all within a deadline of LOOM_GPU_SESSION_SECONDS (default 450 s): device_info; the whole test
 #      suite; compute-sanitizer's memcheck and racecheck on the GPU tests; one epoch of each app on a terminal (live
@@ -20,7 +20,7 @@
 #      models with graphs; 10-epoch training of both apps (their HTML reports in the logs, and `report` putting both
 #      side by side). That is as much as 450 s holds. The summary, printed last, ends with the command for the second
 #      call, which runs the rest within what is left of the 15 minutes (270 s after a full first call):
-#        run(command='LOOM_GPU_SESSION_SECONDS=270 bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT" compare ...')
+#        LOOM_GPU_SESSION_SECONDS=270 bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT" compare ...
 #      compare.py (PyTorch eager and CUDA graph beside loom), bench_epoch --no-graph for both models and --tf32 for
 #      the CNN, bench_kernels and a 10-epoch train_cnn --tf32.
 #   3. anywhere, without a bundle or a GPU:
@@ -36,7 +36,7 @@
 # STEP.json) and a line or three per finished step are appended to OUT/summary.txt; after every step
 # OUT/results.tar.gz is refreshed with all the logs and the summary, so a run cut off anywhere keeps what it had done.
 # OUT never holds more than summary.txt, results.tar.gz (and its .partial while it is rewritten) and, at the end,
-# device_info.json: the device tool brings back at most 8 files, so loose logs there could crowd out the archive.
+# device_info.json: a remote call brings back at most 8 files, so loose logs there could crowd out the archive.
 #
 # Steps not reached before the deadline are marked "not run: out of time" and "left for the next call" with the
 # command that runs just them and, after a default run, the deadline that what is left of the 15 minutes allows:
@@ -112,14 +112,14 @@ PY
   for folder in gpu_bundle/ build-sm90/; do
     git check-ignore -q "$folder" || echo "WARNING: $folder is not ignored by git: never commit it" >&2
   done
-  # The device tool carries at most 64 MiB: the bundle and the working tree it travels with (tracked files and untracked
+  # A remote call carries at most 64 MiB: the bundle and the working tree it travels with (tracked files and untracked
   # ones git does not ignore). 62 MiB leaves room for the files a session edits before it runs.
   local kib tree_kib
   kib=$(du -sk gpu_bundle | cut -f1)
   tree_kib=$(git ls-files -z --cached --others --exclude-standard 2>/dev/null |
     xargs -0 -r stat -c %s -- 2>/dev/null | awk '{ total += $1 } END { print int(total / 1024) }')
   echo "gpu_bundle: $((kib / 1024)) MiB, with the working tree $(((kib + tree_kib) / 1024)) MiB" \
-    "(the device tool carries 64 MiB at most)"
+    "(a remote call carries 64 MiB at most)"
   if [ $((kib + tree_kib)) -gt $((62 * 1024)) ]; then
     echo "gpu_bundle is too large to carry: $(((kib + tree_kib) / 1024)) MiB with the working tree, 62 MiB at most" >&2
     exit 1
