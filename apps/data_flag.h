@@ -16,4 +16,7 @@ namespace loom::apps {
 // 28x28 are a loom::Error naming the directory, before any model is built or anything printed.
 FashionMnist load_data_set(const std::string& flag_value);
 
+// The same for the test set alone (evaluating a saved model needs no training files); `train` stays empty.
+FashionMnist load_test_set(const std::string& flag_value);
+
 }  // namespace loom::apps

@@ -1,7 +1,9 @@
 #include "apps/file_flags.h"
 
-#include <filesystem>
-#include <system_error>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "engine/io/file_text.h"
 #include "engine/runtime/errors.h"
@@ -20,16 +22,52 @@ CLI::Option* add_path_option(CLI::App& app, const std::string& name, std::string
 }
 
 void require_existing_file(const std::string& flag, const std::string& path) {
-  std::error_code error;
-  if (!std::filesystem::exists(path, error)) throw UsageError(flag + ": no file '" + one_line(path) + "'");
+  struct stat status {};
+  if (::stat(path.c_str(), &status) == 0) return;
+  // Only a name that leads nowhere is "no file"; a symlink loop or a folder that may not be searched says why.
+  if (errno == ENOENT) throw UsageError(flag + ": no file '" + one_line(path) + "'");
+  throw Error(flag + ": cannot read '" + one_line(path) + "': " + std::strerror(errno));
 }
 
+namespace {
+
+// Where a path's last name lives: the folder it is in (its device and inode, so that "./m", "m", "/abs/m" and a
+// path through a symlinked folder agree) and the name itself. A file that does not exist yet has this identity too.
+struct FolderEntry {
+  dev_t folder_device = 0;
+  ino_t folder_inode = 0;
+  std::string name;
+  bool known = false;
+};
+
+FolderEntry folder_entry(const std::string& path) {
+  std::string folder = ".", name = path;
+  // "runs/" and "runs/." name the folder itself, not an entry in it: such a path is compared as a whole.
+  const size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos) {
+    folder = slash == 0 ? "/" : path.substr(0, slash);
+    name = path.substr(slash + 1);
+  }
+  FolderEntry entry;
+  struct stat status {};
+  if (name.empty() || name == "." || name == ".." || ::stat(folder.c_str(), &status) != 0) return entry;
+  entry = {status.st_dev, status.st_ino, name, true};
+  return entry;
+}
+
+}  // namespace
+
 bool same_file(const std::string& a, const std::string& b) {
-  std::error_code error_a, error_b;
-  const auto canonical_a = std::filesystem::weakly_canonical(a, error_a);
-  const auto canonical_b = std::filesystem::weakly_canonical(b, error_b);
-  if (error_a || error_b) return a == b;
-  return canonical_a == canonical_b;
+  if (a == b) return true;
+  // The same existing file under two names (symlinks, hard links, other spellings).
+  struct stat status_a {}, status_b {};
+  if (::stat(a.c_str(), &status_a) == 0 && ::stat(b.c_str(), &status_b) == 0 && status_a.st_dev == status_b.st_dev &&
+      status_a.st_ino == status_b.st_ino)
+    return true;
+  // The same name in the same folder, also when neither exists yet: what a write by rename would replace.
+  const FolderEntry entry_a = folder_entry(a), entry_b = folder_entry(b);
+  return entry_a.known && entry_b.known && entry_a.folder_device == entry_b.folder_device &&
+         entry_a.folder_inode == entry_b.folder_inode && entry_a.name == entry_b.name;
 }
 
 }  // namespace loom::apps

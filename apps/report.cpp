@@ -1,6 +1,9 @@
 // Builds the HTML report (engine/report/html_report.h) from saved models and their histories: one run, or several
 // side by side (the MLP's and the CNN's), each evaluated on the Fashion-MNIST test set here.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <set>
 #include <string>
@@ -61,8 +64,9 @@ void check_flags(const Flags& flags) {
         throw UsageError("--output would replace the file '" + loom::one_line(file) + "' that --run reads");
   }
   if (!flags.names.empty() && flags.names.size() != flags.runs.size())
-    throw UsageError("--name given " + std::to_string(flags.names.size()) + " times for " +
-                     std::to_string(flags.runs.size()) + " runs (give one name per --run, in the same order, or none)");
+    throw UsageError("--name given " + loom::times_text(static_cast<long long>(flags.names.size())) + " for " +
+                     loom::count_text(static_cast<long long>(flags.runs.size()), "run") +
+                     " (give one name per --run, in the same order, or none)");
 }
 
 // Distinct names for the runs: --name's, else the model files' stems ("mlp", "mlp (2)" for a repeated stem).
@@ -85,6 +89,58 @@ std::vector<std::string> run_names(const Flags& flags) {
   return names;
 }
 
+// The figure `key` of a run description, or "" when the file does not record it.
+std::string described_value(const loom::RunDescription& described, const std::string& key) {
+  for (const auto& [name, value] : described)
+    if (name == key) return value;
+  return "";
+}
+
+bool same_figure(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max(1.0, std::fabs(a)); }
+
+// Refuses a history file that is not the run's own: conclusions drawn from another run's curves ("the model
+// overfits", "weights of epoch 3") would be about a model the report does not show. A checkpoint holds its history to
+// compare with; a --save file records its run's epoch count and last loss (engine/report/html_report.h). Files that record
+// neither are checked against what they do record: the epochs asked for and the epoch of their weights.
+void check_history_is_the_runs(const loom::History& history, const std::string& history_path,
+                               const loom::SafetensorsFile& file, const std::string& model_path,
+                               const loom::RunDescription& described) {
+  const std::string mismatch = "--run: the history '" + loom::one_line(history_path) + "' (" +
+                               loom::count_text(static_cast<long long>(history.size()), "epoch") +
+                               ") is not the one of '" + loom::one_line(model_path) + "': ";
+  const std::string hint = " (give that run's own --history file, or none)";
+  if (file.metadata("content") == "checkpoint") {
+    const loom::History own = loom::checkpoint_history(file);
+    if (own.size() != history.size())
+      throw UsageError(mismatch + "the checkpoint has " + loom::count_text(static_cast<long long>(own.size()),
+                                                                           "epoch") + " done" + hint);
+    for (size_t e = 0; e < own.size(); ++e)
+      if (!same_figure(own[e].loss, history[e].loss) || !same_figure(own[e].accuracy, history[e].accuracy))
+        throw UsageError(mismatch + "its epoch " + std::to_string(e) + " differs from the checkpoint's (loss " +
+                         loom::shortest_text(history[e].loss) + ", the checkpoint's " +
+                         loom::shortest_text(own[e].loss) + ")" + hint);
+    return;
+  }
+  const std::string trained = described_value(described, loom::report::kEpochsTrainedKey);
+  if (!trained.empty() && trained != std::to_string(history.size()))
+    throw UsageError(mismatch + "that run trained " + loom::one_line(trained, loom::kShownBytes) + " epochs" + hint);
+  const std::string final_loss = described_value(described, loom::report::kFinalLossKey);
+  char* end = nullptr;
+  if (!final_loss.empty() && !history.empty()) {
+    const double loss = std::strtod(final_loss.c_str(), &end);
+    if (*end == '\0' && !same_figure(loss, history.back().loss))
+      throw UsageError(mismatch + "that run's last epoch had a loss of " + loom::one_line(final_loss, loom::kShownBytes) +
+                       ", the history's " + loom::shortest_text(history.back().loss) + hint);
+  }
+  const std::string asked = described_value(described, "--epochs");
+  const long long asked_epochs = std::strtoll(asked.c_str(), &end, 10);
+  if (!asked.empty() && *end == '\0' && static_cast<long long>(history.size()) > asked_epochs)
+    throw UsageError(mismatch + "that run asked for --epochs " + loom::one_line(asked, loom::kShownBytes) + hint);
+  const int weights_epoch = loom::report::weights_epoch_from(described);
+  if (weights_epoch >= static_cast<int>(history.size()))
+    throw UsageError(mismatch + "its weights are from epoch " + std::to_string(weights_epoch) + hint);
+}
+
 // One saved model evaluated on the test set, with its history: from the history file given, else the checkpoint's.
 loom::report::ReportRun evaluate_run(const std::vector<std::string>& files, const std::string& name,
                                      const loom::LabeledImages& test, loom::Device device, int64_t batch_size) {
@@ -102,14 +158,15 @@ loom::report::ReportRun evaluate_run(const std::vector<std::string>& files, cons
   run.name = name;
   run.summary = model->summary();
   run.settings = {{"model file", model_path + " (" + file.metadata("content") + ")"}};
+  const loom::RunDescription described = loom::read_run_description(file);
   if (files.size() == 2) {
     run.history = loom::read_history(files[1]);
+    check_history_is_the_runs(run.history, files[1], file, model_path, described);
     run.settings.emplace_back("history file", files[1]);
   } else if (file.metadata("content") == "checkpoint") {
     run.history = loom::checkpoint_history(file);
     run.settings.emplace_back("history", "from the checkpoint");
   }
-  const loom::RunDescription described = loom::read_run_description(file);
   run.weights_epoch = loom::report::weights_epoch_from(described);
   if (described.empty()) run.settings.emplace_back("training settings", "not recorded in the file");
   run.settings.insert(run.settings.end(), described.begin(), described.end());
@@ -131,11 +188,18 @@ int main(int argc, char** argv) {
       "model and settings) for one or more models saved by train_mlp or train_cnn",
       "report"};
   Flags flags;
-  loom::apps::refusing_empty_paths(
-      app.add_option("--run", flags.runs,
-                     "MODEL [HISTORY]: a --save or --checkpoint file and, optionally, its --history file (.csv or "
-                     ".json; a checkpoint holds its own); repeat for runs side by side"))
+  // Taken one --run at a time: CLI11 reads an empty value in a list of lists as a separator ("Could not convert").
+  app.add_option_function<std::vector<std::string>>(
+         "--run",
+         [&flags](const std::vector<std::string>& files) {
+           for (const std::string& file : files)
+             if (file.empty()) throw UsageError("--run is an empty path");
+           flags.runs.push_back(files);
+         },
+         "MODEL [HISTORY]: a --save or --checkpoint file and, optionally, its --history file (.csv or .json; a "
+         "checkpoint holds its own); repeat for runs side by side")
       ->expected(1, 2)
+      ->trigger_on_parse()
       ->required();
   loom::apps::add_path_option(app, "--output,-o", flags.output, "the report to write, FILE.html")->required();
   app.add_option("--name", flags.names, "a name for each --run, in order (default: the model files' names)");

@@ -4,6 +4,17 @@
 #include "engine/runtime/errors.h"
 
 namespace loom::apps {
+namespace {
+
+// Runs before any shared library's initialiser, so before OpenMP's runtime reads $OMP_NUM_THREADS and prints its own
+// line about a bad value: loom's refusal is then the only one. Every program with --threads links this file.
+void check_environment_early(int, char**, char** environment) {
+  refuse_omp_num_threads(take_invalid_omp_num_threads(environment));
+}
+__attribute__((section(".preinit_array"), used)) void (*const check_environment_early_entry)(int, char**, char**) =
+    check_environment_early;
+
+}  // namespace
 
 CLI::Option* add_threads_option(CLI::App& app, int& threads) {
   return add_whole_number_option(app, "--threads", threads, 1,

@@ -2,7 +2,6 @@
 // --preset best a deeper CNN with batch normalization, dropout, augmentation and a cosine learning rate.
 #include <string>
 
-#include "apps/data_flag.h"
 #include "apps/number_flags.h"
 #include "apps/training_app.h"
 #include "engine/io/file_text.h"
@@ -58,7 +57,7 @@ int main(int argc, char** argv) {
     apply_preset(app, preset, flags);
     std::string note;
     loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
-    loom::FashionMnist data = loom::apps::load_data_set(flags.data);
+    loom::FashionMnist data = loom::apps::load_training_data(flags);
     const bool best = preset == "best";
     loom::apps::check_training_memory(best ? loom::best_cnn_layers() : loom::cnn_layers(filters, dense),
                                       loom::kCnnInputShape, flags, data, device,

@@ -1,7 +1,6 @@
 // Trains the Keras basic-classification MLP (Flatten → Dense 128 ReLU → Dense 10) on Fashion-MNIST.
 #include <sstream>
 
-#include "apps/data_flag.h"
 #include "apps/number_flags.h"
 #include "apps/training_app.h"
 #include "engine/io/file_text.h"
@@ -36,7 +35,7 @@ int main(int argc, char** argv) {
     std::vector<int64_t> units = parse_hidden(hidden);
     std::string note;
     loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
-    loom::FashionMnist data = loom::apps::load_data_set(flags.data);
+    loom::FashionMnist data = loom::apps::load_training_data(flags);
     loom::apps::check_training_memory(loom::mlp_layers(units), loom::kMlpInputShape, flags, data, device,
                                       "use smaller --hidden widths or a smaller --batch-size");
     loom::AdamHyper adam;

@@ -89,6 +89,31 @@ class StandardOutputCheck : public Callback {
   void on_epoch_end(FitContext&, int, EpochResult&) override { check_standard_output(); }
 };
 
+// Refuses a --load or --resume file that another program or preset made, saying so, before its layers are compared
+// one by one (which would name the first setting that differs, not the reason). Files that record neither go on to
+// that comparison.
+void check_made_alike(const char* flag, const std::string& path, const TrainingFlags& flags,
+                      const std::string& program) {
+  const RunDescription made = read_run_description(open_model_file(path));
+  auto recorded = [&made](const std::string& key) {
+    for (const auto& [name, value] : made)
+      if (name == key) return value;
+    return std::string();
+  };
+  const std::string made_by = recorded("program");
+  if (made_by.empty()) return;
+  if (made_by != program)
+    throw UsageError(std::string(flag) + ": '" + one_line(path) + "' holds a model " + one_line(made_by, kShownBytes) +
+                     " trained; " + program + " trains another");
+  // train_cnn records its --preset; a file without one was made before presets existed, by the tutorial's CNN.
+  const std::string made_preset = recorded("--preset").empty() && !flags.preset.empty() ? "tutorial"
+                                                                                        : recorded("--preset");
+  if (made_preset != flags.preset)
+    throw UsageError(std::string(flag) + ": '" + one_line(path) + "' holds the '" + one_line(made_preset, kShownBytes) +
+                     "' preset's model (--preset " + one_line(made_preset, kShownBytes) + "); this run trains the '" +
+                     flags.preset + "' preset's");
+}
+
 // A UsageError about a file a flag names, with the flag in front.
 template <class Body>
 void for_flag(const char* flag, Body body) {
@@ -204,6 +229,21 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
   return device;
 }
 
+FashionMnist load_training_data(const TrainingFlags& flags) {
+  FashionMnist data = load_data_set(flags.data);
+  // Checked against the files actually found (the .gz name or the plain one), before anything is trained.
+  const std::pair<const char*, const std::string*> outputs[] = {{"--save", &flags.save},
+                                                                {"--checkpoint", &flags.checkpoint},
+                                                                {"--history", &flags.history},
+                                                                {"--report", &flags.report}};
+  for (const auto& [flag, path] : outputs)
+    for (const std::string& file : data.files)
+      if (!path->empty() && same_file(*path, file))
+        throw UsageError(std::string(flag) + " would replace the data set's file '" + one_line(file) +
+                         "' that this run reads");
+  return data;
+}
+
 void check_training_memory(const std::vector<std::unique_ptr<Layer>>& layers, const Shape& input_shape,
                            const TrainingFlags& flags, const FashionMnist& data, Device device,
                            const std::string& hint) {
@@ -237,7 +277,11 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
     const std::string problem = validation_split_problem(train.size(), flags.validation_split);
     if (!problem.empty()) throw UsageError("--validation-split " + problem);
   }
-  if (!flags.load.empty()) for_flag("--load", [&] { load_weights(model, flags.load); });
+  if (!flags.load.empty()) {
+    check_made_alike("--load", flags.load, flags, program);
+    for_flag("--load", [&] { load_weights(model, flags.load); });
+  }
+  if (!flags.resume.empty()) check_made_alike("--resume", flags.resume, flags, program);
   FitOptions options;
   options.epochs = flags.epochs;
   options.batch_size = flags.batch_size;
@@ -276,8 +320,8 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
     for_flag("--resume",
              [&] { resumed = resume_from_checkpoint(flags.resume, model, stateful, resume_settings(flags)); });
     if (resumed.epochs_done >= flags.epochs)
-      throw UsageError("--resume: '" + one_line(flags.resume) + "' has " + std::to_string(resumed.epochs_done) +
-                       " epochs done; --epochs " + std::to_string(flags.epochs) + " asks for no more");
+      throw UsageError("--resume: '" + one_line(flags.resume) + "' has " + count_text(resumed.epochs_done, "epoch") +
+                       " done; --epochs " + std::to_string(flags.epochs) + " asks for no more");
     options.initial_epoch = resumed.epochs_done;
     options.shuffle_state = resumed.shuffle_state;
   }
@@ -303,6 +347,9 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   const int weights_epoch = early_stopping ? early_stopping->best_epoch() : -1;
   RunDescription saved_run = run;
   if (weights_epoch >= 0) saved_run.emplace_back(report::kWeightsEpochKey, report::weights_epoch_text(weights_epoch));
+  // What a history file given with this one to `report` must agree with (apps/report.cpp).
+  saved_run.emplace_back(report::kEpochsTrainedKey, std::to_string(history.size()));
+  if (!history.empty()) saved_run.emplace_back(report::kFinalLossKey, shortest_text(history.back().loss));
   // Before the evaluation, so a failure there loses nothing trained.
   if (!flags.save.empty()) save_weights(model, flags.save, saved_run);
 

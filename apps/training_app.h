@@ -55,6 +55,10 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags);
 // is the only line.
 Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note);
 
+// The data set from --data (apps/data_flag.h), and a loom::UsageError when --save, --checkpoint, --history or --report
+// names one of its files (under any spelling): a run must not write over what it, and the next run, reads.
+FashionMnist load_training_data(const TrainingFlags& flags);
+
 // Refuses (loom::UsageError, before the model is built or anything printed) a model whose training on `data` with
 // --batch-size would not fit in the memory `device` has free: the figures, and `hint` on what to make smaller.
 void check_training_memory(const std::vector<std::unique_ptr<Layer>>& layers, const Shape& input_shape,

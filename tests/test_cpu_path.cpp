@@ -91,6 +91,34 @@ TEST(CpuThreads, ABadVariableIsRefusedNamingItAndQuotingIt) {
   EXPECT_THROW(set_cpu_threads(kMaxCpuThreads + 1), UsageError);
 }
 
+// A bad $OMP_NUM_THREADS is taken out of the process's environment array before OpenMP's runtime would read it (and
+// print its own complaint), and refused by loom in its words all the same; a good one, or none, stays where it is.
+TEST(CpuThreads, ABadOmpNumThreadsIsTakenOutOfTheEnvironmentAndStillRefused) {
+  char path[] = "PATH=/bin", bad[] = "OMP_NUM_THREADS=lots", good[] = "OMP_NUM_THREADS=4,2", home[] = "HOME=/root";
+  char* environment[] = {path, bad, home, nullptr};
+  EXPECT_STREQ(take_invalid_omp_num_threads(environment), "lots");
+  EXPECT_EQ(environment[0], path);
+  EXPECT_EQ(environment[1], home);
+  EXPECT_EQ(environment[2], nullptr);
+  char* fine[] = {path, good, nullptr};
+  EXPECT_EQ(take_invalid_omp_num_threads(fine), nullptr);
+  EXPECT_EQ(fine[1], good);
+  char* none[] = {path, nullptr};
+  EXPECT_EQ(take_invalid_omp_num_threads(none), nullptr);
+  EXPECT_EQ(take_invalid_omp_num_threads(nullptr), nullptr);
+
+  ScopedEnv omp("OMP_NUM_THREADS", nullptr), blas("OPENBLAS_NUM_THREADS", nullptr);
+  {
+    struct Refusing {  // handed back even when a check below fails, so later tests see the real environment
+      Refusing() { refuse_omp_num_threads("lots"); }
+      ~Refusing() { refuse_omp_num_threads(nullptr); }
+    } refusing;
+    expect_one_line_error<UsageError>([] { default_cpu_threads(); },
+                                      {"$OMP_NUM_THREADS must be a whole number of threads from 1 to 1024, got 'lots'"});
+  }
+  EXPECT_EQ(default_cpu_threads().source, "cores");
+}
+
 // One pool for loops and products: OpenBLAS's OpenMP build sizes each product by OpenMP's count
 // (omp_get_max_threads()), so setting ours sets its. cmake/openblas.cmake refuses any other build; this is the
 // property it checks, seen from a test.

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "engine/data/idx_reader.h"
 #include "engine/io/file_text.h"
@@ -96,7 +98,11 @@ LabeledImages load_labeled_images(const std::string& images_path, const std::str
   return result;
 }
 
-FashionMnist load_fashion_mnist(const std::string& dir) {
+namespace {
+
+// The directory checked and the named files of the sets wanted found and checked readable, before any is read, so a
+// half-installed directory fails fast instead of after a 47 MB read.
+std::vector<std::string> find_data_files(const std::string& dir, const std::vector<std::string>& stems) {
   if (dir.empty()) throw UsageError(std::string("Fashion-MNIST directory is an empty path; ") + kInstallHint);
   if (!exists_or_unreadable(dir))
     throw UsageError(one_line(dir) + ": Fashion-MNIST directory not found; " + kInstallHint);
@@ -104,23 +110,36 @@ FashionMnist load_fashion_mnist(const std::string& dir) {
   if (!std::filesystem::is_directory(dir, error))
     throw UsageError(one_line(dir) + ": not a directory (give the directory that holds the four Fashion-MNIST " +
                      "files)");
-  // Search permission is what opening the four files by name takes (a folder may be searchable, not listable).
+  // Search permission is what opening the files by name takes (a folder may be searchable, not listable).
   if (::access(dir.c_str(), X_OK) != 0) cannot_read(dir, std::error_code(errno, std::generic_category()));
+  std::vector<std::string> files;
+  for (const std::string& stem : stems) files.push_back(find_data_file(dir, stem));
+  return files;
+}
 
-  // Find all four before reading any, so a half-installed directory fails fast instead of after a 47 MB read.
-  const std::string train_images = find_data_file(dir, "train-images-idx3-ubyte");
-  const std::string train_labels = find_data_file(dir, "train-labels-idx1-ubyte");
-  const std::string test_images = find_data_file(dir, "t10k-images-idx3-ubyte");
-  const std::string test_labels = find_data_file(dir, "t10k-labels-idx1-ubyte");
+constexpr int kClasses = static_cast<int>(std::tuple_size_v<decltype(kFashionMnistClassNames)>);
 
+}  // namespace
+
+FashionMnist load_fashion_mnist(const std::string& dir) {
   FashionMnist data;
-  data.train = load_labeled_images(train_images, train_labels, static_cast<int>(kFashionMnistClassNames.size()));
-  data.test = load_labeled_images(test_images, test_labels, static_cast<int>(kFashionMnistClassNames.size()));
+  data.files = find_data_files(
+      dir, {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"});
+  const std::string &train_images = data.files[0], &test_images = data.files[2];
+  data.train = load_labeled_images(train_images, data.files[1], kClasses);
+  data.test = load_labeled_images(test_images, data.files[3], kClasses);
   // A model built for the training images' size cannot evaluate test images of another size.
   if (data.test.images.dim(1) != data.train.images.dim(1) || data.test.images.dim(2) != data.train.images.dim(2))
     throw Error(test_images + ": images are " + std::to_string(data.test.images.dim(1)) + "x" +
                 std::to_string(data.test.images.dim(2)) + " but the training images in " + train_images + " are " +
                 std::to_string(data.train.images.dim(1)) + "x" + std::to_string(data.train.images.dim(2)));
+  return data;
+}
+
+FashionMnist load_fashion_mnist_test_set(const std::string& dir) {
+  FashionMnist data;
+  data.files = find_data_files(dir, {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"});
+  data.test = load_labeled_images(data.files[0], data.files[1], kClasses);
   return data;
 }
 

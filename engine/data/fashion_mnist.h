@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/data/labeled_images.h"
 
@@ -18,8 +19,10 @@ extern const std::array<const char*, 10> kFashionMnistClassNames;
 constexpr int64_t kFashionMnistSide = 28;
 
 struct FashionMnist {
-  LabeledImages train;  // 60,000 samples
+  LabeledImages train;  // 60,000 samples (empty when only the test set was loaded)
   LabeledImages test;   // 10,000 samples
+  // The files read, so that a run can refuse to write over its own data set.
+  std::vector<std::string> files;
 };
 
 // Where to look for the data set: the --data flag value if non-empty, else $FASHION_MNIST_DIR if set and
@@ -38,5 +41,8 @@ LabeledImages load_labeled_images(const std::string& images_path, const std::str
 // loom::Error "cannot read '<path>': <reason>", as does a corrupt file (naming it). All four are found and checked
 // readable before any is read.
 FashionMnist load_fashion_mnist(const std::string& dir);
+
+// The test set only, for evaluating a saved model: the same checks, on the two t10k files; `train` stays empty.
+FashionMnist load_fashion_mnist_test_set(const std::string& dir);
 
 }  // namespace loom

@@ -192,4 +192,12 @@ json parse_bounded_json(const std::string& text, const JsonBounds& bounds) {
   return json::parse(text);
 }
 
+std::string count_text(long long count, const std::string& noun, const std::string& plural) {
+  return std::to_string(count) + " " + (count == 1 ? noun : plural.empty() ? noun + "s" : plural);
+}
+
+std::string times_text(long long count) {
+  return count == 1 ? "once" : count == 2 ? "twice" : std::to_string(count) + " times";
+}
+
 }  // namespace loom

@@ -25,6 +25,11 @@ std::string shortest_text(double value);
 // Whether `path` ends in `extension` (".csv"): how the readers and writers tell a file's layout by its name.
 bool has_extension(const std::string& path, const std::string& extension);
 
+// "1 epoch", "3 epochs": a count and its noun, singular for one. `plural` for nouns that do not take an "s".
+std::string count_text(long long count, const std::string& noun, const std::string& plural = "");
+// "once", "twice", "3 times": how often a flag was given.
+std::string times_text(long long count);
+
 // Values from files are shown up to this many bytes, so a damaged file cannot flood a message.
 constexpr size_t kShownBytes = 80;
 

@@ -282,6 +282,26 @@ std::unique_ptr<Sequential> model_from_architecture(const std::string& text, Dev
   return std::move(plan.model);
 }
 
+namespace {
+
+// "Flatten, Dense 128, Dense 10": a model's layers in a few words each, for messages; long models are cut short.
+std::string layers_text(const json& layers) {
+  constexpr size_t kShownLayers = 8;
+  std::string text;
+  for (size_t i = 0; i < layers.size() && i < kShownLayers; ++i) {
+    const json& layer = layers[i];
+    std::string kind = layer.value("class_name", "?");
+    const json& config = layer.contains("config") && layer["config"].is_object() ? layer["config"] : json::object();
+    for (const char* size : {"units", "filters"})
+      if (config.contains(size) && config[size].is_number_integer()) kind += " " + config[size].dump();
+    text += (i == 0 ? "" : ", ") + one_line(kind, kShownBytes);
+  }
+  if (layers.size() > kShownLayers) text += ", ...";
+  return text;
+}
+
+}  // namespace
+
 std::string architecture_difference(const std::string& saved_text, const std::string& current_text,
                                     bool with_optimizer) {
   const json saved = parse_architecture(saved_text), current = parse_architecture(current_text);
@@ -291,7 +311,12 @@ std::string architecture_difference(const std::string& saved_text, const std::st
   if (saved["input_shape"] != current["input_shape"])
     return differ("input shape", saved["input_shape"], current["input_shape"]);
   const json &a = saved["layers"], &b = current["layers"];
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+  // Layers added or missing first: comparing the first layers that differ would blame a setting of a layer that is
+  // only out of place ("--hidden 128,10" against a file of "--hidden 128").
+  if (a.size() != b.size())
+    return "the file holds " + count_text(static_cast<long long>(a.size()), "layer") + " (" + layers_text(a) +
+           "), this model " + std::to_string(b.size()) + " (" + layers_text(b) + ")";
+  for (size_t i = 0; i < a.size(); ++i) {
     const std::string where = "layer " + std::to_string(i + 1) + " ('" + b[i].value("name", "?") + "')";
     if (a[i].value("class_name", "") != b[i].value("class_name", ""))
       return where + " is " + a[i].value("class_name", "?") + " in the file, " + b[i].value("class_name", "?") +
@@ -301,8 +326,6 @@ std::string architecture_difference(const std::string& saved_text, const std::st
       if (!ca.contains(it.key()) || ca[it.key()] != it.value())
         return where + " has " + differ(one_line(it.key(), kShownBytes), ca.value(it.key(), json()), it.value());
   }
-  if (a.size() != b.size())
-    return "the file has " + std::to_string(a.size()) + " layers, this model " + std::to_string(b.size());
   std::vector<std::string> parts{"loss"};
   if (with_optimizer) parts.push_back("optimizer");
   for (const std::string& part : parts)

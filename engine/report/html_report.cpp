@@ -142,10 +142,13 @@ std::string epochs_section(const Report& report) {
     const bool validated = any_validated(run.history);
     columns += epoch_columns(run);
     head1 += "<th colspan=\"" + std::to_string(epoch_columns(run)) + "\">" + html_escape(run.name) + "</th>";
-    head2 += std::string("<th>loss</th><th>accuracy</th>") +
-             (validated ? "<th>val_loss</th><th>val_accuracy</th>" : "") + "<th>time</th>";
+    head2 += std::string("<th class=\"metric\">loss</th><th class=\"metric\">accuracy</th>") +
+             (validated ? "<th class=\"metric\">val_loss</th><th class=\"metric\">val_accuracy</th>" : "") +
+             "<th class=\"metric\">time</th>";
   }
-  std::string html = "<section id=\"epochs\"><h2>Epoch by epoch</h2>\n<table class=\"numbers\"><thead>" + head1 +
+  // Many runs side by side make the table wider than the page: it scrolls rather than break its headers mid-word.
+  std::string html = "<section id=\"epochs\"><h2>Epoch by epoch</h2>\n<div class=\"wide\"><table class=\"numbers\">"
+                     "<thead>" + head1 +
                      "</tr>" + head2 + "</tr></thead><tbody>";
   for (size_t e = 0; e < epochs; ++e) {
     html += "<tr><th>" + std::to_string(e + 1) + "</th>";
@@ -168,7 +171,7 @@ std::string epochs_section(const Report& report) {
   }
   if (epochs == 0)
     html += "<tr><td colspan=\"" + std::to_string(columns) + "\">No run has a training history.</td></tr>";
-  return html + "</tbody></table></section>\n";
+  return html + "</tbody></table></div></section>\n";
 }
 
 std::string accuracy_section(const Report& report) {
@@ -307,7 +310,8 @@ img.pixels{image-rendering:pixelated;border:1px solid #ddd}
 .with-scale{display:flex;gap:8px;align-items:flex-start}.enlarged figcaption{text-align:left}
 .charts{display:flex;gap:24px;flex-wrap:wrap}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px}
-table.numbers td{text-align:right;font-variant-numeric:tabular-nums}thead th{background:#f2f2f2}
+table.numbers td{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}thead th{background:#f2f2f2}
+.wide{overflow-x:auto}th.metric{white-space:nowrap;overflow-wrap:normal}
 .runs{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}.run{min-width:0}
 table.confusion{font-size:11px}table.confusion th,table.confusion td{padding:2px 4px}
 table.confusion td{text-align:right;min-width:30px}table.confusion thead th{max-width:56px;white-space:normal}.class-accuracy{font-weight:bold;background:#f7f7f7}

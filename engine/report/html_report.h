@@ -50,6 +50,10 @@ constexpr const char* kWeightsEpochKey = "weights from epoch";
 std::string weights_epoch_text(int epoch_index);
 // The 0-based epoch of a run description's kWeightsEpochKey entry; -1 when there is none or it is not one loom wrote.
 int weights_epoch_from(const std::vector<std::pair<std::string, std::string>>& description);
+// Entries of a --save file's run description beside the flags: how many epochs its run trained, and the last one's
+// loss, so that `report` can tell the run's own history file from another run's.
+constexpr const char* kEpochsTrainedKey = "epochs run";
+constexpr const char* kFinalLossKey = "last epoch's loss";
 
 // The report as HTML text. A loom::Error when the report is incomplete or inconsistent (no run, no data, images
 // not gray uint8, probabilities not [test images, classes], class names not one per class).

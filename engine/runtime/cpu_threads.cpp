@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
 #include <omp.h>
 
@@ -13,25 +15,36 @@ namespace loom {
 
 namespace {
 
+// $OMP_NUM_THREADS as take_invalid_omp_num_threads took it out of the environment, or null.
+const char* hidden_omp_num_threads = nullptr;
+
+// The thread count `text` asks for, by the rule below, or 0 when it breaks it (or is empty). No allocation: it also
+// runs before any library is initialised (take_invalid_omp_num_threads).
+int thread_count(const char* text, bool list) {
+  // Blanks around the number, as OpenMP's runtime allows them; an $OMP_NUM_THREADS list's first entry counts.
+  const char* end = text;
+  while (*end != '\0' && !(list && *end == ',')) ++end;
+  while (text < end && (*text == ' ' || *text == '\t')) ++text;
+  while (end > text && (end[-1] == ' ' || end[-1] == '\t')) --end;
+  if (end == text || end - text > 9) return 0;
+  long long count = 0;
+  for (const char* c = text; c < end; ++c) {
+    if (*c < '0' || *c > '9') return 0;
+    count = count * 10 + (*c - '0');
+  }
+  return count >= 1 && count <= kMaxCpuThreads ? static_cast<int>(count) : 0;
+}
+
 // The count a variable asks for; 0 when it is unset or empty.
 int count_from_environment(const char* name) {
-  const char* value = std::getenv(name);
+  const bool omp = std::string(name) == "OMP_NUM_THREADS";
+  const char* value = omp && hidden_omp_num_threads ? hidden_omp_num_threads : std::getenv(name);
   if (!value || !*value) return 0;
-  std::string text(value);
-  if (std::string(name) == "OMP_NUM_THREADS") text = text.substr(0, text.find(','));
-  // Blanks around the number, as OpenMP's runtime allows them.
-  text.erase(0, text.find_first_not_of(" \t"));
-  text.erase(text.find_last_not_of(" \t") + 1);
-  long long count = 0;
-  bool digits = !text.empty() && text.size() <= 9;
-  for (char c : text) {
-    digits = digits && c >= '0' && c <= '9';
-    if (digits) count = count * 10 + (c - '0');
-  }
-  if (!digits || count < 1 || count > kMaxCpuThreads)
+  const int count = thread_count(value, omp);
+  if (count == 0)
     throw UsageError("$" + std::string(name) + " must be a whole number of threads from 1 to " +
                      std::to_string(kMaxCpuThreads) + ", got '" + value + "'");
-  return static_cast<int>(count);
+  return count;
 }
 
 }  // namespace
@@ -60,5 +73,21 @@ void set_cpu_threads(int threads) {
 }
 
 int cpu_threads() { return omp_get_max_threads(); }
+
+const char* take_invalid_omp_num_threads(char** environment) {
+  if (environment == nullptr) return nullptr;
+  constexpr char kName[] = "OMP_NUM_THREADS=";
+  for (char** entry = environment; *entry != nullptr; ++entry) {
+    if (std::strncmp(*entry, kName, sizeof kName - 1) != 0) continue;
+    const char* value = *entry + sizeof kName - 1;
+    if (*value == '\0' || thread_count(value, true) != 0) return nullptr;
+    // Out of the array itself, which is the one getenv reads: the later entries move up, the null end included.
+    for (char** rest = entry; *rest != nullptr; ++rest) rest[0] = rest[1];
+    return value;
+  }
+  return nullptr;
+}
+
+void refuse_omp_num_threads(const char* value) { hidden_omp_num_threads = value; }
 
 }  // namespace loom

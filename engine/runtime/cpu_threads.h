@@ -30,4 +30,13 @@ void set_cpu_threads(int threads);
 // The count CPU ops run on now.
 int cpu_threads();
 
+// OpenMP's runtime reads $OMP_NUM_THREADS when it is loaded, before main, and prints its own complaint about a bad
+// value. So programs call these from their .preinit_array (apps/threads_flag.cpp), which runs before any library is
+// initialised: the first takes a value default_cpu_threads would refuse out of `environment` (the process's envp, the
+// array getenv reads) and returns it (null when there is none, or it is fine); the second hands it to
+// default_cpu_threads, which then refuses it by name as if it were still set (null: read the environment again).
+// Neither allocates.
+const char* take_invalid_omp_num_threads(char** environment);
+void refuse_omp_num_threads(const char* value);
+
 }  // namespace loom

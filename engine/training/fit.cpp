@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/data/device_dataset.h"
+#include "engine/io/file_text.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/buffer.h"
 #include "engine/runtime/epoch_timer.h"
@@ -31,7 +32,7 @@ void check_options(const FitOptions& options) {
   if (options.epochs < 1) throw UsageError("fit: epochs must be at least 1, got " + std::to_string(options.epochs));
   if (options.initial_epoch < 0 || options.initial_epoch >= options.epochs)
     throw UsageError("fit: initial_epoch must lie in [0, epochs), got " + std::to_string(options.initial_epoch) +
-                     " with " + std::to_string(options.epochs) + " epochs");
+                     " with " + count_text(options.epochs, "epoch"));
   if (options.batch_size < 1)
     throw UsageError("fit: batch size must be at least 1, got " + std::to_string(options.batch_size));
   if (!(options.validation_split >= 0 && options.validation_split < 1))
