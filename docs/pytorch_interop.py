@@ -4,7 +4,9 @@
     python3 docs/pytorch_interop.py MODEL.safetensors [--data DIR] [--compare LOOM.csv] [--write-copy OUT.safetensors]
 
 The file holds the parameters under Keras's names and layouts, and the architecture as JSON in its metadata; this
-script builds the same torch.nn.Sequential from them. See docs/PYTORCH_INTEROP.md.
+script builds the same torch.nn.Sequential from them, for every layer class loom saves (the tutorial models and
+`train_cnn --preset best`), and runs it in eval mode as loom's predict does: BatchNormalization by its moving
+statistics, Dropout off. A layer class or setting it does not know is refused. See docs/PYTORCH_INTEROP.md.
 """
 import argparse
 import gzip
@@ -29,6 +31,20 @@ class ToNHWC(nn.Module):
         return x.permute(0, 2, 3, 1)
 
 
+# The settings of each layer class in loom's files, as engine/model/architecture.cpp writes them. A setting not listed
+# here could change what the layer computes, so a file with one is refused rather than half understood.
+LAYER_SETTINGS = {
+    "Flatten": set(),
+    "Dense": {"units", "activation"},
+    "Conv2D": {"filters", "kernel_size", "padding", "activation"},
+    "MaxPooling2D": {"pool_size", "strides", "padding"},
+    "BatchNormalization": {"momentum", "epsilon"},
+    "Dropout": {"rate"},
+    "ReLU": set(),
+    "Softmax": set(),
+}
+
+
 def padding(config, kernel):
     if config.get("padding", "valid") == "valid":
         return 0
@@ -38,51 +54,77 @@ def padding(config, kernel):
 
 
 def build(arch, tensors):
-    """The torch.nn.Sequential, and for each parameter tensor's Keras name the torch parameter it went into."""
+    """The torch.nn.Sequential, and for each tensor's Keras name the torch parameter or buffer it went into."""
     layers, params = [], {}
     shape = list(arch["input_shape"])  # one sample's shape in torch's order: (C, H, W) for images
     if len(shape) == 3:
         shape = [shape[2], shape[0], shape[1]]
 
-    def load(module, name, keras_shape, to_torch):
-        for suffix, param, want, permute in (("kernel", module.weight, keras_shape, to_torch),
-                                             ("bias", module.bias, keras_shape[-1:], None)):
-            tensor = tensors.get(f"{name}.{suffix}")
-            if tensor is None or list(tensor.shape) != want:
-                fail(f"tensor '{name}.{suffix}' is missing or not of shape {want}")
+    def load(name, targets):
+        """Copies each tensor NAME.SUFFIX into torch: targets are (SUFFIX, parameter or buffer, the tensor's shape in
+        the file, the permutation from Keras's layout to torch's or None)."""
+        for suffix, target, keras_shape, permute in targets:
+            key = f"{name}.{suffix}"
+            tensor = tensors.get(key)
+            if tensor is None or list(tensor.shape) != keras_shape:
+                fail(f"tensor '{key}' is missing or not of shape {keras_shape}")
             value = torch.from_numpy(np.array(tensor, dtype=np.float32))
-            param.data = (value.permute(*permute) if permute else value).contiguous()
-            params[f"{name}.{suffix}"] = (param, permute)
+            with torch.no_grad():
+                target.copy_(value.permute(*permute) if permute else value)
+            params[key] = (target, permute)
 
     for layer in arch["layers"]:
         kind, name, config = layer["class_name"], layer["name"], layer.get("config", {})
+        if kind not in LAYER_SETTINGS:
+            fail(f"layer '{name}': class '{kind}' is not one this script knows ({', '.join(LAYER_SETTINGS)})")
+        if set(config) - LAYER_SETTINGS[kind]:
+            fail(f"layer '{name}' ({kind}): unknown setting(s) {sorted(set(config) - LAYER_SETTINGS[kind])}")
         if kind == "Flatten":
             layers += [ToNHWC(), nn.Flatten()] if len(shape) == 3 else [nn.Flatten()]
             shape = [int(np.prod(shape))]
         elif kind == "Dense":
             if len(shape) != 1:
                 fail(f"layer '{name}': Dense needs a flat input (add a Flatten)")
-            layers.append(nn.Linear(shape[0], config["units"]))
-            load(layers[-1], name, [shape[0], config["units"]], (1, 0))  # [in, out] -> [out, in]
+            dense = nn.Linear(shape[0], config["units"])
+            load(name, [("kernel", dense.weight, [shape[0], config["units"]], (1, 0)),  # [in, out] -> [out, in]
+                        ("bias", dense.bias, [config["units"]], None)])
+            layers.append(dense)
             shape = [config["units"]]
         elif kind in ("Conv2D", "MaxPooling2D"):
             if len(shape) != 3:
                 fail(f"layer '{name}': {kind} needs an image input (height, width, channels)")
             if kind == "Conv2D":
-                kernel, stride = tuple(config["kernel_size"]), tuple(config.get("strides", (1, 1)))
-                layers.append(nn.Conv2d(shape[0], config["filters"], kernel, stride, padding(config, kernel)))
-                # [kh, kw, in, out] -> [out, in, kh, kw]
-                load(layers[-1], name, [*kernel, shape[0], config["filters"]], (3, 2, 0, 1))
+                kernel = tuple(config["kernel_size"])
+                conv = nn.Conv2d(shape[0], config["filters"], kernel, padding=padding(config, kernel))
+                load(name, [("kernel", conv.weight, [*kernel, shape[0], config["filters"]], (3, 2, 0, 1)),
+                            ("bias", conv.bias, [config["filters"]], None)])  # [kh, kw, in, out] -> [out, in, kh, kw]
+                layers.append(conv)
             else:
                 pool = tuple(config["pool_size"])
-                layers.append(nn.MaxPool2d(pool, tuple(config.get("strides", pool)), padding(config, pool)))
+                layers.append(nn.MaxPool2d(pool, tuple(config["strides"]), padding(config, pool)))
             shape = list(layers[-1](torch.zeros([1] + shape)).shape[1:])
-        elif kind not in ("ReLU", "Softmax"):
-            fail(f"layer '{name}': unknown layer class '{kind}'")
+        elif kind == "BatchNormalization":
+            # loom normalizes over its last axis: a flat input's features, an image's channels (torch's axis 1).
+            if len(shape) not in (1, 3):
+                fail(f"layer '{name}': BatchNormalization of a {shape} input is not supported (flat or image inputs "
+                     "only)")
+            # Keras's momentum weighs the moving statistics, torch's the batch's: they add up to 1 (rounded, as
+            # 1 - 0.99 is 0.010000000000000009 in binary). Only training uses it; in eval mode both normalize by the
+            # moving mean and variance, with the same epsilon.
+            norm = (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(
+                shape[0], eps=config["epsilon"], momentum=round(1 - config["momentum"], 7))
+            load(name, [("gamma", norm.weight, shape[:1], None), ("beta", norm.bias, shape[:1], None),
+                        ("moving_mean", norm.running_mean, shape[:1], None),
+                        ("moving_variance", norm.running_var, shape[:1], None)])
+            layers.append(norm)
+        elif kind == "Dropout":
+            layers.append(nn.Dropout(config["rate"]))  # inverted dropout like loom's; eval mode passes x through
         activation = {"ReLU": "relu", "Softmax": "softmax"}.get(kind, config.get("activation", "linear"))
         if activation not in ("linear", "relu", "softmax"):
             fail(f"layer '{name}': unknown activation '{activation}'")
-        layers += {"linear": [], "relu": [nn.ReLU()], "softmax": [nn.Softmax(dim=1)]}[activation]
+        # loom's softmax runs over the last axis: torch's axis 1 for flat and NCHW data, the last for (h, w) data.
+        softmax_axis = 1 if len(shape) != 2 else 2
+        layers += {"linear": [], "relu": [nn.ReLU()], "softmax": [nn.Softmax(dim=softmax_axis)]}[activation]
     return nn.Sequential(*layers), params
 
 
@@ -145,7 +187,8 @@ def main():
         x = x.permute(0, 3, 1, 2)  # NHWC (loom, Keras) -> NCHW (torch)
     with torch.no_grad():
         out = torch.cat([model(batch) for batch in x.split(1000)])
-    probs = (out if isinstance(model[-1], nn.Softmax) else torch.softmax(out, dim=1)).numpy()
+    # As loom's predict: a model trained on logits gives logits, any other gives its probabilities itself.
+    probs = (torch.softmax(out, dim=1) if arch["loss"]["from_logits"] else out).numpy()
     print(f"test accuracy: {np.mean(probs.argmax(axis=1) == labels):.4f} ({len(labels)} images)")
     if args.compare:
         compare(args.compare, probs, labels)
