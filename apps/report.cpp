@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -198,7 +199,7 @@ int main(int argc, char** argv) {
          },
          "MODEL [HISTORY]: a --save or --checkpoint file and, optionally, its --history file (.csv or .json; a "
          "checkpoint holds its own); repeat for runs side by side")
-      ->expected(1, 2)
+      ->expected(1, std::numeric_limits<int>::max())  // more than two are refused with a message of loom's
       ->trigger_on_parse()
       ->required();
   loom::apps::add_path_option(app, "--output,-o", flags.output, "the report to write, FILE.html")->required();

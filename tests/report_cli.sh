@@ -139,15 +139,32 @@ else
   fail "report --run kept.safetensors kept.json --run mlp.safetensors failed: $(cat "$scratch/more.err")"
 fi
 
-# The report's own bad usage and bad files.
 m=$scratch/mlp.safetensors
+# A history that is not the run's own is refused, not drawn conclusions from: another run's beside a checkpoint
+# (which holds its own), and beside a weights file, one of another length and one of the same length whose last
+# loss is not the one the weights file records.
+expect 2 "^report: --run: the history '$scratch/mlp.csv' \(2 epochs\) is not the one of '$scratch/cnn.safetensors': $(
+  )its epoch 0 differs from the checkpoint's" --run "$scratch/cnn.safetensors" "$scratch/mlp.csv" --device cpu \
+  --data "$data" -o "$scratch/x.html"
+head -n 2 "$scratch/mlp.csv" >"$scratch/one.csv"
+expect 2 "^report: --run: the history '$scratch/one.csv' \(1 epoch\) is not the one of '$scratch/mlp.safetensors': $(
+  )that run trained 2 epochs" --run "$scratch/mlp.safetensors" "$scratch/one.csv" --device cpu --data "$data" \
+  -o "$scratch/x.html"
+sed '$ s/^\(1,[^,]*,\)[^,]*/\10.123/' "$scratch/mlp.csv" >"$scratch/other.csv"
+expect 2 "^report: --run: the history '$scratch/other.csv' \(2 epochs\) is not the one of $(
+  )'$scratch/mlp.safetensors': that run's last epoch had a loss of .*, the history's 0.123" \
+  --run "$scratch/mlp.safetensors" "$scratch/other.csv" --device cpu --data "$data" -o "$scratch/x.html"
+expect 2 "^report: --run is an empty path$" --run "" -o "$scratch/x.html"
+expect 2 "^report: --run is an empty path$" --run "$m" "" -o "$scratch/x.html"
+
+# The report's own bad usage and bad files.
 expect 2 "--run is required" -o "$scratch/x.html"
 expect 2 "--output is required" --run "$m"
 expect 2 "report '$scratch/x.pdf' must end in .html or .htm" --run "$m" -o "$scratch/x.pdf"
 expect 2 "--run takes a model file and, optionally, its history file, got 3 files" --run "$m" a b -o "$scratch/x.html"
 expect 2 "--run: no file '$scratch/missing.safetensors'" --run "$scratch/missing.safetensors" \
   -o "$scratch/x.html"
-expect 2 "--name given 1 times for 2 runs" --run "$m" --run "$m" --name A -o "$scratch/x.html"
+expect 2 "--name given once for 2 runs" --run "$m" --run "$m" --name A -o "$scratch/x.html"
 expect 2 "--name 'A' is given twice" --run "$m" --run "$m" --name A --name A -o "$scratch/x.html"
 expect 2 "--output would replace the file '$scratch/model.html' that --run reads" --run "$scratch/model.html" \
   -o "$scratch/model.html"
