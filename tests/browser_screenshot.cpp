@@ -75,15 +75,18 @@ std::string exit_description(int status) {
   return "status " + std::to_string(status);
 }
 
-// Runs argv with stdout and stderr appended to `log`; the wait status.
-int run_logged(const std::vector<std::string>& argv, const std::string& log) {
+// Runs argv with stderr written to `log`, and stdout too unless `out` names a file of its own; the wait status.
+int run_logged(const std::vector<std::string>& argv, const std::string& log, const std::string& out = "") {
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (out.empty())
+    posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  else
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   pid_t pid = 0;
   const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
@@ -92,6 +95,41 @@ int run_logged(const std::vector<std::string>& argv, const std::string& log) {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) throw std::runtime_error(std::string("waiting for Chromium failed: ") + std::strerror(errno));
+  return status;
+}
+
+// Opens file `html_path` in headless `chromium` with a window of `width` × `height` pixels (scale 1, no scroll bars)
+// and one action flag (--screenshot=..., --dump-dom), stderr to `log` and stdout to `out` (or `log` if empty). A
+// profile of its own, so a browser left running elsewhere (or an earlier crash's lock) cannot take the job. The wait
+// status.
+int run_chromium(const std::string& chromium, const std::string& html_path, int width, int height,
+                 const std::string& action, const std::string& log, const std::string& out = "") {
+  std::string profile = (std::filesystem::temp_directory_path() / "loom_chromium_XXXXXX").string();
+  if (!mkdtemp(profile.data()))
+    throw std::runtime_error("cannot make a Chromium profile folder: " + std::string(std::strerror(errno)));
+  const std::vector<std::string> argv = {"timeout",
+                                         "-k",
+                                         "10",
+                                         std::to_string(kTimeoutSeconds),
+                                         chromium,
+                                         "--headless",
+                                         "--no-sandbox",
+                                         "--disable-gpu",
+                                         "--hide-scrollbars",
+                                         "--force-device-scale-factor=1",
+                                         "--user-data-dir=" + profile,
+                                         action,
+                                         "--window-size=" + std::to_string(width) + "," + std::to_string(height),
+                                         file_url(html_path)};
+  std::error_code ignored;
+  int status = 0;
+  try {
+    status = run_logged(argv, log, out);
+  } catch (...) {
+    std::filesystem::remove_all(profile, ignored);
+    throw;
+  }
+  std::filesystem::remove_all(profile, ignored);
   return status;
 }
 
@@ -113,38 +151,28 @@ double render_screenshot(const std::string& chromium, const std::string& html_pa
   const std::string log = png_path + ".log";
   std::error_code ignored;
   std::filesystem::remove(png_path, ignored);  // a picture left from an earlier run must not pass for this one
-  // A profile of its own, so a browser left running elsewhere (or an earlier crash's lock) cannot take the job.
-  std::string profile = (std::filesystem::temp_directory_path() / "loom_chromium_XXXXXX").string();
-  if (!mkdtemp(profile.data()))
-    throw std::runtime_error("cannot make a Chromium profile folder: " + std::string(std::strerror(errno)));
-  const std::vector<std::string> argv = {"timeout",
-                                         "-k",
-                                         "10",
-                                         std::to_string(kTimeoutSeconds),
-                                         chromium,
-                                         "--headless",
-                                         "--no-sandbox",
-                                         "--disable-gpu",
-                                         "--hide-scrollbars",
-                                         "--force-device-scale-factor=1",
-                                         "--user-data-dir=" + profile,
-                                         "--screenshot=" + std::filesystem::absolute(png_path).string(),
-                                         "--window-size=" + std::to_string(width) + "," + std::to_string(height),
-                                         file_url(html_path)};
   const auto start = std::chrono::steady_clock::now();
-  int status = 0;
-  try {
-    status = run_logged(argv, log);
-  } catch (...) {
-    std::filesystem::remove_all(profile, ignored);
-    throw;
-  }
+  const int status = run_chromium(chromium, html_path, width, height,
+                                  "--screenshot=" + std::filesystem::absolute(png_path).string(), log);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  std::filesystem::remove_all(profile, ignored);
   if (!std::filesystem::exists(png_path))
     throw std::runtime_error("Chromium (" + chromium + ") wrote no screenshot of " + html_path + " (" +
                              exit_description(status) + "); its log " + log + " ends: " + last_line_of(log));
   return took.count();
+}
+
+std::string dump_dom(const std::string& chromium, const std::string& html_path, int width, int height) {
+  const std::string log = html_path + ".log", out = html_path + ".dom";
+  const int status = run_chromium(chromium, html_path, width, height, "--dump-dom", log, out);
+  std::ifstream in(out, std::ios::binary);
+  std::stringstream dom;
+  dom << in.rdbuf();
+  // Chromium can print a document and still fail (a crash on the way out): only a clean exit is trusted.
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || dom.str().find("<html") == std::string::npos)
+    throw std::runtime_error("Chromium (" + chromium + ") printed no document for " + html_path + " (" +
+                             exit_description(status) + ", " + std::to_string(dom.str().size()) + " bytes); its log " +
+                             log + " ends: " + last_line_of(log));
+  return dom.str();
 }
 
 ScreenshotStats screenshot_stats(const std::string& png_path) {

@@ -1,5 +1,6 @@
 // A page as a person sees it: an HTML file rendered by headless Chromium to a PNG of a fixed window size, and the
-// few figures about that picture a test can assert on (is anything drawn, in colour, and how far down the page).
+// few figures about that picture a test can assert on (is anything drawn, in colour, and how far down the page); or
+// the page's document after its scripts ran, for a script that measures the layout as the browser drew it.
 // Depends on libpng only, not on loom, so a small command-line check can use it too.
 #pragma once
 
@@ -16,6 +17,13 @@ std::string find_chromium();
 // std::runtime_error when no PNG appears, naming the log and quoting its last line. Returns the seconds it took.
 double render_screenshot(const std::string& chromium, const std::string& html_path, const std::string& png_path,
                          int width, int height);
+
+// Opens file `html_path` in `chromium` as render_screenshot does and returns the document as it stands once the page
+// has loaded and its scripts have run, serialized as HTML (what Chromium's --dump-dom prints): how a script in the
+// page measured the drawn layout comes back this way. Stdout goes to `html_path` + ".dom", the browser's messages to
+// `html_path` + ".log"; it is given 120 seconds. Throws std::runtime_error when the browser fails or prints no
+// document, naming the log and quoting its last line.
+std::string dump_dom(const std::string& chromium, const std::string& html_path, int width, int height);
 
 struct ScreenshotStats {
   int64_t width = 0, height = 0;

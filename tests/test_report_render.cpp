@@ -1,7 +1,8 @@
 // The HTML report as a person sees it: a synthetic report (shapes for garments, made-up histories and predictions,
 // some right and some wrong, so no data set is needed) rendered by headless Chromium, and the picture checked for
 // what a blank, unstyled or truncated page would lack: ink, many colours (pictures and charts), the red of wrong
-// predictions and predicted bars, the blue of right ones and of the first run, and content far down the page.
+// predictions and predicted bars, the blue of right ones and of the first run, and content far down the page. And
+// the per-epoch table's layout, measured by a script in the page: headers whole, the page no wider than the window.
 // Skipped, saying so, without Chromium. Set $LOOM_SCREENSHOT_DIR to keep the HTML files and screenshots to look at.
 #include <gtest/gtest.h>
 
@@ -10,7 +11,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -145,13 +149,18 @@ class ReportRender : public loom::test::TempDirTest {
     const double seconds = loom::test::render_screenshot(chromium_, html_path, png_path, width, height);
     const loom::test::ScreenshotStats stats = loom::test::screenshot_stats(png_path);
     std::cout << name << ": " << stats.str() << " (rendered in " << seconds << " s)\n";
-    if (const char* keep = std::getenv("LOOM_SCREENSHOT_DIR"); keep && *keep) {
-      std::filesystem::create_directories(keep);
-      for (const std::string& file : {html_path, png_path})
-        std::filesystem::copy_file(file, std::filesystem::path(keep) / std::filesystem::path(file).filename(),
-                                   std::filesystem::copy_options::overwrite_existing);
-    }
+    keep(html_path);
+    keep(png_path);
     return stats;
+  }
+
+  // Copies `file` into $LOOM_SCREENSHOT_DIR when that is set.
+  static void keep(const std::string& file) {
+    const char* dir = std::getenv("LOOM_SCREENSHOT_DIR");
+    if (!dir || !*dir) return;
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(file, std::filesystem::path(dir) / std::filesystem::path(file).filename(),
+                               std::filesystem::copy_options::overwrite_existing);
   }
 
   std::string chromium_;
@@ -198,6 +207,179 @@ TEST_F(ReportRender, OneRunAtNarrowWidthStillDrawsEverySection) {
   EXPECT_GT(stats.last_ink_row, 3000) << stats.str();
   EXPECT_LT(stats.last_ink_row, kTall - 1) << "the report is taller than the window: raise kTall";
   expect_sections(html);
+}
+
+// Appended to a report, measures how the browser drew the per-epoch table and writes what it found into the page, one
+// fact a line, for --dump-dom to bring back. Headers are found by their place (the head's first row: "Epoch" and one
+// per run; the second: five metric names per run), not by class, so the same script judges any version of the CSS.
+//   window W / page W / table W     the window's width, the page's (scrollWidth) and the table's, in pixels
+//   scroller OVERFLOW_X             how the closest box narrower than the table lets the reader reach the rest
+//                                   ("page" when none is narrower than the page)
+//   headers RUN METRIC              how many cells each head row has
+//   mid-word RUN\tTEXT\tLINES        a header with a line break between two letters or digits (LINES joined by
+//                                   "|"; RUN empty in the head's first row)
+//   wrapped RUN\tTEXT\tLINES         else a metric header drawn on more than one line
+constexpr const char* kMeasureEpochTable = R"(<script>
+(function () {
+  const facts = [];
+  // The header's text as drawn: one string per line, from where each character landed.
+  function drawnLines(cell) {
+    const lines = [], breaks = [];
+    let top = null, previous = '';
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      for (let i = 0; i < node.data.length; ++i) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rects = range.getClientRects();
+        const c = node.data[i];
+        if (rects.length && !/\s/.test(c)) {
+          const y = Math.round(rects[0].top);
+          if (top === null || Math.abs(y - top) > 2) {
+            if (top !== null) breaks.push([previous, c]);
+            lines.push('');
+            top = y;
+          }
+        }
+        if (lines.length) lines[lines.length - 1] += c;
+        previous = c;
+      }
+    }
+    return {lines: lines.map(l => l.trim()), breaks};
+  }
+  const word = c => /[\p{L}\p{N}_]/u.test(c);
+  const table = document.querySelector('#epochs table');
+  const rows = table && table.tHead ? table.tHead.rows : [];
+  const html = document.documentElement;
+  facts.push('window ' + window.innerWidth, 'page ' + html.scrollWidth);
+  if (table) {
+    const width = table.getBoundingClientRect().width;
+    facts.push('table ' + Math.round(width));
+    for (let box = table.parentElement; box; box = box.parentElement)
+      if (box.clientWidth + 1 < width || box === html) {
+        facts.push('scroller ' + (box === html ? 'page' : getComputedStyle(box).overflowX));
+        break;
+      }
+  }
+  const owners = [];  // the run each metric column belongs to
+  if (rows.length >= 2) {
+    facts.push('headers ' + rows[0].cells.length + ' ' + rows[1].cells.length);
+    for (const cell of rows[0].cells)
+      if (cell.rowSpan < 2)
+        for (let c = 0; c < cell.colSpan; ++c) owners.push(cell.textContent);
+    for (let r = 0; r < 2; ++r)
+      Array.from(rows[r].cells).forEach((cell, i) => {
+        const run = r ? (owners[i] || '?') : '';
+        const drawn = drawnLines(cell);
+        const line = run + '\t' + cell.textContent + '\t' + drawn.lines.join('|');
+        if (drawn.breaks.some(([a, b]) => word(a) && word(b)))
+          facts.push('mid-word ' + line);
+        else if (r === 1 && drawn.lines.length > 1)
+          facts.push('wrapped ' + line);
+      });
+  }
+  const out = document.createElement('pre');
+  out.id = 'epoch-table-layout';
+  out.textContent = facts.join('\n');
+  document.body.appendChild(out);
+})();
+</script>
+)";
+
+// What kMeasureEpochTable wrote, from a dumped document: each line's first word maps to the rest of each line that
+// starts with it (an empty map when the script's output is not there).
+std::multimap<std::string, std::string> measured_facts(const std::string& dom) {
+  const std::string open = "<pre id=\"epoch-table-layout\">";
+  std::multimap<std::string, std::string> facts;
+  const size_t start = dom.find(open);
+  if (start == std::string::npos) return facts;
+  const size_t end = dom.find("</pre>", start);
+  std::string text =
+      dom.substr(start + open.size(), end == std::string::npos ? std::string::npos : end - start - open.size());
+  for (const auto& [entity, plain] : std::vector<std::pair<std::string, std::string>>{
+           {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&nbsp;", " "}, {"&amp;", "&"}})
+    for (size_t at = 0; (at = text.find(entity, at)) != std::string::npos; at += plain.size())
+      text.replace(at, entity.size(), plain);
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t space = line.find(' ');
+    facts.emplace(line.substr(0, space), space == std::string::npos ? "" : line.substr(space + 1));
+  }
+  return facts;
+}
+
+int64_t fact_number(const std::multimap<std::string, std::string>& facts, const std::string& key) {
+  const auto found = facts.find(key);
+  return found == facts.end() ? -1 : std::stoll(found->second);
+}
+
+// "TEXT" of run "RUN", drawn as "LINE" / "LINE": a header the measuring script flagged, as a person would say it
+// (no run for the head's first row).
+std::string describe_header(const std::string& fact) {
+  std::vector<std::string> parts;
+  std::istringstream fields(fact);
+  for (std::string field; std::getline(fields, field, '\t');) parts.push_back(field);
+  if (parts.size() != 3) return fact;
+  std::string drawn = "\"" + parts[2] + "\"";
+  for (size_t at = 0; (at = drawn.find('|', at)) != std::string::npos; at += 5) drawn.replace(at, 1, "\" / \"");
+  return "\"" + parts[1] + "\"" + (parts[0].empty() ? "" : " of run \"" + parts[0] + "\"") + ", drawn as " + drawn;
+}
+
+// Five runs side by side, each with validation figures (five columns) and a name of some length, at the report's
+// full width and at a narrow window: every header stays whole (the metric names on one line, no name broken between
+// two letters) and the page stays as wide as the window, the table scrolling in a box of its own. CSS that lets
+// headers break anywhere squeezes "val_accuracy" into "val_ac" / "curac" / "y" to make the table fit instead.
+TEST_F(ReportRender, FiveRunsEpochTableKeepsHeadersWholeAndScrollsInsideThePage) {
+  Report r = report();
+  // Names as --name gives them, and as the model files' stems do: one word, longer than its five columns.
+  const std::vector<std::string> names = {"MLP 128 units, batch 32", "MLP 512-256, dropout 0.2", "cnn_tutorial",
+                                          "cnn_best_preset_augmented_cosine_lr0.0005_batch128_seed42",
+                                          "CNN best, cosine lr 0.0005"};
+  for (size_t i = 0; i < names.size(); ++i)
+    r.runs.push_back(run(names[i], 4 + static_cast<int>(i), 0.95 - 0.05 * static_cast<double>(i), test_, 4, 1));
+  const std::string html_path = path("five_runs.html");
+  loom::report::write_report(html_path, r);
+  std::string html = loom::test::slurp(html_path);
+  const size_t body_end = html.rfind("</body>");
+  ASSERT_NE(body_end, std::string::npos) << "the report has no </body>";
+  html.insert(body_end, kMeasureEpochTable);
+  const std::string measured_path = path("five_runs_measured.html");
+  {
+    std::ofstream out(measured_path, std::ios::binary);
+    out << html;
+    ASSERT_TRUE(out.flush()) << "cannot write " << measured_path;
+  }
+  keep(measured_path);
+
+  for (const int width : {1280, 800}) {
+    SCOPED_TRACE("a window " + std::to_string(width) + " pixels wide");
+    const auto facts = measured_facts(loom::test::dump_dom(chromium_, measured_path, width, 900));
+    ASSERT_FALSE(facts.empty()) << "the measuring script wrote nothing: it did not run, or failed";
+    std::cout << "five runs at " << width << ": page " << fact_number(facts, "page") << " px, table "
+              << fact_number(facts, "table") << " px\n";
+    ASSERT_EQ(fact_number(facts, "window"), width) << "the browser's window is not the width asked for";
+    ASSERT_EQ(facts.count("headers"), 1u) << "the per-epoch table or its two head rows are missing";
+    EXPECT_EQ(facts.find("headers")->second, "6 25") << "\"Epoch\" and 5 run names; 5 metric names per run";
+    std::string broken;
+    size_t broken_count = 0;
+    for (const auto& [kind, what] : {std::pair<std::string, std::string>{"mid-word", "breaks mid-word"},
+                                     {"wrapped", "is drawn on more than one line"}})
+      for (auto [at, end] = facts.equal_range(kind); at != end; ++at, ++broken_count)
+        broken += "\n  " + describe_header(at->second) + ": " + what;
+    EXPECT_EQ(broken_count, 0u) << "headers of the per-epoch table that do not stay whole:" << broken;
+    EXPECT_LE(fact_number(facts, "page"), width) << "the page is wider than the window: the per-epoch table widens "
+                                                    "it instead of scrolling in a box of its own";
+    // Without this the test would pass for a table that fits anyway, and show nothing about a table that does not.
+    EXPECT_GT(fact_number(facts, "table"), width) << "five runs' table fits the window: it no longer tests scrolling";
+    if (fact_number(facts, "table") > width) {
+      const auto scroller = facts.find("scroller");
+      ASSERT_NE(scroller, facts.end());
+      EXPECT_TRUE(scroller->second == "auto" || scroller->second == "scroll")
+          << "the box that is narrower than the table does not let the reader scroll to the rest (overflow-x: "
+          << scroller->second << ")";
+    }
+  }
 }
 
 }  // namespace

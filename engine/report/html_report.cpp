@@ -311,7 +311,7 @@ img.pixels{image-rendering:pixelated;border:1px solid #ddd}
 .charts{display:flex;gap:24px;flex-wrap:wrap}
 table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px}
 table.numbers td{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}thead th{background:#f2f2f2}
-.wide{overflow-x:auto}th.metric{white-space:nowrap;overflow-wrap:normal}
+.wide{overflow-x:auto}.wide th{overflow-wrap:normal}th.metric{white-space:nowrap}
 .runs{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}.run{min-width:0}
 table.confusion{font-size:11px}table.confusion th,table.confusion td{padding:2px 4px}
 table.confusion td{text-align:right;min-width:30px}table.confusion thead th{max-width:56px;white-space:normal}.class-accuracy{font-weight:bold;background:#f7f7f7}
