@@ -18,6 +18,7 @@
 #include "engine/model/model_file.h"
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
+#include "engine/training/checkpoint.h"
 
 namespace {
 
@@ -69,7 +70,7 @@ Inputs idx_image(const Flags& flags) {
 }
 
 Inputs test_set(const Flags& flags) {
-  loom::FashionMnist data = loom::apps::load_data_set(flags.data);
+  loom::FashionMnist data = loom::apps::load_test_set(flags.data);  // the training files are not needed
   Inputs in;
   in.images = std::move(data.test.images);
   const uint8_t* labels = data.test.labels.data<uint8_t>();
@@ -172,11 +173,28 @@ int main(int argc, char** argv) {
     }
     loom::apps::require_existing_file("--model", flags.model);
     if (!flags.idx.empty()) loom::apps::require_existing_file("--idx", flags.idx);
+    if (!flags.output.empty()) {  // the predictions must not replace what they are made from
+      std::vector<std::pair<std::string, std::string>> inputs = {{"--model", flags.model}, {"--idx", flags.idx}};
+      for (const std::string& picture : flags.pictures) inputs.emplace_back("a picture", picture);
+      for (const auto& [input, path] : inputs)
+        if (!path.empty() && loom::apps::same_file(flags.output, path))
+          throw UsageError("--output would replace the file '" + loom::one_line(path) + "' that " + input + " reads");
+    }
     loom::apps::check_threads_flag(flags.threads, flags.device);
     std::string note;
     const loom::Device device = loom::resolve_device(flags.device, &note);
     loom::apps::use_threads_flag(flags.threads, device, &note);
-    auto model = loom::load_model(flags.model, device);
+    const loom::SafetensorsFile file = loom::open_model_file(flags.model);
+    auto model = loom::load_model(file, device);
+    // The run printed, evaluated and --save'd the best epoch's weights: say that these are others.
+    std::string weights_note;
+    if (file.metadata("content") == "checkpoint") {
+      const loom::CheckpointEpochs epochs = loom::checkpoint_epochs(file);
+      if (epochs.best > 0 && epochs.best != epochs.last)
+        weights_note = "'" + loom::one_line(flags.model) + "' is a checkpoint: it holds the weights of epoch " +
+                       std::to_string(epochs.last) + ", the last trained; early stopping's best was epoch " +
+                       std::to_string(epochs.best) + " (the weights the run ends with and --save writes)";
+    }
     Inputs in = !flags.pictures.empty() ? pictures(flags) : !flags.idx.empty() ? idx_image(flags) : test_set(flags);
 
     loom::Shape shape{in.images.dim(0)};
@@ -186,6 +204,7 @@ int main(int argc, char** argv) {
                        loom::shape_str(model->input_shape()) + ", not " + std::to_string(in.images.dim(1)) + "x" +
                        std::to_string(in.images.dim(2)) + " gray images");
     if (!note.empty()) std::cerr << "predict: " << note << "\n";
+    if (!weights_note.empty()) std::cerr << "predict: " << weights_note << "\n";
     Tensor images = in.images.reshaped(shape);
     Tensor probs = model->predict(images, flags.batch_size);
     if (!flags.output.empty()) loom::write_file_atomically(flags.output, predictions_csv(in, probs));

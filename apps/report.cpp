@@ -124,7 +124,8 @@ void check_history_is_the_runs(const loom::History& history, const std::string& 
   }
   const std::string trained = described_value(described, loom::report::kEpochsTrainedKey);
   if (!trained.empty() && trained != std::to_string(history.size()))
-    throw UsageError(mismatch + "that run trained " + loom::one_line(trained, loom::kShownBytes) + " epochs" + hint);
+    throw UsageError(mismatch + "that run trained " + loom::one_line(trained, loom::kShownBytes) +
+                     (trained == "1" ? " epoch" : " epochs") + hint);
   const std::string final_loss = described_value(described, loom::report::kFinalLossKey);
   char* end = nullptr;
   if (!final_loss.empty() && !history.empty()) {

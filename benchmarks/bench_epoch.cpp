@@ -18,6 +18,7 @@
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
 #include "engine/data/fashion_mnist.h"
+#include "engine/io/file_text.h"
 #include "engine/model/models.h"
 #include "engine/runtime/buffer.h"
 #include "engine/runtime/cpu_threads.h"
@@ -43,8 +44,17 @@ int main(int argc, char** argv) {
   double peak_tflops = 0;
   bool nan_guard = false;
   loom::apps::add_training_flags(app, flags);
+  // A benchmark times plain epochs and keeps nothing: the flags for callbacks, augmentation and files would be
+  // accepted and ignored, so they are not offered (and refused if given).
+  for (const char* unused :
+       {"--validation-split", "--stop-at-loss", "--early-stopping", "--lr-schedule", "--random-shift", "--random-flip",
+        "--history", "--save", "--checkpoint", "--resume", "--load", "--report"})
+    app.remove_option(app.get_option(unused));
   app.add_option("--model", model_name, "mlp or cnn")->capture_default_str();
-  loom::apps::add_whole_number_option(app, "--max-steps", max_steps, 0, "steps per epoch (0: the whole training set)");
+  // The name compare.py and pytorch_reference.py share; --steps-per-epoch, the training apps' name, is the same limit.
+  loom::apps::add_whole_number_option(
+      app, "--max-steps", max_steps, 0,
+      "time at most N steps an epoch, as --steps-per-epoch (0: the whole training set)");
   app.add_option("--json", json_path, "write the results here as JSON (they are printed too)");
   app.add_flag("--nan-guard", nan_guard,
                "keep fit's NaN guard on while timing, as train_mlp and train_cnn run (off: no per-step host work, as "
@@ -56,7 +66,12 @@ int main(int argc, char** argv) {
   // --epochs counts the timed epochs; one warm-up epoch runs before them.
   return loom::apps::run_guarded(app, argc, argv, [&] {
     if (model_name != "mlp" && model_name != "cnn")
-      throw loom::UsageError("--model: expected mlp or cnn, got '" + model_name + "'");
+      throw loom::UsageError("--model: expected mlp or cnn, got '" + loom::one_line(model_name) + "'");
+    if (app.count("--steps-per-epoch") > 0 && app.count("--max-steps") > 0)
+      throw loom::UsageError("--steps-per-epoch and --max-steps are one limit: give one of them");
+    if (flags.steps_per_epoch > 0) max_steps = flags.steps_per_epoch;
+    // Refused now, not after minutes of timing.
+    if (!json_path.empty()) loom::bench::check_json_path(json_path);
     std::string note;
     loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
     loom::FashionMnist data = loom::apps::load_data_set(flags.data);

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   loom::apps::add_threads_option(app, threads);
   return run_guarded(app, argc, argv, [&] {
     loom::apps::check_threads_flag(threads, device_flag);
+    if (!json_path.empty()) check_json_path(json_path);
     std::string note;
     Device device = resolve_device(device_flag, &note);
     loom::apps::use_threads_flag(threads, device, &note);

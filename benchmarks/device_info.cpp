@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write the JSON object here");
   app.add_flag("--require-gpu", require_gpu, "exit 1 (after reporting) when no GPU is usable");
   return loom::apps::run_guarded(app, argc, argv, [&] {
+    if (!json_path.empty()) loom::bench::check_json_path(json_path);
     json info = collect();
     std::cout << info.dump(2) << "\n";
     if (!json_path.empty()) loom::bench::write_json_file(json_path, info);

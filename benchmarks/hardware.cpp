@@ -1,9 +1,8 @@
 #include "benchmarks/hardware.h"
 
-#include <cstdio>
 #include <fstream>
 
-#include "engine/runtime/errors.h"
+#include "engine/io/atomic_file.h"
 
 namespace loom::bench {
 namespace {
@@ -52,20 +51,10 @@ Hardware describe_hardware(Device device, double fp32_peak_override) {
   return hw;
 }
 
+void check_json_path(const std::string& path) { check_writable_path(path, "--json: file"); }
+
 void write_json_file(const std::string& path, const nlohmann::json& json) {
-  const std::string temporary = path + ".partial";
-  {
-    std::ofstream file(temporary);
-    file << json.dump(2) << "\n";
-    if (!file) {
-      std::remove(temporary.c_str());
-      throw Error(path + ": cannot write the results");
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    throw Error(path + ": cannot write the results");
-  }
+  write_file_atomically(path, json.dump(2) + "\n");
 }
 
 }  // namespace loom::bench

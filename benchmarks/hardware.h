@@ -1,5 +1,5 @@
 // What the benchmarks compare their timings with: the device's name, its FP32 peak and memory bandwidth (datasheet
-// figures, by GPU name; override with flags), and a safe way to write their JSON.
+// figures, by GPU name; override with flags), and how they write their JSON.
 #pragma once
 
 #include <string>
@@ -20,7 +20,12 @@ struct Hardware {
 // A positive override replaces the table's FP32 peak.
 Hardware describe_hardware(Device device, double fp32_peak_override = 0);
 
-// Writes `json` to `path` through a temporary file and a rename, so a failed run never leaves half a file.
+// Refuses (loom::UsageError, "--json: file '<path>' ...") a --json path that write_json_file could not write, so a
+// benchmark finds out before it runs rather than after minutes of timing.
+void check_json_path(const std::string& path);
+
+// Writes `json` to `path` with engine/io's write_file_atomically, the writer of every loom output file: a failure
+// leaves no file, or the previous one, and is a loom::Error naming the path; a special file is refused.
 void write_json_file(const std::string& path, const nlohmann::json& json);
 
 }  // namespace loom::bench

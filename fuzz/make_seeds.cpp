@@ -149,13 +149,18 @@ void model_seeds(const fs::path& out) {
   writer.set_metadata("format", "pt");
   write_file(tensors / "dtypes.safetensors", writer.serialize());
 
-  // Histories: the seed run's (validated), one without validation, one with NaN and infinities.
+  // Histories: the seed run's (validated), one without validation, one at the ends of every range with its time
+  // and some learning rates not recorded, and Keras's own files (no learning rate or time; JSON without "epoch").
   History plain = three, odd = three;
   for (EpochResult& epoch : plain) epoch.validated = false;
-  odd[0].loss = std::nan("");
-  odd[1].val_loss = std::numeric_limits<double>::infinity();
+  odd[0].loss = 0;
+  odd[0].accuracy = 1;
+  odd[1].val_loss = 1e300;
+  odd[1].val_accuracy = 0;
+  odd[1].learning_rate = std::nan("");
   odd[2].validated = false;
   odd[2].learning_rate = 1e-300;
+  for (EpochResult& epoch : odd) epoch.seconds = std::nan("");
   const std::vector<std::pair<std::string, History>> histories = {{"run", three}, {"plain", plain}, {"odd", odd}};
   fuzz::ScratchFile csv(".csv"), json(".json");
   for (const auto& [name, history] : histories) {
@@ -163,6 +168,13 @@ void model_seeds(const fs::path& out) {
     write_file(out / "history" / (name + ".csv"), "c" + read_file(csv.path()));
     write_file(out / "history" / (name + ".json"), "j" + history_json(history));
   }
+  write_file(out / "history" / "keras.csv",
+             "cepoch,accuracy,learning_rate,loss,val_accuracy,val_loss\r\n"
+             "0,0.8192777633666992,0.001,0.5139447450637817,NA,NA\r\n"
+             "1,0.8617777824401855,0.0005,0.3799,0.8568333387374878,0.3957\r\n");
+  write_file(out / "history" / "keras.json",
+             R"(j{"accuracy": [0.8192777633666992, 0.8617777824401855], "loss": [0.5139447450637817, 0.3799], )"
+             R"("val_accuracy": [0.8416666388511658, 0.8568333387374878], "val_loss": [0.4388, 0.3957]})");
 }
 
 // ---- PNG ----------------------------------------------------------------------------------------------------------

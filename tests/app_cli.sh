@@ -247,6 +247,17 @@ expect_silent 2 "^$name: --save would replace the data set's file '$scratch/dd/t
 expect_silent 2 "^$name: --checkpoint would replace the data set's file '$scratch/dd/train-labels-idx1-ubyte.gz' $(
   )that this run reads$" --data "$scratch/dd" --checkpoint "$data/train-labels-idx1-ubyte.gz" --device cpu
 [ -L "$scratch/dd/t10k-images-idx3-ubyte.gz" ] || fail "the data set's link was replaced"
+# A long but legal name (252 bytes; the temporary file's name is shortened to fit) keeps the run's files; one the
+# folder cannot hold (256 bytes) is refused before training.
+long_save=$scratch/$(printf 'w%.0s' $(seq 240)).safetensors
+long_history=$scratch/$(printf 'h%.0s' $(seq 248)).csv
+if train "$scratch/long.out" --device cpu --threads 1 --epochs 1 --steps-per-epoch 2 --save "$long_save" \
+    --history "$long_history"; then
+  [ -s "$long_save" ] && [ -s "$long_history" ] || fail "the run with 252-byte names did not keep its files"
+  ls "$scratch" | grep -q '\.tmp\.' && fail "temporary files left: $(ls "$scratch" | grep '\.tmp\.')"
+fi
+expect_silent 2 "^$name: --save: file '$scratch/w+\.safetensors': the file name is 256 bytes long, longer than $(
+  )the 255 bytes" --save "$scratch/$(printf 'w%.0s' $(seq 244)).safetensors" --device cpu
 # A flag given twice is said plainly, not in CLI11's words.
 expect_silent 2 "^$name: --epochs given twice \(give it once\)$" --epochs 1 --epochs=2 --device cpu
 expect_silent 2 "^$name: --save given 3 times \(give it once\)$" --save a --save b --save c --device cpu

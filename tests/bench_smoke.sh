@@ -85,7 +85,62 @@ fi
 [ $? -eq 2 ] || fail "bench_epoch --epochs ten: expected exit 2"
 "$build/benchmarks/bench_kernels" --bogus >/dev/null 2>&1
 [ $? -eq 2 ] || fail "bench_kernels --bogus: expected exit 2"
+# bench_epoch offers only the training flags it honours: the others would be accepted and ignored.
+for flag in "--validation-split 0.1" "--stop-at-loss 0.5" "--early-stopping 2" "--lr-schedule step" \
+  "--random-shift 2" --random-flip "--history $out/h.csv" "--save $out/s.safetensors" \
+  "--checkpoint $out/c.safetensors" "--resume $out/c.safetensors" "--load $out/s.safetensors" "--report $out/r.html"; do
+  # shellcheck disable=SC2086  # the flag and its value, split on purpose
+  "$build/benchmarks/bench_epoch" --device cpu $flag --json "$out/none.json" >/dev/null 2>"$out/err"
+  if [ $? -ne 2 ] || [ "$(wc -l <"$out/err")" -ne 1 ]; then fail "bench_epoch $flag: expected exit 2 and one line"; fi
+  "$build/benchmarks/bench_epoch" --help | grep -q -- "${flag%% *}" && fail "bench_epoch --help lists ${flag%% *}"
+done
+ls "$out"/[hscr].* >/dev/null 2>&1 && fail "a refused flag's file was written"
+# --steps-per-epoch, the training apps' name for --max-steps, limits the timed steps too.
+"$build/benchmarks/bench_epoch" --device cpu --model mlp --epochs 1 --steps-per-epoch 20 --json "$out/steps.json" \
+  >/dev/null || fail "bench_epoch --steps-per-epoch"
+"$python" - "$out/steps.json" <<'PY' || fail "bench_epoch --steps-per-epoch 20 did not time 20 steps an epoch"
+import json, sys
+assert json.load(open(sys.argv[1]))["steps_per_epoch"] == 20
+PY
+"$build/benchmarks/bench_epoch" --device cpu --steps-per-epoch 20 --max-steps 30 --json "$out/none.json" \
+  >/dev/null 2>"$out/err"
+[ $? -eq 2 ] || fail "bench_epoch --steps-per-epoch with --max-steps: expected exit 2"
 ls "$out"/none.json* >/dev/null 2>&1 && fail "a failed run left a JSON file"
+
+# --json is written by engine/io's writer, as every loom output file. A special file is refused before anything runs
+# and stays what it was: a FIFO, and a device node of the test's own (a copy of /dev/null's numbers) where it may
+# make one, never the machine's /dev.
+mkfifo "$out/pipe" || fail "mkfifo"
+special=(pipe)
+if mknod "$out/nul" c 1 3 2>/dev/null; then
+  special+=(nul)
+else
+  echo "SKIPPED: cannot create a device node here (needs root); --json on a character device not run"
+fi
+for name in "${special[@]}"; do
+  for bench in bench_epoch bench_kernels; do
+    timeout 20 "$build/benchmarks/$bench" --device cpu --json "$out/$name" >/dev/null 2>"$out/err"
+    status=$?
+    if [ $status -ne 2 ] || [ "$(wc -l <"$out/err")" -ne 1 ] || ! grep -q "is not a regular file" "$out/err"; then
+      fail "$bench --json $name: expected exit 2 and one line, got $status: $(cat "$out/err")"
+    fi
+  done
+done
+[ -p "$out/pipe" ] || fail "--json on a FIFO replaced it"
+if [ -e "$out/nul" ] && [ ! -c "$out/nul" ]; then fail "--json on a character device replaced it"; fi
+# A write that fails at the end (a file-size limit of 0 stops it as a full disk would, for root too): exit 1, one
+# line, no file, not even an empty one. The message comes back through a pipe, which the limit does not apply to.
+err=$( (
+  trap '' XFSZ
+  ulimit -f 0
+  exec "$build/benchmarks/bench_epoch" --device cpu --model mlp --epochs 1 --max-steps 20 --json "$out/full.json"
+) 2>&1 >/dev/null)
+status=$?
+if [ $status -ne 1 ] || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] ||
+  [[ "$err" != *"cannot write '$out/full.json': File too large"* ]]; then
+  fail "bench_epoch --json on a full disk: expected exit 1 and one line, got $status: $err"
+fi
+ls "$out"/full.json* >/dev/null 2>&1 && fail "a failed write left a JSON file"
 
 if "$python" -c "import torch" 2>/dev/null; then
   "$python" "$source/benchmarks/pytorch_reference.py" --device cpu --model both --mode both --epochs 1 \

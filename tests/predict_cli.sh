@@ -118,6 +118,32 @@ if run "$scratch/idx.out" --model "$model" --idx "$images" --index 0 --device cp
   fi
 fi
 
+# --output never replaces what predict reads, under any spelling.
+cp "$model" "$scratch/model.csv"
+expect 2 "^$name: --output would replace the file '$scratch/model.csv' that --model reads$" \
+  --model "$scratch/model.csv" --idx "$images" --index 0 --output "$scratch/./model.csv" --device cpu
+# Files that are not files to read are refused at once (a FIFO is never waited on), by one rule: not a regular file
+# or no file, exit 2; a file that cannot be read, exit 1.
+mkfifo "$scratch/fifo.gz" "$scratch/fifo.safetensors"
+mkdir "$scratch/dir.png"
+ln -s loop.png "$scratch/loop.png"
+printf '#!/bin/sh\nexec timeout 20 "%s" "$@"\n' "$predict" >"$scratch/predict_within_20s"
+chmod +x "$scratch/predict_within_20s"
+program=$scratch/predict_within_20s  # a hang fails (exit 124) instead of blocking the suite
+expect 2 "^$name: $scratch/fifo.gz: is a FIFO, not a file$" --model "$model" --idx "$scratch/fifo.gz" --index 0 --device cpu
+expect 2 "safetensors file '$scratch/fifo.safetensors': is a FIFO, not a file$" --model "$scratch/fifo.safetensors" \
+  --idx "$images" --index 0 --device cpu
+expect 2 "picture '$scratch/dir.png': is a directory, not a file$" --model "$model" "$scratch/dir.png" --device cpu
+expect 1 "Too many levels of symbolic links$" --model "$model" "$scratch/loop.png" --device cpu
+program=$predict
+# The test set alone is enough for --data: the training files are not read.
+mkdir "$scratch/test_only"
+ln -s "$data/t10k-images-idx3-ubyte.gz" "$data/t10k-labels-idx1-ubyte.gz" "$scratch/test_only/"
+if run "$scratch/test_only.out" --model "$model" --data "$scratch/test_only" --device cpu; then
+  [ "$(sed -n 's/^Test accuracy: //p' "$scratch/test_only.out")" = "$trained_accuracy" ] ||
+    fail "--data with the test files only: $(tail -n 1 "$scratch/test_only.out"), train_mlp printed $trained_accuracy"
+fi
+
 # The test set: the accuracy train_mlp printed; the CSV has a row per image whose labels and predictions give that
 # accuracy, and whose probabilities sum to 1.
 if run "$scratch/data.out" --model "$model" --data "$data" --output "$scratch/predictions.csv" --device cpu; then
@@ -204,6 +230,74 @@ else
   fi
   head -c 60 "$first" >"$scratch/truncated.png"
   expect 1 "picture '$scratch/truncated.png': " --model "$model" "$scratch/truncated.png" --device cpu
+fi
+
+# Files edited by hand (Python rewrites their header or bytes): one NaN weight is refused naming the tensor, not
+# printed as "T-shirt/top (nan)"; a checkpoint of an early-stopped run holds the last epoch's weights while the run
+# ended with (and --save wrote) the best epoch's, and predict says so on stderr.
+python=$(find_python json struct)
+if [ -z "$python" ]; then
+  echo "SKIPPED: the hand-edited files (no python3 to write them)"
+else
+  edit() {  # edit nan FILE OUT | edit best CHECKPOINT OUT BEST_EPOCH WAIT | edit show CHECKPOINT
+    "$python" - "$@" <<'EOF'
+import json, math, struct, sys
+
+mode, path = sys.argv[1], sys.argv[2]
+with open(path, "rb") as f:
+    raw = f.read()
+size = struct.unpack("<Q", raw[:8])[0]
+header, data = json.loads(raw[8:8 + size]), bytearray(raw[8 + size:])
+training = json.loads(header["__metadata__"].get("training", "{}"))
+early = training.get("callbacks", {}).get("early_stopping", {}).get("numbers", {})
+if mode == "show":  # "EPOCHS_DONE BEST_EPOCH" (epochs from 1; best 0 without early stopping)
+    print(training["epochs_done"], int(float(early.get("best_epoch", "-1"))) + 1)
+    sys.exit()
+if mode == "nan":  # element 17 of dense.kernel
+    begin = header["dense.kernel"]["data_offsets"][0] + 17 * 4
+    data[begin:begin + 4] = struct.pack("<f", math.nan)
+else:
+    early["best_epoch"], early["wait"] = sys.argv[4], sys.argv[5]
+    header["__metadata__"]["training"] = json.dumps(training)
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+with open(sys.argv[3], "wb") as f:
+    f.write(struct.pack("<Q", len(text)) + text + data)
+EOF
+  }
+  if edit nan "$model" "$scratch/nan.safetensors"; then
+    expect 1 "^$name: safetensors file '$scratch/nan.safetensors': tensor 'dense.kernel' holds a NaN at element 17 " \
+      --model "$scratch/nan.safetensors" --idx "$images" --index 0 --device cpu
+  else
+    fail "could not write a model with a NaN weight"
+  fi
+  if [ -s "$scratch/checkpoint.out.err" ]; then
+    fail "--model CHECKPOINT of a run without early stopping says: $(cat "$scratch/checkpoint.out.err")"
+  fi
+  stopped=$scratch/early.safetensors
+  if ! "$train_mlp" --device cpu --epochs 2 --steps-per-epoch 5 --early-stopping 3 --data "$data" \
+      --checkpoint "$stopped" >"$scratch/early.out" 2>"$scratch/early.err"; then
+    fail "(the early-stopped run) $train_mlp --early-stopping 3 failed: $(cat "$scratch/early.err")"
+  else
+    # As trained, then with the best epoch made the first: the line names both epochs when they differ.
+    read -r last trained_best < <(edit show "$stopped")
+    edit best "$stopped" "$scratch/best1.safetensors" 0 1 || fail "could not edit the early-stopped checkpoint"
+    for file in "$stopped" "$scratch/best1.safetensors"; do
+      best=$([ "$file" = "$stopped" ] && echo "$trained_best" || echo 1)
+      if run "$scratch/early.predict" --model "$file" --idx "$images" --index 0 --device cpu; then
+        said=$(cat "$scratch/early.predict.err")
+        want="predict: '$file' is a checkpoint: it holds the weights of epoch $last, the last trained; early"
+        want+=" stopping's best was epoch $best (the weights the run ends with and --save writes)"
+        if [ "$best" -eq "$last" ] && [ -n "$said" ]; then
+          fail "--model CHECKPOINT whose best epoch is its last says: $said"
+        elif [ "$best" -ne "$last" ] && [ "$said" != "$want" ]; then
+          fail "--model CHECKPOINT of best epoch $best, last $last says '$said', expected '$want'"
+        else
+          echo "ok: $name --model CHECKPOINT (last epoch $last, best $best): ${said:-nothing on stderr}"
+        fi
+      fi
+    done
+  fi
 fi
 
 echo "$failures failure(s)"

@@ -157,6 +157,15 @@ expect 2 "^report: --run: the history '$scratch/other.csv' \(2 epochs\) is not t
 expect 2 "^report: --run is an empty path$" --run "" -o "$scratch/x.html"
 expect 2 "^report: --run is an empty path$" --run "$m" "" -o "$scratch/x.html"
 
+# A FIFO as the history is refused at once, never waited on (a hang fails after 20 s instead of blocking the suite).
+mkfifo "$scratch/fifo.csv"
+printf '#!/bin/sh\nexec timeout 20 "%s" "$@"\n' "$report" >"$scratch/report_within_20s"
+chmod +x "$scratch/report_within_20s"
+program=$scratch/report_within_20s
+expect 2 "^report: history file '$scratch/fifo.csv': is a FIFO, not a file$" --run "$m" "$scratch/fifo.csv" \
+  --device cpu --data "$data" -o "$scratch/x.html"
+program=$report
+
 # The report's own bad usage and bad files.
 expect 2 "--run is required" -o "$scratch/x.html"
 expect 2 "--output is required" --run "$m"

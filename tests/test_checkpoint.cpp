@@ -3,9 +3,12 @@
 // validation split, EarlyStopping restoring its best weights and ReduceLROnPlateau changing the rate across the
 // resume); resuming is refused, naming the reason, for another architecture, other settings, other callbacks, a
 // weights file or a stopped run; a damaged training state is one error naming the file.
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -206,6 +209,42 @@ class Checkpoint : public TempDirTest {
     for (const SafetensorsTensor& t : file.tensors()) writer.add(t.name, t.dtype, t.shape, file.data(t));
     writer.write(to);
   }
+  // A copy of the checkpoint `from` at `to` with element `index` of tensor `name` set to `value`.
+  void rewrite_tensor(const std::string& from, const std::string& to, const std::string& name, size_t index,
+                      float value) {
+    SafetensorsFile file = SafetensorsFile::read(from);
+    SafetensorsWriter writer;
+    for (const auto& [key, text] : file.metadata()) writer.set_metadata(key, text);
+    for (const SafetensorsTensor& t : file.tensors()) {
+      if (t.name != name) {
+        writer.add(t.name, t.dtype, t.shape, file.data(t));
+        continue;
+      }
+      std::vector<float> values = file.floats(t);
+      values.at(index) = value;
+      writer.add(t.name, t.shape, values);
+    }
+    writer.write(to);
+  }
+  // Resuming from `file` fails as a damaged file does (loom::Error, exit 1; never a UsageError) with every part of
+  // `parts` in one line, and leaves the model and the callbacks as they were.
+  void expect_refused(const std::string& file, const std::vector<std::string>& parts) {
+    auto model = mlp(7, Device::CPU);
+    const std::vector<float> before = model->parameters().to_vector();
+    RunCallbacks fresh;
+    expect_one_line_error<Error>(
+        [&] {
+          try {
+            resume_from_checkpoint(file, *model, fresh.list(), {});
+          } catch (const UsageError& e) {
+            ADD_FAILURE() << "a UsageError (exit 2) for a damaged file: " << e.what();
+          }
+        },
+        parts);
+    EXPECT_EQ(model->parameters().to_vector(), before);
+    EXPECT_EQ(model->optimizer().steps_taken(), 0);
+    EXPECT_EQ(fresh.early.best_epoch(), -1);
+  }
   std::unique_ptr<Sequential> model_;  // the last one make() trained
 };
 
@@ -326,6 +365,144 @@ TEST_F(Checkpoint, DamagedCallbackStateIsRefusedBeforeAnythingChanges) {
   expect_one_line_error<Error>([&] { resume_from_checkpoint(bad, *mlp(7, Device::CPU), fresh.list(), {}); },
                                {"reduce_lr_on_plateau has 'wait' 1.5, not a whole number"});
   EXPECT_EQ(fresh.early.best_epoch(), -1);
+}
+
+// A NaN or infinite moment, or a negative second moment, would make every later step NaN (the run then fails epochs
+// later with "try a lower learning rate"): refused where the tensors are read, naming the tensor.
+TEST_F(Checkpoint, ImpossibleTensorValuesAreRefusedNamingTheTensor) {
+  RunCallbacks callbacks;
+  const std::string good = make(callbacks.list(), {});
+  const std::string bad = path("bad.safetensors");
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const auto& [name, index, value, message] : std::vector<std::tuple<std::string, size_t, float, std::string>>{
+           {"dense.kernel", 17, nan, "tensor 'dense.kernel' holds a NaN at element 17 (of 1024"},
+           {"dense.kernel.adam_m", 5, nan, "tensor 'dense.kernel.adam_m' holds a NaN at element 5"},
+           {"dense_1.bias.adam_m", 1, -inf, "tensor 'dense_1.bias.adam_m' holds -inf at element 1"},
+           {"dense.bias.adam_v", 0, inf, "tensor 'dense.bias.adam_v' holds +inf at element 0"},
+           {"dense_1.bias.adam_v", 2, -1e-3f,
+            "tensor 'dense_1.bias.adam_v' holds -0.001 at element 2 (of 10, from 0, in the file's order): a variance "
+            "is never negative"},
+           {"dense.kernel.early_stopping", 3, nan, "tensor 'dense.kernel.early_stopping' holds a NaN at element 3"}}) {
+    SCOPED_TRACE(message);
+    rewrite_tensor(good, bad, name, index, value);
+    expect_refused(bad, {"safetensors file '" + bad + "': " + message});
+  }
+  // A first moment may be negative; the untouched file resumes.
+  rewrite_tensor(good, bad, "dense.kernel.adam_m", 5, -0.25f);
+  auto model = mlp(7, Device::CPU);
+  RunCallbacks fresh;
+  EXPECT_EQ(resume_from_checkpoint(bad, *model, fresh.list(), {}).epochs_done, 2);
+  EXPECT_EQ(model->optimizer().steps_taken(), 2 * 3);
+}
+
+// docs/CHECKPOINTS.md promised that numbers out of range are refused; a best epoch beyond the epochs done, a NaN
+// best, 0 optimizer steps after 6 steps, a negative cooldown and a learning rate of 1e30 were taken as they were.
+TEST_F(Checkpoint, ImpossibleTrainingNumbersAreRefusedNamingThem) {
+  RunCallbacks callbacks;
+  const std::string good = make(callbacks.list(), {});  // 2 epochs of 3 steps
+  const std::string bad = path("bad.safetensors");
+  using Edit = std::function<void(json&)>;
+  auto early = [](std::string key, std::string value) -> Edit {
+    return [=](json& t) { t["callbacks"]["early_stopping"]["numbers"][key] = value; };
+  };
+  auto plateau = [](std::string key, std::string value) -> Edit {
+    return [=](json& t) { t["callbacks"]["reduce_lr_on_plateau"]["numbers"][key] = value; };
+  };
+  std::string zeros;  // the shuffle generator's state with every number 0
+  {
+    std::istringstream words(json::parse(SafetensorsFile::read(good).metadata("training"))["shuffle_state"]
+                                 .get<std::string>());
+    for (std::string word; words >> word;) zeros += zeros.empty() ? "0" : " 0";
+  }
+  // Numbers of the training state itself, which the report reads too (checkpoint_history).
+  for (const auto& [edit, message] : std::vector<std::pair<Edit, std::string>>{
+           {[](json& t) { t["optimizer_steps"] = 0; },
+            "its training state's optimizer_steps 0 is impossible: Adam steps once in each of the 6 steps done"},
+           {[](json& t) { t["optimizer_steps"] = 7; }, "its training state's optimizer_steps 7 is impossible"},
+           {[](json& t) { t["steps_done"] = 0, t["optimizer_steps"] = 0; },
+            "its training state's steps_done 0 is impossible after 2 epochs: every epoch trains at least one step"},
+           {[](json& t) { t["learning_rate"] = "1e30"; },
+            "its training state's learning_rate 1e+30 is impossible: above the highest rate its epochs trained with, "
+            "0.02"},
+           {[](json& t) { t["history"]["learning_rate"][1] = 1e300; },  // a rate is kept as a float
+            "its history's learning_rate for epoch 2 is 1e+300, not a positive 32-bit float"},
+           {[&](json& t) { t["shuffle_state"] = zeros; },
+            "its training state's shuffle_state is the all-zero state, which no seeded generator reaches"}}) {
+    SCOPED_TRACE(message);
+    rewrite_training(good, bad, edit);
+    expect_refused(bad, {"safetensors file '" + bad + "': " + message});
+  }
+  // The report reads the same state (not the optimizer's count, which only resuming uses), in the same words.
+  rewrite_training(good, bad, [&](json& t) { t["shuffle_state"] = zeros; });
+  try {
+    checkpoint_history(SafetensorsFile::read(bad));
+    ADD_FAILURE() << "an all-zero shuffle state was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "safetensors file '" + bad + "': its training state's shuffle_state is the "
+                                     "all-zero state, which no seeded generator reaches");
+  }
+  rewrite_training(good, bad, [](json& t) { t["learning_rate"] = "1e30"; });
+  expect_one_line_error<Error>([&] { checkpoint_history(SafetensorsFile::read(bad)); }, {"learning_rate 1e+30"});
+
+  // The callbacks' numbers, held to the 2 epochs done.
+  for (const auto& [edit, message] : std::vector<std::pair<Edit, std::string>>{
+           {early("best_epoch", "5"),
+            "early_stopping has 'best_epoch' 5, impossible after 2 epochs: it is an epoch index, from 0 to 1, or -1 "
+            "for none"},
+           {early("stopped_epoch", "2"), "early_stopping has 'stopped_epoch' 2, impossible after 2 epochs"},
+           {early("wait", "3"),
+            "early_stopping has 'wait' 3, impossible after 2 epochs: it counts epochs, from 0 to 2"},
+           {early("wait", "-1"), "early_stopping has 'wait' -1, impossible after 2 epochs"},
+           {early("best", "nan"),
+            "early_stopping has 'best' nan, impossible: it is an epoch's figure, or inf before any epoch improved"},
+           {early("best", "-inf"), "early_stopping has 'best' -inf, impossible"},
+           {[](json& t) {
+              t["callbacks"]["early_stopping"]["numbers"]["best"] = "0.5";
+              t["callbacks"]["early_stopping"]["numbers"]["best_epoch"] = "-1";
+            },
+            "early_stopping has 'best' 0.5 but 'best_epoch' -1, impossible"},
+           {plateau("cooldown_left", "-1"),
+            "reduce_lr_on_plateau has 'cooldown_left' -1, impossible: it counts down from the cooldown, 0, to 0"},
+           {plateau("cooldown_left", "1"), "reduce_lr_on_plateau has 'cooldown_left' 1, impossible"},
+           {plateau("wait", "3"), "reduce_lr_on_plateau has 'wait' 3, impossible after 2 epochs"},
+           {plateau("best", "nan"), "reduce_lr_on_plateau has 'best' nan, impossible"},
+           {plateau("epochs_done", "9"),
+            "its callback state 'reduce_lr_on_plateau' has 'epochs_done', which the training state keeps"}}) {
+    SCOPED_TRACE(message);
+    rewrite_training(good, bad, edit);
+    expect_refused(bad, {"safetensors file '" + bad + "': ", message});
+  }
+}
+
+// An early-stopped run ends with (prints, evaluates, saves with --save) its best epoch's weights; its checkpoint holds
+// the last epoch's, to resume from, and the best ones beside them. checkpoint_epochs says which is which (predict
+// prints it).
+TEST_F(Checkpoint, SaysWhichEpochsWeightsItHolds) {
+  RunCallbacks callbacks;
+  SafetensorsFile file = SafetensorsFile::read(make(callbacks.list(), {}, 4));
+  const CheckpointEpochs epochs = checkpoint_epochs(file);
+  EXPECT_EQ(epochs.last, 4);
+  EXPECT_EQ(epochs.best, callbacks.early.best_epoch() + 1);
+  const ParameterStore& store = model_->parameter_store();
+  // The model ended with the best weights; the checkpoint keeps them apart from its own, the last epoch's.
+  EXPECT_EQ(read_parameter_tensors(file, store, ".early_stopping", false), model_->parameters().to_vector());
+  EXPECT_EQ(read_parameter_tensors(file, store, "", false) == model_->parameters().to_vector(),
+            epochs.best == epochs.last);
+
+  const std::string edited = path("edited.safetensors");
+  rewrite_training(file.source(), edited, [](json& t) {
+    t["callbacks"]["early_stopping"]["numbers"]["best_epoch"] = "1";
+    t["callbacks"]["early_stopping"]["numbers"]["wait"] = "2";
+  });
+  EXPECT_EQ(checkpoint_epochs(SafetensorsFile::read(edited)).best, 2);
+  rewrite_training(file.source(), edited,
+                   [](json& t) { t["callbacks"]["early_stopping"]["numbers"]["best_epoch"] = "4"; });
+  expect_one_line_error<Error>([&] { checkpoint_epochs(SafetensorsFile::read(edited)); },
+                               {"safetensors file '" + edited + "': ", "'best_epoch' 4, impossible after 4 epochs"});
+  // Without early stopping there is no other epoch to speak of.
+  const CheckpointEpochs plain = checkpoint_epochs(SafetensorsFile::read(make({}, {}, 3)));
+  EXPECT_EQ(plain.last, 3);
+  EXPECT_EQ(plain.best, 0);
 }
 
 }  // namespace

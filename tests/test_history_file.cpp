@@ -1,6 +1,7 @@
-// History files: both layouts round-trip every double exactly (NaN and infinities included), are laid out as Keras
-// writes them (CSVLogger's header, History.history's keys), and every kind of damage is reported as one loom::Error
-// line that names the file; a path with neither extension is the caller's mistake (loom::UsageError).
+// History files: both layouts round-trip every double exactly, are laid out as Keras writes them (CSVLogger's
+// header, History.history's keys), read Keras's own files (no learning rate or time, no "epoch" key), and every kind
+// of damage, a figure out of its range included, is reported as one loom::Error line that names the file; a path with
+// neither extension is the caller's mistake (loom::UsageError).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -79,14 +80,13 @@ class HistoryFile : public TempDirTest {
     SCOPED_TRACE(text.substr(0, 200));
     expect_read_error(write_text(name, text), problem);
   }
-  void expect_read_error(const std::string& file, const std::string& problem) {
+  void expect_read_error(const std::string& file, const std::string& problem, bool usage = false) {
     try {
       read_history(file);
       ADD_FAILURE() << "no error reading " << file;
-    } catch (const UsageError& e) {
-      ADD_FAILURE() << "damaged file reported as a usage error: " << e.what();
     } catch (const Error& e) {
       const std::string message = e.what();
+      EXPECT_EQ(dynamic_cast<const UsageError*>(&e) != nullptr, usage) << "usage error or not: " << message;
       EXPECT_NE(message.find("history file '" + file + "'"), std::string::npos) << message;
       EXPECT_NE(message.find(problem), std::string::npos) << "wanted \"" << problem << "\" in: " << message;
       EXPECT_EQ(message.find('\n'), std::string::npos) << message;
@@ -114,12 +114,18 @@ TEST_F(HistoryFile, RoundTripWithSomeEpochsValidated) {
   for (const char* name : kBothFormats) round_trip(history, name);
 }
 
-TEST_F(HistoryFile, NonFiniteValuesRoundTrip) {
+// A run whose loss became NaN keeps its history (Python's spellings), but no report may plot it: reading refuses it.
+TEST_F(HistoryFile, NonFiniteValuesAreWrittenButNotRead) {
   const double inf = std::numeric_limits<double>::infinity();
-  const History history = {validated(epoch(std::nan(""), 0.5, 0.01, 1), inf, -inf), epoch(-inf, 0, -0.0, 2)};
-  round_trip(history, "h.csv");
-  round_trip(history, "h.json");
-  EXPECT_TRUE(std::signbit(read_history(path("h.json"))[1].learning_rate));
+  const History history = {validated(epoch(0.5, 0.5, 0.01, 1), inf, 0.5), epoch(std::nan(""), 0.5, 0.01, 2)};
+  write_history(history, path("h.csv"));
+  EXPECT_EQ(slurp(path("h.csv")),
+            "epoch,accuracy,loss,val_accuracy,val_loss,learning_rate,seconds\n0,0.5,0.5,0.5,inf,0.01,1\n"
+            "1,0.5,nan,,,0.01,2\n");
+  expect_read_error(path("h.csv"), "line 2: epoch 0: val_loss is inf, not a finite number >= 0");
+  write_history(history, path("h.json"));
+  EXPECT_NE(slurp(path("h.json")).find(R"("val_loss": ["Infinity",null])"), std::string::npos) << slurp(path("h.json"));
+  expect_read_error(path("h.json"), "history file '" + path("h.json") + "': epoch 0: val_loss is inf, not a finite");
 }
 
 TEST_F(HistoryFile, EmptyHistoryRoundTrips) {
@@ -221,21 +227,25 @@ TEST_F(HistoryFile, UnreadableFiles) {
   try {
     read_history(path("absent.csv"));
     ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "history file '" + path("absent.csv") + "': cannot read: No such file or directory");
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "history file '" + path("absent.csv") + "': no such file");
   }
   fs::create_directory(path("folder.json"));
-  expect_read_error(path("folder.json"), "cannot read: Is a directory");
+  expect_read_error(path("folder.json"), "': is a directory, not a file", true);
   expect_damaged("empty.csv", "", "is empty");
   expect_damaged("blank.csv", "\n\n", "is empty");
-  // A wrong path that never ends (or a data set) is refused at a size no history reaches, not read whole.
+  // A device that never ends is not opened; a wrong path to a large file (a data set) is refused at a size no
+  // history reaches, not read whole.
   fs::create_symlink("/dev/zero", path("zero.csv"));
-  expect_read_error(path("zero.csv"), "larger than 64 MiB");
+  expect_read_error(path("zero.csv"), "': is a character device, not a file", true);
+  { std::ofstream(path("large.csv")) << "epoch,accuracy,loss\n"; }
+  fs::resize_file(path("large.csv"), (std::uintmax_t{64} << 20) + 1);
+  expect_read_error(path("large.csv"), "larger than 64 MiB");
 }
 
 TEST_F(HistoryFile, CsvHeaderProblems) {
-  expect_damaged("h.csv", "epoch,accuracy,loss,learning_rate\n0,1,1,1\n", "line 1: no column 'seconds'");
+  expect_damaged("h.csv", "epoch,accuracy,learning_rate\n0,1,1\n", "line 1: no column 'loss'");
+  expect_damaged("h.csv", "epoch,loss\n0,1\n", "line 1: no column 'accuracy'");
   expect_damaged("h.csv", "accuracy,loss,learning_rate,seconds\n1,1,1,1\n", "line 1: no column 'epoch'");
   expect_damaged("h.csv", "epoch,acc,loss,learning_rate,seconds\n", "line 1: unknown column 'acc'");
   expect_damaged("h.csv", "epoch,accuracy,loss,loss,learning_rate,seconds\n", "line 1: column 'loss' appears twice");
@@ -269,8 +279,9 @@ TEST_F(HistoryFile, JsonSyntaxAndShapeProblems) {
                  "nests lists or objects more than 4 deep");
   expect_damaged("h.json", "{\"epoch\": [0,\n 1", "is not valid JSON: parse error at line 2");
   expect_damaged("h.json", "[1, 2]", "holds a JSON array, not an object of lists");
-  expect_damaged("h.json", "{\"epoch\": [0], \"accuracy\": [1], \"loss\": [1], \"learning_rate\": [1]}",
-                 "no key 'seconds'");
+  expect_damaged("h.json", "{\"epoch\": [0], \"loss\": [1], \"learning_rate\": [1]}", "no key 'accuracy'");
+  expect_damaged("h.json", R"({"accuracy": [1], "learning_rate": [1]})", "no key 'loss'");
+  expect_damaged("h.json", R"({"accuracy": [1, 1], "loss": [1]})", "'accuracy' has 2 values but 'loss' has 1");
   expect_damaged("h.json",
                  R"({"epoch": [0], "acc": [1], "accuracy": [1], "loss": [1], "learning_rate": [1], "seconds": [1]})",
                  "unknown key 'acc'");
@@ -305,6 +316,119 @@ TEST_F(HistoryFile, JsonValueProblems) {
                      rest,
                  "only one of val_accuracy and val_loss is given for epoch 1");
   expect_damaged("h.json", R"({"epoch": [0, 1], "accuracy": [1, 1], "loss": [1, 1e999])" + rest, "is not valid JSON");
+}
+
+// --- Keras's own files ---------------------------------------------------------------------------------------------
+
+// What tf.keras.callbacks.CSVLogger writes: Python's csv module (\r\n line ends), "epoch" then the logs' keys sorted,
+// float32 figures printed by Python, and no learning rate or time.
+TEST_F(HistoryFile, ReadsKerasCsvLogger) {
+  const History history = read_history(write_text("keras.csv",
+                                                  "epoch,accuracy,loss,val_accuracy,val_loss\r\n"
+                                                  "0,0.8192777633666992,0.5139447450637817,0.84166663885,0.4388\r\n"
+                                                  "1,0.8617777824401855,0.3799,0.8568333387374878,0.3957\r\n"));
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].accuracy, 0.8192777633666992);
+  EXPECT_EQ(history[0].val_accuracy, 0.84166663885);
+  EXPECT_EQ(history[1].loss, 0.3799);
+  EXPECT_TRUE(history[1].validated);
+  EXPECT_EQ(history[1].val_accuracy, 0.8568333387374878);
+  for (const EpochResult& e : history) {
+    EXPECT_TRUE(std::isnan(e.learning_rate)) << "not recorded";
+    EXPECT_TRUE(std::isnan(e.seconds)) << "not recorded";
+  }
+  // Written back, what was not recorded stays out, and reads back the same.
+  write_history(history, path("again.csv"));
+  const std::string written = slurp(path("again.csv"));
+  EXPECT_EQ(written.substr(0, written.find('\n')), "epoch,accuracy,loss,val_accuracy,val_loss");
+  expect_same(read_history(path("again.csv")), history);
+  write_history(history, path("again.json"));
+  EXPECT_EQ(slurp(path("again.json")).find("learning_rate"), std::string::npos);
+  expect_same(read_history(path("again.json")), history);
+}
+
+// With a schedule, Keras 3 logs the learning rate (sorted among the others), tf.keras 2 as "lr"; "NA" is what
+// CSVLogger writes for a figure an epoch did not log (validation_freq 2: epochs without validation).
+TEST_F(HistoryFile, ReadsKerasCsvLoggerWithLearningRate) {
+  History history = read_history(write_text("keras3.csv",
+                                            "epoch,accuracy,learning_rate,loss,val_accuracy,val_loss\r\n"
+                                            "0,0.82,0.0010000000474974513,0.51,NA,NA\r\n"
+                                            "1,0.86,0.0005000000237487257,0.38,0.85,0.39\r\n"));
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[1].learning_rate, 0.0005000000237487257);
+  EXPECT_FALSE(history[0].validated);
+  EXPECT_TRUE(history[1].validated);
+  EXPECT_TRUE(std::isnan(history[1].seconds));
+  history = read_history(write_text("tf2.csv", "epoch,accuracy,loss,lr\n0,0.82,0.51,0.001\n"));
+  EXPECT_EQ(history.at(0).learning_rate, 0.001);
+  expect_damaged("both.csv", "epoch,accuracy,loss,lr,learning_rate\n", "line 1: column 'learning_rate' appears twice");
+  expect_damaged("na.csv", "epoch,accuracy,loss\n0,NA,0.5\n", "line 2: 'NA' is not a number in column accuracy");
+}
+
+// json.dump(model.fit(...).history): a JSON object of lists, without "epoch"; the lists count epochs from 0.
+TEST_F(HistoryFile, ReadsKerasHistoryJson) {
+  const History history = read_history(write_text(
+      "keras.json",
+      R"({"accuracy": [0.8192777633666992, 0.8617777824401855, 0.8755555748939514], )"
+      R"("loss": [0.5139447450637817, 0.3799, 0.3449], )"
+      R"("val_accuracy": [0.8416666388511658, 0.8568333387374878, 0.86], )"
+      R"("val_loss": [0.4388, 0.3957, 0.3812]})"));
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[2].accuracy, 0.8755555748939514);
+  EXPECT_EQ(history[0].val_loss, 0.4388);
+  EXPECT_TRUE(history[2].validated);
+  EXPECT_TRUE(std::isnan(history[0].learning_rate));
+  EXPECT_TRUE(std::isnan(history[0].seconds));
+  const History scheduled = read_history(write_text(
+      "lr.json", R"({"accuracy": [0.82], "learning_rate": [0.0010000000474974513], "loss": [0.51]})"));
+  EXPECT_EQ(scheduled.at(0).learning_rate, 0.0010000000474974513);
+  EXPECT_FALSE(scheduled.at(0).validated);
+}
+
+// --- figures out of range ------------------------------------------------------------------------------------------
+
+TEST_F(HistoryFile, CsvFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
+  const std::string header = "epoch,accuracy,loss,val_accuracy,val_loss,learning_rate,seconds\n";
+  const std::string good = "0,0.5,0.5,0.5,0.5,0.001,1\n";
+  expect_damaged("h.csv", header + good + "1,1e30,0.4,0.5,0.5,0.001,1\n",
+                 "line 3: epoch 1: accuracy is 1e+30, outside [0, 1]");
+  expect_damaged("h.csv", header + "0,-0.1,0.5,0.5,0.5,0.001,1\n", "line 2: epoch 0: accuracy is -0.1, outside [0, 1]");
+  expect_damaged("h.csv", header + "0,nan,0.5,0.5,0.5,0.001,1\n", "epoch 0: accuracy is nan, outside [0, 1]");
+  expect_damaged("h.csv", header + "0,0.5,-0.5,0.5,0.5,0.001,1\n", "epoch 0: loss is -0.5, not a finite number >= 0");
+  expect_damaged("h.csv", header + "0,0.5,inf,0.5,0.5,0.001,1\n", "epoch 0: loss is inf, not a finite number >= 0");
+  expect_damaged("h.csv", header + "0,0.5,0.5,1.5,0.5,0.001,1\n", "epoch 0: val_accuracy is 1.5, outside [0, 1]");
+  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,nan,0.001,1\n",
+                 "epoch 0: val_loss is nan, not a finite number >= 0");
+  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,0.5,0,1\n", "epoch 0: learning_rate is 0, not a finite number > 0");
+  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,0.5,-inf,1\n",
+                 "epoch 0: learning_rate is -inf, not a finite number > 0");
+  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,0.5,nan,1\n",
+                 "epoch 0: learning_rate is nan, not a finite number > 0");
+  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,0.5,0.001,-1\n", "epoch 0: seconds is -1, not a finite number >= 0");
+  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,0.5,0.001,inf\n",
+                 "epoch 0: seconds is inf, not a finite number >= 0");
+  // The ends of each range are in it.
+  const History edges = read_history(write_text("edges.csv", header + "0,0,0,1,0,1e-300,0\n1,1,1e300,0,5,1e300,1e9\n"));
+  EXPECT_EQ(edges.size(), 2u);
+}
+
+TEST_F(HistoryFile, JsonFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
+  expect_damaged("h.json", R"({"epoch": [0, 1], "accuracy": [0.5, 1e30], "loss": [0.5, 0.4]})",
+                 "history file '" + path("h.json") + "': epoch 1: accuracy is 1e+30, outside [0, 1]");
+  expect_damaged("h.json", R"({"accuracy": [0.5], "loss": ["NaN"]})", "epoch 0: loss is nan, not a finite number >= 0");
+  expect_damaged("h.json", R"({"accuracy": [0.5], "loss": [0.5], "learning_rate": ["Infinity"]})",
+                 "epoch 0: learning_rate is inf, not a finite number > 0");
+  expect_damaged("h.json", R"({"accuracy": [0.5], "loss": [0.5], "seconds": [-2]})",
+                 "epoch 0: seconds is -2, not a finite number >= 0");
+  // Checkpoints keep their history in this layout, and are checked the same way.
+  try {
+    history_from_json(R"({"epoch": [0], "accuracy": [2], "loss": [0.5], "learning_rate": [0.001], "seconds": [1]})",
+                      "run.safetensors (its history)");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "history file 'run.safetensors (its history)': epoch 0: accuracy is 2, outside [0, 1]");
+  }
 }
 
 }  // namespace

@@ -5,14 +5,17 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "engine/io/safetensors.h"
+#include "engine/layers/batch_normalization.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
@@ -193,7 +196,8 @@ TEST_F(ModelFile, AnotherArchitectureIsRefusedNamingTheDifference) {
   deeper->build({8, 8}, Device::CPU, 1);
   deeper->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
   expect_one_line_error<UsageError>([&] { load_weights(*deeper, path("mlp16.safetensors")); },
-                                    {"the file has 3 layers, this model 4"});
+                                    {"the file holds 3 layers (Flatten, Dense 16, Dense 10), this model 4 "
+                                     "(Flatten, Dense 16, Dense 10, Dense 10)"});
 }
 
 TEST_F(ModelFile, EveryCorruptionIsOneErrorNamingTheFile) {
@@ -266,6 +270,67 @@ TEST_F(ModelFile, EveryCorruptionIsOneErrorNamingTheFile) {
     return false;
   });
   expect_refused("tensor of no layer", {"tensor 'dense_7.bias' belongs to no layer of the model"});
+}
+
+// A copy of `from` at `to` with element `index` of tensor `name` set to `value` (a hand-edited file).
+void set_element(const std::string& from, const std::string& to, const std::string& name, size_t index, float value) {
+  rewrite(from, to, [](auto&) {}, [&](const SafetensorsTensor& t, SafetensorsWriter& w) {
+    if (t.name != name) return false;
+    SafetensorsFile file = SafetensorsFile::read(from);
+    std::vector<float> values = file.floats(name);
+    values.at(index) = value;
+    w.add(t.name, t.shape, values);
+    return true;
+  });
+}
+
+// A value no training produces is a damaged file (exit 1, as for any corrupt file), not usage.
+template <class Body>
+void expect_data_error(Body body, const std::vector<std::string>& parts) {
+  expect_one_line_error<Error>(
+      [&] {
+        try {
+          body();
+        } catch (const UsageError& e) {
+          ADD_FAILURE() << "a UsageError (exit 2) for a damaged file: " << e.what();
+        }
+      },
+      parts);
+}
+
+// predict printed "T-shirt/top (nan)" for a file with one NaN weight, and --load trained on into a "try a lower
+// learning rate" failure: every reader refuses it, naming the tensor and the element.
+TEST_F(ModelFile, ValuesNoTrainingGivesAreRefusedNamingTheTensor) {
+  auto model = std::make_unique<Sequential>();
+  model->add<Flatten>();
+  model->add<Dense>(4, Activation::ReLU);
+  model->add<BatchNormalization>();
+  model->add<Dense>(10);
+  model->build({8, 8}, Device::CPU, 1);
+  model->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
+  const std::string good = path("good.safetensors"), bad = path("bad.safetensors");
+  save_weights(*model, good);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const auto& [name, index, value, message] : std::vector<std::tuple<std::string, size_t, float, std::string>>{
+           {"dense.kernel", 17, nan, "tensor 'dense.kernel' holds a NaN at element 17 (of 256"},
+           {"dense_1.bias", 3, inf, "tensor 'dense_1.bias' holds +inf at element 3 (of 10"},
+           {"batch_normalization.gamma", 0, -inf, "tensor 'batch_normalization.gamma' holds -inf at element 0"},
+           {"batch_normalization.moving_variance", 2, -0.5f,
+            "tensor 'batch_normalization.moving_variance' holds -0.5 at element 2 (of 4, from 0, in the file's "
+            "order): a variance is never negative"}}) {
+    SCOPED_TRACE(message);
+    set_element(good, bad, name, index, value);
+    expect_data_error([&] { load_model(bad, Device::CPU); }, {"safetensors file '" + bad + "': " + message});
+    const std::vector<float> before = model->parameters().to_vector();
+    expect_data_error([&] { load_weights(*model, bad); }, {message});
+    EXPECT_EQ(model->parameters().to_vector(), before);
+  }
+  // Negative values are fine where they are not variances, and a variance may be 0 (a constant feature).
+  set_element(good, bad, "batch_normalization.moving_mean", 1, -0.5f);
+  set_element(bad, bad, "batch_normalization.moving_variance", 1, 0.f);
+  EXPECT_EQ(load_model(bad, Device::CPU)->parameters().to_vector()[static_cast<size_t>(
+                model->parameter_store().find("batch_normalization.moving_mean").offset + 1)],
+            -0.5f);
 }
 
 TEST_F(ModelFile, FailedSaveKeepsThePreviousFile) {

@@ -161,11 +161,11 @@ void append_chunk(Bytes& out, const char* type, const Bytes& data) {
 
 Bytes signature() { return {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}; }
 
-Bytes ihdr(uint32_t width, uint32_t height, uint8_t bit_depth, uint8_t color_type) {
+Bytes ihdr(uint32_t width, uint32_t height, uint8_t bit_depth, uint8_t color_type, uint8_t interlace = 0) {
   Bytes data;
   append_u32_be(data, width);
   append_u32_be(data, height);
-  data.insert(data.end(), {bit_depth, color_type, 0, 0, 0});
+  data.insert(data.end(), {bit_depth, color_type, 0, 0, interlace});
   return data;
 }
 
@@ -522,33 +522,100 @@ TEST_F(PictureFile, CorruptImageDataIsAnError) {
 }
 
 TEST_F(PictureFile, HugePicturesAreRefusedFromTheirHeader) {
-  // 10000 × 10000 declared over a few bytes of data: refused as too large, before the pixels are allocated or read.
+  // A side over 1,000,000 pixels (libpng's default limit): refused from the header, before anything is allocated for
+  // the pixels or read.
+  Bytes long_side = signature();
+  append_chunk(long_side, "IHDR", ihdr(100000000, 1, 8, 0));
+  append_chunk(long_side, "IDAT", Bytes(16, 0));
+  write_file(path("long.png"), long_side);
+  expect_data_error(path("long.png"), "too large: 100000000 x 1 pixels (loom reads at most 1000000 pixels a side)");
+  Bytes over_side = signature();
+  append_chunk(over_side, "IHDR", ihdr(1000, 1000001, 8, 0));
+  append_chunk(over_side, "IDAT", Bytes(16, 0));
+  write_file(path("tall.png"), over_side);
+  expect_data_error(path("tall.png"), "too large: 1000 x 1000001 pixels");
+  // 10000 × 10000 is within the limits: what is wrong with this file is its data.
   Bytes huge = signature();
   append_chunk(huge, "IHDR", ihdr(10000, 10000, 8, 0));
   append_chunk(huge, "IDAT", Bytes(16, 0));
   append_chunk(huge, "IEND", {});
   write_file(path("huge.png"), huge);
-  expect_data_error(path("huge.png"), "too large: 10000 x 10000 pixels");
-  // One very long side alone is judged by the pixel count too, not by libpng's default limit of 10^6 per side.
-  Bytes long_side = signature();
-  append_chunk(long_side, "IHDR", ihdr(100000000, 1, 8, 0));
-  append_chunk(long_side, "IDAT", Bytes(16, 0));
-  write_file(path("long.png"), long_side);
-  expect_data_error(path("long.png"), "too large: 100000000 x 1 pixels");
-  // Just at the limit (2^24 pixels) the size is accepted, and the missing data is what is reported; one row more
-  // is too large.
+  expect_data_error(path("huge.png"), "corrupt PNG");
+  // An interlaced picture is held whole while decoded: at most 2^24 pixels. At the limit the size is accepted, and
+  // the missing data is what is reported; one row more is too large.
   Bytes over = signature();
-  append_chunk(over, "IHDR", ihdr(1 << 12, (1 << 12) + 1, 8, 0));
+  append_chunk(over, "IHDR", ihdr(1 << 12, (1 << 12) + 1, 8, 0, 1));
   append_chunk(over, "IDAT", Bytes(16, 0));
   append_chunk(over, "IEND", {});
   write_file(path("over.png"), over);
-  expect_data_error(path("over.png"), "too large: 4096 x 4097 pixels (loom reads at most 16777216)");
+  expect_data_error(path("over.png"), "too large: 4096 x 4097 pixels, interlaced (loom holds an interlaced PNG whole, "
+                                      "and reads one of at most 16777216 pixels; save it without interlacing)");
   Bytes limit = signature();
-  append_chunk(limit, "IHDR", ihdr(1 << 12, 1 << 12, 8, 0));
+  append_chunk(limit, "IHDR", ihdr(1 << 12, 1 << 12, 8, 0, 1));
   append_chunk(limit, "IDAT", Bytes(16, 0));
   append_chunk(limit, "IEND", {});
   write_file(path("limit.png"), limit);
   expect_data_error(path("limit.png"), "corrupt PNG");
+}
+
+// --- large pictures --------------------------------------------------------------------------------------------------
+
+// 5600 × 4000 (22.4 million pixels, over the 16.7 million every picture was once limited to) in uniform blocks of
+// 200 × 200: the picture becomes 28 × 20, each output pixel exactly one block's value, centred at rows 4 to 23. It
+// is decoded a row at a time: its 22 MB of samples are never held (libpng's file is under 100 kB).
+TEST_F(PictureFile, LargePictureIsReadRowByRow) {
+  constexpr uint32_t kWidth = 5600, kHeight = 4000, kBlock = 200;
+  auto block_value = [](uint32_t bx, uint32_t by) { return static_cast<uint8_t>((bx * 37 + by * 11 + 5) % 256); };
+  Bytes values(size_t{kWidth} * kHeight);
+  for (uint32_t y = 0; y < kHeight; ++y)
+    for (uint32_t x = 0; x < kWidth; ++x) values[size_t{y} * kWidth + x] = block_value(x / kBlock, y / kBlock);
+  write_png(path("large.png"), gray8(kWidth, kHeight, values));
+  values = Bytes();
+  const std::vector<uint8_t> got = pixels_of(loom::read_picture(path("large.png")));
+  for (int y = 0; y < kSide; ++y)
+    for (int x = 0; x < kSide; ++x) {
+      const bool content = y >= 4 && y < 24;
+      ASSERT_EQ(at(got, x, y), content ? block_value(static_cast<uint32_t>(x), static_cast<uint32_t>(y - 4)) : 0)
+          << "x " << x << " y " << y;
+    }
+}
+
+// Rows decoded one at a time give exactly what the whole picture's values give to to_fashion_mnist_pixels (which
+// reproduces, bit for bit, the whole-picture resampling that read every picture before): wide and tall pictures,
+// whose two passes run in either order, shrinking and enlarging, with alpha, in 16 bits.
+TEST_F(PictureFile, RowByRowMatchesTheWholePicture) {
+  struct Case {
+    uint32_t width, height;
+    int color_type, bit_depth;
+  };
+  for (const Case c : {Case{301, 97, PNG_COLOR_TYPE_GRAY, 8}, Case{20, 21, PNG_COLOR_TYPE_GRAY, 8},
+                       Case{97, 301, PNG_COLOR_TYPE_GRAY_ALPHA, 8}, Case{149, 150, PNG_COLOR_TYPE_GRAY_ALPHA, 16},
+                       Case{19, 11, PNG_COLOR_TYPE_GRAY, 16}, Case{11, 19, PNG_COLOR_TYPE_GRAY_ALPHA, 8}}) {
+    SCOPED_TRACE(std::to_string(c.width) + " x " + std::to_string(c.height));
+    const int channels = channels_of(c.color_type);
+    const size_t n = size_t{c.width} * c.height;
+    const uint32_t top = c.bit_depth == 16 ? 65535 : 255;
+    const double full = top;
+    std::vector<uint32_t> samples(n * static_cast<size_t>(channels));
+    for (size_t i = 0; i < samples.size(); ++i) samples[i] = static_cast<uint32_t>((i * 2654435761u) % (top + 1));
+    PngSpec spec;
+    spec.width = c.width;
+    spec.height = c.height;
+    spec.color_type = c.color_type;
+    spec.bit_depth = c.bit_depth;
+    spec.packed = pack(samples, c.width, c.height, channels, c.bit_depth);
+    write_png(path("p.png"), spec);
+    std::vector<float> gray(n), alpha(channels == 2 ? n : 0);
+    for (size_t i = 0; i < n; ++i) {
+      gray[i] = static_cast<float>(samples[i * static_cast<size_t>(channels)] / full);
+      if (channels == 2) alpha[i] = static_cast<float>(samples[i * 2 + 1] / full);
+    }
+    for (const bool invert : {false, true}) {
+      EXPECT_EQ(pixels_of(loom::read_picture(path("p.png"), {invert})),
+                loom::to_fashion_mnist_pixels(gray, alpha, c.width, c.height, {invert}))
+          << "invert " << invert;
+    }
+  }
 }
 
 }  // namespace

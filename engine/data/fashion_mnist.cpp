@@ -1,5 +1,6 @@
 #include "engine/data/fashion_mnist.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 
 #include "engine/data/idx_reader.h"
 #include "engine/io/file_text.h"
+#include "engine/io/input_file.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -53,9 +55,10 @@ std::string find_data_file(const std::string& dir, const std::string& stem) {
   const std::filesystem::path base = std::filesystem::path(dir) / stem;
   for (const std::string& name : {base.string() + ".gz", base.string()}) {
     if (!exists_or_unreadable(name)) continue;
-    std::error_code error;
-    if (!std::filesystem::is_regular_file(name, error))
-      throw Error("'" + one_line(name) + "' is not a regular file");
+    // The rule of engine/io/input_file.h: what is not a file to read is bad usage, a file that cannot be read is not.
+    struct stat status {};
+    if (::stat(name.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
+      throw UsageError(one_line(name) + ": is " + file_kind(status.st_mode) + ", not a file");
     if (::access(name.c_str(), R_OK) != 0) cannot_read(name, std::error_code(errno, std::generic_category()));
     return name;
   }

@@ -3,12 +3,12 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
 
+#include "engine/io/input_file.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -49,10 +49,6 @@ std::string dims_str(const std::vector<int64_t>& dims) {
   return s;
 }
 
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-
 // Reads a file's bytes (from the file, or from memory that holds them), decompressing gzip when they start with the
 // gzip magic and passing anything else through, and turns every failure into a loom::Error that names the file.
 //
@@ -63,10 +59,8 @@ struct FileCloser {
 class IdxInput {
  public:
   // The file at `path`, read a buffer at a time.
-  explicit IdxInput(const std::string& path) : source_(path), buffer_(kInputBufferBytes) {
-    errno = 0;
-    file_.reset(std::fopen(path.c_str(), "rb"));
-    if (!file_) fail(std::string("cannot open: ") + (errno ? std::strerror(errno) : "unknown error"));
+  explicit IdxInput(const std::string& path)
+      : source_(path), file_(std::make_unique<InputFile>(path, path)), buffer_(kInputBufferBytes) {
     start();
   }
 
@@ -112,12 +106,8 @@ class IdxInput {
       at_eof_ = memory_left_ == 0;
       return;
     }
-    errno = 0;
-    const size_t got = std::fread(buffer_.data(), 1, buffer_.size(), file_.get());
-    if (got < buffer_.size()) {
-      if (std::ferror(file_.get())) fail(std::string("cannot read: ") + (errno ? std::strerror(errno) : "I/O error"));
-      at_eof_ = true;
-    }
+    const size_t got = file_->read(buffer_.data(), buffer_.size());
+    at_eof_ = got < buffer_.size();
     stream_.next_in = buffer_.data();
     stream_.avail_in = static_cast<unsigned>(got);
   }
@@ -177,7 +167,7 @@ class IdxInput {
   static constexpr size_t kInputBufferBytes = 256u << 10;
 
   std::string source_;
-  std::unique_ptr<std::FILE, FileCloser> file_;  // null when reading from memory
+  std::unique_ptr<InputFile> file_;  // null when reading from memory
   const uint8_t* memory_ = nullptr;               // the memory not yet handed to stream_
   size_t memory_left_ = 0;
   std::vector<uint8_t> buffer_;

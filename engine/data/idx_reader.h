@@ -15,8 +15,9 @@ struct IdxArray {
   std::vector<uint8_t> values;  // product(dims) elements, row-major
 };
 
-// Throws loom::Error with a one-line message starting with `path` when the file cannot be opened, the gzip stream
-// is corrupt or cut short, the header is malformed, or the data is shorter or longer than the header declares.
+// Throws loom::Error with a one-line message starting with `path` when the file cannot be read, the gzip stream
+// is corrupt or cut short, the header is malformed, or the data is shorter or longer than the header declares; a
+// path that names no file, or a directory, FIFO or device, is a loom::UsageError (engine/io/input_file.h).
 // Memory grows with the bytes actually read, never with what a (possibly corrupt) header claims.
 IdxArray read_idx(const std::string& path);
 

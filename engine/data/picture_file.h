@@ -1,6 +1,7 @@
-// Pictures a user wants classified (predict's IMAGE arguments): PNG files of any size and kind (gray or colour,
-// with or without alpha, palette, 1 to 16 bits), made into a Fashion-MNIST sample the way the data set's own images
-// were made: light garment on a black background, the longer side scaled to 28 pixels and the picture centred.
+// Pictures a user wants classified (predict's IMAGE arguments): PNG files of any kind (gray or colour, with or
+// without alpha, palette, 1 to 16 bits) and size (up to 1,000,000 pixels a side), made into a Fashion-MNIST sample
+// the way the data set's own images were made: light garment on a black background, the longer side scaled to 28
+// pixels and the picture centred.
 #pragma once
 
 #include <cstdint>
@@ -19,14 +20,17 @@ struct PictureOptions {
   bool invert = false;
 };
 
-// Reads the PNG at `path` and returns uint8 [28, 28] on the CPU. Errors are one line naming the file (control
-// characters in the path shown as '?'): a loom::UsageError when it does not exist, is not a regular file or cannot
-// be opened; a loom::Error when it is not a PNG (told by its signature, not its name), is corrupt or truncated
-// anywhere up to its IEND chunk, or is absurdly large (over 2^24 pixels, refused from the header before any
-// allocation). Colour becomes gray by luma, 0.299 R + 0.587 G + 0.114 B, as PIL's convert('L') does; palette and
-// tRNS transparency are expanded; 16-bit samples keep their precision; gamma and colour profiles (gAMA, sRGB, iCCP)
-// and the bKGD background are ignored, the samples taken as stored. Damaged ancillary chunks are skipped silently,
-// as libpng does; only image data and critical chunks must be intact.
+// Reads the PNG at `path` and returns uint8 [28, 28] on the CPU. Pictures are decoded a row at a time and scaled as
+// they come, so their memory grows with their width only; a side may be up to 1,000,000 pixels (libpng's own default
+// limit). An interlaced PNG is held whole while it is decoded, and may have up to 2^24 pixels. Errors are one line
+// naming the file (control characters in the path spelled out), typed as engine/io/input_file.h says: a
+// loom::UsageError when it does not exist or is not a regular file; a loom::Error when it cannot be read, is not a
+// PNG (told by its signature, not its name), is corrupt or truncated anywhere up to its IEND chunk, or is larger
+// than the limits above (refused from the header before any allocation). Colour becomes gray by luma, 0.299 R +
+// 0.587 G + 0.114 B, as PIL's convert('L') does; palette and tRNS transparency are expanded; 16-bit samples keep
+// their precision; gamma and colour profiles (gAMA, sRGB, iCCP) and the bKGD background are ignored, the samples
+// taken as stored. Damaged ancillary chunks are skipped silently, as libpng does; only image data and critical
+// chunks must be intact. The result is to_fashion_mnist_pixels of the picture's gray and alpha values, exactly.
 Tensor read_picture(const std::string& path, const PictureOptions& options = {});
 
 // The conversion alone (tested without files): `gray` holds width·height values in [0, 1] (0 black), row-major;

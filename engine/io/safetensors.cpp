@@ -1,11 +1,6 @@
 #include "engine/io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -16,6 +11,7 @@
 
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
+#include "engine/io/input_file.h"
 #include "engine/runtime/errors.h"
 
 // The format stores little-endian values, which floats() and data() hand out as they lie in the file.
@@ -209,59 +205,14 @@ void check_coverage(const std::string& source, const std::vector<SafetensorsTens
   }
 }
 
-const char* file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
-void check_regular(const std::string& path, const struct stat& info) {
-  if (!S_ISREG(info.st_mode)) fail_source(path, std::string("is ") + file_kind(info.st_mode) + ", not a file");
-  if (static_cast<uint64_t>(info.st_size) > kSafetensorsMaxFileBytes) {
-    fail_source(path, "is " + std::to_string(info.st_size) + " bytes; loom reads safetensors files of at most 4 GiB");
-  }
-}
-
 std::string read_contents(const std::string& path) {
-  // Stat before opening: opening a FIFO would wait for a writer, and opening a device can have effects.
-  struct stat info {};
-  if (stat(path.c_str(), &info) != 0) {
-    const int error = errno;
-    if (error == ENOENT) fail_source(path, "no such file");
-    fail_source(path, std::string("cannot read: ") + std::strerror(error));
+  InputFile file(path, "safetensors file '" + one_line(path) + "'");
+  if (static_cast<uint64_t>(file.status().st_size) > kSafetensorsMaxFileBytes) {
+    fail_source(path, "is " + std::to_string(file.status().st_size) +
+                          " bytes; loom reads safetensors files of at most 4 GiB");
   }
-  check_regular(path, info);
-  // O_NONBLOCK and fstat: the path may have been replaced since the stat.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail_source(path, std::string("cannot read: ") + std::strerror(errno));
-  std::string contents;
-  try {
-    if (fstat(fd, &info) != 0) fail_source(path, std::string("cannot read: ") + std::strerror(errno));
-    check_regular(path, info);
-    contents.resize(static_cast<size_t>(info.st_size));
-    size_t got = 0;
-    for (;;) {
-      if (got == contents.size()) {  // the file grew since fstat (or was empty): read on, within the limit
-        if (got > kSafetensorsMaxFileBytes) fail_source(path, "grew beyond 4 GiB while being read");
-        contents.resize(got + 65536);
-      }
-      const ssize_t n = ::read(fd, &contents[got], contents.size() - got);
-      if (n == 0) break;
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail_source(path, std::string("cannot read: ") + std::strerror(errno));
-      }
-      got += static_cast<size_t>(n);
-    }
-    contents.resize(got);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
+  std::string contents = file.read_all(kSafetensorsMaxFileBytes);
+  if (contents.size() > kSafetensorsMaxFileBytes) fail_source(path, "grew beyond 4 GiB while being read");
   return contents;
 }
 

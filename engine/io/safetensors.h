@@ -70,7 +70,8 @@ class SafetensorsFile {
   // has other keys, a dtype loom does not read (it reads F32, I32 and U8), a shape of non-integers or negatives,
   // offsets whose span does not match dtype and shape, tensors that overlap or leave gaps, a buffer that the tensors
   // do not cover exactly (trailing bytes, a truncated file), metadata values that are not strings. Files over 4 GiB
-  // and shapes of more than 8 dimensions are refused too.
+  // and shapes of more than 8 dimensions are refused too. No file at `path`, or one that is not a regular file, is a
+  // loom::UsageError instead, by the rule of engine/io/input_file.h.
   static SafetensorsFile read(const std::string& path);
   // The same checks on bytes already in memory; `source` stands for the path in messages (tests, the fuzzer).
   static SafetensorsFile parse(std::string contents, const std::string& source);

@@ -1,5 +1,7 @@
 #include "engine/model/model_file.h"
 
+#include <cmath>
+
 #include "engine/io/file_text.h"
 #include "engine/model/architecture.h"
 #include "engine/runtime/errors.h"
@@ -44,6 +46,26 @@ void for_each_element(const Parameter& p, Visit visit) {
 }
 
 bool is_saved(const Parameter& p, bool trainable_only) { return p.trainable || !trainable_only; }
+
+bool ends_with(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+// One hand-edited NaN would otherwise come out as "T-shirt/top (nan)", an accuracy of 0.1 or a run that diverges
+// epochs later: refused where it is read, with the element so that it can be found in the file.
+void check_values(const SafetensorsFile& file, const std::string& name, const std::vector<float>& values,
+                  bool variance) {
+  for (size_t k = 0; k < values.size(); ++k) {
+    const float v = values[k];
+    if (std::isfinite(v) && (!variance || v >= 0)) continue;
+    const std::string what = std::isnan(v)   ? "a NaN"
+                             : std::isinf(v) ? (v > 0 ? "+inf" : "-inf")
+                                             : shortest_text(v);
+    file.fail("tensor '" + name + "' holds " + what + " at element " + std::to_string(k) + " (of " +
+              std::to_string(values.size()) + ", from 0, in the file's order): " +
+              (std::isfinite(v) ? "a variance is never negative" : "a trained model's values are finite"));
+  }
+}
 
 }  // namespace
 
@@ -124,7 +146,7 @@ void add_parameter_tensors(SafetensorsWriter& writer, const ParameterStore& stor
 }
 
 std::vector<float> read_parameter_tensors(const SafetensorsFile& file, const ParameterStore& store,
-                                          const std::string& suffix, bool trainable_only) {
+                                          const std::string& suffix, bool trainable_only, bool variances) {
   int64_t end = 0;
   for (const Parameter& p : store.parameters())
     if (is_saved(p, trainable_only)) end = std::max(end, p.offset + shape_numel(p.shape));
@@ -139,6 +161,7 @@ std::vector<float> read_parameter_tensors(const SafetensorsFile& file, const Par
       file.fail("tensor '" + name + "' is " + dtype_name(tensor->dtype) + " " + shape_str(tensor->shape) +
                 "; the model needs float32 " + shape_str(want));
     const std::vector<float> keras = file.floats(*tensor);
+    check_values(file, name, keras, variances || ends_with(p.name, ".moving_variance"));
     for_each_element(p, [&](int64_t k, int64_t l) { flat[p.offset + l] = keras[static_cast<size_t>(k)]; });
   }
   return flat;
@@ -181,7 +204,10 @@ void load_weights(Sequential& model, const std::string& path) {
 }
 
 std::unique_ptr<Sequential> load_model(const std::string& path, Device device) {
-  SafetensorsFile file = open_model_file(path);
+  return load_model(open_model_file(path), device);
+}
+
+std::unique_ptr<Sequential> load_model(const SafetensorsFile& file, Device device) {
   std::unique_ptr<Sequential> model;
   try {
     model = model_from_architecture(file.metadata("architecture"), device);

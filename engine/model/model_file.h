@@ -35,6 +35,8 @@ void load_weights(Sequential& model, const std::string& path);
 
 // Builds the model the file's architecture describes, on `device`, with the saved parameters.
 std::unique_ptr<Sequential> load_model(const std::string& path, Device device);
+// The same from a file already opened with open_model_file (a caller that also reads its metadata reads it once).
+std::unique_ptr<Sequential> load_model(const SafetensorsFile& file, Device device);
 
 // ---- the pieces weights files and checkpoints share
 
@@ -55,9 +57,11 @@ void check_same_architecture(const SafetensorsFile& file, Sequential& model, boo
 void add_parameter_tensors(SafetensorsWriter& writer, const ParameterStore& store, const std::vector<float>& flat,
                            const std::string& suffix, bool trainable_only);
 // Reads them back into the store's layout (gaps zero); each missing tensor, wrong dtype or shape is a loom::Error
-// naming the file and the tensor.
+// naming the file and the tensor, and so is a value no training produces: a NaN or an infinity anywhere, a negative
+// variance (BatchNormalization's moving_variance; every value when `variances`, as Adam's second moments are):
+// "tensor 'dense.kernel' holds a NaN at element 17 ...". Every reader of parameters goes through here.
 std::vector<float> read_parameter_tensors(const SafetensorsFile& file, const ParameterStore& store,
-                                          const std::string& suffix, bool trainable_only);
+                                          const std::string& suffix, bool trainable_only, bool variances = false);
 // A loom::Error naming the first tensor of the file that is not "<parameter><suffix>" for one of `suffixes`
 // ("" for the parameters themselves): a tensor of no layer of this model.
 void check_tensor_names(const SafetensorsFile& file, const ParameterStore& store,

@@ -33,6 +33,10 @@ class Optimizer {
   virtual std::vector<std::pair<std::string, Tensor*>> parameter_state() { return {}; }
   virtual int64_t steps_taken() const { return 0; }    // waits for the device
   virtual void set_steps_taken(int64_t /*steps*/) {}  // after prepare(), between steps
+  // What a checkpoint's reader holds the saved state to: whether steps_taken() counts every training step since
+  // prepare() (else it stays 0), and whether a slot holds variances (never negative).
+  virtual bool counts_steps() const { return false; }
+  virtual bool slot_holds_variances(const std::string& /*slot*/) const { return false; }
 };
 
 class Adam : public Optimizer {
@@ -46,6 +50,9 @@ class Adam : public Optimizer {
   std::vector<std::pair<std::string, Tensor*>> parameter_state() override { return {{"adam_m", &m_}, {"adam_v", &v_}}; }
   int64_t steps_taken() const override;
   void set_steps_taken(int64_t steps) override;
+  bool counts_steps() const override { return true; }
+  // The second moments are running means of squared gradients.
+  bool slot_holds_variances(const std::string& slot) const override { return slot == "adam_v"; }
   const AdamHyper& hyper() const { return hyper_; }
 
  private:

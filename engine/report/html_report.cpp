@@ -164,7 +164,8 @@ std::string epochs_section(const Report& report) {
         html += epoch.validated ? "<td>" + fixed(epoch.val_loss, 4) + "</td><td>" + fixed(epoch.val_accuracy, 4) +
                                       "</td>"
                                 : "<td></td><td></td>";
-      html += "<td>" + fixed(epoch.seconds, 1) + " s" +
+      // A history read from Keras's files has no times (NaN: not recorded).
+      html += "<td>" + (std::isfinite(epoch.seconds) ? fixed(epoch.seconds, 1) + " s" : std::string("not recorded")) +
               (restored(run) && e == weights_epoch(run) ? " (restored)" : "") + "</td>";
     }
     html += "</tr>";
@@ -289,13 +290,17 @@ std::string model_and_settings(const Report&, const ReportRun& run) {
     html += "<tr><th>" + html_escape(key) + "</th><td>" + html_escape(value) + "</td></tr>";
   double total = 0;
   std::string times;
+  bool timed = false;
   for (size_t e = 0; e < run.history.size(); ++e) {
-    total += run.history[e].seconds;
-    times += (e ? ", " : "") + fixed(run.history[e].seconds, 1);
+    const double seconds = run.history[e].seconds;
+    timed = timed || std::isfinite(seconds);
+    if (std::isfinite(seconds)) total += seconds;
+    times += (e ? ", " : "") + (std::isfinite(seconds) ? fixed(seconds, 1) : std::string("?"));
   }
   html += "<tr><th>epochs trained</th><td>" + std::to_string(run.history.size()) + "</td></tr>";
   if (!run.history.empty())
-    html += "<tr><th>epoch times</th><td>" + times + " s (" + fixed(total, 1) + " s in all)</td></tr>";
+    html += "<tr><th>epoch times</th><td>" +
+            (timed ? times + " s (" + fixed(total, 1) + " s in all)" : std::string("not recorded")) + "</td></tr>";
   return html + "</table>";
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/io/file_text.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
 
@@ -13,6 +14,14 @@ std::string figure(double value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4f", value);
   return buf;
+}
+
+// `value`, saved as `key` by `callback`, within [low, high] after `epochs` epochs; `what` says what it counts.
+int within(int value, const std::string& key, const std::string& callback, int low, int high, int epochs,
+           const std::string& what) {
+  if (value >= low && value <= high) return value;
+  throw Error("the saved state of " + callback + " has '" + key + "' " + std::to_string(value) + ", impossible after " +
+              count_text(epochs, "epoch") + ": " + what);
 }
 
 }  // namespace
@@ -33,6 +42,26 @@ int CallbackState::whole_number(const std::string& key, const std::string& callb
                 std::to_string(low) + " to " + std::to_string(high));
   }
   return static_cast<int>(value);
+}
+
+double saved_best_figure(const CallbackState& state, const std::string& callback, bool higher) {
+  const double best = state.number("best", callback);
+  if (std::isfinite(best) || best == worst_figure(higher)) return best;
+  throw Error("the saved state of " + callback + " has 'best' " + shortest_text(best) +
+              ", impossible: it is an epoch's figure, or " + shortest_text(worst_figure(higher)) +
+              " before any epoch improved");
+}
+
+int saved_epoch_count(const CallbackState& state, const std::string& key, const std::string& callback) {
+  const int epochs = state.whole_number(kEpochsDoneNumber, callback);
+  return within(state.whole_number(key, callback), key, callback, 0, epochs, epochs,
+                "it counts epochs, from 0 to " + std::to_string(epochs));
+}
+
+int saved_epoch_index(const CallbackState& state, const std::string& key, const std::string& callback) {
+  const int epochs = state.whole_number(kEpochsDoneNumber, callback);
+  return within(state.whole_number(key, callback), key, callback, -1, epochs - 1, epochs,
+                "it is an epoch index, from 0 to " + std::to_string(epochs - 1) + ", or -1 for none");
 }
 
 double monitored_value(const EpochResult& epoch, const std::string& monitor) {
@@ -150,8 +179,13 @@ CallbackState EarlyStopping::state() const {
 
 void EarlyStopping::check_state(const CallbackState& state) const {
   const char* name = "early_stopping";
-  state.number("best", name);
-  for (const char* count : {"best_epoch", "wait", "stopped_epoch"}) state.whole_number(count, name);
+  const double best = saved_best_figure(state, name, higher_);
+  const int best_epoch = saved_epoch_index(state, "best_epoch", name);
+  saved_epoch_count(state, "wait", name);
+  saved_epoch_index(state, "stopped_epoch", name);
+  if (std::isfinite(best) && best_epoch < 0)
+    throw Error("the saved state of early_stopping has 'best' " + shortest_text(best) +
+                " but 'best_epoch' -1, impossible: the epoch that set the best figure is its best epoch");
 }
 
 void EarlyStopping::restore_state(const CallbackState& state) {

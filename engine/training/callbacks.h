@@ -30,6 +30,17 @@ inline double worst_figure(bool higher_is_better) {
   return higher_is_better ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
 }
 
+// The epochs a run had done when a checkpoint saved a callback's state: a checkpoint's reader adds it to the numbers
+// it hands to check_state and restore_state (no callback saves it), so that saved counts and epoch indices are held
+// to what that many epochs can give.
+constexpr const char* kEpochsDoneNumber = "epochs_done";
+// For check_state, held to the state's kEpochsDoneNumber: a best figure (an epoch's, so finite, or the worst figure
+// it starts from), a count of epochs (0 to the epochs done) or an epoch index (from 0 and below the epochs done, or
+// -1 for none); else a loom::Error naming the callback, the number and why it is impossible.
+double saved_best_figure(const CallbackState& state, const std::string& callback, bool higher_is_better);
+int saved_epoch_count(const CallbackState& state, const std::string& key, const std::string& callback);
+int saved_epoch_index(const CallbackState& state, const std::string& key, const std::string& callback);
+
 // Stops training at the first non-finite loss, without a host synchronization per step: it reads the running
 // totals snapshot (on the GPU it lands a few steps behind; the epoch's final figure is checked too), so training
 // stops within the epoch that diverged. Says "Batch N: Invalid loss, terminating training", as Keras does.

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <limits>
 #include <optional>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -11,6 +12,7 @@
 #include "engine/model/model_file.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
+#include "engine/training/callbacks.h"
 #include "engine/training/history_file.h"
 #include "engine/training/train_step.h"
 
@@ -91,18 +93,42 @@ SavedTraining read_training(const SafetensorsFile& file) {
   saved.stopped = doc["stopped"].get<bool>();
   if (!doc["shuffle_state"].is_string()) file.fail("its training state's shuffle_state is not text");
   saved.shuffle_state = doc["shuffle_state"].get<std::string>();
+  std::mt19937_64 generator;
   try {
-    shuffle_generator_from(saved.shuffle_state);
+    generator = shuffle_generator_from(saved.shuffle_state);
   } catch (const Error& e) {
     file.fail(std::string("its training state: ") + e.what());
+  }
+  // The Mersenne Twister's step is a bijection that fixes the all-zero state, so a seeded generator never reaches it;
+  // one in it draws only zeros and would shuffle every epoch alike.
+  bool zeros = true;
+  for (size_t i = 0; i < 2 * std::mt19937_64::state_size && zeros; ++i) zeros = generator() == 0;
+  if (zeros) file.fail("its training state's shuffle_state is the all-zero state, which no seeded generator reaches");
+  saved.history = history_from_json(doc["history"].dump(), file.source() + " (its history)");
+  if (saved.history.size() != static_cast<size_t>(saved.epochs_done))
+    file.fail("its history has " + count_text(static_cast<long long>(saved.history.size()), "epoch") + ", but " +
+              std::to_string(saved.epochs_done) + (saved.epochs_done == 1 ? " was" : " were") + " done");
+  // fit looks at a stop request only after a step, so every epoch took at least one.
+  if (saved.steps_done < saved.epochs_done)
+    file.fail("its training state's steps_done " + std::to_string(saved.steps_done) + " is impossible after " +
+              count_text(saved.epochs_done, "epoch") + ": every epoch trains at least one step");
+  // The rate a run goes on with: a schedule sets it before an epoch (so the history shows it) and only
+  // ReduceLROnPlateau changes it after one, downwards; so it is at most the highest rate an epoch trained with.
+  double highest_rate = 0;
+  for (size_t e = 0; e < saved.history.size(); ++e) {
+    const double rate = saved.history[e].learning_rate;
+    if (!(rate > 0) || !(rate <= std::numeric_limits<float>::max()))
+      file.fail("its history's learning_rate for epoch " + std::to_string(e + 1) + " is " + shortest_text(rate) +
+                ", not a positive 32-bit float");
+    highest_rate = std::max(highest_rate, rate);
   }
   if (!parse_exact(doc["learning_rate"], saved.learning_rate) || !(saved.learning_rate > 0) ||
       !std::isfinite(saved.learning_rate))
     file.fail("its training state's learning_rate is not a positive number written as text");
-  saved.history = history_from_json(doc["history"].dump(), file.source() + " (its history)");
-  if (saved.history.size() != static_cast<size_t>(saved.epochs_done))
-    file.fail("its history has " + std::to_string(saved.history.size()) + " epochs, but " +
-              std::to_string(saved.epochs_done) + " were done");
+  if (saved.learning_rate > static_cast<float>(highest_rate))
+    file.fail("its training state's learning_rate " + shortest_text(saved.learning_rate) +
+              " is impossible: above the highest rate its epochs trained with, " +
+              shortest_text(static_cast<float>(highest_rate)) + " (schedules only lower a rate after an epoch)");
 
   if (doc.contains("random_seed")) {
     const json& seed = doc["random_seed"];
@@ -127,9 +153,14 @@ SavedTraining read_training(const SafetensorsFile& file) {
       file.fail(where + " is not {\"numbers\": {...}, \"weights\": true or false}");
     auto& [state, weights] = saved.callbacks[it.key()];
     weights = entry["weights"].get<bool>();
-    for (auto number = entry["numbers"].begin(); number != entry["numbers"].end(); ++number)
+    for (auto number = entry["numbers"].begin(); number != entry["numbers"].end(); ++number) {
+      if (number.key() == kEpochsDoneNumber)
+        file.fail(where + " has '" + number.key() + "', which the training state keeps, not a callback");
       if (!parse_exact(number.value(), state.numbers[number.key()]))
         file.fail(where + " has '" + number.key() + "', which is not a number written as text");
+    }
+    // What the callback's counts are held to (callbacks.h).
+    state.numbers[kEpochsDoneNumber] = saved.epochs_done;
   }
   return saved;
 }
@@ -149,7 +180,7 @@ void CheckpointWriter::on_epoch_end(FitContext& context, int epoch, EpochResult&
   history_.push_back(logs);
   if (history_.size() != static_cast<size_t>(epoch) + 1)
     throw UsageError("CheckpointWriter: after epoch " + std::to_string(epoch + 1) + " its history holds " +
-                     std::to_string(history_.size()) + " epochs (give it the earlier epochs of a resumed run)");
+                     count_text(static_cast<long long>(history_.size()), "epoch") + " (give it the earlier epochs of a resumed run)");
   save_checkpoint(path_, context, history_, settings_, run_);
 }
 
@@ -187,6 +218,23 @@ void save_checkpoint(const std::string& path, FitContext& context, const History
 }
 
 History checkpoint_history(const SafetensorsFile& file) { return read_training(file).history; }
+
+CheckpointEpochs checkpoint_epochs(const SafetensorsFile& file) {
+  const SavedTraining saved = read_training(file);
+  CheckpointEpochs epochs;
+  epochs.last = saved.epochs_done;
+  const char* name = "early_stopping";  // EarlyStopping::state_name()
+  auto early = saved.callbacks.find(name);
+  if (early == saved.callbacks.end() || !early->second.second) return epochs;  // no best weights kept
+  try {
+    epochs.best = saved_epoch_index(early->second.first, "best_epoch", name) + 1;
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    file.fail(e.what());
+  }
+  return epochs;
+}
 
 ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, const std::vector<Callback*>& callbacks,
                                    const RunSettings& settings) {
@@ -234,7 +282,16 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   std::vector<float> values = read_parameter_tensors(file, store, "", false);
   std::vector<std::vector<float>> slots;
   for (const auto& slot : optimizer.parameter_state())
-    slots.push_back(read_parameter_tensors(file, store, "." + slot.first, true));
+    slots.push_back(
+        read_parameter_tensors(file, store, "." + slot.first, true, optimizer.slot_holds_variances(slot.first)));
+  // The optimizer steps once in every training step, both counted from compile() (a resume sets both), when it
+  // counts its steps at all.
+  const int64_t steps_expected = optimizer.counts_steps() ? saved.steps_done : 0;
+  if (saved.optimizer_steps != steps_expected)
+    file.fail("its training state's optimizer_steps " + std::to_string(saved.optimizer_steps) + " is impossible: " +
+              (optimizer.counts_steps() ? optimizer.name() + " steps once in each of the " +
+                                              std::to_string(saved.steps_done) + " steps done"
+                                        : optimizer.name() + " counts no steps"));
   for (auto& [name, state] : saved.callbacks)
     if (state.second) state.first.parameters = read_parameter_tensors(file, store, "." + name, false);
 

@@ -56,7 +56,9 @@ struct ResumePoint {
 // run's, each restored by its state_name), and says where to go on from: pass epochs_done as
 // FitOptions::initial_epoch and shuffle_state as FitOptions::shuffle_state. Refused with a loom::UsageError naming
 // the difference: another architecture, other settings, callbacks with state that the checkpoint lacks or the other
-// way round, a run that a callback had stopped. A corrupt file is a loom::Error naming it.
+// way round, a run that a callback had stopped. A corrupt file is a loom::Error naming it, and so is one holding a
+// value no run writes (a NaN weight or moment, a negative second moment, a count or rate out of reach of the epochs
+// and steps done: docs/CHECKPOINTS.md lists them).
 ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, const std::vector<Callback*>& callbacks,
                                    const RunSettings& settings);
 
@@ -67,5 +69,15 @@ void save_checkpoint(const std::string& path, FitContext& context, const History
 // The history a checkpoint file holds (every epoch its run trained); a loom::Error naming the file when its training
 // state is malformed.
 History checkpoint_history(const SafetensorsFile& file);
+
+// Which weights a checkpoint holds: those of the last epoch trained. A run with early stopping that restores the best
+// weights ends with (prints, evaluates, saves with --save) the best epoch's instead, which the checkpoint keeps apart
+// to resume with. Epochs counted from 1; best is 0 when the run keeps no best weights (or none yet). A loom::Error
+// naming the file when its training state is malformed.
+struct CheckpointEpochs {
+  int last = 0;
+  int best = 0;
+};
+CheckpointEpochs checkpoint_epochs(const SafetensorsFile& file);
 
 }  // namespace loom

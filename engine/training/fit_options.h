@@ -62,6 +62,7 @@ struct EpochResult {
   bool validated = false;       // val_loss and val_accuracy hold the held-out data's figures
   double val_loss = 0;
   double val_accuracy = 0;
+  // NaN in the next two: not recorded (a history read from a file without them, such as Keras's CSVLogger's).
   double learning_rate = 0;     // the rate the epoch's steps used
   double seconds = 0;           // host wall clock, the epoch's final synchronization included (validation not)
   double device_ms = 0;         // GPU only: CUDA-event time of the epoch's steps (the order's upload excluded)

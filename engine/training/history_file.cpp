@@ -1,21 +1,17 @@
 #include "engine/training/history_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
+#include "engine/io/input_file.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -24,18 +20,34 @@ namespace {
 
 using nlohmann::json;
 
+// The range a figure must lie in to be read: a history whose accuracy is 1e30 or whose loss is negative was not
+// written by a training run, and the report would plot it.
+enum class Range { Probability, NonNegative, Positive };
+
 // The per-epoch figures in the CSV header's order after `epoch`; one table for both formats so their names cannot
-// drift apart. kEpoch stands for the epoch column wherever an index into the table is expected.
+// drift apart. kEpoch stands for the epoch column wherever an index into the table is expected. `validation`: the
+// val_ pair, present for validated epochs only; `optional`: loom's own columns, which Keras does not write, NaN in
+// an EpochResult when not recorded.
 struct Column {
   const char* name;
   double EpochResult::*field;
   bool validation;
+  bool optional;
+  Range range;
 };
 constexpr Column kColumns[] = {
-    {"accuracy", &EpochResult::accuracy, false},           {"loss", &EpochResult::loss, false},
-    {"val_accuracy", &EpochResult::val_accuracy, true},    {"val_loss", &EpochResult::val_loss, true},
-    {"learning_rate", &EpochResult::learning_rate, false}, {"seconds", &EpochResult::seconds, false},
+    {"accuracy", &EpochResult::accuracy, false, false, Range::Probability},
+    {"loss", &EpochResult::loss, false, false, Range::NonNegative},
+    {"val_accuracy", &EpochResult::val_accuracy, true, false, Range::Probability},
+    {"val_loss", &EpochResult::val_loss, true, false, Range::NonNegative},
+    {"learning_rate", &EpochResult::learning_rate, false, true, Range::Positive},
+    {"seconds", &EpochResult::seconds, false, true, Range::NonNegative},
 };
+constexpr size_t kLoss = 1, kLearningRate = 4;
+static_assert(std::string_view(kColumns[kLoss].name) == "loss" &&
+              std::string_view(kColumns[kLearningRate].name) == "learning_rate");
+// tf.keras before Keras 3 logged the learning rate of its schedules as "lr".
+constexpr const char* kOldLearningRateName = "lr";
 constexpr size_t kEpoch = sizeof kColumns / sizeof kColumns[0];
 // "epoch, accuracy, loss, ...", for messages: made from the table, so it cannot drift from it.
 const std::string& expected_columns() {
@@ -74,8 +86,17 @@ namespace {
 // File contents go into messages on one short line (file_text.h), cut sooner than elsewhere: cells are short.
 constexpr size_t kShownCell = 40;
 
-bool any_validated(const History& history) {
-  return std::any_of(history.begin(), history.end(), [](const EpochResult& e) { return e.validated; });
+// Whether `epoch` holds a figure for `column`: the val_ pair when validated, the optional ones when not NaN.
+bool recorded(const Column& column, const EpochResult& epoch) {
+  if (column.validation) return epoch.validated;
+  return !column.optional || !std::isnan(epoch.*column.field);
+}
+
+// Columns no epoch records are left out (an empty history keeps loom's full header).
+bool written(const Column& column, const History& history) {
+  if (!column.validation && !column.optional) return true;
+  if (history.empty()) return !column.validation;
+  return std::any_of(history.begin(), history.end(), [&](const EpochResult& e) { return recorded(column, e); });
 }
 
 // Shortest text that parses back to the same double; nan and inf spelled as Python's str(), which CSVLogger uses.
@@ -93,33 +114,31 @@ json json_number(double value) {
 }
 
 std::string csv_text(const History& history) {
-  const bool with_validation = any_validated(history);
   std::string out = "epoch";
   for (const Column& column : kColumns) {
-    if (!column.validation || with_validation) out += std::string(",") + column.name;
+    if (written(column, history)) out += std::string(",") + column.name;
   }
   for (size_t i = 0; i < history.size(); ++i) {
     out += "\n" + std::to_string(i);
     for (const Column& column : kColumns) {
-      if (column.validation && !with_validation) continue;
+      if (!written(column, history)) continue;
       out += ',';
-      if (!column.validation || history[i].validated) out += csv_number(history[i].*column.field);
+      if (recorded(column, history[i])) out += csv_number(history[i].*column.field);
     }
   }
   return out + "\n";
 }
 
 std::string json_text(const History& history) {
-  const bool with_validation = any_validated(history);
   json epochs = json::array();
   for (size_t i = 0; i < history.size(); ++i) epochs.push_back(i);
   // Built by hand to keep one key per line in Keras's order (a json object would sort the keys).
   std::string out = "{\n  \"epoch\": " + epochs.dump();
   for (const Column& column : kColumns) {
-    if (column.validation && !with_validation) continue;
+    if (!written(column, history)) continue;
     json values = json::array();
     for (const EpochResult& e : history) {
-      values.push_back(column.validation && !e.validated ? json(nullptr) : json_number(e.*column.field));
+      values.push_back(recorded(column, e) ? json_number(e.*column.field) : json(nullptr));
     }
     out += std::string(",\n  \"") + column.name + "\": " + values.dump();
   }
@@ -127,21 +146,7 @@ std::string json_text(const History& history) {
 }
 
 std::string read_text(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(path, 0, std::string("cannot read: ") + std::strerror(errno));
-  std::string text;
-  char buffer[65536];
-  ssize_t got;
-  while (text.size() <= kMaxBytes && (got = ::read(fd, buffer, sizeof buffer)) != 0) {
-    if (got > 0) {
-      text.append(buffer, static_cast<size_t>(got));
-    } else if (errno != EINTR) {
-      const int error = errno;
-      ::close(fd);
-      fail(path, 0, std::string("cannot read: ") + std::strerror(error));
-    }
-  }
-  ::close(fd);
+  const std::string text = InputFile(path, "history file '" + one_line(path) + "'").read_all(kMaxBytes);
   if (text.size() > kMaxBytes) fail(path, 0, "larger than 64 MiB, too large for a history");
   return text;
 }
@@ -162,6 +167,7 @@ size_t column_of(const std::string& path, size_t line, const char* kind, const s
                  std::vector<bool>& seen) {
   size_t index = 0;
   while (index < kEpoch && name != kColumns[index].name) ++index;
+  if (name == kOldLearningRateName) index = kLearningRate;
   if (index == kEpoch && name != "epoch") {
     fail(path, line,
          std::string("unknown ") + kind + " '" + one_line(name, kShownCell) + "' (expected " + expected_columns() + ")");
@@ -171,17 +177,44 @@ size_t column_of(const std::string& path, size_t line, const char* kind, const s
   return index;
 }
 
-// All columns must be there, the val_ pair only if either is; returns whether it is.
-bool check_complete(const std::string& path, size_t line, const char* kind, const std::vector<bool>& seen) {
+// accuracy and loss must be there, and `epoch` where `epoch_needed` (Keras's History JSON has none); the val_ pair
+// only if either is; the optional columns may be missing. Returns whether the val_ pair is there.
+bool check_complete(const std::string& path, size_t line, const char* kind, const std::vector<bool>& seen,
+                    bool epoch_needed) {
   bool with_validation = false;
   for (size_t index = 0; index < kEpoch; ++index) with_validation |= kColumns[index].validation && seen[index];
   for (size_t index = 0; index <= kEpoch; ++index) {
     const char* name = index == kEpoch ? "epoch" : kColumns[index].name;
-    const bool needed = index == kEpoch || !kColumns[index].validation || with_validation;
+    const bool needed = index == kEpoch ? epoch_needed
+                                        : !kColumns[index].optional && (!kColumns[index].validation || with_validation);
     if (needed && !seen[index]) fail(path, line, std::string("no ") + kind + " '" + name + "'");
   }
   return with_validation;
 }
+
+// A figure that was read must lie in its column's range; one line naming the epoch, the column and the value.
+void check_range(const std::string& path, size_t line, size_t epoch, const Column& column, double value) {
+  const char* wanted = nullptr;
+  switch (column.range) {
+    case Range::Probability:
+      if (!(value >= 0 && value <= 1)) wanted = "outside [0, 1]";
+      break;
+    case Range::NonNegative:
+      if (!(std::isfinite(value) && value >= 0)) wanted = "not a finite number >= 0";
+      break;
+    case Range::Positive:
+      if (!(std::isfinite(value) && value > 0)) wanted = "not a finite number > 0";
+      break;
+  }
+  if (wanted != nullptr) {
+    fail(path, line,
+         "epoch " + std::to_string(epoch) + ": " + column.name + " is " + shortest_text(value) + ", " + wanted);
+  }
+}
+
+// "Not recorded" in an optional column: an empty cell, as loom writes it, or Keras CSVLogger's "NA" for a figure
+// missing from an epoch's logs.
+bool absent_cell(const std::string& cell) { return cell.empty() || cell == "NA"; }
 
 // The whole cell must be the number: from_chars alone takes "1abc" as 1.
 template <class T>
@@ -213,7 +246,7 @@ History csv_history(const std::string& path, const std::string& text) {
   std::vector<bool> seen(kEpoch + 1, false);
   std::vector<size_t> target;  // header cell -> index into kColumns (or kEpoch)
   for (const std::string& name : header) target.push_back(column_of(path, 1, "column", name, seen));
-  const bool with_validation = check_complete(path, 1, "column", seen);
+  const bool with_validation = check_complete(path, 1, "column", seen, true);
 
   History history(lines.size() - 1);
   for (size_t row = 1; row < lines.size(); ++row) {
@@ -223,6 +256,7 @@ History csv_history(const std::string& path, const std::string& text) {
            std::to_string(cells.size()) + " cells where the header has " + std::to_string(header.size()));
     }
     EpochResult& epoch = history[row - 1];
+    epoch.learning_rate = epoch.seconds = std::nan("");
     int missing = 0;
     for (size_t c = 0; c < cells.size(); ++c) {
       const std::string& cell = cells[c];
@@ -231,10 +265,15 @@ History csv_history(const std::string& path, const std::string& text) {
         if (!parse_whole(cell, number) || number != row - 1) {
           fail(path, row + 1, out_of_order("'" + one_line(cell, kShownCell) + "'", row - 1));
         }
-      } else if (cell.empty() && kColumns[target[c]].validation) {
-        ++missing;
-      } else if (!parse_whole(cell, epoch.*kColumns[target[c]].field)) {
-        fail(path, row + 1, "'" + one_line(cell, kShownCell) + "' is not a number in column " + kColumns[target[c]].name);
+        continue;
+      }
+      const Column& column = kColumns[target[c]];
+      if (absent_cell(cell) && (column.validation || column.optional)) {
+        missing += column.validation;
+      } else if (parse_whole(cell, epoch.*column.field)) {
+        check_range(path, row + 1, row - 1, column, epoch.*column.field);
+      } else {
+        fail(path, row + 1, "'" + one_line(cell, kShownCell) + "' is not a number in column " + column.name);
       }
     }
     settle_validation(path, row + 1, epoch, with_validation, missing, "");
@@ -260,20 +299,26 @@ History json_history(const std::string& path, const std::string& text) {
     if (!value.is_array()) fail(path, 0, "'" + key + "' is " + value.type_name() + ", not a list");
     lists[index] = &value;
   }
-  const bool with_validation = check_complete(path, 0, "key", seen);
-  const size_t epochs = lists[kEpoch]->size();
+  const bool with_validation = check_complete(path, 0, "key", seen, false);
+  // Keras's History.history has no "epoch": its lists count the epochs from 0.
+  const size_t counted = lists[kEpoch] != nullptr ? kEpoch : kLoss;
+  const size_t epochs = lists[counted]->size();
   for (size_t index = 0; index < kEpoch; ++index) {
     if (lists[index] != nullptr && lists[index]->size() != epochs) {
       fail(path, 0,
            std::string("'") + kColumns[index].name + "' has " + std::to_string(lists[index]->size()) +
-               " values but 'epoch' has " + std::to_string(epochs));
+               " values but '" + (counted == kEpoch ? "epoch" : kColumns[counted].name) + "' has " +
+               std::to_string(epochs));
     }
   }
 
   History history(epochs);
   for (size_t i = 0; i < epochs; ++i) {
-    const json& number = (*lists[kEpoch])[i];
-    if (!number.is_number_integer() || number != i) fail(path, 0, out_of_order(shown_json(number), i));
+    if (lists[kEpoch] != nullptr) {
+      const json& number = (*lists[kEpoch])[i];
+      if (!number.is_number_integer() || number != i) fail(path, 0, out_of_order(shown_json(number), i));
+    }
+    history[i].learning_rate = history[i].seconds = std::nan("");
     int missing = 0;
     for (size_t index = 0; index < kEpoch; ++index) {
       if (lists[index] == nullptr) continue;
@@ -281,10 +326,12 @@ History json_history(const std::string& path, const std::string& text) {
       double& field = history[i].*kColumns[index].field;
       if (value.is_number()) {
         field = value.get<double>();
+        check_range(path, 0, i, kColumns[index], field);
       } else if (value == "NaN" || value == "Infinity" || value == "-Infinity") {
         field = value == "NaN" ? std::nan("") : value == "Infinity" ? HUGE_VAL : -HUGE_VAL;
-      } else if (value.is_null() && kColumns[index].validation) {
-        ++missing;
+        check_range(path, 0, i, kColumns[index], field);
+      } else if (value.is_null() && (kColumns[index].validation || kColumns[index].optional)) {
+        missing += kColumns[index].validation;
       } else {
         fail(path, 0,
              std::string(kColumns[index].name) + "[" + std::to_string(i) + "] is " + shown_json(value) +

@@ -13,9 +13,10 @@ namespace loom {
 // extension:
 //   .csv   header `epoch,accuracy,loss,val_accuracy,val_loss,learning_rate,seconds`, one row per epoch, epoch
 //          counted from 0 as Keras's CSVLogger does; the val_ columns appear only when some epoch was validated,
-//          and are left empty for the epochs that were not.
+//          and are left empty for the epochs that were not; learning_rate and seconds likewise, NaN standing for
+//          "not recorded" (a history read from a Keras file), except that an empty history keeps them in its header.
 //   .json  {"epoch": [0, 1, ...], "accuracy": [...], "loss": [...], "val_accuracy": [...], "val_loss": [...],
-//          "learning_rate": [...], "seconds": [...]}; val_ keys as for CSV, null for epochs not validated.
+//          "learning_rate": [...], "seconds": [...]}; keys as for CSV, null for the epochs that did not record one.
 // Numbers are written in the shortest form that reads back to the same double. JSON has no NaN or infinity, so
 // those are written as the strings "NaN", "Infinity" and "-Infinity" (Python's spellings); CSV writes nan, inf, -inf.
 // Any other extension is a loom::UsageError; a failed write is a loom::Error.
@@ -47,11 +48,16 @@ class HistoryLogger : public Callback {
   History earlier_, history_;
 };
 
-// Reads a file written by write_history (or by hand in the same layout) back: loss, accuracy, validated, val_loss,
-// val_accuracy, learning_rate and seconds; the other EpochResult fields keep their defaults. Columns or keys may
-// come in any order but must be exactly those above. Every problem with the file (unreadable, malformed, unknown or
-// missing columns, epochs not 0, 1, 2, ... in order) is a loom::Error naming the file; a bad extension is a
-// loom::UsageError.
+// Reads a file written by write_history, by Keras's CSVLogger (`epoch,accuracy,loss,val_accuracy,val_loss`, with
+// `learning_rate`, or tf.keras's `lr`, when a schedule logged it; "NA" for a figure an epoch did not log) or by
+// json.dump(History.history) (the same keys without "epoch"; the lists count epochs from 0) back: loss, accuracy,
+// validated, val_loss, val_accuracy, learning_rate and seconds; the other EpochResult fields keep their defaults.
+// learning_rate and seconds are optional, NaN where not recorded. Columns or keys may come in any order; no others
+// are taken. Every figure is checked: loss and val_loss finite and >= 0, accuracy and val_accuracy in [0, 1],
+// learning_rate finite and > 0, seconds finite and >= 0. Every problem with the file (unreadable, malformed, unknown
+// or missing columns, epochs not 0, 1, 2, ... in order, a figure out of its range, named with its epoch and column)
+// is a loom::Error naming the file; a bad extension, or a path that names no file or a directory, FIFO or device,
+// is a loom::UsageError (engine/io/input_file.h). history_from_json makes the same checks.
 History read_history(const std::string& path);
 
 }  // namespace loom

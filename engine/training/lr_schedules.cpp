@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/io/file_text.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
 
@@ -64,8 +65,12 @@ CallbackState ReduceLROnPlateau::state() const {
 
 void ReduceLROnPlateau::check_state(const CallbackState& state) const {
   const char* name = "reduce_lr_on_plateau";
-  state.number("best", name);
-  for (const char* count : {"wait", "cooldown_left"}) state.whole_number(count, name);
+  saved_best_figure(state, name, higher_);
+  saved_epoch_count(state, "wait", name);
+  const int cooldown_left = state.whole_number("cooldown_left", name);
+  if (cooldown_left < 0 || cooldown_left > options_.cooldown)
+    throw Error("the saved state of reduce_lr_on_plateau has 'cooldown_left' " + std::to_string(cooldown_left) +
+                ", impossible: it counts down from the cooldown, " + std::to_string(options_.cooldown) + ", to 0");
 }
 
 void ReduceLROnPlateau::restore_state(const CallbackState& state) {
