@@ -117,7 +117,7 @@ void check_history_is_the_runs(const loom::History& history, const std::string& 
                                                                            "epoch") + " done" + hint);
     for (size_t e = 0; e < own.size(); ++e)
       if (!same_figure(own[e].loss, history[e].loss) || !same_figure(own[e].accuracy, history[e].accuracy))
-        throw UsageError(mismatch + "its epoch " + std::to_string(e) + " differs from the checkpoint's (loss " +
+        throw UsageError(mismatch + "its epoch " + std::to_string(e + 1) + " differs from the checkpoint's (loss " +
                          loom::shortest_text(history[e].loss) + ", the checkpoint's " +
                          loom::shortest_text(own[e].loss) + ")" + hint);
     return;
@@ -140,7 +140,7 @@ void check_history_is_the_runs(const loom::History& history, const std::string& 
     throw UsageError(mismatch + "that run asked for --epochs " + loom::one_line(asked, loom::kShownBytes) + hint);
   const int weights_epoch = loom::report::weights_epoch_from(described);
   if (weights_epoch >= static_cast<int>(history.size()))
-    throw UsageError(mismatch + "its weights are from epoch " + std::to_string(weights_epoch) + hint);
+    throw UsageError(mismatch + "its weights are from epoch " + std::to_string(weights_epoch + 1) + hint);
 }
 
 // One saved model evaluated on the test set, with its history: from the history file given, else the checkpoint's.

@@ -64,7 +64,10 @@ expect 2 "--history: history file '$scratch/folder.csv' exists and is not a regu
 expect 2 "--validation-split 0.99999999 of 60000 samples leaves none to train on" \
   --validation-split 0.99999999 --device cpu
 # A diverging run fails within its first epoch, and the history it wrote after that epoch survives the failure.
-expect 1 "loss became nan in epoch 1" --lr 1e30 --epochs 3 --device cpu --history "$scratch/diverged.csv"
+expect 1 "loss became nan in epoch 1" --lr 1e30 --epochs 3 --device cpu --history "$scratch/diverged.csv" \
+  --checkpoint "$scratch/diverged.safetensors"
+# Its NaN weights are not checkpointed (no good epoch came before, so there is no file at all).
+[ -e "$scratch/diverged.safetensors" ] && fail "a diverged epoch was checkpointed"
 if [ "$(cut -d, -f1,3 "$scratch/diverged.csv" 2>&1 | tr '\n' ' ')" != "epoch,loss 0,nan " ]; then
   echo "FAIL: $name the diverged run's history is not one epoch with a nan loss: $(cat "$scratch/diverged.csv" 2>&1)"
   failures=$((failures + 1))

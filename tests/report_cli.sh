@@ -144,7 +144,7 @@ m=$scratch/mlp.safetensors
 # (which holds its own), and beside a weights file, one of another length and one of the same length whose last
 # loss is not the one the weights file records.
 expect 2 "^report: --run: the history '$scratch/mlp.csv' \(2 epochs\) is not the one of '$scratch/cnn.safetensors': $(
-  )its epoch 0 differs from the checkpoint's" --run "$scratch/cnn.safetensors" "$scratch/mlp.csv" --device cpu \
+  )its epoch 1 differs from the checkpoint's" --run "$scratch/cnn.safetensors" "$scratch/mlp.csv" --device cpu \
   --data "$data" -o "$scratch/x.html"
 head -n 2 "$scratch/mlp.csv" >"$scratch/one.csv"
 expect 2 "^report: --run: the history '$scratch/one.csv' \(1 epoch\) is not the one of '$scratch/mlp.safetensors': $(

@@ -1,6 +1,7 @@
 // write_file_atomically: the new contents arrive whole, and every kind of failure (missing or read-only folder,
 // a write that stops halfway, a signal during it) leaves the previous file as it was, no temporary file behind, and
 // one line naming the path; special files are refused and stay what they are; long legal names are written.
+#include <climits>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -190,6 +191,10 @@ TEST_F(AtomicFile, CheckRefusesNamesBeyondTheLimit) {
     EXPECT_NE(message.find("longer than the " + std::to_string(limit) + " bytes"), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   }
+  // A path whose temporary name would reach PATH_MAX, each name in it legal: refused now, not after the run.
+  std::string deep = dir_;
+  while (deep.size() < PATH_MAX - 8) deep += "/" + std::string(200, 'd');
+  expect_one_line_error<UsageError>([&] { check_writable_path(deep + "/m", "file"); }, {"the path is too long"});
 }
 
 // A signal in the middle of a write. A file-size limit stops the write partway with SIGXFSZ, whose handler sends

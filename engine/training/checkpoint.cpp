@@ -1,6 +1,7 @@
 #include "engine/training/checkpoint.h"
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <random>
@@ -180,7 +181,11 @@ void CheckpointWriter::on_epoch_end(FitContext& context, int epoch, EpochResult&
   history_.push_back(logs);
   if (history_.size() != static_cast<size_t>(epoch) + 1)
     throw UsageError("CheckpointWriter: after epoch " + std::to_string(epoch + 1) + " its history holds " +
-                     count_text(static_cast<long long>(history_.size()), "epoch") + " (give it the earlier epochs of a resumed run)");
+                     count_text(static_cast<long long>(history_.size()), "epoch") +
+                     " (give it the earlier epochs of a resumed run)");
+  // An epoch whose loss is not finite ends the run (the NaN guard) with weights that are no use to resume from: the
+  // previous epoch's checkpoint is kept, not replaced (its reader would refuse these weights anyway).
+  if (!std::isfinite(logs.loss)) return;
   save_checkpoint(path_, context, history_, settings_, run_);
 }
 

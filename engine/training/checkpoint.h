@@ -30,7 +30,8 @@ using RunSettings = std::map<std::string, std::string>;
 
 // Writes the checkpoint after every epoch, atomically (a failed write is a loom::Error and leaves the previous
 // checkpoint intact). Add it after the callbacks whose state it saves. `earlier`: the history of the run a resumed
-// run continues, so the file always holds the whole history.
+// run continues, so the file always holds the whole history. An epoch whose loss is NaN or infinite (the run
+// diverged) is not written: the last good epoch's checkpoint stays to resume from.
 class CheckpointWriter : public Callback {
  public:
   // `run`: how the run was made, for people (engine/model/model_file.h).

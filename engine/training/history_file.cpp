@@ -22,7 +22,8 @@ using nlohmann::json;
 
 // The range a figure must lie in to be read: a history whose accuracy is 1e30 or whose loss is negative was not
 // written by a training run, and the report would plot it.
-enum class Range { Probability, NonNegative, Positive };
+// A loss may also be NaN or infinite in the last epoch: the one a diverged run stopped at, which loom writes too.
+enum class Range { Probability, Loss, NonNegative, Positive };
 
 // The per-epoch figures in the CSV header's order after `epoch`; one table for both formats so their names cannot
 // drift apart. kEpoch stands for the epoch column wherever an index into the table is expected. `validation`: the
@@ -37,9 +38,9 @@ struct Column {
 };
 constexpr Column kColumns[] = {
     {"accuracy", &EpochResult::accuracy, false, false, Range::Probability},
-    {"loss", &EpochResult::loss, false, false, Range::NonNegative},
+    {"loss", &EpochResult::loss, false, false, Range::Loss},
     {"val_accuracy", &EpochResult::val_accuracy, true, false, Range::Probability},
-    {"val_loss", &EpochResult::val_loss, true, false, Range::NonNegative},
+    {"val_loss", &EpochResult::val_loss, true, false, Range::Loss},
     {"learning_rate", &EpochResult::learning_rate, false, true, Range::Positive},
     {"seconds", &EpochResult::seconds, false, true, Range::NonNegative},
 };
@@ -193,11 +194,17 @@ bool check_complete(const std::string& path, size_t line, const char* kind, cons
 }
 
 // A figure that was read must lie in its column's range; one line naming the epoch, the column and the value.
-void check_range(const std::string& path, size_t line, size_t epoch, const Column& column, double value) {
+void check_range(const std::string& path, size_t line, size_t epoch, bool last, const Column& column, double value) {
   const char* wanted = nullptr;
   switch (column.range) {
     case Range::Probability:
       if (!(value >= 0 && value <= 1)) wanted = "outside [0, 1]";
+      break;
+    case Range::Loss:
+      if (!(std::isfinite(value) ? value >= 0 : last && !(value < 0)))
+        wanted = last ? "not a number >= 0 (nor the NaN or infinity of a run that diverged)"
+                      : "not a finite number >= 0 (only the last epoch, where a diverged run stopped, may be NaN "
+                        "or infinite)";
       break;
     case Range::NonNegative:
       if (!(std::isfinite(value) && value >= 0)) wanted = "not a finite number >= 0";
@@ -271,7 +278,7 @@ History csv_history(const std::string& path, const std::string& text) {
       if (absent_cell(cell) && (column.validation || column.optional)) {
         missing += column.validation;
       } else if (parse_whole(cell, epoch.*column.field)) {
-        check_range(path, row + 1, row - 1, column, epoch.*column.field);
+        check_range(path, row + 1, row - 1, row + 1 == lines.size(), column, epoch.*column.field);
       } else {
         fail(path, row + 1, "'" + one_line(cell, kShownCell) + "' is not a number in column " + column.name);
       }
@@ -326,10 +333,10 @@ History json_history(const std::string& path, const std::string& text) {
       double& field = history[i].*kColumns[index].field;
       if (value.is_number()) {
         field = value.get<double>();
-        check_range(path, 0, i, kColumns[index], field);
+        check_range(path, 0, i, i + 1 == epochs, kColumns[index], field);
       } else if (value == "NaN" || value == "Infinity" || value == "-Infinity") {
         field = value == "NaN" ? std::nan("") : value == "Infinity" ? HUGE_VAL : -HUGE_VAL;
-        check_range(path, 0, i, kColumns[index], field);
+        check_range(path, 0, i, i + 1 == epochs, kColumns[index], field);
       } else if (value.is_null() && (kColumns[index].validation || kColumns[index].optional)) {
         missing += kColumns[index].validation;
       } else {
