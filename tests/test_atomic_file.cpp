@@ -217,12 +217,20 @@ class AtomicFileSignal : public AtomicFile {
     if (pid == 0) {
       ::close(pipe_fds[0]);
       ::dup2(pipe_fds[1], STDERR_FILENO);
+      // As in a program started from a terminal: a shell's background job (ctest shards, CI) inherits SIGINT ignored,
+      // and the writer rightly leaves an ignored signal alone.
+      ::signal(signal_number, SIG_DFL);
       struct sigaction action {};
       action.sa_handler = send_test_signal;
       sigaction(SIGXFSZ, &action, nullptr);
       rlimit small{4096, 4096};
       setrlimit(RLIMIT_FSIZE, &small);
-      _exit(child());
+      // Never back into the test runner from the forked copy, whatever the child does.
+      try {
+        _exit(child());
+      } catch (...) {
+        _exit(4);
+      }
     }
     ::close(pipe_fds[1]);
     Outcome outcome;
@@ -291,11 +299,16 @@ TEST_F(AtomicFileSignal, IgnoredSignalsAndProgramHandlersAreKept) {
 }
 
 TEST_F(AtomicFile, DefaultSignalActionsAreBackAfterAWrite) {
+  // Default actions for the test (a background job starts with SIGINT ignored), and the caller's back after it.
+  const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction callers[3] = {}, default_action {};
+  default_action.sa_handler = SIG_DFL;
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(sigaction(signals[i], &default_action, &callers[i]), 0);
   write_file_atomically(path("out.txt"), "x");
-  for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) {
+  for (int i = 0; i < 3; ++i) {
     struct sigaction after {};
-    ASSERT_EQ(sigaction(signal_number, nullptr, &after), 0);
-    EXPECT_EQ(after.sa_handler, SIG_DFL) << strsignal(signal_number);
+    ASSERT_EQ(sigaction(signals[i], &callers[i], &after), 0);
+    EXPECT_EQ(after.sa_handler, SIG_DFL) << strsignal(signals[i]);
   }
 }
 
