@@ -90,13 +90,6 @@ std::vector<std::string> run_names(const Flags& flags) {
   return names;
 }
 
-// The figure `key` of a run description, or "" when the file does not record it.
-std::string described_value(const loom::RunDescription& described, const std::string& key) {
-  for (const auto& [name, value] : described)
-    if (name == key) return value;
-  return "";
-}
-
 bool same_figure(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::max(1.0, std::fabs(a)); }
 
 // Refuses a history file that is not the run's own: conclusions drawn from another run's curves ("the model
@@ -122,11 +115,11 @@ void check_history_is_the_runs(const loom::History& history, const std::string& 
                          loom::shortest_text(own[e].loss) + ")" + hint);
     return;
   }
-  const std::string trained = described_value(described, loom::report::kEpochsTrainedKey);
+  const std::string trained = loom::described_value(described, loom::report::kEpochsTrainedKey);
   if (!trained.empty() && trained != std::to_string(history.size()))
     throw UsageError(mismatch + "that run trained " + loom::one_line(trained, loom::kShownBytes) +
                      (trained == "1" ? " epoch" : " epochs") + hint);
-  const std::string final_loss = described_value(described, loom::report::kFinalLossKey);
+  const std::string final_loss = loom::described_value(described, loom::report::kFinalLossKey);
   char* end = nullptr;
   if (!final_loss.empty() && !history.empty()) {
     const double loss = std::strtod(final_loss.c_str(), &end);
@@ -134,7 +127,7 @@ void check_history_is_the_runs(const loom::History& history, const std::string& 
       throw UsageError(mismatch + "that run's last epoch had a loss of " + loom::one_line(final_loss, loom::kShownBytes) +
                        ", the history's " + loom::shortest_text(history.back().loss) + hint);
   }
-  const std::string asked = described_value(described, "--epochs");
+  const std::string asked = loom::described_value(described, "--epochs");
   const long long asked_epochs = std::strtoll(asked.c_str(), &end, 10);
   if (!asked.empty() && *end == '\0' && static_cast<long long>(history.size()) > asked_epochs)
     throw UsageError(mismatch + "that run asked for --epochs " + loom::one_line(asked, loom::kShownBytes) + hint);

@@ -1,6 +1,7 @@
 #include "apps/training_app.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <iostream>
@@ -89,17 +90,19 @@ class StandardOutputCheck : public Callback {
   void on_epoch_end(FitContext&, int, EpochResult&) override { check_standard_output(); }
 };
 
+// The files a run writes, with their flags: none may replace another, or a file the run reads.
+std::array<std::pair<const char*, const std::string*>, 4> output_flags(const TrainingFlags& flags) {
+  return {{{"--save", &flags.save}, {"--checkpoint", &flags.checkpoint}, {"--history", &flags.history},
+           {"--report", &flags.report}}};
+}
+
 // Refuses a --load or --resume file that another program or preset made, saying so, before its layers are compared
 // one by one (which would name the first setting that differs, not the reason). Files that record neither go on to
 // that comparison.
 void check_made_alike(const char* flag, const std::string& path, const TrainingFlags& flags,
                       const std::string& program) {
   const RunDescription made = read_run_description(open_model_file(path));
-  auto recorded = [&made](const std::string& key) {
-    for (const auto& [name, value] : made)
-      if (name == key) return value;
-    return std::string();
-  };
+  auto recorded = [&made](const std::string& key) { return described_value(made, key); };
   const std::string made_by = recorded("program");
   if (made_by.empty()) return;
   if (made_by != program)
@@ -187,13 +190,9 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
   if (!flags.save.empty()) for_flag("--save", [&] { check_writable_path(flags.save, "file"); });
   if (!flags.checkpoint.empty()) for_flag("--checkpoint", [&] { check_writable_path(flags.checkpoint, "file"); });
   if (!flags.report.empty()) for_flag("--report", [&] { report::check_report_path(flags.report); });
-  const std::pair<const char*, const std::string*> outputs[] = {{"--save", &flags.save},
-                                                                {"--checkpoint", &flags.checkpoint},
-                                                                {"--history", &flags.history},
-                                                                {"--report", &flags.report}};
-  constexpr size_t kOutputs = sizeof outputs / sizeof outputs[0];
-  for (size_t i = 0; i < kOutputs; ++i)
-    for (size_t j = i + 1; j < kOutputs; ++j)
+  const auto outputs = output_flags(flags);
+  for (size_t i = 0; i < outputs.size(); ++i)
+    for (size_t j = i + 1; j < outputs.size(); ++j)
       if (!outputs[i].second->empty() && !outputs[j].second->empty() &&
           same_file(*outputs[i].second, *outputs[j].second))
         throw UsageError(std::string(outputs[i].first) + " and " + outputs[j].first + " name the same file '" +
@@ -232,10 +231,7 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
 FashionMnist load_training_data(const TrainingFlags& flags) {
   FashionMnist data = load_data_set(flags.data);
   // Checked against the files actually found (the .gz name or the plain one), before anything is trained.
-  const std::pair<const char*, const std::string*> outputs[] = {{"--save", &flags.save},
-                                                                {"--checkpoint", &flags.checkpoint},
-                                                                {"--history", &flags.history},
-                                                                {"--report", &flags.report}};
+  const auto outputs = output_flags(flags);
   for (const auto& [flag, path] : outputs)
     for (const std::string& file : data.files)
       if (!path->empty() && same_file(*path, file))

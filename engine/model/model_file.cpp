@@ -104,6 +104,12 @@ SafetensorsWriter model_file_writer(Sequential& model, const std::string& conten
   return writer;
 }
 
+std::string described_value(const RunDescription& run, const std::string& key) {
+  for (const auto& [name, value] : run)
+    if (name == key) return value;
+  return "";
+}
+
 RunDescription read_run_description(const SafetensorsFile& file) {
   if (!file.metadata().count("run")) return {};
   nlohmann::json doc;

@@ -23,6 +23,8 @@ namespace loom {
 // [[name, value], ...]; bytes that are not UTF-8, as a path may hold, become U+FFFD); never compared when a file is
 // loaded or resumed.
 using RunDescription = std::vector<std::pair<std::string, std::string>>;
+// The value of the first entry named `key`; empty when there is none.
+std::string described_value(const RunDescription& run, const std::string& key);
 
 // Writes the model's parameters and architecture (and `run`, when given) to `path`, atomically (a failed write
 // leaves an earlier file intact; loom::Error "cannot write '<path>': <reason>").

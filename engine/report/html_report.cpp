@@ -6,6 +6,7 @@
 
 #include "engine/io/atomic_file.h"
 #include "engine/io/file_text.h"
+#include "engine/model/model_file.h"
 #include "engine/report/colour_scale.h"
 #include "engine/report/html_text.h"
 #include "engine/report/png_image.h"
@@ -335,14 +336,11 @@ std::string weights_epoch_text(int epoch_index) {
 }
 
 int weights_epoch_from(const std::vector<std::pair<std::string, std::string>>& description) {
-  for (const auto& [key, value] : description) {
-    if (key != kWeightsEpochKey) continue;
-    const size_t digits = value.find_first_not_of("0123456789");
-    if (digits == 0 || digits > 9) return -1;
-    const int epoch = std::stoi(value.substr(0, digits));
-    return epoch >= 1 && value == weights_epoch_text(epoch - 1) ? epoch - 1 : -1;
-  }
-  return -1;
+  const std::string value = described_value(description, kWeightsEpochKey);
+  const size_t digits = value.find_first_not_of("0123456789");
+  if (digits == 0 || digits > 9) return -1;
+  const int epoch = std::stoi(value.substr(0, digits));
+  return epoch >= 1 && value == weights_epoch_text(epoch - 1) ? epoch - 1 : -1;
 }
 
 std::string report_html(const Report& report) {
