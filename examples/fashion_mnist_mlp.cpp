@@ -93,7 +93,8 @@ int run(const Flags& flags) {
   loom::Trainer trainer(*model);
   loom::History history = trainer.fit(data.train, options);
   loom::Evaluation test = loom::evaluate(*model, data.test, /*batch_size=*/32, /*verbose=*/1);
-  std::printf("\nTest accuracy after %zu epochs: %.4f\n", history.size(), test.accuracy);
+  std::printf("\nTest accuracy: %.4f (%zu %s of training)\n", test.accuracy, history.size(),
+              history.size() == 1 ? "epoch" : "epochs");
 
   if (flags.min_accuracy && test.accuracy < *flags.min_accuracy) {
     std::fprintf(stderr, "fashion_mnist_mlp: test accuracy %.4f is under --min-accuracy %g\n", test.accuracy,
