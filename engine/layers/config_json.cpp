@@ -8,7 +8,11 @@ namespace loom {
 
 using nlohmann::json;
 
+namespace {
+
 json float_json(double value) { return json::parse(shortest_text(static_cast<float>(value))); }
+
+}  // namespace
 
 json config_json(const LayerConfig& config) {
   json object = json::object();
@@ -22,6 +26,12 @@ json config_json(const LayerConfig& config) {
     else
       object[key] = std::get<std::vector<int64_t>>(setting);
   }
+  return object;
+}
+
+json config_json(const std::vector<std::pair<std::string, double>>& config) {
+  json object = json::object();
+  for (const auto& [key, value] : config) object[key] = float_json(value);
   return object;
 }
 

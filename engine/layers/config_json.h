@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,12 +17,11 @@
 
 namespace loom {
 
-// A float setting (a learning rate) in its shortest decimal form: 0.001, not the double 0.0010000000474974513.
-// Read back through double to float, it is the same float.
-nlohmann::json float_json(double value);
-
-// A layer's config() as a JSON object.
+// A layer's or an optimizer's config() as a JSON object. Real-valued settings are floats, written in their shortest
+// decimal form: 0.001, not the double 0.0010000000474974513; read back through double to float, each is the same
+// float.
 nlohmann::json config_json(const LayerConfig& config);
+nlohmann::json config_json(const std::vector<std::pair<std::string, double>>& config);
 
 // Limits on the sizes a file may ask for, so that a corrupt or hostile file fails with a message instead of an
 // allocation that cannot succeed.

@@ -82,8 +82,8 @@ std::string architecture_json(Sequential& model) {
         {{"class_name", layer->type()}, {"name", layer->name()}, {"config", config_json(layer->config())}});
   const auto* loss = dynamic_cast<const SparseCategoricalCrossentropy*>(&model.loss());
   if (!loss) throw UsageError("architecture: loss '" + model.loss().name() + "' cannot be saved");
-  json optimizer = {{"name", model.optimizer().name()}};
-  for (const auto& [key, value] : model.optimizer().config()) optimizer[key] = float_json(value);
+  json optimizer = config_json(model.optimizer().config());
+  optimizer["name"] = model.optimizer().name();
   json doc = {{"name", model.name()},
               {"input_shape", model.input_shape()},
               {"layers", layers},
