@@ -9,6 +9,7 @@ class ReLU : public Layer {
  public:
   std::string type() const override { return "ReLU"; }
   std::string default_name() const override { return "re_lu"; }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override { return input; }
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
@@ -20,6 +21,7 @@ class Softmax : public Layer {
  public:
   std::string type() const override { return "Softmax"; }
   std::string default_name() const override { return "softmax"; }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override { return input; }
   bool output_aliases_input() const override { return handed_to_loss_; }
   void forward(const Tensor& x, Tensor& y, bool training) override;

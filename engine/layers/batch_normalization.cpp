@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "engine/io/file_text.h"
+#include "engine/layers/config_json.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -19,6 +20,13 @@ BatchNormalization::BatchNormalization(float momentum, float epsilon) {
 }
 
 BatchNormalization::~BatchNormalization() = default;
+
+std::unique_ptr<Layer> BatchNormalization::from_config(const ConfigReader& config) {
+  config.expect_keys({"momentum", "epsilon"});
+  auto epsilon = static_cast<float>(config.number("epsilon", 0, 1, /*high_open=*/false));
+  auto momentum = static_cast<float>(config.number("momentum", 0, 1, /*high_open=*/true));
+  return std::make_unique<BatchNormalization>(momentum, epsilon);
+}
 
 Shape BatchNormalization::build(const Shape& input) {
   if (input.empty())

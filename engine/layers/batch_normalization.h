@@ -23,6 +23,7 @@ class BatchNormalization : public Layer {
     return {{"momentum", static_cast<double>(settings_.momentum)},
             {"epsilon", static_cast<double>(settings_.epsilon)}};
   }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override;
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;

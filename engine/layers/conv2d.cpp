@@ -1,5 +1,6 @@
 #include "engine/layers/conv2d.h"
 
+#include "engine/layers/config_json.h"
 #include "engine/runtime/errors.h"
 #include "engine/runtime/host_scratch.h"
 
@@ -22,6 +23,15 @@ Conv2D::Conv2D(int64_t filters, int64_t kernel_h, int64_t kernel_w, Padding padd
 }
 
 Conv2D::~Conv2D() = default;
+
+std::unique_ptr<Layer> Conv2D::from_config(const ConfigReader& config) {
+  config.expect_keys({"filters", "kernel_size", "padding", "activation"});
+  std::vector<int64_t> kernel = config.integer_pair("kernel_size", kMaxConfigWindow);
+  Padding padding = config.choice("padding", {"valid", "same"}) == "same" ? Padding::Same : Padding::Valid;
+  Activation activation = config.activation("activation");
+  return std::make_unique<Conv2D>(config.integer("filters", 1, kMaxConfigWidth), kernel[0], kernel[1], padding,
+                                  activation);
+}
 
 Shape Conv2D::build(const Shape& input) {
   if (input.size() != 3)

@@ -27,6 +27,7 @@ class Conv2D : public Layer {
             {"padding", std::string(padding_ == Padding::Same ? "same" : "valid")},
             {"activation", std::string(activation_name(activation_))}};
   }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override;
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;

@@ -1,5 +1,6 @@
 #include "engine/layers/dense.h"
 
+#include "engine/layers/config_json.h"
 #include "engine/runtime/errors.h"
 #include "kernels/dense.h"
 #include "kernels/softmax.h"
@@ -8,6 +9,12 @@ namespace loom {
 
 Dense::Dense(int64_t units, Activation activation) : units_(units), activation_(activation) {
   if (units <= 0) throw UsageError("Dense: units must be positive, got " + std::to_string(units));
+}
+
+std::unique_ptr<Layer> Dense::from_config(const ConfigReader& config) {
+  config.expect_keys({"units", "activation"});
+  Activation activation = config.activation("activation");
+  return std::make_unique<Dense>(config.integer("units", 1, kMaxConfigWidth), activation);
 }
 
 Shape Dense::build(const Shape& input) {

@@ -17,6 +17,7 @@ class Dense : public Layer {
   LayerConfig config() const override {
     return {{"units", units_}, {"activation", std::string(activation_name(activation_))}};
   }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   std::vector<ParamSpec> param_specs() const override;
   void bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;

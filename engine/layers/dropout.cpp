@@ -1,6 +1,7 @@
 #include "engine/layers/dropout.h"
 
 #include "engine/io/file_text.h"
+#include "engine/layers/config_json.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -10,6 +11,11 @@ Dropout::Dropout(double rate) : rate_(static_cast<float>(rate)) {
   if (!(rate >= 0 && rate_ < 1.f))
     throw UsageError("Dropout: the rate must lie in [0, 1), got " + shortest_text(rate) +
                      (rate < 1 && rate_ >= 1.f ? " (1 as a 32-bit float)" : ""));
+}
+
+std::unique_ptr<Layer> Dropout::from_config(const ConfigReader& config) {
+  config.expect_keys({"rate"});
+  return std::make_unique<Dropout>(config.number("rate", 0, 1, /*high_open=*/true));
 }
 
 void Dropout::bind_random(const Tensor& step_state, PhiloxKey key) {

@@ -16,6 +16,7 @@ class Dropout : public Layer {
   std::string type() const override { return "Dropout"; }
   std::string default_name() const override { return "dropout"; }
   LayerConfig config() const override { return {{"rate", static_cast<double>(rate_)}}; }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override { return input; }
   void bind_random(const Tensor& step_state, PhiloxKey key) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;

@@ -10,6 +10,7 @@ class Flatten : public Layer {
  public:
   std::string type() const override { return "Flatten"; }
   std::string default_name() const override { return "flatten"; }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override { return {shape_numel(input)}; }
   bool output_aliases_input() const override { return true; }
   void forward(const Tensor&, Tensor&, bool) override {}

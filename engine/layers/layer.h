@@ -35,10 +35,14 @@ struct ParamSpec {
 };
 
 // Keras's get_config(): the settings that rebuild a layer, by name ("units": 128, "activation": "relu",
-// "kernel_size": [3, 3], "rate": 0.25); engine/model/architecture.cpp writes them into saved models and makes layers
-// from them. A real-valued setting is a float in the layer, written in its shortest decimal form.
+// "kernel_size": [3, 3], "rate": 0.25), written into saved models (engine/model/architecture.h). A real-valued
+// setting is a float in the layer, written in its shortest decimal form. Each layer class reads them back in a static
+// from_config(const ConfigReader&) (engine/layers/config_json.h), next to its config(), and has a line in
+// engine/model/class_registry.cpp, which finds the class a file names.
 using LayerSetting = std::variant<int64_t, std::string, std::vector<int64_t>, double>;
 using LayerConfig = std::map<std::string, LayerSetting>;
+
+class ConfigReader;
 
 class Layer {
  public:

@@ -1,5 +1,6 @@
 #include "engine/layers/max_pool2d.h"
 
+#include "engine/layers/config_json.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -14,6 +15,14 @@ MaxPool2D::MaxPool2D(int64_t pool_h, int64_t pool_w, int64_t stride_h, int64_t s
 }
 
 MaxPool2D::~MaxPool2D() = default;
+
+std::unique_ptr<Layer> MaxPool2D::from_config(const ConfigReader& config) {
+  config.expect_keys({"pool_size", "strides", "padding"});
+  std::vector<int64_t> pool = config.integer_pair("pool_size", kMaxConfigWindow);
+  std::vector<int64_t> strides = config.integer_pair("strides", kMaxConfigWindow);
+  config.choice("padding", {"valid"});
+  return std::make_unique<MaxPool2D>(pool[0], pool[1], strides[0], strides[1]);
+}
 
 Shape MaxPool2D::build(const Shape& input) {
   if (input.size() != 3)

@@ -20,6 +20,7 @@ class MaxPool2D : public Layer {
             {"strides", std::vector<int64_t>{sample_.stride_h, sample_.stride_w}},
             {"padding", std::string("valid")}};
   }
+  static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override;
   void prepare(Device device, int64_t rows, bool needs_input_gradient) override;
   void forward(const Tensor& x, Tensor& y, bool training) override;

@@ -5,8 +5,8 @@
 //               {"class_name": "Dense", "name": "dense", "config": {"units": 128, "activation": "relu"}}, ...],
 //    "loss": {"name": "sparse_categorical_crossentropy", "from_logits": true},
 //    "optimizer": {"name": "Adam", "learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07}}
-// Layer settings are the layers' config() (Keras's get_config); the classes loom makes from it are Dense, Conv2D,
-// MaxPooling2D, BatchNormalization, Dropout, Flatten, ReLU and Softmax.
+// Layer and optimizer settings are their config() (Keras's get_config), read back by their from_config; the classes
+// loom makes are those of engine/model/class_registry.h.
 #pragma once
 
 #include <cstdint>

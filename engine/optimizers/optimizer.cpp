@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "engine/layers/config_json.h"
 #include "engine/runtime/errors.h"
 #include "kernels/sgd.h"
 
@@ -38,6 +39,16 @@ std::vector<std::pair<std::string, double>> Adam::config() const {
           {"epsilon", hyper_.epsilon}};
 }
 
+std::unique_ptr<Optimizer> Adam::from_config(const ConfigReader& config) {
+  config.expect_keys({"learning_rate", "beta_1", "beta_2", "epsilon"});
+  AdamHyper hyper;
+  hyper.learning_rate = static_cast<float>(config.positive_number("learning_rate"));
+  hyper.beta1 = static_cast<float>(config.decay("beta_1"));
+  hyper.beta2 = static_cast<float>(config.decay("beta_2"));
+  hyper.epsilon = static_cast<float>(config.positive_number("epsilon"));
+  return std::make_unique<Adam>(hyper);
+}
+
 // The step count is kept on the device as a float (kernels/adam.h), exact up to 2^24 steps (8,900 epochs of the
 // tutorial's 1,875 steps). A checkpoint stores it as an integer.
 int64_t Adam::steps_taken() const {
@@ -55,6 +66,11 @@ void Adam::set_steps_taken(int64_t steps) {
 }
 
 SGD::SGD(float learning_rate) : learning_rate_(learning_rate) { check_learning_rate(learning_rate, "SGD"); }
+
+std::unique_ptr<Optimizer> SGD::from_config(const ConfigReader& config) {
+  config.expect_keys({"learning_rate"});
+  return std::make_unique<SGD>(static_cast<float>(config.positive_number("learning_rate")));
+}
 
 void SGD::step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) {
   sgd_update(params, grads, learning_rate);

@@ -14,6 +14,8 @@
 
 namespace loom {
 
+class ConfigReader;
+
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -27,6 +29,8 @@ class Optimizer {
   virtual void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) = 0;
 
   // Keras's get_config: the settings that rebuild it ("learning_rate": 0.001, "beta_1": 0.9, ...), for saved models.
+  // Each optimizer class reads them back in a static from_config(const ConfigReader&) (engine/layers/config_json.h)
+  // and has a line in engine/model/class_registry.cpp, which finds the class a file names.
   virtual std::vector<std::pair<std::string, double>> config() const = 0;
   // For checkpoints, so a resumed run goes on exactly: state laid out like the trainable parameters, by name
   // (Adam's moments "adam_m" and "adam_v"), and the number of steps taken (Adam's bias correction depends on it).
@@ -47,6 +51,7 @@ class Adam : public Optimizer {
   void prepare(const Tensor& params) override;
   void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) override;
   std::vector<std::pair<std::string, double>> config() const override;
+  static std::unique_ptr<Optimizer> from_config(const ConfigReader& config);
   std::vector<std::pair<std::string, Tensor*>> parameter_state() override { return {{"adam_m", &m_}, {"adam_v", &v_}}; }
   int64_t steps_taken() const override;
   void set_steps_taken(int64_t steps) override;
@@ -68,6 +73,7 @@ class SGD : public Optimizer {
   void prepare(const Tensor&) override {}
   void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) override;
   std::vector<std::pair<std::string, double>> config() const override { return {{"learning_rate", learning_rate_}}; }
+  static std::unique_ptr<Optimizer> from_config(const ConfigReader& config);
 
  private:
   float learning_rate_;
