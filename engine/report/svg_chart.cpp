@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <iterator>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "engine/io/file_text.h"
@@ -131,7 +130,6 @@ void check_size(const char* what, int width, int height, int min_width, int min_
     throw Error(text);
   }
 }
-
 
 // Where everything of a line chart goes, worked out before anything is drawn: the plot's box in the SVG, each axis's
 // ticks and labels, the scales from data to pixels, and the legend's entries and width.
