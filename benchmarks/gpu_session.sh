@@ -7,10 +7,10 @@
 #   1. here, without a GPU, in the repository root:
 #        bash benchmarks/gpu_session.sh bundle
 #      builds for sm_90 (H100/H200) into build-sm90/ and gathers the binaries (loom_tests, train_mlp, train_cnn,
-#      predict, report, bench_epoch, bench_kernels, device_info), the data set, the Python scripts, this script,
-#      BUILD_INFO (commit and changed files) and gpu_tests.filter (the tests that need a GPU, found by running the
-#      suite here under LOOM_REQUIRE_CUDA=1) into gpu_bundle/ (about 42 MiB, the binaries xz-compressed with their
-#      symbols; gpu_bundle/ and build-sm90/ are ignored by git).
+#      predict, report, bench_epoch, bench_kernels, device_info), the data set, the Python scripts, this script and
+#      its summary program (gpu_session_summary.py), BUILD_INFO (commit and changed files) and gpu_tests.filter (the
+#      tests that need a GPU: `ctest -L gpu -LE slow`, by the labels of tests/CMakeLists.txt) into gpu_bundle/ (about
+#      42 MiB, the binaries xz-compressed with their symbols; gpu_bundle/ and build-sm90/ are ignored by git).
 #   2. on the GPU (gpu_bundle/ is ignored by git, so it must be carried), first:
 #        bash gpu_bundle/benchmarks/gpu_session.sh run "$OUT"
 #      finds cuDNN/cuBLAS (Python's site-packages included) and runs, most important first, each step under its own
@@ -83,24 +83,16 @@ bundle() {
       esac
     done
   [ -f gpu_bundle/lib/libopenblas.so.0.xz ] || { echo "gpu_session: OpenBLAS is not among the libraries" >&2; exit 1; }
-  cp benchmarks/pytorch_reference.py benchmarks/compare.py benchmarks/gpu_session.sh gpu_bundle/benchmarks/
-  # The GPU tests, for the sanitizer runs: on this GPU-less machine, exactly those that fail under LOOM_REQUIRE_CUDA=1
-  # with the macro's message (a name pattern would miss tests such as Tf32Parity.* or EpochTimer.TimesQueuedGpuWork).
-  set +e
-  rm -f build-sm90/gpu_tests.json
-  LOOM_REQUIRE_CUDA=1 timeout 300 build-sm90/tests/loom_tests --gtest_output=json:build-sm90/gpu_tests.json >/dev/null 2>&1
-  python3 - build-sm90/gpu_tests.json >gpu_bundle/gpu_tests.filter <<'PY'
-import json, sys
-names = [suite["name"] + "." + test["name"] for suite in json.load(open(sys.argv[1]))["testsuites"]
-         for test in suite["testsuite"]
-         if any("LOOM_REQUIRE_CUDA=1 but no usable GPU" in f["failure"] for f in test.get("failures", []))]
-print(":".join(names))
-PY
-  set -e
-  if [ -s gpu_bundle/gpu_tests.filter ] && grep -q . gpu_bundle/gpu_tests.filter; then
+  cp benchmarks/pytorch_reference.py benchmarks/compare.py benchmarks/gpu_session.sh benchmarks/gpu_session_summary.py \
+    gpu_bundle/benchmarks/
+  # The GPU tests, for the sanitizer runs: the cases ctest labels gpu (tests/CMakeLists.txt), less any labelled slow
+  # (a sanitizer runs them 10-100 times slower), as loom_tests' --gtest_filter; ctest -N lists them without a GPU.
+  ctest --test-dir build-sm90 -N -V -L gpu -LE slow | sed -n 's/.* "--gtest_filter=\([^"]*\)".*/\1/p' |
+    paste -sd: >gpu_bundle/gpu_tests.filter
+  if grep -q . gpu_bundle/gpu_tests.filter; then
     echo "GPU tests for the sanitizers: $(tr ':' '\n' <gpu_bundle/gpu_tests.filter | wc -l)"
   else
-    echo "WARNING: could not list the GPU tests here (is a GPU present?); the sanitizers will use a name pattern" >&2
+    echo "WARNING: ctest lists no test labelled gpu in build-sm90; the sanitizers will use a name pattern" >&2
     rm -f gpu_bundle/gpu_tests.filter
   fi
   {
@@ -129,140 +121,8 @@ PY
 # ---------------------------------------------------------------------------------------------------------------------
 # run and plan modes
 
-# Reads a log or JSON and prints the one to three lines the summary keeps of it. Kinds: device, tests, bench, train,
-# tty, resume, kernels, compare, sanitizer, env, log (its last line). Never fails: a missing or broken file gives the
-# log's last line instead.
-SUMMARIZE=$(
-  cat <<'PY'
-import json, os, re, sys
-
-kind, log = sys.argv[1], sys.argv[2]
-extra = sys.argv[3:]
-strip_ansi = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-def text(path):
-    try:
-        with open(path, errors="replace") as f:
-            return strip_ansi.sub("", f.read())
-    except OSError:
-        return ""
-
-def lines(path):  # progress bars redraw with \r: every redraw is a line of its own here
-    return [l.strip() for l in re.split(r"[\r\n]+", text(path)) if l.strip()]
-
-def last_line(path):
-    ls = lines(path)
-    return ls[-1] if ls else "(empty log)"
-
-def load(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-def mib(n):
-    return "n/a" if n is None else "%.1f MiB" % (n / 2**20)
-
-out = []
-if kind == "device":
-    d = load(extra[0])
-    if d is None:
-        out.append(last_line(log))
-    else:
-        gpu = "%s (cc %s)" % (d["gpu_name"], d["compute_capability"]) if d["gpu_name"] else "no GPU"
-        out.append("GPU %s, usable: %s%s" % (gpu, d["gpu_usable"], "" if d["gpu_usable"] else " (%s)" % d["reason"]))
-        libs = []
-        for name in ("cublas", "cublasLt", "cudnn"):
-            lib = d.get(name, {})
-            built = ", for CUDA %s" % lib["built_for_cuda"] if "built_for_cuda" in lib else ""
-            libs.append("%s %s%s (compiled %s)" % (name, lib.get("loaded") or "NOT LOADED", built, lib.get("compiled")))
-        out.append("driver CUDA %s, runtime %s; %s" % (d["driver_cuda_version"], d["cuda_runtime"], "; ".join(libs)))
-        if d.get("mismatches"):
-            out.append("MISMATCH: " + " | ".join(d["mismatches"]))
-elif kind in ("tests", "sanitizer"):
-    ls = lines(log)
-    ok = sum(1 for l in ls if l.startswith("[       OK ]"))
-    failed = sorted({l.split()[3].rstrip(",") for l in ls
-                     if l.startswith("[  FAILED  ]") and "(" in l and len(l.split()) > 3})
-    skipped = sum(1 for l in ls if l.startswith("[  SKIPPED ]") and "ms)" in l)
-    started = [l.split()[3] for l in ls if l.startswith("[ RUN      ]") and len(l.split()) > 3]
-    finished = any(l.startswith("[  PASSED  ]") or l.startswith("[==========]") and "ran." in l for l in ls)
-    counts = "%d passed, %d failed, %d skipped" % (ok, len(failed), skipped)
-    if started and not finished:
-        counts += "; DID NOT FINISH, last test started: " + started[-1]
-    if kind == "sanitizer":
-        summary = [l.lstrip("= ").strip() for l in ls if "ERROR SUMMARY" in l]
-        reports = [l.lstrip("= ").strip() for l in ls if re.match(r"=+\s+(Invalid|Program hit|Race reported|Leaked|"
-                                                                   r"Error:|Uninitialized|Barrier|Misaligned)", l)]
-        api = sum(1 for r in reports if r.startswith("Program hit"))
-        out.append(("; ".join(summary) or "no ERROR SUMMARY line: " + last_line(log)) +
-                   " (%d API-error reports, %d memory/race/leak reports)" % (api, len(reports) - api) +
-                   ("" if not started else "; tests: " + counts))
-        first = [r for r in reports if not r.startswith("Program hit")] or reports
-        if first:
-            out.append("first: " + first[0])
-    else:
-        out.append(counts)
-        if failed:
-            shown = ""
-            for i, name in enumerate(failed):
-                if len(shown) + len(name) > 190:
-                    shown += " +%d more (logs/tests.log)" % (len(failed) - i)
-                    break
-                shown += " " + name
-            out.append("FAILED:" + shown)
-        if not started:
-            out.append(last_line(log))
-elif kind == "bench":
-    d = load(extra[0])
-    if d is None:
-        out.append(last_line(log))
-    else:
-        graph = "cuda_graph %s" % d.get("cuda_graph")
-        steps = d.get("graph_steps_per_epoch")
-        if steps is not None:
-            steps = sorted(set(steps)) if isinstance(steps, list) else [steps]
-            graph += " (%s of %s steps replayed)" % ("/".join(map(str, steps)), d.get("steps_per_epoch"))
-        if d.get("cuda_graph_failure"):
-            out.append("GRAPH FAILURE: " + d["cuda_graph_failure"])
-        out.append("%.2f ms/epoch median, %.1f us/step, %s, peak %s, growth %s B, accuracy %.3f" % (
-            d["ms_per_epoch_median"], d["us_per_step"], graph, mib(d.get("peak_device_bytes")),
-            d.get("device_memory_growth_bytes"), d.get("validation", {}).get("accuracy_after", float("nan"))))
-elif kind in ("train", "tty"):
-    ls = lines(log)
-    bars = [l for l in ls if re.match(r"\d+/\d+ \[", l)]
-    finals = [l for l in bars if re.match(r"(\d+)/\1 \[", l)]
-    accuracy = [l for l in ls if l.startswith("Test accuracy")]
-    if kind == "tty":
-        out.append("%d progress-bar redraws (the live monitor ran if more than one per epoch)" % len(bars))
-    if finals:
-        out.append(finals[-1])
-    out.append(accuracy[-1] if accuracy else last_line(log))
-elif kind == "kernels":
-    d = load(extra[0])
-    if d is None:
-        out.append(last_line(log))
-    else:
-        cells = ["%s %s %.1fus%s" % (k["kernel"], k["size"].replace(" ", ""), k["median_us"],
-                                    " %.0f%%" % (100 * k["fraction_of_bandwidth"]) if "fraction_of_bandwidth" in k
-                                    else "") for k in d["kernels"]]
-        out += ["; ".join(cells[:5]), "; ".join(cells[5:])]
-elif kind == "compare":
-    ls = text(log).splitlines()
-    table = [l for l in ls if l.strip()]
-    header = [i for i, l in enumerate(table) if l.startswith("model ")]
-    out += table[header[-1]:] if header else [last_line(log)]
-elif kind == "resume":
-    out += [l for l in lines(log) if l.startswith("resume ")] or [last_line(log)]
-elif kind == "log":
-    out.append(last_line(log))
-elif kind == "env":
-    out += [l for l in lines(log) if l.startswith(("gpu:", "torch:", "compute-sanitizer:", "script:"))]
-for l in out:
-    print("    " + (l if len(l) <= 220 else l[:217] + "..."))
-PY
-)
+# The lines the summary keeps of a step's log and JSON: gpu_session_summary.py KIND LOG [JSON], beside this script.
+SUMMARIZE=$(cd "$(dirname "$0")" && pwd)/gpu_session_summary.py
 
 # The resume check, one step per model: BIN MODEL DIFFERENCE, where DIFFERENCE is "expected" when a resumed run may
 # differ from one in one go (the CNN: Conv2D's bias gradient adds with atomics), "unexpected" when it must not (the
@@ -415,7 +275,7 @@ step() {
 result() {
   [ "$step_rc" -eq -1 ] && return 0
   if command -v python3 >/dev/null; then
-    timeout 30 python3 -c "$SUMMARIZE" "$@" >>"$summary" 2>&1 || note "    (could not summarize $2)"
+    timeout 30 python3 "$SUMMARIZE" "$@" >>"$summary" 2>&1 || note "    (could not summarize $2)"
   else
     note "    $(tail -n 1 "$2")"
   fi
@@ -729,7 +589,7 @@ run() {
     echo "uname: $(uname -a)"
     timeout 20 nvidia-smi 2>&1
   } >"$logs/env.log" 2>&1
-  timeout 30 python3 -c "$SUMMARIZE" env "$logs/env.log" >>"$summary" 2>&1
+  timeout 30 python3 "$SUMMARIZE" env "$logs/env.log" >>"$summary" 2>&1
   pack
 
   steps

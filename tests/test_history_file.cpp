@@ -2,19 +2,26 @@
 // header, History.history's keys), read Keras's own files (no learning rate or time, no "epoch" key), and every kind
 // of damage, a figure out of its range included, is reported as one loom::Error line that names the file; a path with
 // neither extension is the caller's mistake (loom::UsageError).
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "engine/io/safetensors.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/history_file.h"
 #include "tests/test_support.h"
@@ -453,6 +460,45 @@ TEST_F(HistoryFile, JsonFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()),
               "history file 'run.safetensors (its history)': epoch 0: accuracy is 2, outside [0, 1]");
+  }
+}
+
+
+// A FIFO named as a history is refused at once (a read would wait for a writer that never comes), as a UsageError,
+// in the words of every other reader (engine/io/input_file.h): the safetensors reader's message, its label aside.
+TEST_F(HistoryFile, FifoIsRefusedAtOnceInTheOtherReadersWords) {
+  // The reader's message and whether it was a UsageError; in a thread of its own, so that a reader that waited for a
+  // writer fails the test instead of hanging the suite.
+  auto refusal = [](const std::string& file, void (*read)(const std::string&)) {
+    std::future<std::pair<std::string, bool>> result = std::async(std::launch::async, [&] {
+      try {
+        read(file);
+      } catch (const UsageError& e) {
+        return std::make_pair(std::string(e.what()), true);
+      } catch (const Error& e) {
+        return std::make_pair(std::string(e.what()), false);
+      }
+      return std::make_pair(std::string("no error"), false);
+    });
+    if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      ADD_FAILURE() << "still waiting for '" << file << "' after 20 s";
+      // A writer that comes and goes releases a reader stuck in open() or read(), so the test can end.
+      const int fd = ::open(file.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd >= 0) ::close(fd);
+    }
+    return result.get();
+  };
+  for (const char* name : kBothFormats) {
+    SCOPED_TRACE(name);
+    const std::string file = path(name);
+    ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);
+    const auto [history_message, history_usage] = refusal(file, [](const std::string& p) { read_history(p); });
+    EXPECT_EQ(history_message, "history file '" + file + "': is a FIFO, not a file");
+    EXPECT_TRUE(history_usage) << "a FIFO is the command line's mistake (exit 2): " << history_message;
+    const auto [other_message, other_usage] =
+        refusal(file, [](const std::string& p) { SafetensorsFile::read(p); });
+    EXPECT_EQ(other_message, "safetensors file '" + file + "': is a FIFO, not a file");
+    EXPECT_EQ(history_usage, other_usage);
   }
 }
 

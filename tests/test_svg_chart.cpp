@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/report/axis_ticks.h"
 #include "engine/report/colour_scale.h"
 #include "engine/report/svg_chart.h"
 #include "engine/runtime/errors.h"

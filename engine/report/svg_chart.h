@@ -9,11 +9,6 @@
 
 namespace loom::report {
 
-// "Nice" tick values (multiples of 1, 2 or 5 times a power of ten) covering [lo, hi] with about `count` ticks; the
-// first tick is at most lo and the last at least hi. lo == hi widens the range around the value (by a tenth of it,
-// or by 1 around zero); lo > hi is taken as [hi, lo]; non-finite bounds or a count outside 2..1000 are a loom::Error.
-std::vector<double> nice_ticks(double lo, double hi, int count);
-
 // matplotlib's default colour cycle (tab10), which the tutorials' plots draw in: the colour of the index-th series.
 std::string series_colour(size_t index);
 
@@ -35,7 +30,7 @@ struct LineChart {
   std::vector<ChartSeries> series;
 };
 
-// The chart as one <svg> element: axes with tick marks and tick labels from nice_ticks over the finite data
+// The chart as one <svg> element: axes with tick marks and tick labels (axis_ticks.h) over the finite data
 // (x and y), grid lines, each series as a polyline per unbroken run with a marker per point (left out when the
 // points are too dense to tell apart), the legend in a box right of the plot (so it covers neither the title nor a
 // curve; long names shortened, in full as a tooltip), and `aria-label` set to the title. A chart with no finite point
