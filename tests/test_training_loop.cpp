@@ -22,6 +22,7 @@
 #include "engine/training/history_file.h"
 #include "engine/training/inference.h"
 #include "engine/training/lr_schedules.h"
+#include "engine/training/train_step.h"
 #include "engine/training/trainer.h"
 #include "tests/test_support.h"
 
@@ -489,6 +490,32 @@ TEST(TrainingLoop, AnUploadedDataSetContinuesItsShuffleAcrossFits) {
   LabeledImages small = random_labeled_images(10, {4, 4}, kClasses, 453);  // read in place on the CPU: kept alive
   DeviceDataset wrong_shape(small, {4, 4}, Device::CPU, 0);
   EXPECT_THROW(at_once_trainer.fit(wrong_shape, quiet(1)), UsageError);
+}
+
+// ---- the Trainer
+
+// A model compiled again starts its training anew: the Trainer's next use makes a fresh step state (the new
+// optimizer's rate, no steps, no graph) and trains as a new Trainer would, from the weights the model has.
+TEST(TrainingLoop, TheTrainerStartsAfreshWhenTheModelIsCompiledAgain) {
+  LabeledImages data = random_labeled_images(100, kImage, kClasses, 471);
+  auto model = adam_model(472), twin = adam_model(472);
+  Trainer trainer(*model);
+  trainer.fit(data, quiet(1));
+  trainer.set_learning_rate(0.5f);
+  EXPECT_EQ(trainer.step().state().steps_done(), 4);  // 100 = 3·32 + 4
+  Trainer(*twin).fit(data, quiet(1));
+  ASSERT_TRUE(same_parameters(*model, *twin, "one epoch each"));
+
+  model->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
+  EXPECT_EQ(trainer.learning_rate(), 1e-3f) << "the recompiled model's optimizer sets the rate";
+  EXPECT_EQ(trainer.graph_captures(), 0);
+  EXPECT_EQ(trainer.step().state().steps_done(), 0);
+  twin->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
+  const History again = trainer.fit(data, quiet(1));
+  const History fresh = Trainer(*twin).fit(data, quiet(1));
+  EXPECT_EQ(again.at(0).learning_rate, static_cast<double>(1e-3f));
+  EXPECT_EQ(again.at(0).loss, fresh.at(0).loss);
+  EXPECT_TRUE(same_parameters(*model, *twin, "the old Trainer after compile vs a new one"));
 }
 
 // ---- learning-rate schedules
