@@ -495,7 +495,8 @@ TEST(ModelParity, CudaBatchNormalizationInfersBatchesBeyondCudnnsLargest) {
   };
   auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
   Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
-  train_side_by_side(cpu_trainer, gpu_trainer, sample, 3, {64}, 1, 54);  // moving statistics that are not their initial 0 and 1
+  // Moving statistics that are not their initial 0 and 1.
+  train_side_by_side(cpu_trainer, gpu_trainer, sample, 3, {64}, 1, 54);
   const int64_t n = 2 * cuda::BatchNormPlan::kMaxInferenceChunk + 8930;
   const LabeledImages data = random_labeled_images(n, sample, 3, 55);
   EXPECT_TRUE(all_close(predict(*gpu, data.images, n).to_vector(), to_double(predict(*cpu, data.images, n).to_vector()),

@@ -290,8 +290,8 @@ ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, co
   for (const auto& slot : optimizer.parameter_state())
     slots.push_back(
         read_parameter_tensors(file, store, "." + slot.first, true, optimizer.slot_holds_variances(slot.first)));
-  // The optimizer steps once in every training step, both counted from compile() (a resume sets both), when it
-  // counts its steps at all.
+  // The optimizer steps once in every training step, both counted from compile() in a run one Trainer trains (a
+  // resume sets both), when it counts its steps at all.
   const int64_t steps_expected = optimizer.counts_steps() ? saved.steps_done : 0;
   if (saved.optimizer_steps != steps_expected)
     file.fail("its training state's optimizer_steps " + std::to_string(saved.optimizer_steps) + " is impossible: " +

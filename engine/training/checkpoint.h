@@ -57,9 +57,9 @@ struct ResumePoint {
 // state: steps done, learning rate) and into `callbacks` (the run's, each restored by its state_name), and says
 // where to go on from: pass epochs_done as FitOptions::initial_epoch and shuffle_state as FitOptions::shuffle_state
 // to the trainer's fit. Refused with a loom::UsageError naming the difference: another architecture, other settings,
-// callbacks with state that the checkpoint lacks or the other way round, a run that a callback had stopped. A corrupt file is a loom::Error naming it, and so is one holding a
-// value no run writes (a NaN weight or moment, a negative second moment, a count or rate out of reach of the epochs
-// and steps done: docs/CHECKPOINTS.md lists them).
+// callbacks with state that the checkpoint lacks or the other way round, a run that a callback had stopped. A corrupt
+// file is a loom::Error naming it, and so is one holding a value no run writes (a NaN weight or moment, a negative
+// second moment, a count or rate out of reach of the epochs and steps done: docs/CHECKPOINTS.md lists them).
 ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, const std::vector<Callback*>& callbacks,
                                    const RunSettings& settings);
 

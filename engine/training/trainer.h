@@ -6,7 +6,9 @@
 // One Trainer carries a run across calls: a second fit goes on where the first stopped (Adam's step count, the
 // learning rate a schedule left, an uploaded data set's shuffle generator), so fitting e epochs and then k more
 // trains exactly as fitting e + k at once. When the model is compiled again (Sequential::compile_count changes), the
-// Trainer starts its training state afresh at its next use, as the recompiled model's optimizer does.
+// Trainer starts its training state afresh at its next use, as the recompiled model's optimizer does. A second
+// Trainer of the same model starts a step state of its own (no steps, the optimizer's initial rate) while the
+// optimizer's moments and step count, which are the model's, go on: to continue a run, keep its Trainer.
 #pragma once
 
 #include <cstdint>
