@@ -19,6 +19,7 @@
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/checkpoint.h"
+#include "engine/training/inference.h"
 
 namespace {
 
@@ -206,7 +207,7 @@ int main(int argc, char** argv) {
     if (!note.empty()) std::cerr << "predict: " << note << "\n";
     if (!weights_note.empty()) std::cerr << "predict: " << weights_note << "\n";
     Tensor images = in.images.reshaped(shape);
-    Tensor probs = model->predict(images, flags.batch_size);
+    Tensor probs = loom::predict(*model, images, flags.batch_size);
     if (!flags.output.empty()) loom::write_file_atomically(flags.output, predictions_csv(in, probs));
     if (flags.data.empty()) {
       print_predictions(in, probs);
@@ -214,7 +215,7 @@ int main(int argc, char** argv) {
     }
     loom::LabeledImages test{images.view(), Tensor({images.dim(0)}, loom::Device::CPU, loom::DType::U8)};
     std::copy(in.labels.begin(), in.labels.end(), test.labels.data<uint8_t>());
-    loom::Evaluation eval = model->evaluate(test, flags.batch_size, 1, std::cout);
+    loom::Evaluation eval = loom::evaluate(*model, test, flags.batch_size, 1, std::cout);
     std::printf("\nTest accuracy: %.4f\n", eval.accuracy);
   });
 }

@@ -23,6 +23,7 @@
 #include "engine/runtime/errors.h"
 #include "engine/training/checkpoint.h"
 #include "engine/training/history_file.h"
+#include "engine/training/inference.h"
 
 namespace {
 
@@ -170,8 +171,8 @@ loom::report::ReportRun evaluate_run(const std::vector<std::string>& files, cons
   loom::Shape shape{test.images.dim(0)};
   shape.insert(shape.end(), model->input_shape().begin(), model->input_shape().end());
   loom::LabeledImages reshaped{test.images.reshaped(shape), test.labels.view()};
-  run.test = model->evaluate(reshaped, batch_size, 0, std::cout);
-  run.test_probabilities = model->predict(reshaped.images, batch_size);
+  run.test = loom::evaluate(*model, reshaped, batch_size, 0, std::cout);
+  run.test_probabilities = loom::predict(*model, reshaped.images, batch_size);
   return run;
 }
 

@@ -22,7 +22,9 @@
 #include "engine/training/callbacks.h"
 #include "engine/training/checkpoint.h"
 #include "engine/training/history_file.h"
+#include "engine/training/inference.h"
 #include "engine/training/lr_schedules.h"
+#include "engine/training/trainer.h"
 
 namespace loom::apps {
 namespace {
@@ -267,9 +269,14 @@ void check_training_memory(const std::vector<std::unique_ptr<Layer>>& layers, co
   require_memory(needed, device, available_memory(device), available_memory(Device::CPU), hint);
 }
 
-void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
-                      const TrainingFlags& flags, const std::string& program, const std::string& note) {
-  if (flags.validation_split > 0) {  // refused before the summary, naming the flag, not by fit after it
+namespace {
+// What train_and_report does, step by step, in its order.
+
+// Refuses what the flags ask of the data or the files before anything is printed (the split naming its flag, not
+// fit after the summary), then starts from the --load weights, if any.
+void check_inputs_and_load(Sequential& model, const LabeledImages& train, const TrainingFlags& flags,
+                           const std::string& program) {
+  if (flags.validation_split > 0) {
     const std::string problem = validation_split_problem(train.size(), flags.validation_split);
     if (!problem.empty()) throw UsageError("--validation-split " + problem);
   }
@@ -278,6 +285,9 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
     for_flag("--load", [&] { load_weights(model, flags.load); });
   }
   if (!flags.resume.empty()) check_made_alike("--resume", flags.resume, flags, program);
+}
+
+FitOptions fit_options(const TrainingFlags& flags) {
   FitOptions options;
   options.epochs = flags.epochs;
   options.batch_size = flags.batch_size;
@@ -286,74 +296,111 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   options.cuda_graph = !flags.no_graph;
   options.validation_split = flags.validation_split;
   options.augmentation = {flags.random_shift, flags.random_flip};
+  return options;
+}
+
+// The run's callbacks, in the order fit calls them; owned here, handed to fit as pointers.
+struct RunCallbacks {
+  std::vector<std::unique_ptr<Callback>> owned;
+  const EarlyStopping* early_stopping = nullptr;  // set with --early-stopping: its best epoch's weights are kept
+
+  std::vector<Callback*> pointers() const {
+    std::vector<Callback*> all;
+    for (const auto& callback : owned) all.push_back(callback.get());
+    return all;
+  }
+};
+
+// The callbacks that decide how training goes (--stop-at-loss, --early-stopping, --lr-schedule): those whose state a
+// checkpoint saves and a resumed run restores.
+RunCallbacks training_callbacks(const TrainingFlags& flags) {
   const std::string monitored = flags.validation_split > 0 ? "val_loss" : "loss";
-  std::vector<std::unique_ptr<Callback>> callbacks;
-  if (flags.stop_at_loss_given) callbacks.push_back(std::make_unique<StopAtThreshold>("loss", flags.stop_at_loss));
-  const EarlyStopping* early_stopping = nullptr;
+  RunCallbacks callbacks;
+  if (flags.stop_at_loss_given)
+    callbacks.owned.push_back(std::make_unique<StopAtThreshold>("loss", flags.stop_at_loss));
   if (flags.early_stopping_given) {
     EarlyStopping::Options early;
     early.monitor = monitored;
     early.patience = flags.early_stopping;
     early.restore_best_weights = true;
-    callbacks.push_back(std::make_unique<EarlyStopping>(early));
-    early_stopping = static_cast<const EarlyStopping*>(callbacks.back().get());
+    callbacks.owned.push_back(std::make_unique<EarlyStopping>(early));
+    callbacks.early_stopping = static_cast<const EarlyStopping*>(callbacks.owned.back().get());
   }
   if (flags.lr_schedule == "step") {
-    callbacks.push_back(std::make_unique<LearningRateScheduler>(step_decay(flags.learning_rate, 0.5, 3)));
+    callbacks.owned.push_back(std::make_unique<LearningRateScheduler>(step_decay(flags.learning_rate, 0.5, 3)));
   } else if (flags.lr_schedule == "cosine") {
-    callbacks.push_back(std::make_unique<LearningRateScheduler>(cosine_decay(flags.learning_rate, flags.epochs)));
+    callbacks.owned.push_back(
+        std::make_unique<LearningRateScheduler>(cosine_decay(flags.learning_rate, flags.epochs)));
   } else if (flags.lr_schedule == "plateau") {
     ReduceLROnPlateau::Options plateau;
     plateau.monitor = monitored;
     plateau.factor = 0.5;
     plateau.patience = 2;
-    callbacks.push_back(std::make_unique<ReduceLROnPlateau>(plateau));
+    callbacks.owned.push_back(std::make_unique<ReduceLROnPlateau>(plateau));
   }
-  ResumePoint resumed;
-  if (!flags.resume.empty()) {
-    std::vector<Callback*> stateful;
-    for (auto& callback : callbacks) stateful.push_back(callback.get());
-    for_flag("--resume",
-             [&] { resumed = resume_from_checkpoint(flags.resume, model, stateful, resume_settings(flags)); });
-    if (resumed.epochs_done >= flags.epochs)
-      throw UsageError("--resume: '" + one_line(flags.resume) + "' has " + count_text(resumed.epochs_done, "epoch") +
-                       " done; --epochs " + std::to_string(flags.epochs) + " asks for no more");
-    options.initial_epoch = resumed.epochs_done;
-    options.shuffle_state = resumed.shuffle_state;
-  }
-  // Written after every epoch, so a run that fails or is stopped keeps what it trained; the checkpoint last, after
-  // the callbacks whose state it saves.
-  const RunDescription run = run_description(flags, program, model.device(), note);
-  if (!flags.history.empty()) callbacks.push_back(std::make_unique<HistoryLogger>(flags.history, resumed.history));
-  if (!flags.checkpoint.empty())
-    callbacks.push_back(
-        std::make_unique<CheckpointWriter>(flags.checkpoint, resume_settings(flags), resumed.history, run));
-  callbacks.push_back(std::make_unique<StandardOutputCheck>());
-  for (auto& callback : callbacks) options.callbacks.push_back(callback.get());
+  return callbacks;
+}
 
+// With --resume: the checkpoint's weights, step state and callback states restored, and `options` set to go on
+// after its last epoch. Without: a fresh start (no epochs done, no history).
+ResumePoint resume_if_asked(Trainer& trainer, const RunCallbacks& callbacks, const TrainingFlags& flags,
+                            FitOptions& options) {
+  ResumePoint resumed;
+  if (flags.resume.empty()) return resumed;
+  for_flag("--resume", [&] {
+    resumed = resume_from_checkpoint(flags.resume, trainer, callbacks.pointers(), resume_settings(flags));
+  });
+  if (resumed.epochs_done >= flags.epochs)
+    throw UsageError("--resume: '" + one_line(flags.resume) + "' has " + count_text(resumed.epochs_done, "epoch") +
+                     " done; --epochs " + std::to_string(flags.epochs) + " asks for no more");
+  options.initial_epoch = resumed.epochs_done;
+  options.shuffle_state = resumed.shuffle_state;
+  return resumed;
+}
+
+// The files written after every epoch, so a run that fails or is stopped keeps what it trained: the history, then the
+// checkpoint (after the callbacks whose state it saves), then the check of standard output.
+void add_output_callbacks(RunCallbacks& callbacks, const TrainingFlags& flags, const ResumePoint& resumed,
+                          const RunDescription& run) {
+  if (!flags.history.empty())
+    callbacks.owned.push_back(std::make_unique<HistoryLogger>(flags.history, resumed.history));
+  if (!flags.checkpoint.empty())
+    callbacks.owned.push_back(
+        std::make_unique<CheckpointWriter>(flags.checkpoint, resume_settings(flags), resumed.history, run));
+  callbacks.owned.push_back(std::make_unique<StandardOutputCheck>());
+}
+
+// The note, the summary and the epochs, with the resumed run's earlier epochs in front of the history returned.
+History print_and_fit(Trainer& trainer, const LabeledImages& train, const FitOptions& options,
+                      const ResumePoint& resumed, const TrainingFlags& flags, const std::string& program,
+                      const std::string& note) {
   if (!note.empty()) std::cerr << program << ": " << note << "\n";
-  std::cout << model.summary();
+  std::cout << trainer.model().summary();
   check_standard_output();  // > /dev/full, or a closed stdout: said now, not after the whole run
   if (!flags.resume.empty())
     std::cout << "Resuming from '" << one_line(flags.resume) << "' after epoch " << resumed.epochs_done << "\n"
               << std::flush;
   History history = resumed.history;
-  for (const EpochResult& epoch : model.fit(train, options)) history.push_back(epoch);
-  // Early stopping put the best epoch's weights back: they, not the last epoch's, are saved and evaluated.
-  const int weights_epoch = early_stopping ? early_stopping->best_epoch() : -1;
-  RunDescription saved_run = run;
-  if (weights_epoch >= 0) saved_run.emplace_back(report::kWeightsEpochKey, report::weights_epoch_text(weights_epoch));
-  // What a history file given with this one to `report` must agree with (apps/report.cpp).
-  saved_run.emplace_back(report::kEpochsTrainedKey, std::to_string(history.size()));
-  if (!history.empty()) saved_run.emplace_back(report::kFinalLossKey, shortest_text(history.back().loss));
-  // Before the evaluation, so a failure there loses nothing trained.
-  if (!flags.save.empty()) save_weights(model, flags.save, saved_run);
+  for (const EpochResult& epoch : trainer.fit(train, options)) history.push_back(epoch);
+  return history;
+}
 
-  Evaluation eval = model.evaluate(test, flags.batch_size, 1, std::cout);
+// How the run was made, with what the saved weights are: the epoch they come from when early stopping put the best
+// back, and what a history file given with them to `report` must agree with (apps/report.cpp).
+RunDescription saved_run_description(RunDescription run, int weights_epoch, const History& history) {
+  if (weights_epoch >= 0) run.emplace_back(report::kWeightsEpochKey, report::weights_epoch_text(weights_epoch));
+  run.emplace_back(report::kEpochsTrainedKey, std::to_string(history.size()));
+  if (!history.empty()) run.emplace_back(report::kFinalLossKey, shortest_text(history.back().loss));
+  return run;
+}
+
+// The tutorial's ending: the test set's loss and accuracy, and the first test image's predicted and true class.
+Evaluation evaluate_and_show_first(Sequential& model, const LabeledImages& test, const TrainingFlags& flags) {
+  Evaluation eval = evaluate(model, test, flags.batch_size, 1, std::cout);
   std::printf("\nTest accuracy: %.4f\n", eval.accuracy);
 
   Tensor first = test.images.rows(0, 1);
-  Tensor probs = model.predict(first);
+  Tensor probs = predict(model, first);
   const float* p = probs.f32();
   int64_t classes = probs.dim(1), best = 0;
   for (int64_t j = 1; j < classes; ++j)
@@ -361,8 +408,12 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   int truth = test.labels.data<uint8_t>()[0];
   std::printf("First test image: predicted %s (%.4f), true %s\n", kFashionMnistClassNames.at(best), p[best],
               kFashionMnistClassNames.at(truth));
-  if (flags.report.empty()) return;
+  return eval;
+}
 
+void write_run_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
+                      const TrainingFlags& flags, const std::string& program, const RunDescription& saved_run,
+                      History history, int weights_epoch, const Evaluation& eval) {
   std::fflush(stdout);
   report::Report report;
   report.train = &train;
@@ -375,9 +426,32 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   shown.history = std::move(history);
   shown.weights_epoch = weights_epoch;
   shown.test = eval;
-  shown.test_probabilities = model.predict(test.images, flags.batch_size);
+  shown.test_probabilities = predict(model, test.images, flags.batch_size);
   report::write_report(flags.report, report);
   std::printf("Report written to '%s'\n", one_line(flags.report).c_str());
+}
+}  // namespace
+
+void train_and_report(Sequential& model, const LabeledImages& train, const LabeledImages& test,
+                      const TrainingFlags& flags, const std::string& program, const std::string& note) {
+  check_inputs_and_load(model, train, flags, program);
+  Trainer trainer(model);
+  FitOptions options = fit_options(flags);
+  RunCallbacks callbacks = training_callbacks(flags);
+  const ResumePoint resumed = resume_if_asked(trainer, callbacks, flags, options);
+  const RunDescription run = run_description(flags, program, model.device(), note);
+  add_output_callbacks(callbacks, flags, resumed, run);
+  options.callbacks = callbacks.pointers();
+
+  History history = print_and_fit(trainer, train, options, resumed, flags, program, note);
+  // Early stopping put the best epoch's weights back: they, not the last epoch's, are saved and evaluated.
+  const int weights_epoch = callbacks.early_stopping ? callbacks.early_stopping->best_epoch() : -1;
+  const RunDescription saved_run = saved_run_description(run, weights_epoch, history);
+  // Before the evaluation, so a failure there loses nothing trained.
+  if (!flags.save.empty()) save_weights(model, flags.save, saved_run);
+  const Evaluation eval = evaluate_and_show_first(model, test, flags);
+  if (!flags.report.empty())
+    write_run_report(model, train, test, flags, program, saved_run, std::move(history), weights_epoch, eval);
 }
 
 }  // namespace loom::apps

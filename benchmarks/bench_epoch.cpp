@@ -24,6 +24,8 @@
 #include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
+#include "engine/training/inference.h"
+#include "engine/training/trainer.h"
 
 namespace {
 
@@ -89,7 +91,7 @@ int main(int argc, char** argv) {
         cnn ? loom::make_cnn(64, 128, device, flags.seed, adam) : loom::make_mlp({128}, device, flags.seed, adam);
 
     // Training must work before its speed means anything.
-    double initial_loss = model->evaluate(probe, 100).loss;
+    double initial_loss = loom::evaluate(*model, probe, 100).loss;
     loom::FitOptions options;
     options.epochs = epochs + 1;
     options.batch_size = batch_size;
@@ -98,8 +100,9 @@ int main(int argc, char** argv) {
     options.max_steps_per_epoch = max_steps;
     options.cuda_graph = !flags.no_graph;
     options.seed = flags.seed;
-    auto history = model->fit(train, options);
-    loom::Evaluation after = model->evaluate(probe, 100);
+    loom::Trainer trainer(*model);
+    auto history = trainer.fit(train, options);
+    loom::Evaluation after = loom::evaluate(*model, probe, 100);
     const double min_accuracy = max_steps > 0 && max_steps < 500 ? 0.25 : 0.7;  // short runs: well above chance
     if (!(after.loss < initial_loss) || !(history[0].accuracy > min_accuracy))
       throw loom::Error("training does not work: loss " + std::to_string(initial_loss) + " -> " +
@@ -133,7 +136,7 @@ int main(int argc, char** argv) {
     out["cuda_graph_requested"] = device == loom::Device::CUDA && !flags.no_graph;
     out["cuda_graph"] = every_timed_epoch_replayed_a_graph;
     out["graph_steps_per_epoch"] = graph_steps;
-    if (!model->graph_failure().empty()) out["cuda_graph_failure"] = model->graph_failure();
+    if (!trainer.graph_failure().empty()) out["cuda_graph_failure"] = trainer.graph_failure();
     out["tf32"] = device == loom::Device::CUDA && flags.tf32;
     out["nan_guard"] = nan_guard;
     if (device == loom::Device::CPU) out["cpu_threads"] = loom::cpu_threads();

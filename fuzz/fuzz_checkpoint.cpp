@@ -9,6 +9,7 @@
 
 #include "engine/io/safetensors.h"
 #include "engine/training/checkpoint.h"
+#include "engine/training/trainer.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {
@@ -17,6 +18,7 @@ using namespace loom;
 
 struct Resume {
   std::unique_ptr<Sequential> model = fuzz::make_model();
+  Trainer trainer{*model};
   fuzz::RunCallbacks callbacks;
   fuzz::ScratchFile file{".safetensors"};
 };
@@ -33,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::check(!history.empty(), "a checkpoint's history has no epoch");
   });
   fuzz::expect_loom_errors([&] {
-    const ResumePoint point = resume_from_checkpoint(resume.file.write(bytes), *resume.model,
+    const ResumePoint point = resume_from_checkpoint(resume.file.write(bytes), resume.trainer,
                                                      resume.callbacks.list(), fuzz::run_settings());
     fuzz::check(point.epochs_done >= 1 && point.history.size() == static_cast<size_t>(point.epochs_done),
                 "resumed after " + std::to_string(point.epochs_done) + " epochs with a history of " +

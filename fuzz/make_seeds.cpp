@@ -27,6 +27,7 @@
 #include "engine/model/models.h"
 #include "engine/training/checkpoint.h"
 #include "engine/training/history_file.h"
+#include "engine/training/trainer.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {
@@ -116,7 +117,7 @@ History seed_run(const fs::path& checkpoint, int epochs) {
   options.callbacks = callbacks.list();
   options.callbacks.push_back(&writer);
   const LabeledImages data = random_images(32);
-  return model->fit(data, options);
+  return Trainer(*model).fit(data, options);
 }
 
 void model_seeds(const fs::path& out) {
@@ -257,8 +258,9 @@ void check_seeds(const fs::path& out) {
   each("safetensors", [](const fs::path& path) { SafetensorsFile::read(path.string()); });
   each("checkpoint", [](const fs::path& path) {
     auto model = fuzz::make_model();
+    Trainer trainer(*model);
     fuzz::RunCallbacks callbacks;
-    resume_from_checkpoint(path.string(), *model, callbacks.list(), fuzz::run_settings());
+    resume_from_checkpoint(path.string(), trainer, callbacks.list(), fuzz::run_settings());
   });
   each("model_file", [](const fs::path& path) {
     const SafetensorsFile file = open_model_file(path.string());

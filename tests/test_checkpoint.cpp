@@ -21,6 +21,7 @@
 #include "engine/training/callbacks.h"
 #include "engine/training/checkpoint.h"
 #include "engine/training/lr_schedules.h"
+#include "engine/training/trainer.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -60,6 +61,13 @@ struct RunCallbacks {
   std::vector<Callback*> list() { return {&early, &plateau}; }
 };
 
+// A resume into a Trainer made for it: for what a resume refuses, or restores into the model.
+ResumePoint resume_model(const std::string& file, Sequential& model, const std::vector<Callback*>& callbacks,
+                         const RunSettings& settings) {
+  Trainer trainer(model);
+  return resume_from_checkpoint(file, trainer, callbacks, settings);
+}
+
 FitOptions options_for(int epochs) {
   FitOptions options;
   options.epochs = epochs;
@@ -97,7 +105,8 @@ TYPED_TEST(Resume, FromAnEpochIsBitIdenticalToTrainingInOneGo) {
   RunCallbacks straight_callbacks;
   FitOptions all = options_for(kEpochs);
   all.callbacks = straight_callbacks.list();
-  const History expected = straight->fit(data, all);
+  Trainer straight_trainer(*straight);
+  const History expected = straight_trainer.fit(data, all);
   ASSERT_EQ(expected.size(), static_cast<size_t>(kEpochs)) << "early stopping ended the reference run; retune";
   ASSERT_LT(expected.back().learning_rate, expected.front().learning_rate) << "the plateau schedule never acted";
 
@@ -107,11 +116,12 @@ TYPED_TEST(Resume, FromAnEpochIsBitIdenticalToTrainingInOneGo) {
   FitOptions part = options_for(kStop);
   part.callbacks = first_callbacks.list();
   part.callbacks.push_back(&writer);
-  first->fit(data, part);
+  Trainer(*first).fit(data, part);
 
   auto resumed = mlp(2, device);  // another initialisation: everything must come from the checkpoint
+  Trainer resumed_trainer(*resumed);
   RunCallbacks resumed_callbacks;
-  ResumePoint point = resume_from_checkpoint(this->path("c.safetensors"), *resumed, resumed_callbacks.list(),
+  ResumePoint point = resume_from_checkpoint(this->path("c.safetensors"), resumed_trainer, resumed_callbacks.list(),
                                              {{"--batch-size", "16"}});
   ASSERT_EQ(point.epochs_done, kStop);
   FitOptions rest = options_for(kEpochs);
@@ -120,7 +130,7 @@ TYPED_TEST(Resume, FromAnEpochIsBitIdenticalToTrainingInOneGo) {
   rest.callbacks = resumed_callbacks.list();
   CheckpointWriter rest_writer(this->path("c.safetensors"), {{"--batch-size", "16"}}, point.history);
   rest.callbacks.push_back(&rest_writer);
-  History later = resumed->fit(data, rest);
+  History later = resumed_trainer.fit(data, rest);
 
   History joined = point.history;
   joined.insert(joined.end(), later.begin(), later.end());
@@ -141,7 +151,7 @@ TYPED_TEST(Resume, FromAnEpochIsBitIdenticalToTrainingInOneGo) {
   for (size_t k = 0; k < straight->optimizer().parameter_state().size(); ++k)
     EXPECT_EQ(resumed->optimizer().parameter_state()[k].second->to_vector(),
               straight->optimizer().parameter_state()[k].second->to_vector());
-  EXPECT_EQ(resumed->learning_rate(), straight->learning_rate());
+  EXPECT_EQ(resumed_trainer.learning_rate(), straight_trainer.learning_rate());
   EXPECT_EQ(resumed_callbacks.early.best_epoch(), straight_callbacks.early.best_epoch());
 
   // The checkpoint written after the last epoch holds the whole history.
@@ -160,7 +170,7 @@ TEST(ResumeSchedule, CosineGoesOnWhereItStood) {
   char folder[] = "/tmp/loom_cosine_XXXXXX";
   ASSERT_NE(mkdtemp(folder), nullptr);
   const std::string file = std::string(folder) + "/c.safetensors";
-  auto run = [&](Sequential& model, int from, int to, std::vector<Callback*> extra, const std::string& shuffle) {
+  auto run = [&](Trainer& trainer, int from, int to, std::vector<Callback*> extra, const std::string& shuffle) {
     LearningRateScheduler cosine(cosine_decay(0.02, 5));
     FitOptions options = options_for(to);
     options.validation_split = 0;
@@ -168,16 +178,19 @@ TEST(ResumeSchedule, CosineGoesOnWhereItStood) {
     options.shuffle_state = shuffle;
     options.callbacks = {&cosine};
     options.callbacks.insert(options.callbacks.end(), extra.begin(), extra.end());
-    return model.fit(data, options);
+    return trainer.fit(data, options);
   };
   auto straight = mlp(1, Device::CPU);
-  const History expected = run(*straight, 0, 5, {}, "");
+  Trainer straight_trainer(*straight);
+  const History expected = run(straight_trainer, 0, 5, {}, "");
   auto first = mlp(1, Device::CPU);
+  Trainer first_trainer(*first);
   CheckpointWriter writer(file, {});
-  run(*first, 0, 2, {&writer}, "");
+  run(first_trainer, 0, 2, {&writer}, "");
   auto resumed = mlp(3, Device::CPU);
-  ResumePoint point = resume_from_checkpoint(file, *resumed, {}, {});
-  const History later = run(*resumed, point.epochs_done, 5, {}, point.shuffle_state);
+  Trainer resumed_trainer(*resumed);
+  ResumePoint point = resume_from_checkpoint(file, resumed_trainer, {}, {});
+  const History later = run(resumed_trainer, point.epochs_done, 5, {}, point.shuffle_state);
   ASSERT_EQ(later.size(), 3u);
   for (size_t e = 0; e < later.size(); ++e) EXPECT_EQ(later[e].learning_rate, expected[e + 2].learning_rate);
   EXPECT_EQ(resumed->parameters().to_vector(), straight->parameters().to_vector());
@@ -189,13 +202,14 @@ class Checkpoint : public TempDirTest {
   // A checkpoint after two epochs of a run with the given callbacks and settings.
   std::string make(const std::vector<Callback*>& callbacks, const RunSettings& settings, int epochs = 2,
                    const RunDescription& run = {}) {
+    trainer_.reset();
     model_ = mlp(1, Device::CPU);
-    Sequential* model = model_.get();
+    trainer_ = std::make_unique<Trainer>(*model_);
     CheckpointWriter writer(path("c.safetensors"), settings, {}, run);
     FitOptions options = options_for(epochs);
     options.callbacks = callbacks;
     options.callbacks.push_back(&writer);
-    model->fit(random_labeled_images(64, {8, 8}, 10, 5), options);
+    trainer_->fit(random_labeled_images(64, {8, 8}, 10, 5), options);
     return path("c.safetensors");
   }
   // A copy of the checkpoint `from` at `to`, its training state changed by `edit`.
@@ -235,7 +249,7 @@ class Checkpoint : public TempDirTest {
     expect_one_line_error<Error>(
         [&] {
           try {
-            resume_from_checkpoint(file, *model, fresh.list(), {});
+            resume_model(file, *model, fresh.list(), {});
           } catch (const UsageError& e) {
             ADD_FAILURE() << "a UsageError (exit 2) for a damaged file: " << e.what();
           }
@@ -245,7 +259,8 @@ class Checkpoint : public TempDirTest {
     EXPECT_EQ(model->optimizer().steps_taken(), 0);
     EXPECT_EQ(fresh.early.best_epoch(), -1);
   }
-  std::unique_ptr<Sequential> model_;  // the last one make() trained
+  std::unique_ptr<Sequential> model_;  // the last one make() trained, and its trainer
+  std::unique_ptr<Trainer> trainer_;
 };
 
 TEST_F(Checkpoint, HoldsTheTensorsAndStateItDocuments) {
@@ -265,7 +280,7 @@ TEST_F(Checkpoint, HoldsTheTensorsAndStateItDocuments) {
   EXPECT_EQ(training["epochs_done"], 2);
   EXPECT_EQ(training["optimizer_steps"], 2 * 3);  // 48 training samples in batches of 16
   EXPECT_EQ(training["steps_done"], 2 * 3);
-  EXPECT_EQ(training["learning_rate"], model_->learning_rate() == 0.02f ? "0.02" : "0.01");  // the plateau halves it
+  EXPECT_EQ(training["learning_rate"], trainer_->learning_rate() == 0.02f ? "0.02" : "0.01");  // the plateau halves it
   EXPECT_EQ(training["history"]["learning_rate"][0].get<double>(), 0.02f);
   EXPECT_TRUE(training["callbacks"].contains("early_stopping"));
   EXPECT_TRUE(training["callbacks"].contains("reduce_lr_on_plateau"));
@@ -280,29 +295,29 @@ TEST_F(Checkpoint, ResumingIsRefusedNamingWhy) {
   auto model = mlp(1, Device::CPU);
   RunCallbacks fresh;
   expect_one_line_error<UsageError>(
-      [&] { resume_from_checkpoint(file, *model, fresh.list(), {{"--batch-size", "64"}}); },
+      [&] { resume_model(file, *model, fresh.list(), {{"--batch-size", "64"}}); },
       {"was trained with --batch-size 16, this run has 64"});
   expect_one_line_error<UsageError>(
-      [&] { resume_from_checkpoint(file, *mlp(1, Device::CPU, 32), fresh.list(), {{"--batch-size", "16"}}); },
+      [&] { resume_model(file, *mlp(1, Device::CPU, 32), fresh.list(), {{"--batch-size", "16"}}); },
       {"holds another model: layer 2 ('dense') has units 16 in the file, 32 here"});
   expect_one_line_error<UsageError>(
-      [&] { resume_from_checkpoint(file, *model, {&fresh.early}, {{"--batch-size", "16"}}); },
+      [&] { resume_model(file, *model, {&fresh.early}, {{"--batch-size", "16"}}); },
       {"holds the state of reduce_lr_on_plateau, which this run lacks"});
   auto faster = mlp(1, Device::CPU);
   faster->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});  // Adam's default rate, not 0.02
   expect_one_line_error<UsageError>(
-      [&] { resume_from_checkpoint(file, *faster, fresh.list(), {{"--batch-size", "16"}}); },
+      [&] { resume_model(file, *faster, fresh.list(), {{"--batch-size", "16"}}); },
       {"holds another model: the optimizer has learning_rate 0.02 in the file, 0.001 here"});
   save_weights(*model, path("w.safetensors"));
-  expect_one_line_error<UsageError>([&] { resume_from_checkpoint(path("w.safetensors"), *model, {}, {}); },
+  expect_one_line_error<UsageError>([&] { resume_model(path("w.safetensors"), *model, {}, {}); },
                                     {"holds weights only, not a checkpoint"});
 
   const std::string plain = make({}, {});
-  expect_one_line_error<UsageError>([&] { resume_from_checkpoint(plain, *model, fresh.list(), {}); },
+  expect_one_line_error<UsageError>([&] { resume_model(plain, *model, fresh.list(), {}); },
                                     {"holds no state for this run's early_stopping"});
   StopAtThreshold stop("loss", 1e9);  // stops after the first epoch
   const std::string stopped = make({&stop}, {});
-  expect_one_line_error<UsageError>([&] { resume_from_checkpoint(stopped, *model, {}, {}); },
+  expect_one_line_error<UsageError>([&] { resume_model(stopped, *model, {}, {}); },
                                     {"is of a run that a callback stopped after epoch 1"});
 }
 
@@ -313,7 +328,7 @@ TEST_F(Checkpoint, DamagedTrainingStateIsOneErrorNamingTheFile) {
   auto expect_damaged = [&](const std::string& part) {
     SCOPED_TRACE(part);
     auto model = mlp(1, Device::CPU);
-    expect_one_line_error<Error>([&] { resume_from_checkpoint(bad, *model, {}, {}); }, {part});
+    expect_one_line_error<Error>([&] { resume_model(bad, *model, {}, {}); }, {part});
   };
   with_training([](json& t) { t.erase("shuffle_state"); });
   expect_damaged("safetensors file '" + bad + "': its training state lacks 'shuffle_state'");
@@ -354,7 +369,7 @@ TEST_F(Checkpoint, DamagedCallbackStateIsRefusedBeforeAnythingChanges) {
     auto model = mlp(7, Device::CPU);
     const std::vector<float> before = model->parameters().to_vector();
     RunCallbacks fresh;
-    expect_one_line_error<Error>([&] { resume_from_checkpoint(bad, *model, fresh.list(), {}); },
+    expect_one_line_error<Error>([&] { resume_model(bad, *model, fresh.list(), {}); },
                                  {"safetensors file '" + bad + "'", message});
     EXPECT_EQ(model->parameters().to_vector(), before);
     EXPECT_EQ(fresh.early.best_epoch(), -1);
@@ -362,7 +377,7 @@ TEST_F(Checkpoint, DamagedCallbackStateIsRefusedBeforeAnythingChanges) {
   // Damage in the second callback's state leaves the first one's untouched too.
   rewrite_training(good, bad, [](json& t) { t["callbacks"]["reduce_lr_on_plateau"]["numbers"]["wait"] = "1.5"; });
   RunCallbacks fresh;
-  expect_one_line_error<Error>([&] { resume_from_checkpoint(bad, *mlp(7, Device::CPU), fresh.list(), {}); },
+  expect_one_line_error<Error>([&] { resume_model(bad, *mlp(7, Device::CPU), fresh.list(), {}); },
                                {"reduce_lr_on_plateau has 'wait' 1.5, not a whole number"});
   EXPECT_EQ(fresh.early.best_epoch(), -1);
 }
@@ -391,7 +406,7 @@ TEST_F(Checkpoint, ImpossibleTensorValuesAreRefusedNamingTheTensor) {
   rewrite_tensor(good, bad, "dense.kernel.adam_m", 5, -0.25f);
   auto model = mlp(7, Device::CPU);
   RunCallbacks fresh;
-  EXPECT_EQ(resume_from_checkpoint(bad, *model, fresh.list(), {}).epochs_done, 2);
+  EXPECT_EQ(resume_model(bad, *model, fresh.list(), {}).epochs_done, 2);
   EXPECT_EQ(model->optimizer().steps_taken(), 2 * 3);
 }
 

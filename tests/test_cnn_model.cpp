@@ -13,6 +13,9 @@
 #include "engine/layers/flatten.h"
 #include "engine/layers/max_pool2d.h"
 #include "engine/model/models.h"
+#include "engine/training/batch_gradients.h"
+#include "engine/training/inference.h"
+#include "engine/training/trainer.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -79,13 +82,14 @@ TEST(ModelGradientCheck, SmallCnnThroughConvPoolFlattenDense) {
   std::mt19937 rng(22);
   Tensor x = make_tensor(random_floats(n * 7 * 7 * 2, rng, 0.f, 1.f), {n, 7, 7, 2}, Device::CPU);
   Tensor labels = make_labels(random_labels(n, 4, rng), Device::CPU);
-  model->compute_gradients(x, labels);
+  Trainer trainer(*model);
+  compute_gradients(trainer, x, labels);
   std::vector<float> analytic = model->gradients().to_vector();
   std::vector<float> params = model->parameters().to_vector();
   Tensor& live = model->parameters();
   auto loss = [&] {
     live.copy_from(Tensor::wrap(params.data(), live.shape(), Device::CPU));
-    return model->batch_loss(x, labels);
+    return batch_loss(trainer, x, labels);
   };
   std::vector<size_t> all(params.size());
   std::iota(all.begin(), all.end(), 0);
@@ -99,12 +103,12 @@ TEST(Model, CnnEvaluationAgreesAcrossBatchSizes) {
   LabeledImages data{Tensor({n, 7, 7, 2}, Device::CPU, DType::U8), Tensor({n}, Device::CPU, DType::U8)};
   for (int64_t i = 0; i < data.images.numel(); ++i) data.images.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
   for (int64_t i = 0; i < n; ++i) data.labels.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 4);
-  Evaluation whole = model->evaluate(data, n);
-  Evaluation batched = model->evaluate(data, 4);  // 4 + 4 + 3
-  Evaluation single = model->evaluate(data, 1);
+  Evaluation whole = evaluate(*model, data, n);
+  Evaluation batched = evaluate(*model, data, 4);  // 4 + 4 + 3
+  Evaluation single = evaluate(*model, data, 1);
   EXPECT_NEAR(batched.loss, whole.loss, 1e-5);
   EXPECT_NEAR(single.loss, whole.loss, 1e-5);
-  Tensor probs = model->predict(data.images.rows(0, 1), 1);
+  Tensor probs = predict(*model, data.images.rows(0, 1), 1);
   EXPECT_NEAR(std::accumulate(probs.f32(), probs.f32() + 4, 0.0), 1.0, 1e-5);
 }
 
@@ -115,7 +119,8 @@ TEST(ModelParity, CudaCnnStepsMatchTheCpuReference) {
   // SGD keeps parameter differences proportional to gradient differences (see the MLP parity test).
   cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
   gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  train_side_by_side(*cpu, *gpu, {28, 28, 1}, 10, {32, 16, 1}, 2, 200);
+  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
+  train_side_by_side(cpu_trainer, gpu_trainer, {28, 28, 1}, 10, {32, 16, 1}, 2, 200);
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "CNN parameters after 6 SGD steps"));
 }
@@ -127,11 +132,11 @@ TEST(ModelParity, CudaCnnEvaluateAndPredictMatchTheCpu) {
   LabeledImages data = random_labeled_images(n, {7, 7, 2}, 4, 24);
   for (int64_t batch : {int64_t{4}, n, int64_t{1}}) {  // 4 + 4 + 3; all at once; one image at a time: a cuDNN plan for each size
     SCOPED_TRACE("batch " + std::to_string(batch));
-    Evaluation c = cpu->evaluate(data, batch), g = gpu->evaluate(data, batch);
+    Evaluation c = evaluate(*cpu, data, batch), g = evaluate(*gpu, data, batch);
     EXPECT_NEAR(g.loss, c.loss, 1e-5 + 1e-4 * c.loss);
     EXPECT_NEAR(g.accuracy, c.accuracy, 1.0 / n + 1e-12);  // one near-tie may fall the other way
-    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
-                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+    EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
+                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4,
                           "CNN probabilities"));
   }
 }
@@ -142,8 +147,8 @@ TEST(ModelParity, CudaCnnGraphTrainingMatchesOrdinaryLaunches) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   LabeledImages data = random_labeled_images(70, {28, 28, 1}, 10, 26);  // 2 full batches of 32 and one of 6
   GraphComparison run = fit_with_and_without_graph([] { return make_cnn(8, 16, Device::CUDA, 27); }, data, 2);
-  EXPECT_EQ(run.graphed->graph_failure(), "");
-  EXPECT_EQ(run.graphed->graph_captures(), 1);
+  EXPECT_EQ(run.graph_trainer->graph_failure(), "");
+  EXPECT_EQ(run.graph_trainer->graph_captures(), 1);
   for (size_t e = 0; e < run.graph_history.size(); ++e) {
     EXPECT_EQ(run.graph_history[e].graph_steps, e == 0 ? 1 : 2) << "epoch " << e << " (the first step warms up)";
     EXPECT_NEAR(run.graph_history[e].loss, run.eager_history[e].loss, 1e-5) << "epoch " << e;
@@ -196,9 +201,9 @@ TEST(EndToEnd, CnnLearnsFashionMnistOnTheCpu) {
   FitOptions options;
   options.max_steps_per_epoch = 150;  // 4,800 training images
   options.verbose = 0;
-  model->fit(with_channel_axis(data.train), options);
+  Trainer(*model).fit(with_channel_axis(data.train), options);
   LabeledImages test{data.test.images.rows(0, 1000), data.test.labels.rows(0, 1000)};
-  Evaluation eval = model->evaluate(with_channel_axis(test), 100);
+  Evaluation eval = evaluate(*model, with_channel_axis(test), 100);
   EXPECT_GT(eval.accuracy, 0.65) << "test loss " << eval.loss;
 }
 

@@ -16,6 +16,7 @@
 #include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/errors.h"
 #include "engine/runtime/host_scratch.h"
+#include "engine/training/trainer.h"
 #include "kernels/adam.h"
 #include "kernels/bias_activation.h"
 #include "kernels/conv2d.h"
@@ -314,12 +315,13 @@ TEST(CpuPath, ATrainingStepAllocatesNothing) {
   GTEST_SKIP() << "a sanitized build keeps AddressSanitizer's operator new, so allocations are not counted";
 #else
   auto model = make_cnn(8, 16, Device::CPU, 1, AdamHyper{});
+  Trainer trainer(*model);
   const Batch batch = random_batch(32, kCnnInputShape, kFashionMnistClasses, 3, Device::CPU);
-  model->train_step(batch.x, batch.labels);  // the first step makes the batch's views: allocation is allowed there
+  trainer.train_step(batch.x, batch.labels);  // the first step makes the batch's views: allocation is allowed there
   const int64_t scratch = host_scratch_floats();
   EXPECT_GE(scratch, cpu::conv2d_scratch_floats({32, 13, 13, 8, 8, 3, 3, 0, 0}));
   const int64_t before = operator_new_calls();
-  for (int step = 0; step < 3; ++step) model->train_step(batch.x, batch.labels);
+  for (int step = 0; step < 3; ++step) trainer.train_step(batch.x, batch.labels);
   EXPECT_EQ(operator_new_calls() - before, 0) << "operator new calls in three CPU training steps";
   EXPECT_EQ(host_scratch_floats(), scratch);
   // The counter does count (an explicit call, which no compiler may leave out as it may an unused vector).

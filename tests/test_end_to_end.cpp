@@ -4,6 +4,8 @@
 
 #include "engine/data/fashion_mnist.h"
 #include "engine/model/models.h"
+#include "engine/training/inference.h"
+#include "engine/training/trainer.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -22,9 +24,9 @@ TEST(EndToEnd, MlpLearnsFashionMnistOnTheCpu) {
   options.epochs = 1;
   options.max_steps_per_epoch = 400;  // 12,800 images
   options.verbose = 0;
-  auto history = model->fit(data.train, options);
+  auto history = Trainer(*model).fit(data.train, options);
   EXPECT_GT(history[0].accuracy, 0.65);
-  Evaluation eval = model->evaluate(first_rows(data.test, 2000), 32);
+  Evaluation eval = evaluate(*model, first_rows(data.test, 2000), 32);
   EXPECT_GT(eval.accuracy, 0.75) << "test loss " << eval.loss;
   EXPECT_LT(eval.loss, 0.75);
 }

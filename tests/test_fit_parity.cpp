@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/model/models.h"
+#include "engine/training/trainer.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -80,8 +81,8 @@ void expect_gpu_fit_matches_cpu(const std::function<std::unique_ptr<Sequential>(
   auto cpu = make(Device::CPU), gpu = make(Device::CUDA), initial = make(Device::CPU);
   ASSERT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 0, 0,
                         "initial weights (the same seed on both devices)"));
-  const History cpu_history = cpu->fit(data, options);
-  const History gpu_history = gpu->fit(data, options);
+  const History cpu_history = Trainer(*cpu).fit(data, options);
+  const History gpu_history = Trainer(*gpu).fit(data, options);
   ASSERT_EQ(gpu_history.size(), cpu_history.size());
   const int64_t n = data.images.dim(0);
   for (size_t e = 0; e < cpu_history.size(); ++e) {

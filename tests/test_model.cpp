@@ -18,7 +18,10 @@
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
 #include "engine/model/models.h"
+#include "engine/training/batch_gradients.h"
 #include "engine/training/callback.h"
+#include "engine/training/inference.h"
+#include "engine/training/trainer.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -87,13 +90,14 @@ TEST(Init, EveryParameterStartsOn256Bytes) {
 // Checks d(batch loss)/d(parameter) against central differences for the given parameter indices.
 void check_model_gradient(Sequential& model, const Batch& batch, const std::vector<size_t>& indices,
                           const std::string& what) {
-  model.compute_gradients(batch.x, batch.labels);
+  Trainer trainer(model);
+  compute_gradients(trainer, batch.x, batch.labels);
   std::vector<float> analytic = model.gradients().to_vector();
   std::vector<float> params = model.parameters().to_vector();
   Tensor& live = model.parameters();
   auto loss = [&] {
     live.copy_from(Tensor::wrap(params.data(), live.shape(), Device::CPU));
-    return model.batch_loss(batch.x, batch.labels);
+    return batch_loss(trainer, batch.x, batch.labels);
   };
   // Float forward passes: a step of 1e-3 keeps rounding noise (~1e-7 / 1e-3) far below the 1% threshold, and is
   // small enough that no perturbation pushes a hidden unit across the ReLU kink (1e-2 did, in one of these models).
@@ -187,11 +191,11 @@ TEST(Model, LossFallsWhenFittingASmallProblem) {
   options.epochs = 8;
   options.batch_size = 10;  // 96 = 9·10 + 6: every epoch ends on a partial batch
   options.verbose = 0;
-  auto history = model.fit(data, options);
+  auto history = Trainer(model).fit(data, options);
   ASSERT_EQ(history.size(), 8u);
   EXPECT_LT(history.back().loss, history.front().loss * 0.5);
   EXPECT_GT(history.back().accuracy, 0.95);
-  Evaluation eval = model.evaluate(data, 32);
+  Evaluation eval = evaluate(model, data, 32);
   EXPECT_GT(eval.accuracy, 0.95);
 }
 
@@ -202,14 +206,14 @@ TEST(Model, EvaluateIsTheSameWhateverTheBatchSize) {
   LabeledImages data{Tensor({n, 28, 28}, Device::CPU, DType::U8), Tensor({n}, Device::CPU, DType::U8)};
   for (int64_t i = 0; i < n * 784; ++i) data.images.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 256);
   for (int64_t i = 0; i < n; ++i) data.labels.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 10);
-  Evaluation whole = model->evaluate(data, n);
-  Evaluation batched = model->evaluate(data, 8);  // 4 full batches and one of 5
-  Evaluation single = model->evaluate(data, 1);
+  Evaluation whole = evaluate(*model, data, n);
+  Evaluation batched = evaluate(*model, data, 8);  // 4 full batches and one of 5
+  Evaluation single = evaluate(*model, data, 1);
   EXPECT_NEAR(batched.loss, whole.loss, 1e-5);
   EXPECT_NEAR(single.loss, whole.loss, 1e-5);
   EXPECT_DOUBLE_EQ(batched.accuracy, whole.accuracy);
 
-  Tensor probs = model->predict(data.images, 8);
+  Tensor probs = predict(*model, data.images, 8);
   ASSERT_EQ(probs.shape(), (Shape{n, 10}));
   double correct = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -235,7 +239,7 @@ TEST(Model, FitIsReproducibleFromItsSeed) {
     options.verbose = 0;
     options.seed = shuffle_seed;
     options.shuffle = shuffle;
-    model->fit(data, options);
+    Trainer(*model).fit(data, options);
     return model->parameters().to_vector();
   };
   std::vector<float> reference = train(1, 2, true);
@@ -256,10 +260,10 @@ TEST(Model, FloatImagesArePredictedNotEvaluated) {
   for (float& f : scaled) f /= 255.f;
   Tensor as_floats = make_tensor(scaled, {n, 28, 28}, Device::CPU);
   // The same images as uint8 (scaled on the way in) and as float32 give the same probabilities.
-  EXPECT_TRUE(all_close(model->predict(as_floats, 2).to_vector(), to_double(model->predict(as_bytes, 3).to_vector()),
+  EXPECT_TRUE(all_close(predict(*model, as_floats, 2).to_vector(), to_double(predict(*model, as_bytes, 3).to_vector()),
                         1e-6, 1e-5, "float32 vs uint8 predictions"));
   LabeledImages floats{as_floats.view(), Tensor::zeros({n}, Device::CPU, DType::U8)};
-  EXPECT_THROW(model->evaluate(floats), UsageError);
+  EXPECT_THROW(evaluate(*model, floats), UsageError);
 }
 
 TEST(Model, LiveProgressIsChosenByTheOptions) {
@@ -271,7 +275,7 @@ TEST(Model, LiveProgressIsChosenByTheOptions) {
     options.batch_size = 8;
     options.out = &out;
     options.live_progress = live;
-    model->fit(data, options);
+    Trainer(*model).fit(data, options);
     return out.str();
   };
   // The live bar ends its epoch by overwriting the running line in place; the plain one prints the final line only.
@@ -309,8 +313,9 @@ TEST(Model, OnlyLayersAfterTheFirstTrainableOnePrepareForAnInputGradient) {
   model.build({6}, Device::CPU, 45);
   model.compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{true});
   Batch b = random_batch(4, {6}, 3, 46, Device::CPU);
-  model.compute_gradients(b.x, b.labels);
-  model.predict(b.x.rows(0, 1));
+  Trainer trainer(model);
+  compute_gradients(trainer, b.x, b.labels);
+  predict(model, b.x.rows(0, 1));
   using Calls = std::vector<std::pair<int64_t, bool>>;
   EXPECT_EQ(before.calls, (Calls{{4, false}, {1, false}}));
   EXPECT_EQ(after.calls, (Calls{{4, true}, {1, true}}));
@@ -324,14 +329,15 @@ TEST(Model, MisuseIsReportedInWords) {
   EXPECT_THROW(model.summary(), UsageError);  // not built
   model.build({28, 28}, Device::CPU);
   LabeledImages data{Tensor::zeros({4, 28, 28}, Device::CPU, DType::U8), Tensor::zeros({4}, Device::CPU, DType::U8)};
-  EXPECT_THROW(model.fit(data, {}), UsageError);  // not compiled
+  expect_one_line_error<UsageError>([&] { Trainer trainer(model); }, {"Trainer: call compile() first"});
   model.compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
+  Trainer trainer(model);
   FitOptions zero_epochs;
   zero_epochs.epochs = 0;
-  EXPECT_THROW(model.fit(data, zero_epochs), UsageError);
+  EXPECT_THROW(trainer.fit(data, zero_epochs), UsageError);
   LabeledImages wrong{Tensor::zeros({4, 14, 14}, Device::CPU, DType::U8), Tensor::zeros({4}, Device::CPU, DType::U8)};
   try {
-    model.fit(wrong, {});
+    trainer.fit(wrong, {});
     FAIL() << "expected an error";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("(14, 14)"), std::string::npos) << e.what();
@@ -351,7 +357,8 @@ TEST(ModelParity, CudaTrainingStepsMatchTheCpuReference) {
   auto gpu = make_mlp({128}, Device::CUDA, 14);
   cpu->compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{true});
   gpu->compile(std::make_unique<SGD>(0.1f), SparseCategoricalCrossentropy{true});
-  train_side_by_side(*cpu, *gpu, {28, 28}, 10, {32, 16}, 3, 100);  // a full and a partial batch, 3 times
+  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
+  train_side_by_side(cpu_trainer, gpu_trainer, {28, 28}, 10, {32, 16}, 3, 100);  // a full and a partial batch, 3 times
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "parameters after 6 SGD steps"));
   EXPECT_TRUE(all_close(gpu->gradients().to_vector(), to_double(cpu->gradients().to_vector()), 1e-6, 1e-3,
@@ -374,8 +381,8 @@ TEST(ModelParity, CudaGraphTrainingMatchesOrdinaryLaunches) {
     EXPECT_EQ(run.graph_history[e].graph_steps, e == 0 ? 2 : 3) << "epoch " << e << ": the graph was not replayed";
     EXPECT_GT(run.graph_history[e].device_ms, 0.0) << "epoch " << e;
   }
-  EXPECT_EQ(run.graphed->graph_captures(), 1);
-  EXPECT_EQ(run.graphed->graph_failure(), "");
+  EXPECT_EQ(run.graph_trainer->graph_captures(), 1);
+  EXPECT_EQ(run.graph_trainer->graph_failure(), "");
 }
 
 // A graph must never outlive the memory it points at: evaluate with a larger batch reallocates the activations, and
@@ -383,22 +390,25 @@ TEST(ModelParity, CudaGraphTrainingMatchesOrdinaryLaunches) {
 TEST(ModelParity, CudaGraphIsRecapturedWhenItsMemoryMoves) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   LabeledImages data = random_labeled_images(100, {28, 28}, 10, 31);
+  int64_t captures = 0;
   auto run = [&](bool graph, std::vector<EpochResult>& history, Evaluation& between) {
     auto model = make_mlp({64}, Device::CUDA, 32);
+    Trainer trainer(*model);
     FitOptions options;
     options.epochs = 2;
     options.verbose = 0;
     options.cuda_graph = graph;
-    model->fit(data, options);
-    between = model->evaluate(data, 100);  // more rows than fit's 32: every activation buffer is reallocated
-    history = model->fit(data, options);
+    trainer.fit(data, options);
+    between = evaluate(*model, data, 100);  // more rows than fit's 32: every activation buffer is reallocated
+    history = trainer.fit(data, options);
+    captures = trainer.graph_captures();
     return model;
   };
   std::vector<EpochResult> eager_history, graph_history;
   Evaluation eager_eval, graph_eval;
   auto eager = run(false, eager_history, eager_eval);
   auto graphed = run(true, graph_history, graph_eval);
-  EXPECT_EQ(graphed->graph_captures(), 2) << "the second fit must capture anew";
+  EXPECT_EQ(captures, 2) << "the second fit must capture anew";
   for (size_t e = 0; e < graph_history.size(); ++e) {
     EXPECT_GT(graph_history[e].graph_steps, 0) << "second fit, epoch " << e;
     EXPECT_NEAR(graph_history[e].loss, eager_history[e].loss, 1e-5) << "second fit, epoch " << e;
@@ -441,23 +451,24 @@ TEST(ModelParity, FailedGraphCaptureSaysSoOnceAndTrainsWithoutIt) {
     return model;
   };
   auto eager = build(), graphed = build();
+  Trainer eager_trainer(*eager), graph_trainer(*graphed);
   FitOptions options;
   options.epochs = 2;
   options.verbose = 0;
   options.cuda_graph = false;
-  eager->fit(data, options);
-  eager->fit(data, options);
+  eager_trainer.fit(data, options);
+  eager_trainer.fit(data, options);
   options.cuda_graph = true;
   ::testing::internal::CaptureStderr();
-  auto first = graphed->fit(data, options);
-  auto second = graphed->fit(data, options);
+  auto first = graph_trainer.fit(data, options);
+  auto second = graph_trainer.fit(data, options);
   const std::string said = ::testing::internal::GetCapturedStderr();
   const std::string line = "CUDA graph capture failed, training without graphs";
   ASSERT_NE(said.find(line), std::string::npos) << said;
   EXPECT_EQ(said.find(line, said.find(line) + 1), std::string::npos) << "said more than once: " << said;
   EXPECT_NE(said.find("planted failure"), std::string::npos) << "the reason is part of the line: " << said;
-  EXPECT_NE(graphed->graph_failure().find("planted failure"), std::string::npos) << graphed->graph_failure();
-  EXPECT_EQ(graphed->graph_captures(), 0);
+  EXPECT_NE(graph_trainer.graph_failure().find("planted failure"), std::string::npos) << graph_trainer.graph_failure();
+  EXPECT_EQ(graph_trainer.graph_captures(), 0);
   for (const auto& epoch : first) EXPECT_EQ(epoch.graph_steps, 0);
   for (const auto& epoch : second) EXPECT_EQ(epoch.graph_steps, 0);
   EXPECT_TRUE(all_close(graphed->parameters().to_vector(), to_double(eager->parameters().to_vector()), 1e-6, 1e-5,
@@ -499,17 +510,17 @@ TEST(ModelParity, CudaFitWithTheLiveProgressBarTrainsAsWithout) {
   FitOptions options;
   options.epochs = 2;
   options.verbose = 0;
-  auto quiet_history = quiet->fit(data, options);
+  auto quiet_history = Trainer(*quiet).fit(data, options);
   RunningTotalsRecorder cpu_means(false);
   options.callbacks = {&cpu_means};
-  exact->fit(data, options);  // on the CPU the running totals are exact after every step
+  Trainer(*exact).fit(data, options);  // on the CPU the running totals are exact after every step
   std::ostringstream out;
   RunningTotalsRecorder gpu_snapshots(true);
   options.callbacks = {&gpu_snapshots};
   options.verbose = 1;
   options.out = &out;
   options.live_progress = LiveProgress::Always;
-  auto live_history = live->fit(data, options);
+  auto live_history = Trainer(*live).fit(data, options);
   EXPECT_NE(out.str().find("\r63/63 ["), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("Epoch 2/2"), std::string::npos) << out.str();
   for (size_t e = 0; e < quiet_history.size(); ++e) EXPECT_NEAR(live_history[e].loss, quiet_history[e].loss, 1e-5);
@@ -548,21 +559,21 @@ TEST(ModelParity, CudaEvaluateAndPredictMatchTheCpu) {
   auto gpu = make_mlp({32}, Device::CUDA, 38);
   for (int64_t batch : {int64_t{8}, n, int64_t{1}}) {  // 4 full batches and one of 5; all at once; one image at a time
     SCOPED_TRACE("batch " + std::to_string(batch));
-    Evaluation c = cpu->evaluate(data, batch), g = gpu->evaluate(data, batch);
+    Evaluation c = evaluate(*cpu, data, batch), g = evaluate(*gpu, data, batch);
     EXPECT_NEAR(g.loss, c.loss, 1e-5 + 1e-4 * c.loss);  // a mean of 37 float losses
     // Float sums in another order may flip an argmax between two near-equal logits: allow one sample of 37.
     EXPECT_NEAR(g.accuracy, c.accuracy, 1.0 / n + 1e-12);
-    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
-                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+    EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
+                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4,
                           "probabilities of uint8 images"));
   }
   std::vector<float> scaled(static_cast<size_t>(n * 784));
   for (size_t i = 0; i < scaled.size(); ++i) scaled[i] = data.images.data<uint8_t>()[i] / 255.f;
   Tensor floats = make_tensor(scaled, {n, 28, 28}, Device::CPU);
-  Tensor expected = cpu->predict(data.images, 8);
-  EXPECT_TRUE(all_close(gpu->predict(floats, 6).to_vector(), to_double(expected.to_vector()), 1e-6, 1e-4,
+  Tensor expected = predict(*cpu, data.images, 8);
+  EXPECT_TRUE(all_close(predict(*gpu, floats, 6).to_vector(), to_double(expected.to_vector()), 1e-6, 1e-4,
                         "probabilities of float32 images, batches of 6"));
-  EXPECT_TRUE(all_close(gpu->predict(floats.rows(0, 1)).to_vector(),
+  EXPECT_TRUE(all_close(predict(*gpu, floats.rows(0, 1)).to_vector(),
                         to_double(expected.rows(0, 1).to_vector()), 1e-6, 1e-4, "one float32 image"));
 }
 
@@ -578,11 +589,12 @@ void expect_cuda_training_matches_cpu(const std::function<void(Sequential&)>& ad
     return model;
   };
   auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
-  train_side_by_side(*cpu, *gpu, {4, 5}, 4, {8, 3}, 2, 300);  // a full and a partial batch, twice
+  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
+  train_side_by_side(cpu_trainer, gpu_trainer, {4, 5}, 4, {8, 3}, 2, 300);  // a full and a partial batch, twice
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "parameters after 4 SGD steps"));
   LabeledImages data = random_labeled_images(9, {4, 5}, 4, 42);
-  EXPECT_TRUE(all_close(gpu->predict(data.images, 4).to_vector(), to_double(cpu->predict(data.images, 4).to_vector()),
+  EXPECT_TRUE(all_close(predict(*gpu, data.images, 4).to_vector(), to_double(predict(*cpu, data.images, 4).to_vector()),
                         1e-6, 1e-4, "predicted probabilities"));
 }
 

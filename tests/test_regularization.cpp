@@ -18,8 +18,11 @@
 #include "engine/model/architecture.h"
 #include "engine/model/model_file.h"
 #include "engine/model/models.h"
+#include "engine/training/batch_gradients.h"
 #include "engine/training/checkpoint.h"
+#include "engine/training/inference.h"
 #include "engine/training/train_step.h"
+#include "engine/training/trainer.h"
 #include "kernels/dropout.h"
 #include "kernels/gather_batch.h"
 #include "kernels/philox.h"
@@ -140,14 +143,15 @@ TEST(BatchNormalizationLayer, FollowsKerasInTrainingAndInference) {
   const double mean[3] = {3, 25, -3}, variance[3] = {3.5, 125, 0};  // biased: Σ(x − mean)² / 4
   Tensor tx = make_tensor(x, {4, 3}, Device::CPU);
   Tensor labels = make_labels({0, 1, 2, 0}, Device::CPU);
-  m.model->compute_gradients(tx, labels);  // one training-mode forward pass
+  Trainer trainer(*m.model);
+  compute_gradients(trainer, tx, labels);  // one training-mode forward pass
   const std::vector<float> moving_mean = m.value("moving_mean"), moving_var = m.value("moving_variance");
   for (int k = 0; k < 3; ++k) {
     EXPECT_NEAR(moving_mean[k], 0.1 * mean[k], 1e-6) << "feature " << k;
     EXPECT_NEAR(moving_var[k], 0.9 + 0.1 * variance[k], 1e-5) << "feature " << k;
   }
   // Evaluation: (x − moving mean) / √(moving var + ε), γ = 1, β = 0, seen through predict's softmax.
-  Tensor probs = m.model->predict(tx.rows(0, 1), 1);
+  Tensor probs = predict(*m.model, tx.rows(0, 1), 1);
   std::vector<double> z(3), expected(3);
   for (int k = 0; k < 3; ++k) z[k] = (x[k] - moving_mean[k]) / std::sqrt(moving_var[k] + 1e-3);
   const double total = std::exp(z[0]) + std::exp(z[1]) + std::exp(z[2]);
@@ -256,7 +260,7 @@ TEST(Augmentation, FitRefusesWhatCannotBeAugmented) {
   options.verbose = 0;
   options.augmentation = {28, false};
   const LabeledImages images = random_labeled_images(16, {28, 28}, 10, 1);
-  expect_one_line_error<UsageError>([&] { mlp->fit(images, options); },
+  expect_one_line_error<UsageError>([&] { Trainer(*mlp).fit(images, options); },
                         {"fit: a random shift of up to 28 pixels must be at least 0 and less than the 28x28 "
                          "images' sides"});
   auto flat = std::make_unique<Sequential>();
@@ -264,7 +268,7 @@ TEST(Augmentation, FitRefusesWhatCannotBeAugmented) {
   flat->build({784}, Device::CPU, 1);
   flat->compile(std::make_unique<SGD>(), SparseCategoricalCrossentropy{true});
   options.augmentation = {0, true};
-  expect_one_line_error<UsageError>([&] { flat->fit(random_labeled_images(16, {784}, 10, 1), options); },
+  expect_one_line_error<UsageError>([&] { Trainer(*flat).fit(random_labeled_images(16, {784}, 10, 1), options); },
                         {"fit: augmentation needs images (height, width) or (height, width, channels), the samples "
                          "are (784,)"});
 }
@@ -285,7 +289,7 @@ TEST(Augmentation, FitTrainsOnTheAugmentedImages) {
     options.batch_size = 16;
     options.verbose = 0;
     options.augmentation = augmentation;
-    model->fit(data, options);
+    Trainer(*model).fit(data, options);
     return model->parameters().to_vector();
   };
   const std::vector<float> plain = fitted({0, false});
@@ -345,13 +349,14 @@ TEST(ModelGradientCheck, BatchNormalizationAndDropoutInAModel) {
   model.build({4, 4, 2}, Device::CPU, 9);
   model.compile(std::make_unique<SGD>(), SparseCategoricalCrossentropy{true});
   const Batch batch = random_batch(5, {4, 4, 2}, 4, 10, Device::CPU);
-  model.compute_gradients(batch.x, batch.labels);
+  Trainer trainer(model);
+  compute_gradients(trainer, batch.x, batch.labels);
   std::vector<float> analytic = model.gradients().to_vector();
   std::vector<float> params = model.parameters().to_vector();
   Tensor& live = model.parameters();
   auto loss = [&] {
     live.copy_from(Tensor::wrap(params.data(), live.shape(), Device::CPU));
-    return model.batch_loss(batch.x, batch.labels);
+    return batch_loss(trainer, batch.x, batch.labels);
   };
   std::vector<size_t> all(params.size());
   std::iota(all.begin(), all.end(), 0);
@@ -364,7 +369,8 @@ class BestCnnFiles : public TempDirTest {};
 TEST_F(BestCnnFiles, SavedWeightsKeepTheMovingStatistics) {
   auto model = make_best_cnn(Device::CPU, 1);
   const Batch batch = random_batch(4, kCnnInputShape, 10, 2, Device::CPU);
-  for (int i = 0; i < 2; ++i) model->train_step(batch.x, batch.labels);
+  Trainer trainer(*model);
+  for (int i = 0; i < 2; ++i) trainer.train_step(batch.x, batch.labels);
   const Parameter& moving = model->parameter_store().find("batch_normalization_3.moving_variance");
   const std::vector<float> trained = model->parameter_store().value(moving).to_vector();
   EXPECT_NE(trained, std::vector<float>(trained.size(), 1.f)) << "training moved the moving variance";
@@ -372,7 +378,7 @@ TEST_F(BestCnnFiles, SavedWeightsKeepTheMovingStatistics) {
   auto loaded = make_best_cnn(Device::CPU, 2);
   load_weights(*loaded, path("best.safetensors"));
   EXPECT_EQ(loaded->parameters().to_vector(), model->parameters().to_vector());
-  EXPECT_EQ(loaded->predict(batch.x).to_vector(), model->predict(batch.x).to_vector());
+  EXPECT_EQ(predict(*loaded, batch.x).to_vector(), predict(*model, batch.x).to_vector());
 }
 
 // Dropout masks and augmentation are keyed by the seed and the step count, which the checkpoint carries: a resumed
@@ -397,28 +403,30 @@ TEST_F(BestCnnFiles, ResumeDrawsWhatTheUninterruptedRunDraws) {
   options.verbose = 0;
   options.augmentation = {2, true};
   auto straight = make(1);
-  straight->fit(data, options);
+  Trainer(*straight).fit(data, options);
 
   auto first = make(1);
   FitOptions part = options;
   part.epochs = 2;
   CheckpointWriter writer(path("c.safetensors"), {});
   part.callbacks = {&writer};
-  first->fit(data, part);
+  Trainer(*first).fit(data, part);
   auto resumed = make(2);
-  ResumePoint point = resume_from_checkpoint(path("c.safetensors"), *resumed, {}, {});
+  Trainer resumed_trainer(*resumed);
+  ResumePoint point = resume_from_checkpoint(path("c.safetensors"), resumed_trainer, {}, {});
   EXPECT_EQ(resumed->random_seed(), 1u);
   FitOptions rest = options;
   rest.initial_epoch = point.epochs_done;
   rest.shuffle_state = point.shuffle_state;
-  resumed->fit(data, rest);
+  resumed_trainer.fit(data, rest);
   EXPECT_EQ(resumed->parameters().to_vector(), straight->parameters().to_vector());
 
   // Without the seed the draws differ, and so do the weights: the check above could fail.
   auto reseeded = make(1);
-  resume_from_checkpoint(path("c.safetensors"), *reseeded, {}, {});
+  Trainer reseeded_trainer(*reseeded);
+  resume_from_checkpoint(path("c.safetensors"), reseeded_trainer, {}, {});
   reseeded->set_random_seed(2);
-  reseeded->fit(data, rest);
+  reseeded_trainer.fit(data, rest);
   EXPECT_NE(reseeded->parameters().to_vector(), straight->parameters().to_vector());
 }
 
@@ -428,7 +436,8 @@ TEST(ModelParity, CudaBestCnnStepsMatchTheCpu) {
   auto gpu = make_best_cnn(Device::CUDA, 25);
   cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
   gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  train_side_by_side(*cpu, *gpu, kCnnInputShape, 10, {32, 16, 1}, 2, 200);
+  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
+  train_side_by_side(cpu_trainer, gpu_trainer, kCnnInputShape, 10, {32, 16, 1}, 2, 200);
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "preset CNN parameters (moving statistics included) after 6 SGD steps"));
 }
@@ -451,19 +460,20 @@ TEST(ModelParity, CudaBatchNormalizationInAModelMatchesTheCpuAtEveryBatchSize) {
     return model;
   };
   auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
+  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
   for (int64_t batch : {int64_t{1}, int64_t{32}, int64_t{100}, int64_t{2048}}) {
     SCOPED_TRACE("batch " + std::to_string(batch));
     const LabeledImages data = random_labeled_images(batch, {28, 28, 1}, 10, static_cast<unsigned>(52 + batch));
     // Inference with the moving statistics as they stand, a training step on the batch's own statistics (which
     // moves them), and inference again.
-    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
-                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+    EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
+                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4,
                           "probabilities before the step"));
-    train_side_by_side(*cpu, *gpu, {28, 28, 1}, 10, {batch}, 1, static_cast<unsigned>(60 + batch));
+    train_side_by_side(cpu_trainer, gpu_trainer, {28, 28, 1}, 10, {batch}, 1, static_cast<unsigned>(60 + batch));
     EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                           "parameters and moving statistics after an SGD step"));
-    EXPECT_TRUE(all_close(gpu->predict(data.images, batch).to_vector(),
-                          to_double(cpu->predict(data.images, batch).to_vector()), 1e-6, 1e-4,
+    EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
+                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4,
                           "probabilities after the step"));
   }
 }
@@ -484,10 +494,12 @@ TEST(ModelParity, CudaBatchNormalizationInfersBatchesBeyondCudnnsLargest) {
     return model;
   };
   auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
-  train_side_by_side(*cpu, *gpu, sample, 3, {64}, 1, 54);  // moving statistics that are not their initial 0 and 1
+  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
+  // Moving statistics that are not their initial 0 and 1.
+  train_side_by_side(cpu_trainer, gpu_trainer, sample, 3, {64}, 1, 54);
   const int64_t n = 2 * cuda::BatchNormPlan::kMaxInferenceChunk + 8930;
   const LabeledImages data = random_labeled_images(n, sample, 3, 55);
-  EXPECT_TRUE(all_close(gpu->predict(data.images, n).to_vector(), to_double(cpu->predict(data.images, n).to_vector()),
+  EXPECT_TRUE(all_close(predict(*gpu, data.images, n).to_vector(), to_double(predict(*cpu, data.images, n).to_vector()),
                         1e-6, 1e-4, "probabilities of 140,000 samples in one batch"));
 }
 
@@ -522,8 +534,8 @@ TEST(ModelParity, CudaAugmentedFitMatchesTheCpu) {
   auto cpu = make_best_cnn(Device::CPU, 8), gpu = make_best_cnn(Device::CUDA, 8);
   cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
   gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  cpu->fit(data, options);
-  gpu->fit(data, options);
+  Trainer(*cpu).fit(data, options);
+  Trainer(*gpu).fit(data, options);
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "preset CNN parameters after an augmented epoch of 3 SGD steps"));
 }
@@ -534,9 +546,9 @@ TEST(ModelParity, CudaAugmentedFitWithAndWithoutGraphsAgree) {
   FitOptions options = augmented_fit_options(2);
   auto eager = make_best_cnn(Device::CUDA, 3), graphed = make_best_cnn(Device::CUDA, 3);
   options.cuda_graph = false;
-  eager->fit(data, options);
+  Trainer(*eager).fit(data, options);
   options.cuda_graph = true;
-  History h = graphed->fit(data, options);
+  History h = Trainer(*graphed).fit(data, options);
   EXPECT_GT(h.back().graph_steps, 0);
   EXPECT_TRUE(all_close(graphed->parameters().to_vector(), to_double(eager->parameters().to_vector()), 1e-5, 1e-4,
                         "parameters: a replayed graph draws the masks and shifts ordinary launches draw"));

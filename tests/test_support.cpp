@@ -134,7 +134,7 @@ Batch random_batch(int64_t n, const Shape& input, int classes, unsigned seed, De
           make_labels(random_labels(n, classes, rng), device)};
 }
 
-void train_side_by_side(Sequential& cpu, Sequential& gpu, const Shape& input, int classes,
+void train_side_by_side(Trainer& cpu, Trainer& gpu, const Shape& input, int classes,
                         const std::vector<int64_t>& batch_sizes, int rounds, unsigned seed) {
   for (int round = 0; round < rounds; ++round)
     for (int64_t n : batch_sizes) {
@@ -146,14 +146,18 @@ void train_side_by_side(Sequential& cpu, Sequential& gpu, const Shape& input, in
 
 GraphComparison fit_with_and_without_graph(const std::function<std::unique_ptr<Sequential>()>& make_model,
                                            const LabeledImages& data, int epochs) {
-  GraphComparison run{make_model(), make_model(), {}, {}};
+  GraphComparison run;
+  run.eager = make_model();
+  run.graphed = make_model();
+  run.eager_trainer = std::make_unique<Trainer>(*run.eager);
+  run.graph_trainer = std::make_unique<Trainer>(*run.graphed);
   FitOptions options;
   options.epochs = epochs;
   options.verbose = 0;
   options.cuda_graph = false;
-  run.eager_history = run.eager->fit(data, options);
+  run.eager_history = run.eager_trainer->fit(data, options);
   options.cuda_graph = true;
-  run.graph_history = run.graphed->fit(data, options);
+  run.graph_history = run.graph_trainer->fit(data, options);
   return run;
 }
 

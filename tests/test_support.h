@@ -17,6 +17,7 @@
 #include "engine/data/labeled_images.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/tensor.h"
+#include "engine/training/trainer.h"
 
 namespace loom::test {
 
@@ -136,13 +137,14 @@ Batch random_batch(int64_t n, const Shape& input, int classes, unsigned seed, De
 
 // The same training steps on the CPU reference and on the GPU: `rounds` times one random batch of each size in
 // `batch_sizes` (a full and a partial one, say).
-void train_side_by_side(Sequential& cpu, Sequential& gpu, const Shape& input, int classes,
+void train_side_by_side(Trainer& cpu, Trainer& gpu, const Shape& input, int classes,
                         const std::vector<int64_t>& batch_sizes, int rounds, unsigned seed);
 
 // Two copies of a model fitted to the same data for `epochs`, one with ordinary launches, one replaying the training
-// step as a CUDA graph.
+// step as a CUDA graph, with the trainers that fitted them.
 struct GraphComparison {
   std::unique_ptr<Sequential> eager, graphed;
+  std::unique_ptr<Trainer> eager_trainer, graph_trainer;
   std::vector<EpochResult> eager_history, graph_history;
 };
 GraphComparison fit_with_and_without_graph(const std::function<std::unique_ptr<Sequential>()>& make_model,

@@ -20,7 +20,10 @@
 #include "engine/runtime/errors.h"
 #include "engine/training/callbacks.h"
 #include "engine/training/history_file.h"
+#include "engine/training/inference.h"
 #include "engine/training/lr_schedules.h"
+#include "engine/training/train_step.h"
+#include "engine/training/trainer.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -157,7 +160,8 @@ TEST(TrainingLoop, HooksAreCalledInKerasOrder) {
   options.verbose = 1;
   options.out = &out;
   options.callbacks = {&hooks};
-  History history = model->fit(data, options);
+  Trainer trainer(*model);
+  History history = trainer.fit(data, options);
 
   EXPECT_EQ(hooks.steps_per_epoch, 4);
   EXPECT_EQ(hooks.validating, 0);
@@ -181,7 +185,7 @@ TEST(TrainingLoop, HooksAreCalledInKerasOrder) {
   FitOptions few = quiet(1);
   few.max_steps_per_epoch = 2;
   few.callbacks = {&capped};
-  model->fit(data, few);
+  trainer.fit(data, few);
   EXPECT_EQ(capped.steps_per_epoch, 2);
   EXPECT_EQ(capped.events, keras_order(1, 2));
 }
@@ -209,7 +213,7 @@ TEST(TrainingLoop, StopRequestedAtEpochBeginReportsNoEmptyEpoch) {
   options.callbacks = {&stop};
   History history;
   try {
-    history = model->fit(data, options);
+    history = Trainer(*model).fit(data, options);
   } catch (const Error& e) {
     FAIL() << "a stop requested at an epoch's beginning made fit fail: " << e.what();
   }
@@ -230,7 +234,7 @@ TEST(TrainingLoop, AnEpochStoppedWithinSaysHowFarItGot) {
   options.verbose = 1;
   options.out = &out;
   options.callbacks = {&stop};
-  const History history = model->fit(data, options);
+  const History history = Trainer(*model).fit(data, options);
   ASSERT_EQ(history.size(), 1u);
   EXPECT_TRUE(contains(out.str(), " 3/10 [=====")) << out.str();
   EXPECT_FALSE(contains(out.str(), "10/10")) << out.str();
@@ -245,7 +249,7 @@ TEST(TrainingLoop, StopAtThresholdEndsTrainingAtTheFirstEpochThatReachesIt) {
   FitOptions options = quiet(6);
   options.seed = 7;
   auto reference = adam_model(202);
-  const History full = reference->fit(data, options);
+  const History full = Trainer(*reference).fit(data, options);
   ASSERT_EQ(full.size(), 6u);
 
   // The first epoch k (not the last) whose loss is below every earlier one; a threshold halfway between that loss
@@ -268,7 +272,7 @@ TEST(TrainingLoop, StopAtThresholdEndsTrainingAtTheFirstEpochThatReachesIt) {
   stopping.verbose = 1;
   stopping.out = &out;
   stopping.callbacks = {&stop};
-  const History history = model->fit(data, stopping);
+  const History history = Trainer(*model).fit(data, stopping);
   ASSERT_EQ(history.size(), static_cast<size_t>(k + 1)) << out.str();
   EXPECT_EQ(stop.stopped_epoch(), k);
   for (int e = 0; e <= k; ++e) EXPECT_EQ(history[e].loss, full[e].loss) << "epoch " << e;
@@ -276,7 +280,7 @@ TEST(TrainingLoop, StopAtThresholdEndsTrainingAtTheFirstEpochThatReachesIt) {
   auto shorter = adam_model(202);
   FitOptions k_plus_one = options;
   k_plus_one.epochs = k + 1;
-  shorter->fit(data, k_plus_one);
+  Trainer(*shorter).fit(data, k_plus_one);
   EXPECT_TRUE(same_parameters(*model, *shorter, "stopped model vs a reference trained k+1 epochs"));
 
   EXPECT_TRUE(contains(out.str(), "Epoch " + std::to_string(k + 1) + ": loss " + four_places(history[k].loss) +
@@ -289,7 +293,7 @@ TEST(TrainingLoop, StopAtThresholdEndsTrainingAtTheFirstEpochThatReachesIt) {
   StopAtThreshold never("loss", 0.0);
   FitOptions never_options = options;
   never_options.callbacks = {&never};
-  EXPECT_EQ(unstopped->fit(data, never_options).size(), 6u);
+  EXPECT_EQ(Trainer(*unstopped).fit(data, never_options).size(), 6u);
   EXPECT_EQ(never.stopped_epoch(), -1);
   EXPECT_TRUE(same_parameters(*unstopped, *reference, "threshold never reached vs no callback"));
 }
@@ -313,7 +317,7 @@ TEST(TrainingLoop, EarlyStoppingRestoresTheBestWeights) {
   stopping.verbose = 1;
   stopping.out = &out;
   stopping.callbacks = {&stopper};
-  const History history = model->fit(data, stopping);
+  const History history = Trainer(*model).fit(data, stopping);
   ASSERT_EQ(history.size(), 2u) << out.str();
   ASSERT_LT(history[1].loss, history[0].loss) << "the trick needs a falling loss";
   EXPECT_EQ(stopper.stopped_epoch(), 1);
@@ -325,7 +329,7 @@ TEST(TrainingLoop, EarlyStoppingRestoresTheBestWeights) {
   auto one_epoch = adam_model(302);
   FitOptions first = options;
   first.epochs = 1;
-  one_epoch->fit(data, first);
+  Trainer(*one_epoch).fit(data, first);
   EXPECT_TRUE(same_parameters(*model, *one_epoch, "restored weights vs a reference trained 1 epoch"));
 
   // A patience longer than the run never stops it; as in Keras 3 the best weights come back all the same.
@@ -338,7 +342,7 @@ TEST(TrainingLoop, EarlyStoppingRestoresTheBestWeights) {
   std::ostringstream patient_out;
   three.out = &patient_out;
   three.callbacks = {&patient};
-  EXPECT_EQ(unstopped->fit(data, three).size(), 3u);
+  EXPECT_EQ(Trainer(*unstopped).fit(data, three).size(), 3u);
   EXPECT_EQ(patient.stopped_epoch(), -1);
   EXPECT_EQ(patient.best_epoch(), 0);
   EXPECT_FALSE(contains(patient_out.str(), "early stopping")) << patient_out.str();
@@ -353,11 +357,11 @@ TEST(TrainingLoop, EarlyStoppingRestoresTheBestWeights) {
   FitOptions keep_options = options;
   keep_options.epochs = 3;
   keep_options.callbacks = {&keeps};
-  kept->fit(data, keep_options);
+  Trainer(*kept).fit(data, keep_options);
   FitOptions plain = options;
   plain.epochs = 3;
   auto reference = adam_model(302);
-  reference->fit(data, plain);
+  Trainer(*reference).fit(data, plain);
   EXPECT_TRUE(same_parameters(*kept, *reference, "no restore vs plain 3 epochs"));
 }
 
@@ -376,7 +380,7 @@ TEST(TrainingLoop, TerminateOnNanStopsWithinTheEpochThatDiverged) {
   options.stop_on_nan = false;
 
   auto unguarded = diverging_model(802);
-  const History diverged = unguarded->fit(data, options);
+  const History diverged = Trainer(*unguarded).fit(data, options);
   ASSERT_EQ(diverged.size(), 3u);
   ASSERT_FALSE(std::isfinite(diverged[0].loss)) << "the learning rate did not make training diverge";
 
@@ -388,7 +392,7 @@ TEST(TrainingLoop, TerminateOnNanStopsWithinTheEpochThatDiverged) {
   guarded.verbose = 1;
   guarded.out = &out;
   guarded.callbacks = {&guard, &counter};
-  const History history = model->fit(data, guarded);
+  const History history = Trainer(*model).fit(data, guarded);
   ASSERT_EQ(history.size(), 1u);
   EXPECT_TRUE(guard.terminated());
   EXPECT_EQ(guard.terminated_epoch(), 0);
@@ -403,7 +407,7 @@ TEST(TrainingLoop, TerminateOnNanStopsWithinTheEpochThatDiverged) {
   auto failing = diverging_model(802);
   FitOptions strict = quiet(3, 10);
   try {
-    failing->fit(data, strict);
+    Trainer(*failing).fit(data, strict);
     FAIL() << "expected loom::Error";
   } catch (const UsageError& e) {
     FAIL() << "divergence is no usage error: " << e.what();
@@ -421,11 +425,11 @@ TEST(TrainingLoop, TerminateOnNanReusedAcrossFitsNamesTheRightEpoch) {
   options.stop_on_nan = false;
   options.callbacks = {&guard};
   auto healthy = adam_model(812);
-  ASSERT_EQ(healthy->fit(data, options).size(), 2u);
+  ASSERT_EQ(Trainer(*healthy).fit(data, options).size(), 2u);
   ASSERT_FALSE(guard.terminated());
 
   auto diverging = diverging_model(813);
-  ASSERT_EQ(diverging->fit(data, options).size(), 1u);
+  ASSERT_EQ(Trainer(*diverging).fit(data, options).size(), 1u);
   EXPECT_TRUE(guard.terminated());
   EXPECT_EQ(guard.terminated_epoch(), 0) << "the second fit diverged in its first epoch";
 }
@@ -450,7 +454,7 @@ TEST_F(HistoryLoggerTest, WritesTheHistorySoFarAfterEveryEpoch) {
   FitOptions options = quiet(3);
   options.validation_split = 0.25;
   options.callbacks = {&logger, &reader};
-  const History history = model->fit(data, options);
+  const History history = Trainer(*model).fit(data, options);
   EXPECT_EQ(reader.rows_seen, (std::vector<size_t>{1, 2, 3}));
   const History saved = read_history(path("h.json"));
   ASSERT_EQ(saved.size(), history.size());
@@ -472,19 +476,46 @@ TEST(TrainingLoop, AnUploadedDataSetContinuesItsShuffleAcrossFits) {
   auto at_once = adam_model(452), in_two = adam_model(452), other_seed = adam_model(452);
   DeviceDataset whole(data, kImage, Device::CPU, 7), resumed(data, kImage, Device::CPU, 7),
       reshuffled(data, kImage, Device::CPU, 8);
-  const History two = at_once->fit(whole, quiet(2));
-  const History first = in_two->fit(resumed, quiet(1)), second = in_two->fit(resumed, quiet(1));
+  Trainer at_once_trainer(*at_once), in_two_trainer(*in_two);
+  const History two = at_once_trainer.fit(whole, quiet(2));
+  const History first = in_two_trainer.fit(resumed, quiet(1)), second = in_two_trainer.fit(resumed, quiet(1));
   EXPECT_TRUE(same_parameters(*in_two, *at_once, "1 + 1 epochs on one uploaded data set vs 2 at once"));
   EXPECT_EQ(second.at(0).loss, two.at(1).loss);
-  other_seed->fit(reshuffled, quiet(2));
+  Trainer(*other_seed).fit(reshuffled, quiet(2));
   EXPECT_FALSE(same_parameters(*other_seed, *at_once, "another shuffle seed")) << "the shuffle changed nothing";
 
   FitOptions split = quiet(1);
   split.validation_split = 0.2;
-  EXPECT_THROW(at_once->fit(whole, split), UsageError) << "an uploaded set cannot be split";
+  EXPECT_THROW(at_once_trainer.fit(whole, split), UsageError) << "an uploaded set cannot be split";
   LabeledImages small = random_labeled_images(10, {4, 4}, kClasses, 453);  // read in place on the CPU: kept alive
   DeviceDataset wrong_shape(small, {4, 4}, Device::CPU, 0);
-  EXPECT_THROW(at_once->fit(wrong_shape, quiet(1)), UsageError);
+  EXPECT_THROW(at_once_trainer.fit(wrong_shape, quiet(1)), UsageError);
+}
+
+// ---- the Trainer
+
+// A model compiled again starts its training anew: the Trainer's next use makes a fresh step state (the new
+// optimizer's rate, no steps, no graph) and trains as a new Trainer would, from the weights the model has.
+TEST(TrainingLoop, TheTrainerStartsAfreshWhenTheModelIsCompiledAgain) {
+  LabeledImages data = random_labeled_images(100, kImage, kClasses, 471);
+  auto model = adam_model(472), twin = adam_model(472);
+  Trainer trainer(*model);
+  trainer.fit(data, quiet(1));
+  trainer.set_learning_rate(0.5f);
+  EXPECT_EQ(trainer.step().state().steps_done(), 4);  // 100 = 3·32 + 4
+  Trainer(*twin).fit(data, quiet(1));
+  ASSERT_TRUE(same_parameters(*model, *twin, "one epoch each"));
+
+  model->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
+  EXPECT_EQ(trainer.learning_rate(), 1e-3f) << "the recompiled model's optimizer sets the rate";
+  EXPECT_EQ(trainer.graph_captures(), 0);
+  EXPECT_EQ(trainer.step().state().steps_done(), 0);
+  twin->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});
+  const History again = trainer.fit(data, quiet(1));
+  const History fresh = Trainer(*twin).fit(data, quiet(1));
+  EXPECT_EQ(again.at(0).learning_rate, static_cast<double>(1e-3f));
+  EXPECT_EQ(again.at(0).loss, fresh.at(0).loss);
+  EXPECT_TRUE(same_parameters(*model, *twin, "the old Trainer after compile vs a new one"));
 }
 
 // ---- learning-rate schedules
@@ -492,7 +523,7 @@ TEST(TrainingLoop, AnUploadedDataSetContinuesItsShuffleAcrossFits) {
 TEST(TrainingLoop, LearningRateScheduleChangesTheUpdate) {
   LabeledImages data = random_labeled_images(150, kImage, kClasses, 401);
   // Without shuffling one fit of two epochs and two fits of one see the same batches (each fit draws its order from
-  // options.seed afresh); Adam's moments and step count carry over between fits of one compiled model.
+  // options.seed afresh); Adam's moments and step count carry over between fits of one Trainer.
   FitOptions options = quiet(2);
   options.shuffle = false;
 
@@ -500,24 +531,26 @@ TEST(TrainingLoop, LearningRateScheduleChangesTheUpdate) {
   LearningRateScheduler halve_at_1([](int epoch, double rate) { return epoch == 1 ? rate / 2 : rate; });
   FitOptions with_schedule = options;
   with_schedule.callbacks = {&halve_at_1};
-  const History history = scheduled->fit(data, with_schedule);
+  Trainer scheduled_trainer(*scheduled);
+  const History history = scheduled_trainer.fit(data, with_schedule);
   ASSERT_EQ(history.size(), 2u);
   EXPECT_EQ(history[0].learning_rate, static_cast<double>(1e-2f));
   EXPECT_EQ(history[1].learning_rate, static_cast<double>(1e-2f / 2));
-  EXPECT_EQ(scheduled->learning_rate(), 1e-2f / 2);
+  EXPECT_EQ(scheduled_trainer.learning_rate(), 1e-2f / 2);
 
   auto by_hand = adam_model(402);
+  Trainer by_hand_trainer(*by_hand);
   FitOptions one = options;
   one.epochs = 1;
-  by_hand->fit(data, one);
-  by_hand->set_learning_rate(by_hand->learning_rate() / 2);
-  const History second = by_hand->fit(data, one);
+  by_hand_trainer.fit(data, one);
+  by_hand_trainer.set_learning_rate(by_hand_trainer.learning_rate() / 2);
+  const History second = by_hand_trainer.fit(data, one);
   EXPECT_EQ(second[0].learning_rate, history[1].learning_rate);
   EXPECT_EQ(second[0].loss, history[1].loss);
   EXPECT_TRUE(same_parameters(*scheduled, *by_hand, "schedule vs set_learning_rate between fits"));
 
   auto unscheduled = adam_model(402);
-  unscheduled->fit(data, options);
+  Trainer(*unscheduled).fit(data, options);
   EXPECT_FALSE(same_parameters(*scheduled, *unscheduled, "schedule vs none")) << "the schedule changed nothing";
 }
 
@@ -525,13 +558,16 @@ TEST(TrainingLoop, LearningRateScheduleChangesTheUpdate) {
 TEST(TrainingLoop, CudaGraphFollowsALearningRateSchedule) {
   LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
   LabeledImages data = random_labeled_images(100, kImage, kClasses, 411);  // 3 full batches and one of 4
+  int64_t captures = 0;
   auto run = [&](bool graph, History& history) {
     auto model = adam_model(412, 1e-2f, Device::CUDA);
+    Trainer trainer(*model);
     LearningRateScheduler schedule(step_decay(1e-2, 0.5, 1));
     FitOptions options = quiet(3);
     options.cuda_graph = graph;
     options.callbacks = {&schedule};
-    history = model->fit(data, options);
+    history = trainer.fit(data, options);
+    captures = trainer.graph_captures();
     return model;
   };
   History eager_history, graph_history;
@@ -550,7 +586,7 @@ TEST(TrainingLoop, CudaGraphFollowsALearningRateSchedule) {
   EXPECT_TRUE(all_close(graphed->parameters().to_vector(), to_double(eager->parameters().to_vector()), 1e-6, 1e-5,
                         "parameters after a halving schedule, graph vs ordinary launches"));
   // One capture for the whole run: the new rates reached the same graph, not a recaptured one.
-  EXPECT_EQ(graphed->graph_captures(), 1);
+  EXPECT_EQ(captures, 1);
 }
 
 TEST(Schedule, StepAndCosineDecayFollowTheirFormulas) {
@@ -586,7 +622,7 @@ TEST(Schedule, StepAndCosineDecayFollowTheirFormulas) {
   LearningRateScheduler schedule(step_decay(0.01, 0.5, 1));
   FitOptions options = quiet(3);
   options.callbacks = {&schedule};
-  const History history = model->fit(data, options);
+  const History history = Trainer(*model).fit(data, options);
   ASSERT_EQ(history.size(), 3u);
   EXPECT_EQ(history[0].learning_rate, static_cast<double>(static_cast<float>(0.01)));
   EXPECT_EQ(history[1].learning_rate, static_cast<double>(static_cast<float>(0.005)));
@@ -610,7 +646,7 @@ History fit_with_plateau(uint64_t seed, const LabeledImages& data, int epochs, i
   options.verbose = 1;
   options.out = &out;
   options.callbacks = {&reduce};
-  History history = model->fit(data, options);
+  History history = Trainer(*model).fit(data, options);
   printed = out.str();
   for (size_t e = 1; e < history.size(); ++e)
     EXPECT_LT(history[e].loss, history[0].loss) << "the trick needs a loss below the first epoch's, epoch " << e;
@@ -653,9 +689,10 @@ TEST(Schedule, ReduceLROnPlateauHalvesTheRateAsKerasWould) {
 History fit_epoch_by_epoch(Sequential& model, const LabeledImages& data, FitOptions options, int epochs,
                            const std::function<void(const EpochResult&)>& after_each = {}) {
   options.epochs = 1;
+  Trainer trainer(model);
   History history;
   for (int e = 0; e < epochs; ++e) {
-    history.push_back(model.fit(data, options).at(0));
+    history.push_back(trainer.fit(data, options).at(0));
     if (after_each) after_each(history.back());
   }
   return history;
@@ -675,7 +712,7 @@ TEST(Validation, SplitHoldsOutTheLastRowsAndReportsWhatEvaluateSays) {
   with_split.callbacks = {&hooks};
   const History split_history = fit_epoch_by_epoch(*split, data, with_split, 2, [&](const EpochResult& epoch) {
     EXPECT_TRUE(epoch.validated);
-    Evaluation held_out = split->evaluate(last50, options.batch_size);
+    Evaluation held_out = evaluate(*split, last50, options.batch_size);
     EXPECT_EQ(epoch.val_loss, held_out.loss);
     EXPECT_EQ(epoch.val_accuracy, held_out.accuracy);
   });
@@ -711,7 +748,7 @@ TEST(Validation, SplitHoldsOutTheLastRowsAndReportsWhatEvaluateSays) {
   printing.callbacks.clear();
   printing.verbose = 1;
   printing.out = &out;
-  const History printed = verbose->fit(data, printing);
+  const History printed = Trainer(*verbose).fit(data, printing);
   EXPECT_TRUE(contains(out.str(), " - loss: " + four_places(printed[0].loss) + " - accuracy: " +
                                       four_places(printed[0].accuracy) + " - val_loss: " +
                                       four_places(printed[0].val_loss) + " - val_accuracy: " +
@@ -725,10 +762,10 @@ TEST(Validation, DataDoesNotDisturbTraining) {
   FitOptions options = quiet(3);
   options.seed = 9;
   auto plain = adam_model(613), validated = adam_model(613);
-  const History plain_history = plain->fit(data, options);
+  const History plain_history = Trainer(*plain).fit(data, options);
   FitOptions with_data = options;
   with_data.validation_data = &held_out;
-  const History validated_history = validated->fit(data, with_data);
+  const History validated_history = Trainer(*validated).fit(data, with_data);
   EXPECT_TRUE(same_parameters(*validated, *plain, "with vs without validation data"));
   ASSERT_EQ(validated_history.size(), 3u);
   for (size_t e = 0; e < 3; ++e) {
@@ -736,7 +773,7 @@ TEST(Validation, DataDoesNotDisturbTraining) {
     EXPECT_TRUE(validated_history[e].validated);
     EXPECT_TRUE(std::isfinite(validated_history[e].val_loss));
   }
-  Evaluation last = validated->evaluate(held_out, options.batch_size);
+  Evaluation last = evaluate(*validated, held_out, options.batch_size);
   EXPECT_EQ(validated_history.back().val_loss, last.loss);
   EXPECT_EQ(validated_history.back().val_accuracy, last.accuracy);
 }
@@ -750,14 +787,15 @@ TEST(Validation, CudaGraphOutlivesTheValidationPasses) {
   auto model = adam_model(633, 1e-2f, Device::CUDA);
   FitOptions options = quiet(3);
   options.validation_data = &held_out;
-  const History history = model->fit(data, options);
+  Trainer trainer(*model);
+  const History history = trainer.fit(data, options);
   ASSERT_EQ(history.size(), 3u);
   for (size_t e = 0; e < history.size(); ++e) {
     EXPECT_TRUE(history[e].validated) << "epoch " << e;
     EXPECT_EQ(history[e].graph_steps, e == 0 ? 4 : 5) << "epoch " << e << " (5 full batches; the first is warm-up)";
   }
-  EXPECT_EQ(model->graph_captures(), 1);
-  Evaluation last = model->evaluate(held_out, options.batch_size);
+  EXPECT_EQ(trainer.graph_captures(), 1);
+  Evaluation last = evaluate(*model, held_out, options.batch_size);
   EXPECT_NEAR(history.back().val_loss, last.loss, 1e-6);
   EXPECT_NEAR(history.back().val_accuracy, last.accuracy, 1e-9);
 }
@@ -770,10 +808,10 @@ TEST(Validation, SplitRoundsTheTrainingPartDownAsKerasDoes) {
   FitOptions options = quiet(1, 4);
   options.validation_split = 0.001;
   options.callbacks = {&hooks};
-  const History history = model->fit(data, options);
+  const History history = Trainer(*model).fit(data, options);
   EXPECT_EQ(hooks.steps_per_epoch, 3);  // 9 = 2·4 + 1
   ASSERT_TRUE(history[0].validated);
-  Evaluation last = model->evaluate(rows_of(data, 9, 10), 4);
+  Evaluation last = evaluate(*model, rows_of(data, 9, 10), 4);
   EXPECT_EQ(history[0].val_loss, last.loss);
   EXPECT_EQ(history[0].val_accuracy, last.accuracy);
 }
@@ -795,9 +833,10 @@ TEST(Validation, BadOptionsAreUsageErrors) {
   LabeledImages data = random_labeled_images(10, kImage, kClasses, 701);
   auto model = adam_model(702);
   const std::vector<float> initial = model->parameters().to_vector();
+  Trainer trainer(*model);
   auto fit_with = [&](FitOptions options) {
     options.verbose = 0;
-    model->fit(data, options);
+    trainer.fit(data, options);
   };
   for (double split : {1.0, -0.1, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
     FitOptions options;
@@ -849,7 +888,7 @@ TEST(Validation, BadOptionsAreUsageErrors) {
   FitOptions options = quiet(2, 4);
   options.validation_split = 0.5;
   options.callbacks = {&stopper};
-  const History history = model->fit(data, options);
+  const History history = trainer.fit(data, options);
   ASSERT_GE(history.size(), 1u);
   EXPECT_EQ(stopper.best(), std::min(history[0].val_loss, history.back().val_loss));
 }
@@ -930,7 +969,7 @@ TEST(TrainingLoop, NonTrainableParametersAreCountedLaidOutLastAndLeftAlone) {
 
   const std::vector<float> before = model.parameters().to_vector();
   LabeledImages data = random_labeled_images(100, kImage, kClasses, 902);
-  model.fit(data, quiet(2));
+  Trainer(model).fit(data, quiet(2));
   EXPECT_EQ(store.value(state).to_vector(), std::vector<float>(5, 1.f)) << "a non-trainable parameter moved";
   EXPECT_EQ(store.gradient(state).to_vector(), std::vector<float>(5, 1.f)) << "the layer's gradient was not kept";
   for (float w : store.value(weight).to_vector()) EXPECT_LT(w, 0.f) << "a trainable parameter did not move";

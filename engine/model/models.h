@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/data/labeled_images.h"
 #include "engine/model/sequential.h"
 
 namespace loom {

@@ -5,7 +5,6 @@
 
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
-#include "engine/training/train_step.h"
 #include "kernels/totals.h"
 
 namespace loom {
@@ -43,7 +42,7 @@ void Sequential::require_built(const char* what) const {
 
 void Sequential::require_compiled(const char* what) const {
   require_built(what);
-  if (!train_step_) throw UsageError(std::string(what) + ": call compile() first");
+  if (!optimizer_) throw UsageError(std::string(what) + ": call compile() first");
 }
 
 Optimizer& Sequential::optimizer() {
@@ -54,18 +53,6 @@ Optimizer& Sequential::optimizer() {
 const Loss& Sequential::loss() const {
   if (!loss_) throw UsageError("loss: call compile() first");
   return *loss_;
-}
-
-TrainStep& Sequential::training_step() {
-  require_compiled("training_step");
-  return *train_step_;
-}
-
-int64_t Sequential::graph_captures() const { return train_step_ ? train_step_->graph_captures() : 0; }
-
-const std::string& Sequential::graph_failure() const {
-  static const std::string none;
-  return train_step_ ? train_step_->graph_failure() : none;
 }
 
 void Sequential::build(const Shape& input_shape, Device device, uint64_t seed) {
@@ -114,26 +101,28 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, const Loss& loss)
                      " (the loss and one metric)");
   std::unique_ptr<Loss> attached = loss.clone();
   attached->attach(*layers_.back(), shapes_.back());
-  train_step_.reset();  // its graph ran the old optimizer and loss
   optimizer_ = std::move(optimizer);
   optimizer_->prepare(store_.trainable_values());
   loss_ = std::move(attached);
   capacity_ = 0;  // buffer aliasing may have changed (a handed-over Softmax): reallocate on next use
   views_.clear();
-  train_step_ = std::make_unique<TrainStep>(*this);
-  bind_random_streams();
+  random_state_ = Tensor();  // the training state they were bound to is no longer this compilation's
+  ++compile_count_;
 }
 
 void Sequential::set_random_seed(uint64_t seed) {
   random_seed_ = seed;
-  bind_random_streams();
+  if (!random_state_.empty()) bind_random_streams(random_state_);
 }
 
-void Sequential::bind_random_streams() {
-  if (!train_step_) return;  // compile binds them
+void Sequential::bind_random_streams(const Tensor& step_state) {
+  random_state_ = step_state.view();
   for (size_t i = 0; i < layers_.size(); ++i)
-    layers_[i]->bind_random(train_step_->state().words(),
-                            philox_key(random_seed_, kFirstLayerStream + static_cast<uint32_t>(i)));
+    layers_[i]->bind_random(random_state_, philox_key(random_seed_, kFirstLayerStream + static_cast<uint32_t>(i)));
+}
+
+bool Sequential::random_streams_bound_to(const Tensor& step_state) const {
+  return !random_state_.empty() && random_state_.raw() == step_state.raw();
 }
 
 int64_t Sequential::training_flops_per_sample() const {
@@ -184,6 +173,13 @@ BatchViews& Sequential::views_for(int64_t rows) {
   return *slot;
 }
 
+BatchViews& Sequential::load_batch(const Tensor& x, const Tensor& labels) {
+  BatchViews& v = views_for(x.dim(0));
+  v.acts[0].copy_from(x);
+  v.labels.copy_from(labels);
+  return v;
+}
+
 void Sequential::forward(BatchViews& v, bool training) {
   for (size_t i = 0; i < layers_.size(); ++i)
     if (!layers_[i]->output_aliases_input()) layers_[i]->forward(v.acts[i], v.acts[i + 1], training);
@@ -199,36 +195,6 @@ void Sequential::backward(BatchViews& v) {
     Tensor* dx = i > first_trainable_ ? &v.grads[i] : nullptr;
     layers_[i]->backward(v.acts[i], v.acts[i + 1], v.grads[i + 1], dx);
   }
-}
-
-void Sequential::train_step(const Tensor& x, const Tensor& labels) {
-  require_compiled("train_step");
-  BatchViews& v = views_for(x.dim(0));
-  v.acts[0].copy_from(x);
-  v.labels.copy_from(labels);
-  train_step_->run_on(v);
-}
-
-void Sequential::compute_gradients(const Tensor& x, const Tensor& labels) {
-  require_compiled("compute_gradients");
-  BatchViews& v = views_for(x.dim(0));
-  v.acts[0].copy_from(x);
-  v.labels.copy_from(labels);
-  forward(v, /*training=*/true);
-  compute_loss(v, train_step_->totals(), /*with_gradient=*/true);
-  backward(v);
-}
-
-double Sequential::batch_loss(const Tensor& x, const Tensor& labels) {
-  require_compiled("batch_loss");
-  BatchViews& v = views_for(x.dim(0));
-  v.acts[0].copy_from(x);
-  v.labels.copy_from(labels);
-  Tensor& totals = train_step_->totals();
-  totals.zero();
-  forward(v, /*training=*/true);
-  compute_loss(v, totals, /*with_gradient=*/false);
-  return totals.to_vector()[0] / static_cast<double>(v.rows);
 }
 
 }  // namespace loom

@@ -1,35 +1,30 @@
 // A linear stack of layers, used the way Keras's Sequential is: add layers, build for an input shape, compile with
-// an optimizer and a loss, then fit / evaluate / predict.
+// an optimizer and a loss. A Trainer (engine/training/trainer.h) fits it; evaluate and predict
+// (engine/training/inference.h) run it on a data set.
 //
 // This file is the model itself: its layers and their shapes, its named parameters (engine/model/
-// parameter_store.h), the buffers its activations live in, and the forward and backward traversals. Training and
-// inference loops live in engine/training/ (fit, evaluate and predict are declared here, as Keras users expect, and
-// defined there), the loss in engine/losses/, the optimizers in engine/optimizers/.
+// parameter_store.h), the buffers its activations live in, and the forward and backward traversals. It knows
+// nothing of the loops that drive it, as tiny-cuda-nn's networks know nothing of their Trainer: the loss is in
+// engine/losses/, the optimizers in engine/optimizers/, everything about training in engine/training/.
 //
 // Activations and their gradients are allocated for the largest batch before training starts, so a training step
 // only enqueues work on the context's stream: no allocation, no host synchronization.
 #pragma once
 
 #include <cstdint>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/data/labeled_images.h"
 #include "engine/layers/layer.h"
 #include "engine/losses/loss.h"
 #include "engine/losses/sparse_categorical_crossentropy.h"
 #include "engine/model/parameter_store.h"
 #include "engine/optimizers/optimizer.h"
 #include "engine/runtime/tensor.h"
-#include "engine/training/fit_options.h"
 
 namespace loom {
-
-class DeviceDataset;
-class TrainStep;
 
 // Views of the model's preallocated buffers for one batch size, made once so a step builds no tensors: acts[i] is
 // the input of layer i (acts.back() the output), grads[i] its gradient.
@@ -63,6 +58,10 @@ class Sequential {
   void build(const Shape& input_shape, Device device, uint64_t seed = 0);
   // The optimizer's state starts afresh; the loss may take over the output layer's softmax (engine/losses/loss.h).
   void compile(std::unique_ptr<Optimizer> optimizer, const Loss& loss);
+  // How many times compile() has run: a Trainer that sees it change starts its training state afresh, as a Keras
+  // model recompiled starts training anew.
+  int64_t compile_count() const { return compile_count_; }
+  bool compiled() const { return optimizer_ != nullptr; }
 
   std::string summary() const;  // Keras's text table (engine/model/summary.cpp)
   int64_t param_count() const { return store_.count(); }
@@ -74,7 +73,13 @@ class Sequential {
   // The seed of training's random numbers (dropout masks, augmentation; kernels/philox.h): build's seed, or the seed
   // of the run a checkpoint resumes, so the resumed run draws what the uninterrupted one would have.
   uint64_t random_seed() const { return random_seed_; }
+  // Rebinds the random streams to the new seed if they are bound.
   void set_random_seed(uint64_t seed);
+  // Keys each layer's random stream by this model's seed and the layer's index, and points it at `step_state` (int32
+  // [kStepStateSlots], the training step's counters, kernels/step_state.h), which must outlive the binding: a
+  // mask drawn in training is a function of the seed, the layer and the step count. compile() unbinds them.
+  void bind_random_streams(const Tensor& step_state);
+  bool random_streams_bound_to(const Tensor& step_state) const;
   const std::string& name() const { return name_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const Shape& input_shape() const { return shapes_.front(); }
@@ -85,42 +90,13 @@ class Sequential {
   Optimizer& optimizer();
   const Loss& loss() const;
 
-  // Training (engine/training/fit.cpp). Returns one EpochResult per epoch trained. The data set is uploaded for
-  // this fit and shuffled from options.seed.
-  History fit(const LabeledImages& data, const FitOptions& options);
-  // The same on a data set uploaded once (engine/data/device_dataset.h): it keeps its shuffle generator from one
-  // fit to the next (options.seed is not used), so fitting e epochs and then k more trains exactly as fitting e + k
-  // at once. Validation comes from options.validation_data (there is no split of an uploaded set).
-  History fit(DeviceDataset& data, const FitOptions& options);
-  // verbose 1 prints Keras's evaluate line: "313/313 - 0s - loss: 0.3364 - accuracy: 0.8826 - ..."
-  // (engine/training/inference.cpp, as are predict and the learning rate's accessors)
-  Evaluation evaluate(const LabeledImages& data, int64_t batch_size = 32, int verbose = 0,
-                      std::ostream& out = std::cout);
-  // Class probabilities, [N, classes] on the host, for uint8 images (scaled by 1/255 as in training) or float32
-  // images already scaled.
-  Tensor predict(const Tensor& images, int64_t batch_size = 32);
-
-  // The learning rate the next training step will use (a schedule changes it between epochs).
-  float learning_rate() const;
-  void set_learning_rate(float learning_rate);
-  // How often fit has captured its training step as a CUDA graph (again each time the last capture went stale),
-  // and why capture failed, if it did (fit then trains with ordinary launches and tries no more).
-  int64_t graph_captures() const;
-  const std::string& graph_failure() const;
-  // The training step: its state, totals and graph (engine/training/train_step.h).
-  TrainStep& training_step();
-
-  // One training step on a batch already on the model's device: x float [n, ...input], labels int32 [n]. Loss and
-  // accuracy are added to the training totals. Exposed for tests and benchmarks.
-  void train_step(const Tensor& x, const Tensor& labels);
-  // Loss of the current parameters on one batch, computed on the host (waits for the device). For gradient checks.
-  double batch_loss(const Tensor& x, const Tensor& labels);
-  // Forward + loss + backward into gradients(), without updating the parameters. For gradient checks.
-  void compute_gradients(const Tensor& x, const Tensor& labels);
-
   // The pieces a step is made of, for the loops in engine/training/. views_for() may allocate (never call it
-  // inside a step); the others only enqueue work.
+  // inside a step); the others only enqueue work. forward(v, true) with layers that draw random numbers needs the
+  // random streams bound (bind_random_streams).
   BatchViews& views_for(int64_t rows);
+  // views_for(x's rows) with a batch already on the model's device copied in: x float [n, ...input], labels
+  // int32 [n] (tests, benchmarks and gradient checks feed batches this way).
+  BatchViews& load_batch(const Tensor& x, const Tensor& labels);
   void forward(BatchViews& v, bool training);
   void compute_loss(BatchViews& v, Tensor& totals, bool with_gradient);
   void backward(BatchViews& v);
@@ -129,8 +105,6 @@ class Sequential {
 
  private:
   void ensure_capacity(int64_t rows);
-  void bind_random_streams();
-  History fit_on(DeviceDataset& train, const LabeledImages* validation, const FitOptions& options);
 
   std::string name_;
   std::vector<std::unique_ptr<Layer>> layers_;
@@ -142,14 +116,14 @@ class Sequential {
   ParameterStore store_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Loss> loss_;
+  int64_t compile_count_ = 0;
+  Tensor random_state_;  // a view of the step state the random streams are bound to; empty: unbound
   size_t first_trainable_ = 0;  // layers before it need no input gradient
 
   int64_t capacity_ = 0;
   std::vector<Tensor> acts_, act_grads_;  // [capacity, shape_i...] per boundary; aliases are views
   Tensor probs_, labels_;
   std::map<int64_t, std::unique_ptr<BatchViews>> views_;
-
-  std::unique_ptr<TrainStep> train_step_;  // made by compile
 };
 
 }  // namespace loom

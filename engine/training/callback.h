@@ -18,15 +18,16 @@ namespace loom {
 class Callback;
 class DeviceDataset;
 class Sequential;
+class Trainer;
 
 // What callbacks see of the run (Keras's `self.model` and `self.params`) and what they may change.
 class FitContext {
  public:
-  FitContext(Sequential& model, const FitOptions& options, int64_t steps_per_epoch, bool validating,
-             DeviceDataset& training_data, const std::vector<Callback*>& callbacks)
-      : model(model), options(options), steps_per_epoch(steps_per_epoch), validating(validating),
-        training_data(training_data), callbacks(callbacks) {}
+  FitContext(Trainer& trainer, const FitOptions& options, int64_t steps_per_epoch, bool validating,
+             DeviceDataset& training_data, const std::vector<Callback*>& callbacks);
 
+  // The Trainer running fit (its learning rate, its step state) and the model it trains (the weights).
+  Trainer& trainer;
   Sequential& model;
   const FitOptions& options;
   const int64_t steps_per_epoch;

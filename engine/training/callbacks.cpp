@@ -6,6 +6,7 @@
 #include "engine/io/file_text.h"
 #include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
+#include "engine/training/trainer.h"
 
 namespace loom {
 namespace {
@@ -25,6 +26,11 @@ int within(int value, const std::string& key, const std::string& callback, int l
 }
 
 }  // namespace
+
+FitContext::FitContext(Trainer& trainer, const FitOptions& options, int64_t steps_per_epoch, bool validating,
+                       DeviceDataset& training_data, const std::vector<Callback*>& callbacks)
+    : trainer(trainer), model(trainer.model()), options(options), steps_per_epoch(steps_per_epoch),
+      validating(validating), training_data(training_data), callbacks(callbacks) {}
 
 double CallbackState::number(const std::string& key, const std::string& callback) const {
   auto it = numbers.find(key);

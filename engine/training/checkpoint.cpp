@@ -16,6 +16,7 @@
 #include "engine/training/callbacks.h"
 #include "engine/training/history_file.h"
 #include "engine/training/train_step.h"
+#include "engine/training/trainer.h"
 
 namespace loom {
 namespace {
@@ -207,7 +208,7 @@ void save_checkpoint(const std::string& path, FitContext& context, const History
     callbacks[name] = {{"numbers", numbers}, {"weights", !state.parameters.empty()}};
     if (!state.parameters.empty()) add_parameter_tensors(writer, store, state.parameters, "." + name, false);
   }
-  const StepState& step = model.training_step().state();
+  const StepState& step = context.trainer.step().state();
   json training = {{"epochs_done", history.size()},
                    {"stopped", context.stop_training},
                    {"history", json::parse(history_json(history))},
@@ -241,9 +242,9 @@ CheckpointEpochs checkpoint_epochs(const SafetensorsFile& file) {
   return epochs;
 }
 
-ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, const std::vector<Callback*>& callbacks,
+ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, const std::vector<Callback*>& callbacks,
                                    const RunSettings& settings) {
-  model.require_compiled("resume");
+  Sequential& model = trainer.model();
   SafetensorsFile file = open_model_file(path);
   if (file.metadata("content") != "checkpoint")
     throw UsageError("'" + one_line(path) + "' holds weights only, not a checkpoint to resume from (start from "
@@ -289,8 +290,8 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
   for (const auto& slot : optimizer.parameter_state())
     slots.push_back(
         read_parameter_tensors(file, store, "." + slot.first, true, optimizer.slot_holds_variances(slot.first)));
-  // The optimizer steps once in every training step, both counted from compile() (a resume sets both), when it
-  // counts its steps at all.
+  // The optimizer steps once in every training step, both counted from compile() in a run one Trainer trains (a
+  // resume sets both), when it counts its steps at all.
   const int64_t steps_expected = optimizer.counts_steps() ? saved.steps_done : 0;
   if (saved.optimizer_steps != steps_expected)
     file.fail("its training state's optimizer_steps " + std::to_string(saved.optimizer_steps) + " is impossible: " +
@@ -319,7 +320,7 @@ ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, c
     tensor.copy_from(Tensor::wrap(slots[k++].data(), tensor.shape(), Device::CPU));
   }
   optimizer.set_steps_taken(saved.optimizer_steps);
-  StepState& step = model.training_step().state();
+  StepState& step = trainer.step().state();
   step.set_steps_done(saved.steps_done);
   if (saved.random_seed) model.set_random_seed(*saved.random_seed);
   step.set_learning_rate(saved.learning_rate);

@@ -22,7 +22,7 @@
 
 namespace loom {
 
-class Sequential;
+class Trainer;
 
 // Settings a resumed run must share with the run it continues ("--batch-size" → "32"): a caller's choice of
 // names, compared as text.
@@ -53,14 +53,14 @@ struct ResumePoint {
   std::string shuffle_state;  // for FitOptions::shuffle_state
 };
 
-// Loads the checkpoint at `path` into `model` (parameters, optimizer state, step state) and into `callbacks` (the
-// run's, each restored by its state_name), and says where to go on from: pass epochs_done as
-// FitOptions::initial_epoch and shuffle_state as FitOptions::shuffle_state. Refused with a loom::UsageError naming
-// the difference: another architecture, other settings, callbacks with state that the checkpoint lacks or the other
-// way round, a run that a callback had stopped. A corrupt file is a loom::Error naming it, and so is one holding a
-// value no run writes (a NaN weight or moment, a negative second moment, a count or rate out of reach of the epochs
-// and steps done: docs/CHECKPOINTS.md lists them).
-ResumePoint resume_from_checkpoint(const std::string& path, Sequential& model, const std::vector<Callback*>& callbacks,
+// Loads the checkpoint at `path` into the trainer's model (parameters, optimizer state), into the trainer (its step
+// state: steps done, learning rate) and into `callbacks` (the run's, each restored by its state_name), and says
+// where to go on from: pass epochs_done as FitOptions::initial_epoch and shuffle_state as FitOptions::shuffle_state
+// to the trainer's fit. Refused with a loom::UsageError naming the difference: another architecture, other settings,
+// callbacks with state that the checkpoint lacks or the other way round, a run that a callback had stopped. A corrupt
+// file is a loom::Error naming it, and so is one holding a value no run writes (a NaN weight or moment, a negative
+// second moment, a count or rate out of reach of the epochs and steps done: docs/CHECKPOINTS.md lists them).
+ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, const std::vector<Callback*>& callbacks,
                                    const RunSettings& settings);
 
 // Writes the checkpoint of `context`'s run after `history.size()` epochs (used by CheckpointWriter).

@@ -1,4 +1,4 @@
-// Sequential::fit: the epoch loop with Keras's callback hooks around the training step (train_step.h), the
+// Trainer::fit: the epoch loop with Keras's callback hooks around the training step (train_step.h), the
 // validation pass after each epoch, and the history it returns.
 #include <algorithm>
 #include <chrono>
@@ -19,6 +19,7 @@
 #include "engine/training/progress_logger.h"
 #include "engine/training/totals_monitor.h"
 #include "engine/training/train_step.h"
+#include "engine/training/trainer.h"
 
 namespace loom {
 namespace {
@@ -70,8 +71,7 @@ std::string validation_split_problem(int64_t samples, double fraction) {
          (train < 1 ? "none to train on" : "none to validate on");
 }
 
-History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
-  require_compiled("fit");
+History Trainer::fit(const LabeledImages& data, const FitOptions& options) {
   check_options(options);
   if (data.size() == 0) throw UsageError("fit: the training data is empty");
   Split split;
@@ -83,41 +83,39 @@ History Sequential::fit(const LabeledImages& data, const FitOptions& options) {
     validation_data = &split.validation;
   }
 
-  DeviceDataset train_set(*train_data, input_shape(), device_, options.seed, "fit");
+  DeviceDataset train_set(*train_data, model_.input_shape(), model_.device(), options.seed, "fit");
   if (!options.shuffle_state.empty()) train_set.set_shuffle_state(options.shuffle_state);
   return fit_on(train_set, validation_data, options);
 }
 
-History Sequential::fit(DeviceDataset& data, const FitOptions& options) {
-  require_compiled("fit");
+History Trainer::fit(DeviceDataset& data, const FitOptions& options) {
   check_options(options);
-  if (data.device() != device_ || data.sample_shape() != input_shape())
+  if (data.device() != model_.device() || data.sample_shape() != model_.input_shape())
     throw UsageError("fit: the data set was uploaded for " + std::string(device_name(data.device())) + " and input " +
-                     shape_str(data.sample_shape()) + ", the model is on " + device_name(device_) + " with input " +
-                     shape_str(input_shape()));
+                     shape_str(data.sample_shape()) + ", the model is on " + device_name(model_.device()) +
+                     " with input " + shape_str(model_.input_shape()));
   if (options.validation_split > 0 && !options.validation_data)
     throw UsageError("fit: validation_split needs the data as loaded; give an uploaded data set validation_data");
   if (!options.shuffle_state.empty()) data.set_shuffle_state(options.shuffle_state);
   return fit_on(data, options.validation_data, options);
 }
 
-History Sequential::fit_on(DeviceDataset& train_set, const LabeledImages* validation_data,
-                           const FitOptions& options) {
+History Trainer::fit_on(DeviceDataset& train_set, const LabeledImages* validation_data, const FitOptions& options) {
   // Everything the epochs use is made here, before the first step: data sets uploaded once, batch views and the
   // layers' plans for every batch size, the validation pass's state. Nothing is allocated between two steps.
   std::unique_ptr<DeviceDataset> validation_set;
   if (validation_data)
-    validation_set = std::make_unique<DeviceDataset>(*validation_data, input_shape(), device_, 0,
+    validation_set = std::make_unique<DeviceDataset>(*validation_data, model_.input_shape(), model_.device(), 0,
                                                      "fit: validation data");
-  train_set.set_augmentation(options.augmentation, philox_key(random_seed_, kAugmentationStream), "fit");
+  train_set.set_augmentation(options.augmentation, philox_key(model_.random_seed(), kAugmentationStream), "fit");
   const int64_t n = train_set.size();
   const int64_t batch = std::min(options.batch_size, n);
   int64_t steps = (n + batch - 1) / batch;
   if (options.max_steps_per_epoch > 0) steps = std::min(steps, options.max_steps_per_epoch);
   const int64_t samples_per_epoch = std::min(n, steps * batch);
-  views_for(batch);
-  if (samples_per_epoch % batch) views_for(samples_per_epoch % batch);
-  EvaluationLoop validation(*this);
+  model_.views_for(batch);
+  if (samples_per_epoch % batch) model_.views_for(samples_per_epoch % batch);
+  EvaluationLoop validation(model_);
   if (validation_set) validation.prepare(validation_set->size(), batch);
 
   // fit's own callbacks first: the progress bar prints each epoch's line before any callback says why it stops.
@@ -130,12 +128,12 @@ History Sequential::fit_on(DeviceDataset& train_set, const LabeledImages* valida
   const bool snapshots = std::any_of(callbacks.begin(), callbacks.end(),
                                      [](const Callback* c) { return c->reads_running_totals(); });
   // Made once per fit, outside the timed epochs (pinned memory is slow to allocate).
-  std::unique_ptr<TotalsMonitor> monitor = snapshots ? std::make_unique<TotalsMonitor>(device_) : nullptr;
+  std::unique_ptr<TotalsMonitor> monitor = snapshots ? std::make_unique<TotalsMonitor>(model_.device()) : nullptr;
   FitContext context(*this, options, steps, validation_set != nullptr, train_set, callbacks);
 
-  TrainStep& step = *train_step_;
-  const bool use_graph = device_ == Device::CUDA && options.cuda_graph;
-  EpochTimer timer(device_);
+  TrainStep& step = this->step();
+  const bool use_graph = model_.device() == Device::CUDA && options.cuda_graph;
+  EpochTimer timer(model_.device());
   History history;
   step.begin_fit();
   for (Callback* c : callbacks) c->on_train_begin(context);
@@ -153,7 +151,7 @@ History Sequential::fit_on(DeviceDataset& train_set, const LabeledImages* valida
     // As in Keras, a stop request is looked at after each step, so every epoch reported trained at least one.
     for (int64_t s = 0; s < steps; ++s) {
       for (Callback* c : callbacks) c->on_batch_begin(context, s);
-      BatchViews& v = views_for(std::min(batch, n - samples));
+      BatchViews& v = model_.views_for(std::min(batch, n - samples));
       if (step.run(train_set, v, use_graph && v.rows == batch)) ++result.graph_steps;  // the last batch may be short
       samples += v.rows;
       if (monitor) {

@@ -1,5 +1,4 @@
-// Sequential's evaluate and predict, the evaluation loop they and fit's validation share, and the learning rate's
-// accessors.
+// evaluate and predict, and the evaluation loop evaluate and fit's validation share.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,14 +9,12 @@
 #include "engine/runtime/epoch_timer.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/evaluation_loop.h"
+#include "engine/training/inference.h"
 #include "engine/training/progress_bar.h"
-#include "engine/training/train_step.h"
+#include "engine/training/step_state.h"
 #include "kernels/softmax.h"
 
 namespace loom {
-namespace {
-
-}  // namespace
 
 EvaluationLoop::EvaluationLoop(Sequential& model)
     : model_(model),
@@ -51,11 +48,11 @@ Evaluation EvaluationLoop::run(DeviceDataset& data, int64_t batch) {
   return result;
 }
 
-Evaluation Sequential::evaluate(const LabeledImages& data, int64_t batch_size, int verbose, std::ostream& out) {
-  require_compiled("evaluate");
+Evaluation evaluate(Sequential& model, const LabeledImages& data, int64_t batch_size, int verbose, std::ostream& out) {
+  model.require_compiled("evaluate");
   if (batch_size < 1) throw UsageError("evaluate: batch size must be at least 1, got " + std::to_string(batch_size));
-  DeviceDataset dataset(data, input_shape(), device_, 0, "evaluate");
-  EvaluationLoop loop(*this);
+  DeviceDataset dataset(data, model.input_shape(), model.device(), 0, "evaluate");
+  EvaluationLoop loop(model);
   Evaluation result = loop.run(dataset, batch_size);
   if (verbose > 0) {
     const int64_t batch = std::min(batch_size, data.size());  // no overflow for absurd batch sizes
@@ -70,21 +67,21 @@ Evaluation Sequential::evaluate(const LabeledImages& data, int64_t batch_size, i
   return result;
 }
 
-Tensor Sequential::predict(const Tensor& images, int64_t batch_size) {
-  require_built("predict");
+Tensor predict(Sequential& model, const Tensor& images, int64_t batch_size) {
+  model.require_built("predict");
   const int64_t n = images.rank() ? images.dim(0) : 0;
   if (n == 0) throw UsageError("predict: no images given");
   if (batch_size < 1) throw UsageError("predict: batch size must be at least 1, got " + std::to_string(batch_size));
   Shape sample(images.shape().begin() + 1, images.shape().end());
-  if (sample != input_shape())
+  if (sample != model.input_shape())
     throw UsageError("predict: images of shape " + shape_str(sample) + " do not fit the model's input " +
-                     shape_str(input_shape()));
+                     shape_str(model.input_shape()));
   if (images.dtype() != DType::U8 && images.dtype() != DType::F32)
     throw UsageError("predict: images must be uint8 or float32");
   Shape out_shape{n};
-  out_shape.insert(out_shape.end(), output_shape().begin(), output_shape().end());
+  out_shape.insert(out_shape.end(), model.output_shape().begin(), model.output_shape().end());
   Tensor probs(out_shape, Device::CPU);
-  const bool logits = loss_ && loss_->output_is_logits();
+  const bool logits = model.compiled() && model.loss().output_is_logits();
   const int64_t batch = std::min(batch_size, n);
 
   // uint8 images are scaled on the device by the training gather (labels are not needed: zeros stand in).
@@ -94,34 +91,23 @@ Tensor Sequential::predict(const Tensor& images, int64_t batch_size) {
   if (images.dtype() == DType::U8) {
     unlabeled = std::make_unique<LabeledImages>(
         LabeledImages{images.view(), Tensor::zeros({n}, Device::CPU, DType::U8)});
-    dataset = std::make_unique<DeviceDataset>(*unlabeled, input_shape(), device_, 0, "predict");
+    dataset = std::make_unique<DeviceDataset>(*unlabeled, model.input_shape(), model.device(), 0, "predict");
     dataset->begin_epoch(/*shuffle=*/false);
-    cursor = std::make_unique<StepState>(device_, 1.f);
+    cursor = std::make_unique<StepState>(model.device(), 1.f);
   }
   for (int64_t begin = 0; begin < n; begin += batch) {
-    BatchViews& v = views_for(std::min(batch, n - begin));
+    BatchViews& v = model.views_for(std::min(batch, n - begin));
     if (dataset) {
       dataset->gather(cursor->cursor(), v.acts[0], v.labels);
       cursor->advance(v.rows);
     } else {
       v.acts[0].copy_from(images.rows(begin, begin + v.rows));
     }
-    forward(v, /*training=*/false);
+    model.forward(v, /*training=*/false);
     if (logits) softmax_forward(v.acts.back(), v.probs);
     probs.rows(begin, begin + v.rows).copy_from(logits ? v.probs : v.acts.back());
   }
   return probs;
-}
-
-float Sequential::learning_rate() const {
-  require_compiled("learning_rate");
-  return train_step_->state().current_learning_rate();
-}
-
-void Sequential::set_learning_rate(float learning_rate) {
-  require_compiled("set_learning_rate");
-  check_learning_rate(learning_rate, "set_learning_rate");
-  train_step_->state().set_learning_rate(learning_rate);
 }
 
 }  // namespace loom

@@ -4,8 +4,8 @@
 #include <cstdio>
 
 #include "engine/io/file_text.h"
-#include "engine/model/sequential.h"
 #include "engine/runtime/errors.h"
+#include "engine/training/trainer.h"
 
 namespace loom {
 
@@ -14,11 +14,11 @@ LearningRateScheduler::LearningRateScheduler(Schedule schedule) : schedule_(std:
 }
 
 void LearningRateScheduler::on_epoch_begin(FitContext& context, int epoch) {
-  const double rate = schedule_(epoch, context.model.learning_rate());
+  const double rate = schedule_(epoch, context.trainer.learning_rate());
   if (!(rate > 0) || !std::isfinite(rate))
     throw Error("LearningRateScheduler: the schedule gave " + std::to_string(rate) + " for epoch " +
                 std::to_string(epoch + 1) + " (a learning rate must be a positive number)");
-  context.model.set_learning_rate(static_cast<float>(rate));
+  context.trainer.set_learning_rate(static_cast<float>(rate));
 }
 
 LearningRateScheduler::Schedule step_decay(double initial, double factor, int every) {
@@ -96,11 +96,11 @@ void ReduceLROnPlateau::on_epoch_end(FitContext& context, int epoch, EpochResult
   if (cooldown_left_ > 0 || ++wait_ < options_.patience) return;
   // Compared as the float the rate is kept in (as Keras compares with float32(min_lr)): a double floor between two
   // floats would "reduce" to the same rate every epoch.
-  const float old_rate = context.model.learning_rate();
+  const float old_rate = context.trainer.learning_rate();
   const float floor = static_cast<float>(options_.min_rate);
   const float new_rate = std::max(static_cast<float>(old_rate * options_.factor), floor);
   if (old_rate > floor && new_rate > 0 && new_rate < old_rate) {  // a rate underflowing to 0 is left as it is
-    context.model.set_learning_rate(new_rate);
+    context.trainer.set_learning_rate(new_rate);
     if (context.verbose()) {
       char buf[96];
       std::snprintf(buf, sizeof buf, "Epoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1,

@@ -1,6 +1,6 @@
 // Learning-rate schedules as callbacks, with Keras's semantics. They change the rate between epochs through
-// Sequential::set_learning_rate, which writes the training step state on the device: kernels read the rate there,
-// so a captured CUDA graph applies the new rate on its next replay.
+// Trainer::set_learning_rate, which writes the training step state on the device: kernels read the rate there, so a
+// captured CUDA graph applies the new rate on its next replay.
 #pragma once
 
 #include <functional>

@@ -22,7 +22,8 @@ struct BatchViews;
 
 class TrainStep {
  public:
-  // Made by compile: the model's optimizer and loss are set, its parameters allocated.
+  // Made by a Trainer (engine/training/trainer.h) for a compiled model: its optimizer and loss are set, its
+  // parameters allocated.
   explicit TrainStep(Sequential& model);
   ~TrainStep();
   TrainStep(const TrainStep&) = delete;
