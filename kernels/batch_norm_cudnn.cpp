@@ -1,5 +1,5 @@
 // The GPU side of BatchNormalization, through cuDNN's classic batch-normalization calls (kept for the same reasons
-// as kernels/cudnn_conv_pool.cpp gives; deprecation warnings stay off unless CUDNN_WARN_DEPRECATED is set).
+// as kernels/conv2d_cudnn.cpp gives; deprecation warnings stay off unless CUDNN_WARN_DEPRECATED is set).
 //
 // The batch is described to cuDNN as it is: `batch` samples in NHWC of `pixels` × 1 positions (an image's h·w rows
 // of pixels, the same bytes as h × w; 1 for a Dense output) of `channels` each, in spatial mode (one mean and

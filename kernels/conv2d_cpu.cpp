@@ -1,5 +1,5 @@
 // The CPU path's convolution: the reference's decomposition (kernels/im2col.h) with the batch cut into slices, one per
-// thread, and the products through OpenBLAS (kernels/dense_blas.cpp). The im2col matrix lives in the shared host
+// thread, and the products through OpenBLAS (kernels/dense_cpu.cpp). The im2col matrix lives in the shared host
 // scratch, which the layer reserved when it was prepared, so a training step allocates nothing.
 #include "engine/runtime/host_scratch.h"
 #include "kernels/conv2d.h"

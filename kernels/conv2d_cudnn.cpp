@@ -1,10 +1,10 @@
-// The GPU side of Conv2D and MaxPool2D, through cuDNN's classic (descriptor) API.
+// The GPU side of Conv2D, through cuDNN's classic (descriptor) API.
 //
-// cuDNN 9 marks this API deprecated in favour of the graph API. It is kept, and kept in this one file, because:
-// the graph API's convenient form (cudnn-frontend) is a header library that Debian does not package, and the raw
-// backend API needs several times the code for the same three convolutions and one pooling; the classic calls are
-// still shipped and supported in cuDNN 9, and the deprecation warnings are off unless CUDNN_WARN_DEPRECATED is set.
-// Moving to the graph API later touches only this file.
+// cuDNN 9 marks this API deprecated in favour of the graph API. It is kept, in the cuDNN callers alone
+// (kernels/*_cudnn.cpp), because: the graph API's convenient form (cudnn-frontend) is a header library that Debian
+// does not package, and the raw backend API needs several times the code for the same three convolutions and one
+// pooling; the classic calls are still shipped and supported in cuDNN 9, and the deprecation warnings are off unless
+// CUDNN_WARN_DEPRECATED is set. Moving to the graph API later touches only those files.
 //
 // Everything per shape (descriptors, algorithm choice, workspace size) is done when a plan is made, once per batch
 // size, when the model is prepared; the calls inside a training step only enqueue work.
@@ -15,7 +15,7 @@
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
 #include "kernels/conv2d.h"
-#include "kernels/max_pool2d.h"
+#include "kernels/cudnn_descriptors.h"
 
 namespace loom::cuda {
 namespace {
@@ -23,44 +23,12 @@ namespace {
 // The most workspace one convolution algorithm may ask for; faster algorithms that want more are passed over.
 constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
 
-int i32(int64_t v) { return static_cast<int>(v); }
-
 std::string describe(const Conv2dGeometry& g) {
   std::ostringstream s;
   s << "input (" << g.batch << ", " << g.height << ", " << g.width << ", " << g.in_channels << "), kernel ("
     << g.out_channels << ", " << g.kernel_h << ", " << g.kernel_w << ", " << g.in_channels << "), padding ("
     << g.pad_h << ", " << g.pad_w << ")";
   return s.str();
-}
-
-std::string describe(const MaxPool2dGeometry& g) {
-  std::ostringstream s;
-  s << "input (" << g.batch << ", " << g.height << ", " << g.width << ", " << g.channels << "), pool (" << g.pool_h
-    << ", " << g.pool_w << "), strides (" << g.stride_h << ", " << g.stride_w << ")";
-  return s.str();
-}
-
-// cuDNN failures name the layer and its shapes, so "CUDNN_STATUS_NOT_SUPPORTED" is never all a user sees.
-struct LayerContext {
-  std::string layer;
-  std::string shapes;
-  void check(cudnnStatus_t status, const char* what) const {
-    if (status != CUDNN_STATUS_SUCCESS)
-      throw Error("cuDNN error in layer '" + layer + "' (" + shapes + "): " + what + ": " +
-                  cudnnGetErrorString(status));
-  }
-};
-
-// The descriptors below are handed to their owner (a plan's Impl, which destroys them) only once fully set; one
-// whose setting fails is destroyed here before the error leaves.
-cudnnTensorDescriptor_t nhwc_tensor(const LayerContext& ctx, int64_t n, int64_t h, int64_t w, int64_t c) {
-  cudnnTensorDescriptor_t desc = nullptr;
-  ctx.check(cudnnCreateTensorDescriptor(&desc), "creating a tensor descriptor");
-  cudnnStatus_t status =
-      cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, i32(n), i32(c), i32(h), i32(w));
-  if (status != CUDNN_STATUS_SUCCESS) cudnnDestroyTensorDescriptor(desc);
-  ctx.check(status, "describing an NHWC tensor");
-  return desc;
 }
 
 // A convolution descriptor for `g` under `math`.
@@ -253,57 +221,6 @@ void Conv2dPlan::backward_filter(const float* x, const float* dy, float* dw) con
   p.ctx.check(cudnnConvolutionBackwardFilter(cuda.cudnn(), &one, p.x_desc, x, p.y_desc, dy, p.bwd_filter_desc,
                                              p.bwd_filter_algo, cuda.workspace(), p.workspace, &zero, p.w_desc, dw),
               "backward-filter convolution");
-}
-
-struct MaxPool2dPlan::Impl {
-  MaxPool2dGeometry g;
-  LayerContext ctx;
-  cudnnTensorDescriptor_t x_desc = nullptr, y_desc = nullptr;
-  cudnnPoolingDescriptor_t pool_desc = nullptr;
-  ~Impl() {
-    if (pool_desc) cudnnDestroyPoolingDescriptor(pool_desc);
-    if (y_desc) cudnnDestroyTensorDescriptor(y_desc);
-    if (x_desc) cudnnDestroyTensorDescriptor(x_desc);
-  }
-};
-
-MaxPool2dPlan::MaxPool2dPlan(const MaxPool2dGeometry& g, const std::string& layer_name)
-    : impl_(std::make_unique<Impl>()) {
-  Impl& p = *impl_;
-  p.g = g;
-  p.ctx = {layer_name, describe(g)};
-  CudaContext::get().cudnn();  // create the handle now, not in the first step
-  p.x_desc = nhwc_tensor(p.ctx, g.batch, g.height, g.width, g.channels);
-  p.y_desc = nhwc_tensor(p.ctx, g.batch, g.out_height(), g.out_width(), g.channels);
-  p.ctx.check(cudnnCreatePoolingDescriptor(&p.pool_desc), "creating the pooling descriptor");
-  // The deterministic variant: the backward pass gives each gradient to one maximum, without atomics.
-  p.ctx.check(cudnnSetPooling2dDescriptor(p.pool_desc, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN,
-                                          i32(g.pool_h), i32(g.pool_w), 0, 0, i32(g.stride_h), i32(g.stride_w)),
-              "describing the pooling");
-  int n = 0, c = 0, h = 0, w = 0;
-  p.ctx.check(cudnnGetPooling2dForwardOutputDim(p.pool_desc, p.x_desc, &n, &c, &h, &w), "computing the output shape");
-  if (n != g.batch || c != g.channels || h != g.out_height() || w != g.out_width())
-    throw Error("layer '" + layer_name + "': cuDNN pools to (" + std::to_string(n) + ", " + std::to_string(h) + ", " +
-                std::to_string(w) + ", " + std::to_string(c) + ") for " + p.ctx.shapes);
-}
-
-MaxPool2dPlan::~MaxPool2dPlan() = default;
-
-const MaxPool2dGeometry& MaxPool2dPlan::geometry() const { return impl_->g; }
-
-void MaxPool2dPlan::forward(const float* x, float* y) const {
-  const Impl& p = *impl_;
-  const float one = 1.f, zero = 0.f;
-  p.ctx.check(cudnnPoolingForward(CudaContext::get().cudnn(), p.pool_desc, &one, p.x_desc, x, &zero, p.y_desc, y),
-              "max-pooling forward");
-}
-
-void MaxPool2dPlan::backward(const float* x, const float* y, const float* dy, float* dx) const {
-  const Impl& p = *impl_;
-  const float one = 1.f, zero = 0.f;
-  p.ctx.check(cudnnPoolingBackward(CudaContext::get().cudnn(), p.pool_desc, &one, p.y_desc, y, p.y_desc, dy,
-                                   p.x_desc, x, &zero, p.x_desc, dx),
-              "max-pooling backward");
 }
 
 }  // namespace loom::cuda

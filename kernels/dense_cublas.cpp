@@ -1,7 +1,10 @@
 // Row-major products through column-major cuBLAS: a row-major [r, c] matrix is the column-major [c, r] matrix,
 // so each product is computed transposed (yᵀ = wᵀ·xᵀ and so on) without moving any data.
+#include <cublas_v2.h>
+
+#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_context.h"
 #include "kernels/dense.h"
-#include "kernels/launch.cuh"
 
 namespace loom::cuda {
 namespace {

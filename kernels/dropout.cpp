@@ -10,18 +10,6 @@ namespace loom {
 
 float dropout_scale(float rate) { return 1.f / (1.f - rate); }
 
-template <class T>
-void ref::dropout(const T* x, T* y, int64_t n, float rate, PhiloxKey key, int32_t step) {
-  const T scale = static_cast<T>(dropout_scale(rate));
-  for (int64_t i = 0; i < n; ++i) {
-    const PhiloxBlock draw = philox_draw(key, step, static_cast<uint64_t>(i / 4));
-    const bool keep = unit_float(draw.word[i % 4]) >= rate;
-    y[i] = keep ? x[i] * scale : T(0);
-  }
-}
-template void ref::dropout<float>(const float*, float*, int64_t, float, PhiloxKey, int32_t);
-template void ref::dropout<double>(const double*, double*, int64_t, float, PhiloxKey, int32_t);
-
 void dropout(const Tensor& x, Tensor& y, float rate, PhiloxKey key, const Tensor& step_state) {
   const char* op = "dropout";
   if (!(rate >= 0.f && rate < 1.f)) throw Error("dropout: the rate must lie in [0, 1), got " + std::to_string(rate));

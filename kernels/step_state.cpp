@@ -8,11 +8,6 @@
 
 namespace loom {
 
-void ref::advance_step(int32_t* state, int32_t rows) {
-  state[kBatchCursor] += rows;
-  state[kStepsDone] += 1;
-}
-
 void advance_step(Tensor& state, int64_t rows) {
   expect_shape(state, {kStepStateSlots}, "advance_step", "step state");
   if (state.dtype() != DType::I32) throw Error("advance_step: the step state must be int32");

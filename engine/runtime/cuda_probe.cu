@@ -1,8 +1,6 @@
-#include "engine/runtime/device.h"
+#include "engine/runtime/cuda_probe.h"
 
 #include <cuda_runtime.h>
-
-#include "engine/runtime/errors.h"
 
 namespace loom {
 namespace {
@@ -93,22 +91,11 @@ CudaProbe classify_cuda_probe(const CudaProbeObservations& seen) {
   return probe;
 }
 
-const char* device_name(Device device) { return device == Device::CUDA ? "cuda" : "cpu"; }
-
 const CudaProbe& probe_cuda() {
   static const CudaProbe probe = run_probe();
   return probe;
 }
 
-Device resolve_device(const std::string& flag, std::string* fallback_note) {
-  if (flag == "cpu") return Device::CPU;
-  if (flag != "cuda" && flag != "auto")
-    throw UsageError("--device: unknown device '" + flag + "' (expected auto, cuda or cpu)");
-  const CudaProbe& probe = probe_cuda();
-  if (probe.usable) return Device::CUDA;
-  if (flag == "cuda") throw UsageError("--device cuda: " + probe.reason);
-  if (fallback_note) *fallback_note = probe.reason + ": running on the CPU";
-  return Device::CPU;
-}
+bool cuda_path_built() { return true; }
 
 }  // namespace loom

@@ -6,7 +6,7 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
-#include "engine/runtime/device.h"
+#include "engine/runtime/cuda_probe.h"
 
 namespace loom {
 namespace {
