@@ -1,11 +1,8 @@
 #include "kernels/bias_activation.h"
 
-#include <algorithm>
-
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
 #include "kernels/cpu_parallel.h"
-#include "kernels/relu.h"
 
 namespace loom {
 
@@ -20,35 +17,11 @@ const char* activation_name(Activation act) {
 
 namespace {
 
-// The CPU path. Threads cannot split the reference's single pass by rows, as both would add into every bias entry, so
-// it takes two: ReLU's mask by slices of the flat array, then each thread sums its own columns, over the rows in
-// order, as the reference does: the result is the reference's to the bit, on any number of threads.
-void cpu_bias_activation_backward(const float* y, float* dy, float* dbias, int64_t rows, int64_t cols,
-                                  Activation act) {
-  if (act == Activation::ReLU)
-    cpu::parallel_ranges(rows * cols, 1, [&](int64_t begin, int64_t end) {
-      ref::relu_backward(y + begin, dy + begin, dy + begin, end - begin);  // the mask of bias_activation_backward
-    });
-  // Blocks of 16 columns (a cache line's worth of dbias, so threads seldom write the same line), summed on the stack,
-  // not through dbias (which might alias dy, so the compiler would store every partial sum).
-  constexpr int64_t kBlock = 16;
-  cpu::parallel_ranges((cols + kBlock - 1) / kBlock, kBlock * rows, [&](int64_t first_block, int64_t last_block) {
-    for (int64_t c0 = first_block * kBlock; c0 < std::min(cols, last_block * kBlock); c0 += kBlock) {
-      const int64_t width = std::min(kBlock, cols - c0);
-      float sums[kBlock] = {};
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* dz = dy + r * cols + c0;
-        for (int64_t c = 0; c < width; ++c) sums[c] += dz[c];
-      }
-      for (int64_t c = 0; c < width; ++c) dbias[c0 + c] = sums[c];
-    }
-  });
-}
-
 void check_fusable(Activation act, const char* op) {
   if (act == Activation::Softmax)
     throw Error(std::string(op) + ": softmax is a row operation and cannot be fused into a bias epilogue");
 }
+
 }  // namespace
 
 void bias_activation_forward(Tensor& y, const Tensor& bias, Activation act) {
@@ -81,7 +54,7 @@ void bias_activation_backward(const Tensor& y, Tensor& dy, Tensor& dbias, Activa
   if (y.device() == Device::CUDA)
     cuda::bias_activation_backward(y.f32(), dy.f32(), dbias.f32(), rows, cols, act);
   else
-    cpu_bias_activation_backward(y.f32(), dy.f32(), dbias.f32(), rows, cols, act);
+    cpu::bias_activation_backward(y.f32(), dy.f32(), dbias.f32(), rows, cols, act);
 }
 
 }  // namespace loom
