@@ -1,7 +1,5 @@
 #include "kernels/adam.h"
 
-#include <cmath>
-
 #include "engine/runtime/tensor.h"
 #include "kernels/cpu_parallel.h"
 

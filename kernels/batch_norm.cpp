@@ -1,10 +1,9 @@
-#include <algorithm>
-#include <cmath>
+#include "kernels/batch_norm.h"
+
 #include <string>
 
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
-#include "kernels/batch_norm.h"
 #include "kernels/plan_check.h"
 
 namespace loom {

@@ -1,13 +1,9 @@
 #include "kernels/conv2d.h"
 
-#include <vector>
-
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
 #include "kernels/plan_check.h"
 #include "kernels/bias_activation.h"
-#include "kernels/dense.h"
-#include "kernels/im2col.h"
 
 namespace loom {
 

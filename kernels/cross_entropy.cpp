@@ -1,8 +1,5 @@
 #include "kernels/cross_entropy.h"
 
-#include <cmath>
-#include <string>
-
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
 #include "kernels/softmax_cross_entropy.h"

@@ -1,7 +1,5 @@
 #include "kernels/max_pool2d.h"
 
-#include <cmath>
-
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
 #include "kernels/plan_check.h"

@@ -1,8 +1,5 @@
 #include "kernels/softmax.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
 

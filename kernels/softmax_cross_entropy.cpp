@@ -1,6 +1,5 @@
 #include "kernels/softmax_cross_entropy.h"
 
-#include <cmath>
 #include <string>
 
 #include "engine/runtime/errors.h"
