@@ -16,8 +16,6 @@
 #include "apps/threads_flag.h"
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
-#include "engine/runtime/cuda_check.h"
-#include "engine/runtime/cuda_context.h"
 #include "engine/runtime/epoch_timer.h"
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"

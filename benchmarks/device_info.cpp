@@ -6,7 +6,8 @@
 //
 // cuBLAS, cuBLASLt and cuDNN are opened with dlopen rather than linked, so this program still starts (and says which
 // library is missing and why) on a machine where the loader cannot find them and every other loom program would fail
-// before main().
+// before main(). A build without the CUDA path (LOOM_CUDA_PATH 0, set by benchmarks/CMakeLists.txt) has none of
+// them: it reports the same fields, each saying so.
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -14,11 +15,13 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#if LOOM_CUDA_PATH
 #include <cublasLt.h>
 #include <cublas_api.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
-#include <nlohmann/json.hpp>
+#endif
 
 #include "apps/run_guarded.h"
 #include "benchmarks/hardware.h"
@@ -28,6 +31,8 @@
 namespace {
 
 using nlohmann::json;
+
+#if LOOM_CUDA_PATH
 
 std::string cuda_version_text(int version) {  // 13000 -> "13.0", 12080 -> "12.8"
   return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
@@ -142,16 +147,8 @@ json mismatches(const json& info) {
   return found;
 }
 
-json collect() {
-  const loom::CudaProbe& probe = loom::probe_cuda();
-  json info;
-  info["program"] = "device_info";
-  info["gpu_usable"] = probe.usable;
-  info["reason"] = probe.usable ? "" : probe.reason;
-  info["gpu_name"] = probe.gpu_name;
-  info["compute_capability"] =
-      probe.gpu_name.empty() ? "" : std::to_string(probe.compute_major) + "." + std::to_string(probe.compute_minor);
-
+// The driver, runtime and libraries this build of the CUDA path meets, beside the versions it was compiled against.
+void add_cuda_versions(json& info, bool usable) {
   int driver = 0, runtime = 0, devices = 0;
   cudaDriverGetVersion(&driver);  // 0: no driver installed
   cudaRuntimeGetVersion(&runtime);
@@ -161,7 +158,7 @@ json collect() {
   info["cuda_runtime"] = cuda_version_text(runtime);
   info["cuda_runtime_compiled"] = cuda_version_text(CUDART_VERSION);
   info["device_count"] = devices;
-  if (probe.usable) {
+  if (usable) {
     cudaDeviceProp prop{};
     if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) {
       info["multiprocessors"] = prop.multiProcessorCount;
@@ -174,6 +171,35 @@ json collect() {
   info["cublasLt"] = cublaslt_info();
   info["cudnn"] = cudnn_info();
   info["mismatches"] = mismatches(info);
+}
+
+#else
+
+// A build without the CUDA path links none of CUDA's libraries and asks the driver nothing: each field says so.
+void add_cuda_versions(json& info, bool) {
+  const std::string reason = loom::no_cuda_path_reason();
+  info["driver_cuda_version"] = "not asked (" + reason + ")";
+  info["cuda_runtime"] = "none";
+  info["cuda_runtime_compiled"] = "none";
+  info["device_count"] = 0;
+  for (const char* name : {"cublas", "cublasLt", "cudnn"}) info[name] = {{"compiled", "none"}, {"error", reason}};
+  info["mismatches"] = json::array();
+}
+
+#endif
+
+json collect() {
+  const loom::CudaProbe& probe = loom::probe_cuda();
+  json info;
+  info["program"] = "device_info";
+  info["gpu_usable"] = probe.usable;
+  info["reason"] = probe.usable ? "" : probe.reason;
+  info["gpu_name"] = probe.gpu_name;
+  info["compute_capability"] =
+      probe.gpu_name.empty() ? "" : std::to_string(probe.compute_major) + "." + std::to_string(probe.compute_minor);
+
+  info["cuda_path"] = loom::cuda_path_built();
+  add_cuda_versions(info, probe.usable);
   const char* library_path = std::getenv("LD_LIBRARY_PATH");
   info["ld_library_path"] = library_path ? library_path : "";
   return info;

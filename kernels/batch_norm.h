@@ -9,7 +9,7 @@
 //   backward (training mode), with x̂ = (x − mean) · inv_std:
 //              dβ_c = Σ_r dy,  dγ_c = Σ_r dy · x̂,  dx = γ_c · inv_std_c / m · (m · dy − dβ_c − x̂ · dγ_c).
 // The reference (ref::) is the definition and the CPU path; CUDA runs cuDNN's batch-normalization calls
-// (kernels/cudnn_batch_norm.cpp) and one small kernel for the moving statistics (kernels/batch_norm_cuda.cu).
+// (kernels/batch_norm_cudnn.cpp) and one small kernel for the moving statistics (kernels/batch_norm_cuda.cu).
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,7 @@ namespace cuda {
 // cuDNN's descriptors for one batch size, made when a layer is prepared (never inside a step).
 class BatchNormPlan {
  public:
-  // The largest batches cuDNN's spatial batch-normalization kernels take (kernels/cudnn_batch_norm.cpp): inference
+  // The largest batches cuDNN's spatial batch-normalization kernels take (kernels/batch_norm_cudnn.cpp): inference
   // runs larger batches in chunks of this many samples; training refuses them.
   static constexpr int64_t kMaxInferenceChunk = 65535;
   static constexpr int64_t kMaxTrainingBatch = 880801;

@@ -22,6 +22,12 @@ template <class T>
 void bias_activation_backward(const T* y, T* dy, T* dbias, int64_t rows, int64_t cols, Activation act);
 }  // namespace ref
 
+// The CPU path's backward (the forward is the reference on slices): the mask by slices, then each thread sums its own
+// columns, over the rows in order (kernels/bias_activation_cpu.cpp).
+namespace cpu {
+void bias_activation_backward(const float* y, float* dy, float* dbias, int64_t rows, int64_t cols, Activation act);
+}  // namespace cpu
+
 namespace cuda {
 void bias_activation_forward(float* y, const float* bias, int64_t rows, int64_t cols, Activation act);
 void bias_activation_backward(const float* y, float* dy, float* dbias, int64_t rows, int64_t cols, Activation act);

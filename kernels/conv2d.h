@@ -5,8 +5,8 @@
 //
 // The reference (ref::): im2col and the Dense reference products, readable, the oracle. CPU: the same im2col, slices of
 // the batch on separate threads, into a scratch buffer reserved when the layer is prepared, then OpenBLAS products
-// (kernels/conv2d_blas.cpp). CUDA: cuDNN, with descriptors and algorithms chosen once per batch size in a Conv2dPlan
-// (kernels/cudnn_conv_pool.cpp).
+// (kernels/conv2d_cpu.cpp). CUDA: cuDNN, with descriptors and algorithms chosen once per batch size in a Conv2dPlan
+// (kernels/conv2d_cudnn.cpp).
 #pragma once
 
 #include <cstdint>

@@ -1,163 +1,75 @@
+// The CPU path's convolution: the reference's decomposition (kernels/im2col.h) with the batch cut into slices, one per
+// thread, and the products through OpenBLAS (kernels/dense_cpu.cpp). The im2col matrix lives in the shared host
+// scratch, which the layer reserved when it was prepared, so a training step allocates nothing.
+#include "engine/runtime/host_scratch.h"
 #include "kernels/conv2d.h"
-
-#include <vector>
-
-#include "engine/runtime/errors.h"
-#include "engine/runtime/tensor.h"
-#include "kernels/plan_check.h"
-#include "kernels/bias_activation.h"
+#include "kernels/cpu_parallel.h"
 #include "kernels/dense.h"
 #include "kernels/im2col.h"
 
 namespace loom {
 
-bool Conv2dGeometry::operator==(const Conv2dGeometry& o) const {
-  return batch == o.batch && height == o.height && width == o.width && in_channels == o.in_channels &&
-         out_channels == o.out_channels && kernel_h == o.kernel_h && kernel_w == o.kernel_w && pad_h == o.pad_h &&
-         pad_w == o.pad_w;
-}
-
 namespace {
 
-std::string geometry_str(const Conv2dGeometry& g) {
-  return "input " + shape_str({g.batch, g.height, g.width, g.in_channels}) + ", kernel " +
-         shape_str({g.out_channels, g.kernel_h, g.kernel_w, g.in_channels}) + ", padding (" + std::to_string(g.pad_h) +
-         ", " + std::to_string(g.pad_w) + ")";
-}
-
-struct ConvMatrixDims {
-  int64_t rows, k, out;  // R = n·oh·ow, K = kh·kw·in, out channels
+struct ConvSizes {
+  int64_t image;    // floats of one input image, h·w·in
+  int64_t pixels;   // output pixels of one image, oh·ow
+  int64_t k;        // one im2col row, kh·kw·in
+  int64_t rows;     // im2col rows of the batch, n·oh·ow
 };
 
-ConvMatrixDims matrix_dims(const Conv2dGeometry& g) {
-  return {g.batch * g.out_height() * g.out_width(), g.kernel_h * g.kernel_w * g.in_channels, g.out_channels};
+ConvSizes sizes_of(const Conv2dGeometry& g) {
+  const int64_t pixels = g.out_height() * g.out_width(), k = g.kernel_h * g.kernel_w * g.in_channels;
+  return {g.height * g.width * g.in_channels, pixels, k, g.batch * pixels};
 }
 
-}  // namespace
-
-// y[R, out] = cols[R, K] · Wᵀ. ref::matmul wants its right operand as [K, out] so that its inner loop runs along
-// contiguous output channels; transposing the (small) kernel once is cheaper than a strided inner loop.
-template <class T>
-void ref::conv2d_forward(const T* x, const T* w, T* y, const Conv2dGeometry& g) {
-  const ConvMatrixDims d = matrix_dims(g);
-  std::vector<T> cols(static_cast<size_t>(d.rows * d.k));
-  ref::im2col(x, cols.data(), g);
-  std::vector<T> wt(static_cast<size_t>(d.k * d.out));
-  for (int64_t o = 0; o < d.out; ++o)
-    for (int64_t k = 0; k < d.k; ++k) wt[k * d.out + o] = w[o * d.k + k];
-  ref::matmul(cols.data(), wt.data(), y, d.rows, d.k, d.out);
-}
-
-// dcols[R, K] = dy[R, out] · W[out, K], then each column entry is returned to its input pixel.
-template <class T>
-void ref::conv2d_backward_data(const T* dy, const T* w, T* dx, const Conv2dGeometry& g) {
-  const ConvMatrixDims d = matrix_dims(g);
-  std::vector<T> dcols(static_cast<size_t>(d.rows * d.k));
-  ref::matmul(dy, w, dcols.data(), d.rows, d.out, d.k);
-  const int64_t dx_size = g.batch * g.height * g.width * g.in_channels;
-  for (int64_t k = 0; k < dx_size; ++k) dx[k] = T(0);
-  ref::col2im_add(dcols.data(), dx, g);
-}
-
-// dW[out, K] = dyᵀ[out, R] · cols[R, K]: the Dense weight gradient with dy in the role of the input.
-template <class T>
-void ref::conv2d_backward_filter(const T* x, const T* dy, T* dw, const Conv2dGeometry& g) {
-  const ConvMatrixDims d = matrix_dims(g);
-  std::vector<T> cols(static_cast<size_t>(d.rows * d.k));
-  ref::im2col(x, cols.data(), g);
-  ref::matmul_grad_weight(dy, cols.data(), dw, d.rows, d.out, d.k);
-}
-
-#define LOOM_INSTANTIATE(T)                                                                        \
-  template void ref::conv2d_forward<T>(const T*, const T*, T*, const Conv2dGeometry&);            \
-  template void ref::conv2d_backward_data<T>(const T*, const T*, T*, const Conv2dGeometry&);      \
-  template void ref::conv2d_backward_filter<T>(const T*, const T*, T*, const Conv2dGeometry&);
-LOOM_INSTANTIATE(float)
-LOOM_INSTANTIATE(double)
-#undef LOOM_INSTANTIATE
-
-Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y, int64_t pad_h, int64_t pad_w,
-                               const char* op) {
-  // Messages are built only when thrown: this check runs on every call.
-  auto where = [&] { return std::string(op) + ": "; };
-  auto shapes = [&] { return "input " + shape_str(x.shape()) + ", kernel " + shape_str(w.shape()); };
-  if (x.dtype() != DType::F32 || w.dtype() != DType::F32 || y.dtype() != DType::F32)
-    throw Error(where() + "expects float32 tensors (" + shapes() + ")");
-  if (x.rank() != 4 || w.rank() != 4)
-    throw Error(where() + "expects input [n, h, w, in] and kernel [out, kh, kw, in], got " + shapes());
-  if (x.dim(3) != w.dim(3))
-    throw Error(where() + shapes() + " disagree on input channels (" + std::to_string(x.dim(3)) + " vs " +
-                std::to_string(w.dim(3)) + ")");
-  if (pad_h < 0 || pad_w < 0)
-    throw Error(where() + "negative padding (" + std::to_string(pad_h) + ", " + std::to_string(pad_w) + ") for " +
-                shapes());
-  Conv2dGeometry g;
-  g.batch = x.dim(0);
-  g.height = x.dim(1);
-  g.width = x.dim(2);
-  g.in_channels = x.dim(3);
-  g.out_channels = w.dim(0);
-  g.kernel_h = w.dim(1);
-  g.kernel_w = w.dim(2);
-  g.pad_h = pad_h;
-  g.pad_w = pad_w;
-  if (g.batch < 1 || g.in_channels < 1 || g.out_channels < 1 || g.kernel_h < 1 || g.kernel_w < 1 ||
-      g.out_height() < 1 || g.out_width() < 1)
-    throw Error(where() + "no output for " + geometry_str(g) + " (empty tensor, or kernel larger than padded input)");
-  if (!has_shape(y, {g.batch, g.out_height(), g.out_width(), g.out_channels}))
-    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " +
-                shape_str({g.batch, g.out_height(), g.out_width(), g.out_channels}) + " for " +
-                geometry_str(g));
+// The geometry of images [begin, end) of the batch.
+Conv2dGeometry images(Conv2dGeometry g, int64_t begin, int64_t end) {
+  g.batch = end - begin;
   return g;
 }
 
-namespace {
-
-void check_not_softmax(Activation act, const char* op) {
-  if (act == Activation::Softmax)
-    throw Error(std::string(op) + ": softmax cannot follow a convolution in its epilogue (it is a row operation)");
+void parallel_im2col(const float* x, float* cols, const Conv2dGeometry& g) {
+  const ConvSizes s = sizes_of(g);
+  cpu::parallel_ranges(g.batch, s.pixels * s.k, [&](int64_t begin, int64_t end) {
+    ref::im2col(x + begin * s.image, cols + begin * s.pixels * s.k, images(g, begin, end));
+  });
 }
 
 }  // namespace
 
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y, int64_t pad_h, int64_t pad_w,
-                    Activation act, const cuda::Conv2dPlan* plan) {
-  const char* op = "conv2d_forward";
-  const Conv2dGeometry g = conv2d_geometry(x, w, y, pad_h, pad_w, op);
-  expect_shape(b, {g.out_channels}, op, "bias");
-  expect_same_device(op, {&x, &w, &b, &y});
-  check_not_softmax(act, op);
-  if (x.device() == Device::CUDA)
-    checked_plan(plan, g, op, "Conv2dPlan", geometry_str).forward(x.f32(), w.f32(), y.f32());
-  else
-    cpu::conv2d_forward(x.f32(), w.f32(), y.f32(), g);
-  bias_activation_forward(y, b, act);  // NHWC: the bias is per last dimension, as for Dense
+int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) {
+  const ConvSizes s = sizes_of(g);
+  return s.rows * s.k;
 }
 
-void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& dy, int64_t pad_h, int64_t pad_w,
-                     Activation act, Tensor* dx, Tensor& dw, Tensor& db, const cuda::Conv2dPlan* plan) {
-  const char* op = "conv2d_backward";
-  const Conv2dGeometry g = conv2d_geometry(x, w, y, pad_h, pad_w, op);
-  expect_shape(dy, y.shape(), op, "output gradient");
-  expect_shape(dw, w.shape(), op, "kernel gradient");
-  expect_shape(db, {g.out_channels}, op, "bias gradient");
-  if (dx) {
-    expect_shape(*dx, x.shape(), op, "input gradient");
-    expect_same_device(op, {&x, dx});
-  }
-  expect_same_device(op, {&x, &w, &y, &dy, &dw, &db});
-  check_not_softmax(act, op);
-  // Validate the plan before anything is written, so a bad call leaves dy untouched.
-  const cuda::Conv2dPlan* cuda_plan = x.device() == Device::CUDA ? &checked_plan(plan, g, op, "Conv2dPlan", geometry_str) : nullptr;
-  if (cuda_plan && dx) cuda_plan->require_backward_data();
-  bias_activation_backward(y, dy, db, act);  // dy now holds dz
-  if (cuda_plan) {
-    cuda_plan->backward_filter(x.f32(), dy.f32(), dw.f32());
-    if (dx) cuda_plan->backward_data(dy.f32(), w.f32(), dx->f32());
-  } else {
-    cpu::conv2d_backward_filter(x.f32(), dy.f32(), dw.f32(), g);
-    if (dx) cpu::conv2d_backward_data(dy.f32(), w.f32(), dx->f32(), g);
-  }
+// y[R, out] = cols[R, K] · W[out, K]ᵀ: the kernel as stored is already the transposed right operand.
+void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g) {
+  const ConvSizes s = sizes_of(g);
+  float* cols = host_scratch(conv2d_scratch_floats(g));
+  parallel_im2col(x, cols, g);
+  cpu::matmul_grad_input(cols, w, y, s.rows, g.out_channels, s.k);
+}
+
+// dcols[R, K] = dy[R, out] · W[out, K], then each image's columns go back to its pixels (col2im adds, so each
+// thread zeroes its own images first).
+void cpu::conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g) {
+  const ConvSizes s = sizes_of(g);
+  float* dcols = host_scratch(conv2d_scratch_floats(g));
+  cpu::matmul(dy, w, dcols, s.rows, g.out_channels, s.k);
+  cpu::parallel_ranges(g.batch, s.pixels * s.k, [&](int64_t begin, int64_t end) {
+    float* first = dx + begin * s.image;
+    for (float* p = first; p != dx + end * s.image; ++p) *p = 0.0f;
+    ref::col2im_add(dcols + begin * s.pixels * s.k, first, images(g, begin, end));
+  });
+}
+
+// dW[out, K] = dyᵀ[out, R] · cols[R, K]
+void cpu::conv2d_backward_filter(const float* x, const float* dy, float* dw, const Conv2dGeometry& g) {
+  const ConvSizes s = sizes_of(g);
+  float* cols = host_scratch(conv2d_scratch_floats(g));
+  parallel_im2col(x, cols, g);
+  cpu::matmul_grad_weight(dy, cols, dw, s.rows, g.out_channels, s.k);
 }
 
 }  // namespace loom

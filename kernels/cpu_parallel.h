@@ -1,5 +1,5 @@
 // The CPU path's one way of using several cores: [0, n) is cut into one contiguous range per thread and the same
-// function runs on each. Ops hand it their readable reference (kernels/*_cpu.cpp), applied to a slice, so the fast
+// function runs on each. Ops hand it their readable reference (kernels/*_ref.cpp), applied to a slice, so the fast
 // path computes element for element what the reference computes, sums in the same order, only on more cores.
 #pragma once
 

@@ -1,8 +1,9 @@
 // Dense (fully connected) layer, Keras layout: kernel w is [in, out], bias b is [out], rows are samples.
 //   forward:  y = act(x · w + b)
 //   backward: dz = dy · act'(y) (written over dy), dw = xᵀ · dz, db = Σ_rows dz, dx = dz · wᵀ (when dx is given)
-// On the GPU the products are cuBLAS SGEMM, on the CPU OpenBLAS SGEMM (dense_blas.cpp); the bias/activation is one
-// fused pass (bias_activation.h). The ref:: loops define the products and are the oracle both are tested against.
+// On the GPU the products are cuBLAS SGEMM (kernels/dense_cublas.cpp), on the CPU OpenBLAS SGEMM
+// (kernels/dense_cpu.cpp); the bias/activation is one fused pass (bias_activation.h). The ref:: loops
+// (kernels/dense_ref.cpp) define the products and are the oracle both are tested against.
 #pragma once
 
 #include <cstdint>

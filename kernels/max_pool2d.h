@@ -4,7 +4,7 @@
 // Backward routes each dy to the window's maximum; on a tie, to the first maximum in row-major window order (as
 // TensorFlow does). Overlapping windows (stride < pool) add up.
 // The reference (ref::): direct loops, the oracle. CPU: windows that do not overlap scanned for all channels at once,
-// images on separate threads (kernels/max_pool2d_fast.cpp). CUDA: cuDNN pooling (kernels/cudnn_conv_pool.cpp),
+// images on separate threads (kernels/max_pool2d_cpu.cpp). CUDA: cuDNN pooling (kernels/max_pool2d_cudnn.cpp),
 // planned per batch size.
 #pragma once
 

@@ -1,127 +1,141 @@
+// The CPU path's max pooling. In NHWC the channels of a pixel are contiguous, so a window is scanned for all channels
+// at once, in the reference's row-major window order and by its rule (a NaN takes the window and keeps it; otherwise
+// the first strict maximum wins), as selects the compiler turns into vector blends; images go to separate threads.
+// That works when each input pixel lies in at most one window (stride ≥ pool, as in Keras's default stride = pool);
+// overlapping windows go to the reference, slice by slice.
+#include <cstring>
+
+#include "kernels/cpu_parallel.h"
 #include "kernels/max_pool2d.h"
-
-#include <cmath>
-
-#include "engine/runtime/errors.h"
-#include "engine/runtime/tensor.h"
-#include "kernels/plan_check.h"
 
 namespace loom {
 
-bool MaxPool2dGeometry::operator==(const MaxPool2dGeometry& o) const {
-  return batch == o.batch && height == o.height && width == o.width && channels == o.channels &&
-         pool_h == o.pool_h && pool_w == o.pool_w && stride_h == o.stride_h && stride_w == o.stride_w;
-}
-
 namespace {
 
-std::string geometry_str(const MaxPool2dGeometry& g) {
-  return "input " + shape_str({g.batch, g.height, g.width, g.channels}) + ", pool (" + std::to_string(g.pool_h) +
-         ", " + std::to_string(g.pool_w) + "), stride (" + std::to_string(g.stride_h) + ", " +
-         std::to_string(g.stride_w) + ")";
+// Channels handled together: the backward pass keeps a running maximum and its position for each on the stack.
+constexpr int64_t kChannelBlock = 64;
+
+struct PoolSizes {
+  int64_t image, pooled;  // floats of one input image and of one output image
+};
+
+PoolSizes sizes_of(const MaxPool2dGeometry& g) {
+  return {g.height * g.width * g.channels, g.out_height() * g.out_width() * g.channels};
 }
 
-// Index into x of the window's maximum for output (n, i, j, c). Scanning in row-major window order and replacing
-// only on a strictly greater value picks the first maximum on a tie, the element TensorFlow routes the gradient to.
-template <class T>
-int64_t argmax_in_window(const T* x, const MaxPool2dGeometry& g, int64_t n, int64_t i, int64_t j, int64_t c) {
-  int64_t best = -1;
-  for (int64_t a = 0; a < g.pool_h; ++a)
-    for (int64_t b = 0; b < g.pool_w; ++b) {
-      const int64_t h = i * g.stride_h + a, w = j * g.stride_w + b;
-      const int64_t k = ((n * g.height + h) * g.width + w) * g.channels + c;
-      // A NaN wins its window and keeps it (cuDNN's PROPAGATE_NAN), so a diverged model shows as NaN.
-      if (best < 0 || (!std::isnan(x[best]) && !(x[k] <= x[best]))) best = k;
-    }
-  return best;
+bool windows_overlap(const MaxPool2dGeometry& g) { return g.stride_h < g.pool_h || g.stride_w < g.pool_w; }
+
+// Some input pixels lie in no window (a stride larger than the pool, or an edge the floor drops): their gradient is 0.
+bool windows_cover_image(const MaxPool2dGeometry& g) {
+  return g.stride_h == g.pool_h && g.stride_w == g.pool_w && g.out_height() * g.pool_h == g.height &&
+         g.out_width() * g.pool_w == g.width;
+}
+
+MaxPool2dGeometry images(MaxPool2dGeometry g, int64_t begin, int64_t end) {
+  g.batch = end - begin;
+  return g;
+}
+
+// The window of output pixel (i, j) of one image: its a-th row's b-th pixel, channel 0.
+const float* window_pixel(const float* image, const MaxPool2dGeometry& g, int64_t i, int64_t j, int64_t a, int64_t b) {
+  return image + ((i * g.stride_h + a) * g.width + j * g.stride_w + b) * g.channels;
+}
+
+// The reference's rule for replacing the running maximum `best` by a later value.
+// (`&`, not `&&`: no branch, so the loops around it vectorise.)
+inline bool replaces(float value, float best) { return (best == best) & !(value <= best); }
+
+void forward_images(const float* x, float* y, const MaxPool2dGeometry& g) {
+  const PoolSizes s = sizes_of(g);
+  const int64_t channels = g.channels;
+  for (int64_t n = 0; n < g.batch; ++n) {
+    const float* image = x + n * s.image;
+    float* out = y + n * s.pooled;
+    for (int64_t i = 0; i < g.out_height(); ++i)
+      for (int64_t j = 0; j < g.out_width(); ++j, out += channels) {
+        std::memcpy(out, window_pixel(image, g, i, j, 0, 0), static_cast<size_t>(channels) * sizeof(float));
+        for (int64_t a = 0; a < g.pool_h; ++a)
+          for (int64_t b = a == 0 ? 1 : 0; b < g.pool_w; ++b) {
+            const float* v = window_pixel(image, g, i, j, a, b);
+            for (int64_t c = 0; c < channels; ++c) out[c] = replaces(v[c], out[c]) ? v[c] : out[c];
+          }
+      }
+  }
+}
+
+void backward_images(const float* x, const float* dy, float* dx, const MaxPool2dGeometry& g) {
+  const PoolSizes s = sizes_of(g);
+  if (!windows_cover_image(g)) std::memset(dx, 0, static_cast<size_t>(g.batch * s.image) * sizeof(float));
+  for (int64_t n = 0; n < g.batch; ++n) {
+    const float* image = x + n * s.image;
+    float* grad = dx + n * s.image;
+    for (int64_t i = 0; i < g.out_height(); ++i)
+      for (int64_t j = 0; j < g.out_width(); ++j) {
+        const float* upstream = dy + n * s.pooled + (i * g.out_width() + j) * g.channels;
+        for (int64_t c0 = 0; c0 < g.channels; c0 += kChannelBlock) {
+          const int64_t width = std::min(kChannelBlock, g.channels - c0);
+          float best[kChannelBlock];
+          float at[kChannelBlock];  // the maximum's position in the window, row-major (a float, as the values are, so
+                                    // that one vector select serves both)
+          const float* first = window_pixel(image, g, i, j, 0, 0) + c0;
+          for (int64_t c = 0; c < width; ++c) {
+            best[c] = first[c];
+            at[c] = 0.0f;
+          }
+          for (int64_t a = 0; a < g.pool_h; ++a)
+            for (int64_t b = a == 0 ? 1 : 0; b < g.pool_w; ++b) {
+              const float* v = window_pixel(image, g, i, j, a, b) + c0;
+              const float here = static_cast<float>(a * g.pool_w + b);
+              for (int64_t c = 0; c < width; ++c) {
+                const bool take = replaces(v[c], best[c]);
+                best[c] = take ? v[c] : best[c];
+                at[c] = take ? here : at[c];
+              }
+            }
+          // Each pixel is in this window only: its gradient is written, not added. (So a -0 gradient stays -0 where
+          // the reference's zeroed sum makes it +0; the two compare equal. Writing 0 + dy instead would keep the
+          // compiler from vectorising the select.)
+          for (int64_t a = 0; a < g.pool_h; ++a)
+            for (int64_t b = 0; b < g.pool_w; ++b) {
+              float* d = grad + (window_pixel(image, g, i, j, a, b) - image) + c0;
+              const float here = static_cast<float>(a * g.pool_w + b);
+              for (int64_t c = 0; c < width; ++c) {
+                const float gradient = upstream[c0 + c];  // read unconditionally: a select, not a branch
+                d[c] = at[c] == here ? gradient : 0.0f;
+              }
+            }
+        }
+      }
+  }
 }
 
 }  // namespace
 
-template <class T>
-void ref::max_pool2d_forward(const T* x, T* y, const MaxPool2dGeometry& g) {
-  const int64_t oh = g.out_height(), ow = g.out_width();
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j)
-        for (int64_t c = 0; c < g.channels; ++c)
-          y[((n * oh + i) * ow + j) * g.channels + c] = x[argmax_in_window(x, g, n, i, j, c)];
+void cpu::max_pool2d_forward(const float* x, float* y, const MaxPool2dGeometry& g) {
+  const PoolSizes s = sizes_of(g);
+  const bool overlap = windows_overlap(g);
+  cpu::parallel_ranges(g.batch, s.image, [&](int64_t begin, int64_t end) {
+    const float* in = x + begin * s.image;
+    float* out = y + begin * s.pooled;
+    if (overlap)
+      ref::max_pool2d_forward(in, out, images(g, begin, end));
+    else
+      forward_images(in, out, images(g, begin, end));
+  });
 }
 
-// The derivative of a max is 1 at the chosen maximum and 0 elsewhere; overlapping windows (stride < pool) may
-// choose the same element, so contributions add.
-template <class T>
-void ref::max_pool2d_backward(const T* x, const T* dy, T* dx, const MaxPool2dGeometry& g) {
-  const int64_t oh = g.out_height(), ow = g.out_width();
-  const int64_t dx_size = g.batch * g.height * g.width * g.channels;
-  for (int64_t k = 0; k < dx_size; ++k) dx[k] = T(0);
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j)
-        for (int64_t c = 0; c < g.channels; ++c)
-          dx[argmax_in_window(x, g, n, i, j, c)] += dy[((n * oh + i) * ow + j) * g.channels + c];
-}
-
-#define LOOM_INSTANTIATE(T)                                                                  \
-  template void ref::max_pool2d_forward<T>(const T*, T*, const MaxPool2dGeometry&);         \
-  template void ref::max_pool2d_backward<T>(const T*, const T*, T*, const MaxPool2dGeometry&);
-LOOM_INSTANTIATE(float)
-LOOM_INSTANTIATE(double)
-#undef LOOM_INSTANTIATE
-
-MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t pool_h, int64_t pool_w,
-                                      int64_t stride_h, int64_t stride_w, const char* op) {
-  // Messages are built only when thrown: this check runs on every call.
-  auto where = [&] { return std::string(op) + ": "; };
-  auto window = [&] { return "pool (" + std::to_string(pool_h) + ", " + std::to_string(pool_w) + "), stride (" +
-                             std::to_string(stride_h) + ", " + std::to_string(stride_w) + ")"; };
-  if (x.dtype() != DType::F32 || y.dtype() != DType::F32)
-    throw Error(where() + "expects float32 tensors (input " + shape_str(x.shape()) + ")");
-  if (x.rank() != 4) throw Error(where() + "expects input [n, h, w, c], got " + shape_str(x.shape()));
-  if (pool_h < 1 || pool_w < 1 || stride_h < 1 || stride_w < 1)
-    throw Error(where() + window() + " must be at least 1 (input " + shape_str(x.shape()) + ")");
-  if (pool_h > x.dim(1) || pool_w > x.dim(2))
-    throw Error(where() + window() + " is larger than the image of input " + shape_str(x.shape()));
-  MaxPool2dGeometry g;
-  g.batch = x.dim(0);
-  g.height = x.dim(1);
-  g.width = x.dim(2);
-  g.channels = x.dim(3);
-  g.pool_h = pool_h;
-  g.pool_w = pool_w;
-  g.stride_h = stride_h;
-  g.stride_w = stride_w;
-  if (g.batch < 1 || g.channels < 1) throw Error(where() + "empty input " + shape_str(x.shape()));
-  if (!has_shape(y, {g.batch, g.out_height(), g.out_width(), g.channels}))
-    throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " +
-                shape_str({g.batch, g.out_height(), g.out_width(), g.channels}) + " for " +
-                geometry_str(g));
-  return g;
-}
-
-
-void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool_w, int64_t stride_h,
-                        int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
-  const char* op = "max_pool2d_forward";
-  const MaxPool2dGeometry g = max_pool2d_geometry(x, y, pool_h, pool_w, stride_h, stride_w, op);
-  expect_same_device(op, {&x, &y});
-  if (x.device() == Device::CUDA)
-    checked_plan(plan, g, op, "MaxPool2dPlan", geometry_str).forward(x.f32(), y.f32());
-  else
-    cpu::max_pool2d_forward(x.f32(), y.f32(), g);
-}
-
-void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, int64_t pool_h,
-                         int64_t pool_w, int64_t stride_h, int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
-  const char* op = "max_pool2d_backward";
-  const MaxPool2dGeometry g = max_pool2d_geometry(x, y, pool_h, pool_w, stride_h, stride_w, op);
-  expect_shape(dy, y.shape(), op, "output gradient");
-  expect_shape(dx, x.shape(), op, "input gradient");
-  expect_same_device(op, {&x, &y, &dy, &dx});
-  if (x.device() == Device::CUDA)
-    checked_plan(plan, g, op, "MaxPool2dPlan", geometry_str).backward(x.f32(), y.f32(), dy.f32(), dx.f32());
-  else  // both find the maxima again from x
-    cpu::max_pool2d_backward(x.f32(), dy.f32(), dx.f32(), g);
+void cpu::max_pool2d_backward(const float* x, const float* dy, float* dx, const MaxPool2dGeometry& g) {
+  const PoolSizes s = sizes_of(g);
+  const bool overlap = windows_overlap(g);
+  cpu::parallel_ranges(g.batch, s.image, [&](int64_t begin, int64_t end) {
+    const float* in = x + begin * s.image;
+    const float* upstream = dy + begin * s.pooled;
+    float* grad = dx + begin * s.image;
+    if (overlap)
+      ref::max_pool2d_backward(in, upstream, grad, images(g, begin, end));
+    else
+      backward_images(in, upstream, grad, images(g, begin, end));
+  });
 }
 
 }  // namespace loom

@@ -2,8 +2,9 @@
 # install-dependencies.sh [--all]: installs, from the distribution, what building loom and running its tests need
 # and is missing, on Debian 12 / Ubuntu; with --all also the optional test tools CI uses (PyTorch, Python's
 # safetensors, Chromium, clang with libFuzzer). Checks, but does not install, the CUDA toolkit and cuDNN 9, which come
-# from NVIDIA (cuDNN is installed when NVIDIA's CUDA apt repository is already configured). Quiet (one line) when
-# nothing is missing; every failure is one line on stderr and exit status 1 (2 for a bad option).
+# from NVIDIA (cuDNN is installed when NVIDIA's CUDA apt repository is already configured); without them loom builds
+# its CPU path only, which the last line says. Quiet (one line) when nothing is missing; every failure is one line on
+# stderr and exit status 1 (2 for a bad option).
 set -euo pipefail
 
 me=install-dependencies
@@ -33,8 +34,8 @@ done
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   die "this script needs apt-get and dpkg (Debian 12 / Ubuntu); elsewhere install CMake >= 3.24, g++ (C++17), make," \
     "zlib, libpng, OpenBLAS built with OpenMP, GoogleTest, CLI11, nlohmann-json 3, Python 3, the Fashion-MNIST data" \
-    "set (the four .gz files, in /usr/share/datasets/fashion-mnist or \$FASHION_MNIST_DIR), the CUDA toolkit 12 or" \
-    "13 and cuDNN 9"
+    "set (the four .gz files, in /usr/share/datasets/fashion-mnist or \$FASHION_MNIST_DIR), and for the GPU path" \
+    "the CUDA toolkit 12 or 13 and cuDNN 9"
 fi
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || true)
@@ -46,89 +47,103 @@ distro=$( (. /etc/os-release 2>/dev/null && echo "${ID:-debian}${VERSION_ID:-12}
 case $arch in arm64) nv_arch=sbsa ;; *) nv_arch=x86_64 ;; esac
 nv_repo="https://developer.download.nvidia.com/compute/cuda/repos/$distro/$nv_arch"
 
-# --- the CUDA toolkit, as CMakeLists.txt finds it: /usr/local/cuda/bin/nvcc, else $CUDACXX, else nvcc on PATH -----
-if [ -x /usr/local/cuda/bin/nvcc ]; then
-  nvcc=/usr/local/cuda/bin/nvcc
-elif [ -n "${CUDACXX:-}" ] && [ -x "${CUDACXX}" ]; then
-  nvcc=$CUDACXX
-elif nvcc=$(command -v nvcc); then
-  :
-else
-  die "CUDA toolkit not found (no nvcc at /usr/local/cuda/bin/nvcc, \$CUDACXX or on PATH): install CUDA 12 or 13" \
-    "from NVIDIA (https://developer.nvidia.com/cuda-downloads; from its apt repository $nv_repo/:" \
-    "apt-get install cuda-toolkit-13), then run this again"
-fi
-# (No `grep -q` or `head` after a pipe here: with pipefail, the writer's SIGPIPE would fail the pipeline.)
-nvcc_says=$("$nvcc" --version 2>/dev/null) || true
-cuda_version=$(sed -n 's/.*release \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' <<<"$nvcc_says")
-cuda_version=${cuda_version%%$'\n'*}
-[ -n "$cuda_version" ] ||
-  die "$nvcc does not run or does not say its version ('$nvcc --version'): reinstall the CUDA toolkit"
-cuda_major=${cuda_version%%.*}
-[ "$cuda_major" -ge 12 ] ||
-  die "$nvcc is CUDA $cuda_version; loom needs the CUDA toolkit 12 or 13 (https://developer.nvidia.com/cuda-downloads)"
-cuda_root=$(dirname "$(dirname "$(readlink -f "$nvcc")")")
-cuda_lib_dirs=("$cuda_root/lib64" "$cuda_root/lib" "$cuda_root"/targets/*/lib "/usr/lib/$multiarch" /usr/lib64 /usr/lib)
-cuda_include_dirs=("$cuda_root/include" "$cuda_root"/targets/*/include)
-
-# first_file NAME DIR...: prints the first DIR/NAME that exists.
-first_file() {
-  local name=$1 dir
-  shift
-  for dir in "$@"; do
-    if [ -e "$dir/$name" ]; then echo "$dir/$name"; return 0; fi
-  done
-  return 1
-}
-
-for lib in cublas cublasLt; do
-  first_file "lib$lib.so" "${cuda_lib_dirs[@]}" >/dev/null ||
-    die "cuBLAS not found: no lib$lib.so in $cuda_root/lib64 (the CUDA $cuda_version toolkit at $cuda_root):" \
-      "install it with the toolkit (NVIDIA's apt repository: apt-get install libcublas-dev-${cuda_version/./-})"
-done
-
-# --- cuDNN 9, as CMakeLists.txt finds it: beside the toolkit, in $CUDNN_ROOT, or in the system's directories -------
-cudnn_include_dirs=("${cuda_include_dirs[@]}")
-cudnn_lib_dirs=("$cuda_root/lib64" "$cuda_root/lib" "$cuda_root"/targets/*/lib)
-if [ -n "${CUDNN_ROOT:-}" ]; then
-  cudnn_include_dirs=("$CUDNN_ROOT/include" "$CUDNN_ROOT" "${cudnn_include_dirs[@]}")
-  cudnn_lib_dirs=("$CUDNN_ROOT/lib64" "$CUDNN_ROOT/lib" "$CUDNN_ROOT" "${cudnn_lib_dirs[@]}")
-fi
-cudnn_include_dirs+=("/usr/local/include/$multiarch" /usr/local/include "/usr/include/$multiarch" /usr/include)
-cudnn_lib_dirs+=("/usr/local/lib/$multiarch" /usr/local/lib "/usr/lib/$multiarch" /usr/lib64 /usr/lib)
-
-# find_cudnn: sets cudnn_h, cudnn_so and cudnn_major (empty when not found).
-find_cudnn() {
-  local version_h
-  cudnn_h=$(first_file cudnn.h "${cudnn_include_dirs[@]}") || cudnn_h=
-  cudnn_so=$(first_file libcudnn.so "${cudnn_lib_dirs[@]}") || cudnn_so=
-  cudnn_major=
-  if [ -n "$cudnn_h" ]; then
-    version_h=$(dirname "$cudnn_h")/cudnn_version.h
-    [ -e "$version_h" ] || version_h=$cudnn_h
-    cudnn_major=$(sed -n 's/^#define CUDNN_MAJOR[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$version_h")
-    cudnn_major=${cudnn_major%%$'\n'*}
-  fi
-}
-find_cudnn
+# --- the CUDA path: the CUDA toolkit, cuBLAS and cuDNN 9, as cmake/cuda.cmake finds them (LOOM_CUDA=AUTO builds the
+# GPU path where all three are found). Any of them absent is no failure: loom builds its CPU path only, and the
+# summary line says so and how to get the GPU path. Sets cuda_summary; cudnn_package when NVIDIA's repository can
+# install cuDNN.
+cuda_summary=
 cudnn_package=
-if [ -z "$cudnn_h" ] || [ -z "$cudnn_so" ]; then
-  if [ -z "$cudnn_h" ]; then missing_what="no cudnn.h"; else missing_what="no libcudnn.so"; fi
-  [ -n "$cudnn_h$cudnn_so" ] || missing_what="no cudnn.h, no libcudnn.so"
-  where="beside the CUDA toolkit at $cuda_root${CUDNN_ROOT:+, in \$CUDNN_ROOT=$CUDNN_ROOT}"
-  where+=", or in /usr/include and /usr/lib/$multiarch"
-  # Installed automatically only from NVIDIA's CUDA repository, and only when it is configured already.
-  if grep -q 'developer\.download\.nvidia\.com/compute/cuda/repos' <<<"$(apt-cache policy 2>/dev/null)" ||
-    grep -rqs 'developer\.download\.nvidia\.com/compute/cuda/repos' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    cudnn_package=cudnn9-cuda-$cuda_major
+cpu_only() { cuda_summary="loom will build its CPU path only: $*"; }
+check_cuda() {
+  # the CUDA toolkit, as CMakeLists.txt finds it: /usr/local/cuda/bin/nvcc, else $CUDACXX, else nvcc on PATH -----
+  if [ -x /usr/local/cuda/bin/nvcc ]; then
+    nvcc=/usr/local/cuda/bin/nvcc
+  elif [ -n "${CUDACXX:-}" ] && [ -x "${CUDACXX}" ]; then
+    nvcc=$CUDACXX
+  elif nvcc=$(command -v nvcc); then
+    :
   else
-    die "cuDNN 9 not found ($missing_what, $where): add NVIDIA's CUDA apt repository ($nv_repo/, its cuda-keyring" \
-      "package) and apt-get install cudnn9-cuda-$cuda_major, or unpack NVIDIA's cuDNN 9 archive and set CUDNN_ROOT"
+    cpu_only "no CUDA toolkit (no nvcc at /usr/local/cuda/bin/nvcc, \$CUDACXX or on PATH; for the GPU path install" \
+      "CUDA 12 or 13 from NVIDIA, https://developer.nvidia.com/cuda-downloads or its apt repository $nv_repo/:" \
+      "apt-get install cuda-toolkit-13, then cuDNN 9, and run this again)"
+    return
   fi
-elif [ -n "$cudnn_major" ] && [ "$cudnn_major" -lt 9 ]; then
-  die "$cudnn_h is cuDNN $cudnn_major; loom needs cuDNN 9 (NVIDIA's CUDA apt repository: apt-get install" \
-    "cudnn9-cuda-$cuda_major; or NVIDIA's cuDNN 9 archive with CUDNN_ROOT set to it)"
-fi
+  # (No `grep -q` or `head` after a pipe here: with pipefail, the writer's SIGPIPE would fail the pipeline.)
+  nvcc_says=$("$nvcc" --version 2>/dev/null) || true
+  cuda_version=$(sed -n 's/.*release \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' <<<"$nvcc_says")
+  cuda_version=${cuda_version%%$'\n'*}
+  [ -n "$cuda_version" ] ||
+    die "$nvcc does not run or does not say its version ('$nvcc --version'): reinstall the CUDA toolkit"
+  cuda_major=${cuda_version%%.*}
+  [ "$cuda_major" -ge 12 ] ||
+    die "$nvcc is CUDA $cuda_version; loom needs the CUDA toolkit 12 or 13 (https://developer.nvidia.com/cuda-downloads)"
+  cuda_root=$(dirname "$(dirname "$(readlink -f "$nvcc")")")
+  cuda_lib_dirs=("$cuda_root/lib64" "$cuda_root/lib" "$cuda_root"/targets/*/lib "/usr/lib/$multiarch" /usr/lib64 /usr/lib)
+  cuda_include_dirs=("$cuda_root/include" "$cuda_root"/targets/*/include)
+
+  # first_file NAME DIR...: prints the first DIR/NAME that exists.
+  first_file() {
+    local name=$1 dir
+    shift
+    for dir in "$@"; do
+      if [ -e "$dir/$name" ]; then echo "$dir/$name"; return 0; fi
+    done
+    return 1
+  }
+
+  for lib in cublas cublasLt; do
+    first_file "lib$lib.so" "${cuda_lib_dirs[@]}" >/dev/null ||
+      { cpu_only "cuBLAS not found (no lib$lib.so in $cuda_root/lib64, the CUDA $cuda_version toolkit at $cuda_root;" \
+        "for the GPU path install it with the toolkit: apt-get install libcublas-dev-${cuda_version/./-})"; return; }
+  done
+
+  # --- cuDNN 9, as CMakeLists.txt finds it: beside the toolkit, in $CUDNN_ROOT, or in the system's directories -------
+  cudnn_include_dirs=("${cuda_include_dirs[@]}")
+  cudnn_lib_dirs=("$cuda_root/lib64" "$cuda_root/lib" "$cuda_root"/targets/*/lib)
+  if [ -n "${CUDNN_ROOT:-}" ]; then
+    cudnn_include_dirs=("$CUDNN_ROOT/include" "$CUDNN_ROOT" "${cudnn_include_dirs[@]}")
+    cudnn_lib_dirs=("$CUDNN_ROOT/lib64" "$CUDNN_ROOT/lib" "$CUDNN_ROOT" "${cudnn_lib_dirs[@]}")
+  fi
+  cudnn_include_dirs+=("/usr/local/include/$multiarch" /usr/local/include "/usr/include/$multiarch" /usr/include)
+  cudnn_lib_dirs+=("/usr/local/lib/$multiarch" /usr/local/lib "/usr/lib/$multiarch" /usr/lib64 /usr/lib)
+
+  # find_cudnn: sets cudnn_h, cudnn_so and cudnn_major (empty when not found).
+  find_cudnn() {
+    local version_h
+    cudnn_h=$(first_file cudnn.h "${cudnn_include_dirs[@]}") || cudnn_h=
+    cudnn_so=$(first_file libcudnn.so "${cudnn_lib_dirs[@]}") || cudnn_so=
+    cudnn_major=
+    if [ -n "$cudnn_h" ]; then
+      version_h=$(dirname "$cudnn_h")/cudnn_version.h
+      [ -e "$version_h" ] || version_h=$cudnn_h
+      cudnn_major=$(sed -n 's/^#define CUDNN_MAJOR[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$version_h")
+      cudnn_major=${cudnn_major%%$'\n'*}
+    fi
+  }
+  find_cudnn
+  cudnn_package=
+  if [ -z "$cudnn_h" ] || [ -z "$cudnn_so" ]; then
+    if [ -z "$cudnn_h" ]; then missing_what="no cudnn.h"; else missing_what="no libcudnn.so"; fi
+    [ -n "$cudnn_h$cudnn_so" ] || missing_what="no cudnn.h, no libcudnn.so"
+    where="beside the CUDA toolkit at $cuda_root${CUDNN_ROOT:+, in \$CUDNN_ROOT=$CUDNN_ROOT}"
+    where+=", or in /usr/include and /usr/lib/$multiarch"
+    # Installed automatically only from NVIDIA's CUDA repository, and only when it is configured already.
+    if grep -q 'developer\.download\.nvidia\.com/compute/cuda/repos' <<<"$(apt-cache policy 2>/dev/null)" ||
+      grep -rqs 'developer\.download\.nvidia\.com/compute/cuda/repos' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      cudnn_package=cudnn9-cuda-$cuda_major
+    else
+      cpu_only "cuDNN 9 not found ($missing_what, $where; for the GPU path add NVIDIA's CUDA apt repository," \
+        "$nv_repo/ and its cuda-keyring package, and apt-get install cudnn9-cuda-$cuda_major, or unpack NVIDIA's" \
+        "cuDNN 9 archive and set CUDNN_ROOT)"
+      return
+    fi
+  elif [ -n "$cudnn_major" ] && [ "$cudnn_major" -lt 9 ]; then
+    die "$cudnn_h is cuDNN $cudnn_major; loom needs cuDNN 9 (NVIDIA's CUDA apt repository: apt-get install" \
+      "cudnn9-cuda-$cuda_major; or NVIDIA's cuDNN 9 archive with CUDNN_ROOT set to it)"
+  fi
+  cuda_summary="CUDA $cuda_version at $cuda_root, cuDNN ${cudnn_major:-?}"
+}
+check_cuda
 
 # --- what is missing ------------------------------------------------------------------------------------------------
 wanted=("${required[@]}")
@@ -152,7 +167,7 @@ check_cmake() {
   fi
 }
 
-summary="CUDA $cuda_version at $cuda_root, cuDNN ${cudnn_major:-?}"
+summary=$cuda_summary
 case " ${missing[*]} " in *" cmake "*) ;; *) check_cmake ;; esac
 if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ]; then
   say "nothing to install (${summary})"

@@ -125,7 +125,7 @@ TEST(CpuThreads, ABadOmpNumThreadsIsTakenOutOfTheEnvironmentAndStillRefused) {
 // property it checks, seen from a test.
 TEST(CpuThreads, OpenBlasIsTheOpenMpBuild) { EXPECT_EQ(openblas_get_parallel(), OPENBLAS_OPENMP); }
 
-// A product large enough to be split (8 M multiply-adds and more, kernels/dense_blas.cpp) runs on the count set.
+// A product large enough to be split (8 M multiply-adds and more, kernels/dense_cpu.cpp) runs on the count set.
 // (OpenBLAS leaves its own count as it was when a product runs on one thread, so 1 is not looked for there.)
 TEST(CpuThreads, SetTheCountOpsAndOpenBlasRunOn) {
   const int64_t side = 256;

@@ -1,22 +1,19 @@
-// Engine pieces with no op of their own: device selection, tensors and views, the Keras-style progress line, the
-// non-stalling totals monitor, epoch timing, and CUDA graphs (the CUDA tests skip, saying why, without a GPU).
+// Engine pieces with no op of their own: device selection (and its words in a build without the CUDA path), tensors
+// and views, the Keras-style progress line, the non-stalling totals monitor, epoch timing, and CUDA graphs (the CUDA
+// tests skip, saying why, without a GPU or in a build without the CUDA path).
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
-#include <mutex>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "engine/runtime/buffer.h"
-#include "engine/runtime/cuda_check.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/cuda_graph.h"
 #include "engine/runtime/epoch_timer.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/progress_bar.h"
 #include "engine/training/totals_monitor.h"
-#include "kernels/fill.h"
 #include "kernels/totals.h"
 #include "tests/test_support.h"
 
@@ -45,8 +42,62 @@ TEST(Device, FlagsResolveOrFailInWords) {
       resolve_device("cuda", &note);
       FAIL() << "expected an error";
     } catch (const UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find(probe_cuda().reason), std::string::npos) << e.what();
+      // Without the CUDA path the error says how to rebuild (Device.BuildWithoutCudaSaysSoAndHowToRebuild).
+      const std::string why = cuda_path_built() ? probe_cuda().reason : "loom was built without CUDA";
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
     }
+  }
+}
+
+// The words of a build without the CUDA path (LOOM_CUDA=OFF), from the pure function resolve_device applies, so that
+// a build with the path checks them too.
+TEST(Device, BuildWithoutCudaSaysSoAndHowToRebuild) {
+  const CudaProbe absent{false, no_cuda_path_reason(), "", 0, 0};
+  EXPECT_EQ(no_cuda_path_reason(), "this build has no CUDA path (LOOM_CUDA=OFF)");
+  std::string note;
+  EXPECT_EQ(choose_device("cpu", absent, false, &note), Device::CPU);
+  EXPECT_TRUE(note.empty());
+  EXPECT_EQ(choose_device("auto", absent, false, &note), Device::CPU);
+  EXPECT_EQ(note, "this build has no CUDA path (LOOM_CUDA=OFF): running on the CPU");
+  try {
+    choose_device("cuda", absent, false, &note);
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--device cuda: loom was built without CUDA (LOOM_CUDA=OFF): rebuild with -DLOOM_CUDA=ON, "
+                           "with the CUDA toolkit and cuDNN installed");
+  }
+  try {
+    throw_no_cuda_path("relu_forward on the GPU");
+  } catch (const UsageError&) {
+    FAIL() << "a CUDA entry point reached at run time is a failure, not a usage error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "relu_forward on the GPU: loom was built without CUDA (LOOM_CUDA=OFF): rebuild with "
+                           "-DLOOM_CUDA=ON, with the CUDA toolkit and cuDNN installed, or run with --device cpu");
+  }
+  // With the CUDA path, the probe's own reason is what --device cuda reports.
+  const CudaProbe no_gpu{false, "no CUDA device found", "", 0, 0};
+  try {
+    choose_device("cuda", no_gpu, true, &note);
+    FAIL() << "expected a usage error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--device cuda: no CUDA device found");
+  }
+}
+
+// This build, whichever it is: without the CUDA path the probe says so, and nothing can be put on the GPU.
+TEST(Device, ThisBuildKnowsWhetherItHasTheCudaPath) {
+  if (cuda_path_built()) {
+    EXPECT_NE(probe_cuda().reason, no_cuda_path_reason());
+    return;
+  }
+  EXPECT_FALSE(probe_cuda().usable);
+  EXPECT_EQ(probe_cuda().reason, no_cuda_path_reason());
+  try {
+    Tensor on_gpu({4}, Device::CUDA);
+    FAIL() << "a tensor on the GPU in a build without the CUDA path";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("loom was built without CUDA (LOOM_CUDA=OFF)"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -142,72 +193,6 @@ TEST(TotalsMonitor, ReadsMeansOnTheCpu) {
   EXPECT_FALSE(monitor.latest(loss, accuracy));
 }
 
-// Holds the context's stream at a host callback until opened, so a test can look at work that cannot have finished.
-class StreamGate {
- public:
-  StreamGate() { LOOM_CUDA_CHECK(cudaLaunchHostFunc(CudaContext::get().stream(), &StreamGate::wait, this)); }
-  ~StreamGate() {
-    open();
-    CudaContext::get().synchronize();  // the callback has returned before this object's memory goes
-  }
-  void open() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    opened_ = true;
-    opened_signal_.notify_all();
-  }
-
- private:
-  static void CUDART_CB wait(void* self) {
-    auto* gate = static_cast<StreamGate*>(self);
-    std::unique_lock<std::mutex> lock(gate->mutex_);
-    gate->opened_signal_.wait(lock, [gate] { return gate->opened_; });
-  }
-  std::mutex mutex_;
-  std::condition_variable opened_signal_;
-  bool opened_ = false;
-};
-
-// The progress bar asks the monitor on every step whether its snapshot has landed; the usual answer, "not ready",
-// must not be left behind where the next launch check would take it for a failed kernel. The test observes the
-// condition itself: an event recorded after the snapshot was still pending when the monitor was asked, and the
-// runtime does record "not ready" in its last-error slot (else the monitor's clearing would guard nothing).
-TEST(TotalsMonitor, NotReadyIsNotAnErrorOnTheGpu) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  TotalsMonitor monitor(Device::CUDA);
-  Tensor totals = Tensor::from_vector({12.f, 30.f}, {kTotalsSlots}, Device::CUDA);
-  Tensor x = Tensor::zeros({256}, Device::CUDA);
-  // CUDA loads a kernel's module on its first launch (lazy loading, the default since CUDA 12.2), and loading may
-  // wait for the device: fill_kernel's first launch behind the gate would wait for the gate, which waits for this
-  // thread. So it runs once before.
-  fill_tensor(x, 0.f);
-  CudaContext::get().synchronize();
-  cudaEvent_t behind_the_snapshot = nullptr;
-  LOOM_CUDA_CHECK(cudaEventCreateWithFlags(&behind_the_snapshot, cudaEventDisableTiming));
-  double loss = -1, accuracy = -1;
-  {
-    StreamGate gate;  // the snapshot queues behind it
-    monitor.request(totals, 40);
-    LOOM_CUDA_CHECK(cudaEventRecord(behind_the_snapshot, CudaContext::get().stream()));
-    EXPECT_FALSE(monitor.latest(loss, accuracy)) << "the snapshot cannot have landed behind a closed gate";
-    EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess) << "'not ready' was left in the runtime's last-error slot";
-    // The gate has stayed closed since before the snapshot, so the monitor's query above was answered "not ready";
-    // asking the same of an event behind it shows that answer, and where the runtime keeps it.
-    EXPECT_EQ(cudaEventQuery(behind_the_snapshot), cudaErrorNotReady);
-    EXPECT_EQ(cudaGetLastError(), cudaErrorNotReady)
-        << "this runtime no longer records 'not ready' as the last error: TotalsMonitor::latest's clearing and this "
-           "test guard nothing any more";
-    EXPECT_NO_THROW(fill_tensor(x, 1.f)) << "the launch check after a 'not ready' query";
-    monitor.request(totals, 80);  // still in flight: ignored, never blocks
-    EXPECT_FALSE(monitor.latest(loss, accuracy));
-    EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess);
-  }
-  LOOM_CUDA_CHECK(cudaEventDestroy(behind_the_snapshot));
-  ASSERT_TRUE(monitor.latest(loss, accuracy)) << "the gate is open and the stream idle";
-  EXPECT_DOUBLE_EQ(loss, 0.3);  // over the 40 samples of the snapshot that was taken
-  EXPECT_DOUBLE_EQ(accuracy, 0.75);
-  EXPECT_EQ(x.to_vector()[255], 1.f);
-}
-
 TEST(EpochTimer, ReportsNothingOnTheCpu) {
   EpochTimer timer(Device::CPU);
   timer.start();
@@ -220,7 +205,7 @@ TEST(EpochTimer, TimesQueuedGpuWork) {
   Tensor x = Tensor::zeros({int64_t(1) << 24}, Device::CUDA);  // 64 MiB per fill
   EpochTimer timer(Device::CUDA);
   timer.start();
-  for (int i = 0; i < 20; ++i) fill_tensor(x, static_cast<float>(i));
+  for (int i = 0; i < 20; ++i) x.fill(static_cast<float>(i));
   timer.stop();
   const double ms = timer.elapsed_ms();  // waits for the stop event
   EXPECT_TRUE(std::isfinite(ms)) << ms;
@@ -232,10 +217,11 @@ TEST(EpochTimer, TimesQueuedGpuWork) {
 }
 
 // A kernel's first launch may load its module (lazy loading), and loading inside a stream capture can break the
-// capture: each kernel a test captures runs once before, as fit's first step does for the training step.
+// capture: each kernel a test captures (here Tensor::fill's) runs once before, as fit's first step does for the
+// training step.
 void load_the_fill_kernel() {
   Tensor warm = Tensor::zeros({1}, Device::CUDA);
-  fill_tensor(warm, 0.f);
+  warm.fill(0.f);
   CudaContext::get().synchronize();
 }
 
@@ -245,7 +231,7 @@ TEST(CudaGraph, ReplaysCapturedWork) {
   Tensor x = Tensor::zeros({1000}, Device::CUDA);
   CudaGraph graph;
   float value = 1.f;
-  graph.capture([&] { fill_tensor(x, value); });
+  graph.capture([&] { x.fill(value); });
   EXPECT_TRUE(graph.ready());
   EXPECT_EQ(x.to_vector()[0], 0.f) << "capturing must not run the work";
   graph.launch();
@@ -259,7 +245,7 @@ TEST(CudaGraph, GoesStaleWhenAnyBufferIsFreedAfterCapture) {
   Tensor x = Tensor::zeros({1000}, Device::CUDA);
   CudaGraph graph;
   EXPECT_FALSE(graph.stale()) << "nothing captured is not stale";
-  graph.capture([&] { fill_tensor(x, 3.f); });
+  graph.capture([&] { x.fill(3.f); });
   EXPECT_FALSE(graph.stale());
   Tensor unrelated = Tensor::zeros({10}, Device::CUDA);
   EXPECT_FALSE(graph.stale()) << "an allocation moves nothing the graph uses";
@@ -267,7 +253,7 @@ TEST(CudaGraph, GoesStaleWhenAnyBufferIsFreedAfterCapture) {
   EXPECT_TRUE(graph.stale());
   EXPECT_THROW(graph.launch(), Error);
   EXPECT_EQ(x.to_vector()[0], 0.f) << "a refused replay must not run";
-  graph.capture([&] { fill_tensor(x, 4.f); });
+  graph.capture([&] { x.fill(4.f); });
   EXPECT_FALSE(graph.stale());
   graph.launch();
   EXPECT_EQ(x.to_vector()[999], 4.f);

@@ -1,14 +1,12 @@
 #include "engine/runtime/available_memory.h"
 
-#include <cuda_runtime.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <limits>
 #include <sstream>
 
-#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_memory.h"
 
 namespace loom {
 namespace {
@@ -63,7 +61,7 @@ AvailableMemory available_memory(Device device) {
   AvailableMemory result;
   if (device == Device::CUDA) {
     size_t free_bytes = 0, total_bytes = 0;
-    LOOM_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    cuda_memory::device_memory(free_bytes, total_bytes);
     result.bytes = static_cast<double>(free_bytes);
     result.where = "the GPU (" + probe_cuda().gpu_name + ", " + memory_size_text(static_cast<double>(total_bytes)) +
                    " in all)";

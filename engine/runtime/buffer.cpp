@@ -6,9 +6,7 @@
 #include <string>
 #include <utility>
 
-#include <cuda_runtime.h>
-
-#include "engine/runtime/cuda_check.h"
+#include "engine/runtime/cuda_memory.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -38,10 +36,10 @@ Buffer::Buffer(Memory memory, size_t bytes) : bytes_(bytes), memory_(memory) {
       break;
     }
     case Memory::PinnedHost:
-      LOOM_CUDA_CHECK(cudaMallocHost(&data_, bytes));
+      data_ = cuda_memory::allocate_pinned(bytes);
       break;
     case Memory::Device:
-      LOOM_CUDA_CHECK(cudaMalloc(&data_, bytes));
+      data_ = cuda_memory::allocate_device(bytes);
       note_device_alloc(bytes);
       break;
   }
@@ -69,11 +67,11 @@ void Buffer::release() noexcept {
       std::free(data_);
       break;
     case Memory::PinnedHost:
-      LOOM_CUDA_WARN(cudaFreeHost(data_));
+      cuda_memory::free_pinned(data_);
       g_gpu_visible_releases.fetch_add(1);
       break;
     case Memory::Device:
-      LOOM_CUDA_WARN(cudaFree(data_));
+      cuda_memory::free_device(data_);
       g_device_in_use.fetch_sub(bytes_);
       g_gpu_visible_releases.fetch_add(1);
       break;

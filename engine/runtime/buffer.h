@@ -1,5 +1,6 @@
 // Move-only owner of a block of memory on the host, in pinned host memory, or on the GPU. The only place in loom
-// that calls cudaMalloc/cudaFree or cudaMallocHost/cudaFreeHost.
+// that allocates and frees pinned or device memory (through engine/runtime/cuda_memory.h, which calls
+// cudaMalloc/cudaFree and cudaMallocHost/cudaFreeHost).
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,6 @@
 // One check macro per library (CUDA runtime, cuBLAS, cuDNN). Each reports file:line and the library's own words
-// and throws loom::Error; the *_WARN variants print instead of throwing, for destructors.
+// and throws loom::Error; the *_WARN variants print instead of throwing, for destructors. A header of the CUDA path
+// alone (it needs CUDA's, cuBLAS's and cuDNN's headers): only the sources a build without it leaves out include it.
 #pragma once
 
 #include <cublas_v2.h>

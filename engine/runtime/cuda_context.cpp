@@ -1,5 +1,9 @@
 #include "engine/runtime/cuda_context.h"
 
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
 #include "engine/runtime/cuda_check.h"
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
@@ -33,7 +37,7 @@ CudaContext::~CudaContext() {
   if (stream_) cudaStreamDestroy(stream_);
 }
 
-cudnnHandle_t CudaContext::cudnn() {
+cudnnContext* CudaContext::cudnn() {
   if (!cudnn_) {
     LOOM_CUDNN_CHECK(cudnnCreate(&cudnn_));
     LOOM_CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
@@ -53,5 +57,11 @@ void CudaContext::set_tf32(bool enabled) {
 }
 
 void CudaContext::synchronize() const { LOOM_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+bool CudaContext::capturing() const {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  LOOM_CUDA_CHECK(cudaStreamIsCapturing(stream_, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
 
 }  // namespace loom

@@ -1,5 +1,7 @@
 #include "engine/runtime/cuda_graph.h"
 
+#include <cuda_runtime.h>
+
 #include "engine/runtime/buffer.h"
 #include "engine/runtime/cuda_check.h"
 #include "engine/runtime/cuda_context.h"

@@ -10,7 +10,8 @@
 #include <functional>
 #include <string>
 
-#include <cuda_runtime.h>
+struct CUgraph_st;      // cudaGraph_t
+struct CUgraphExec_st;  // cudaGraphExec_t
 
 namespace loom {
 
@@ -32,8 +33,8 @@ class CudaGraph {
   void reset();
 
  private:
-  cudaGraph_t graph_ = nullptr;
-  cudaGraphExec_t exec_ = nullptr;
+  CUgraph_st* graph_ = nullptr;
+  CUgraphExec_st* exec_ = nullptr;
   uint64_t releases_at_capture_ = 0;
 };
 

@@ -3,8 +3,6 @@
 
 #include <string>
 
-#include <cuda_runtime_api.h>
-
 namespace loom {
 
 enum class Device { CPU, CUDA };
@@ -21,29 +19,26 @@ struct CudaProbe {
 };
 
 // Probes once per process (the answer is cached): tells apart no GPU, a driver older than the runtime, and a GPU
-// this build has no kernel image for.
+// this build has no kernel image for (engine/runtime/cuda_probe.h). In a build without the CUDA path the answer is
+// "not usable" with no_cuda_path_reason(), and no CUDA call is made.
 const CudaProbe& probe_cuda();
 
-// What the probe's CUDA calls returned, in the order it makes them. A stage runs only when the ones before it found
-// nothing wrong; the fields of a stage that did not run keep their defaults.
-struct CudaProbeObservations {
-  int driver_version = 0;   // cudaDriverGetVersion: 0 when no NVIDIA driver is installed at all
-  int runtime_version = 0;  // cudaRuntimeGetVersion: the CUDA runtime this build links
-  cudaError_t device_count_status = cudaSuccess;  // cudaGetDeviceCount
-  int device_count = 0;
-  cudaError_t properties_status = cudaSuccess;  // cudaGetDeviceProperties(device 0); the three below only on success
-  std::string gpu_name;
-  int compute_major = 0;
-  int compute_minor = 0;
-  cudaError_t kernel_status = cudaSuccess;  // allocating, launching and synchronizing a test kernel on device 0
-};
+// Whether this build has the CUDA path (CMake's LOOM_CUDA chose it at configure time). Without it every CUDA entry
+// point the CPU code can reach throws one error saying so (engine/runtime/without_cuda.cpp).
+bool cuda_path_built();
 
-// The verdict on what the probe saw: a pure function (no CUDA call but cudaGetErrorString), so that every failure
-// branch can be tested on any machine. probe_cuda() gathers the observations and returns this.
-CudaProbe classify_cuda_probe(const CudaProbeObservations& seen);
+// The words for a build without the CUDA path: why the GPU cannot be used (the probe's reason, and what a skipped GPU
+// test says), and the error a CUDA entry point throws there, naming `what` was asked for.
+std::string no_cuda_path_reason();
+[[noreturn]] void throw_no_cuda_path(const std::string& what);
 
 // Resolves a --device flag value: "cpu", "cuda" or "auto". "cuda" without a usable GPU throws UsageError with the
-// probe's reason; "auto" falls back to the CPU and sets *fallback_note to a one-line explanation.
+// probe's reason (in a build without the CUDA path: how to rebuild with it); "auto" falls back to the CPU and sets
+// *fallback_note to a one-line explanation.
 Device resolve_device(const std::string& flag, std::string* fallback_note);
+
+// resolve_device's verdict as a pure function of the flag, what the probe found and whether this build has the CUDA
+// path, so that the words of every branch can be tested in any build.
+Device choose_device(const std::string& flag, const CudaProbe& probe, bool cuda_built, std::string* fallback_note);
 
 }  // namespace loom

@@ -1,35 +1,23 @@
 #include "engine/runtime/epoch_timer.h"
 
-#include "engine/runtime/cuda_check.h"
-#include "engine/runtime/cuda_context.h"
-
 namespace loom {
 
 EpochTimer::EpochTimer(Device device) {
   if (device != Device::CUDA) return;
-  LOOM_CUDA_CHECK(cudaEventCreate(&start_));
-  LOOM_CUDA_CHECK(cudaEventCreate(&stop_));
+  start_ = std::make_unique<CudaEvent>(CudaEvent::Timing::On);
+  stop_ = std::make_unique<CudaEvent>(CudaEvent::Timing::On);
 }
 
-EpochTimer::~EpochTimer() {
-  if (start_) LOOM_CUDA_WARN(cudaEventDestroy(start_));
-  if (stop_) LOOM_CUDA_WARN(cudaEventDestroy(stop_));
-}
+EpochTimer::~EpochTimer() = default;
 
 void EpochTimer::start() {
-  if (start_) LOOM_CUDA_CHECK(cudaEventRecord(start_, CudaContext::get().stream()));
+  if (start_) start_->record();
 }
 
 void EpochTimer::stop() {
-  if (stop_) LOOM_CUDA_CHECK(cudaEventRecord(stop_, CudaContext::get().stream()));
+  if (stop_) stop_->record();
 }
 
-double EpochTimer::elapsed_ms() const {
-  if (!start_) return 0.0;
-  LOOM_CUDA_CHECK(cudaEventSynchronize(stop_));
-  float ms = 0.f;
-  LOOM_CUDA_CHECK(cudaEventElapsedTime(&ms, start_, stop_));
-  return ms;
-}
+double EpochTimer::elapsed_ms() const { return start_ ? CudaEvent::elapsed_ms(*start_, *stop_) : 0.0; }
 
 }  // namespace loom

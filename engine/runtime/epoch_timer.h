@@ -3,9 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 
-#include <cuda_runtime.h>
-
+#include "engine/runtime/cuda_event.h"
 #include "engine/runtime/device.h"
 
 namespace loom {
@@ -22,7 +22,7 @@ class EpochTimer {
   double elapsed_ms() const;  // waits for the stop event
 
  private:
-  cudaEvent_t start_ = nullptr, stop_ = nullptr;
+  std::unique_ptr<CudaEvent> start_, stop_;  // none on the CPU
 };
 
 // Host wall-clock seconds since `start` (the figure reported beside the GPU's event time).

@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "engine/runtime/cuda_check.h"
-#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/cuda_memory.h"
 #include "engine/runtime/errors.h"
-#include "kernels/fill.h"
 
 namespace loom {
 
@@ -116,9 +114,7 @@ void Tensor::copy_from(const Tensor& source) {
     return;
   }
   // Copies run in stream order with the ops; a copy to the host waits so the caller can read the result.
-  CudaContext& ctx = CudaContext::get();
-  LOOM_CUDA_CHECK(cudaMemcpyAsync(data_, source.data_, bytes(), cudaMemcpyDefault, ctx.stream()));
-  if (device_ == Device::CPU || source.device_ == Device::CPU) ctx.synchronize();
+  cuda_memory::copy(data_, source.data_, bytes(), device_ == Device::CPU || source.device_ == Device::CPU);
 }
 
 std::vector<float> Tensor::to_vector() const {
@@ -128,14 +124,19 @@ std::vector<float> Tensor::to_vector() const {
   return values;
 }
 
-void Tensor::fill(float value) { fill_tensor(*this, value); }
+void Tensor::fill(float value) {
+  if (device_ == Device::CUDA)
+    cuda_memory::fill(f32(), numel(), value);
+  else
+    std::fill(f32(), f32() + numel(), value);
+}
 
 void Tensor::zero() {
   if (bytes() == 0) return;
   if (device_ == Device::CPU) {
     std::memset(data_, 0, bytes());
   } else {
-    LOOM_CUDA_CHECK(cudaMemsetAsync(data_, 0, bytes(), CudaContext::get().stream()));
+    cuda_memory::zero(data_, bytes());
   }
 }
 

@@ -1,7 +1,6 @@
 #include "engine/training/totals_monitor.h"
 
-#include "engine/runtime/cuda_check.h"
-#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/cuda_memory.h"
 #include "kernels/totals.h"
 
 namespace loom {
@@ -9,18 +8,17 @@ namespace loom {
 TotalsMonitor::TotalsMonitor(Device device) : device_(device) {
   if (device_ == Device::CUDA) {
     staging_ = Buffer(Memory::PinnedHost, kTotalsSlots * sizeof(float));
-    LOOM_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
+    event_ = std::make_unique<CudaEvent>(CudaEvent::Timing::Off);
   }
 }
 
 TotalsMonitor::~TotalsMonitor() {
   // A snapshot still in flight (an exception left the epoch early) would land in freed pinned memory: wait for it.
-  if (event_ && in_flight_) LOOM_CUDA_WARN(cudaEventSynchronize(event_));
-  if (event_) LOOM_CUDA_WARN(cudaEventDestroy(event_));
+  if (event_ && in_flight_) event_->wait_or_warn();
 }
 
 void TotalsMonitor::reset() {
-  if (event_ && in_flight_) LOOM_CUDA_CHECK(cudaEventSynchronize(event_));
+  if (event_ && in_flight_) event_->wait();
   in_flight_ = false;
   last_request_ = Clock::time_point{};
   in_flight_samples_ = landed_samples_ = 0;
@@ -38,30 +36,20 @@ void TotalsMonitor::request(const Tensor& totals, int64_t samples) {
   const Clock::time_point now = Clock::now();
   if (now - last_request_ < kInterval) return;
   last_request_ = now;
-  cudaStream_t stream = CudaContext::get().stream();
-  LOOM_CUDA_CHECK(cudaMemcpyAsync(staging_.data(), totals.raw(), kTotalsSlots * sizeof(float),
-                                  cudaMemcpyDeviceToHost, stream));
-  LOOM_CUDA_CHECK(cudaEventRecord(event_, stream));
+  cuda_memory::copy(staging_.data(), totals.raw(), kTotalsSlots * sizeof(float), /*wait=*/false);
+  event_->record();
   in_flight_ = true;
   in_flight_samples_ = samples;
 }
 
 bool TotalsMonitor::latest(double& loss, double& accuracy) {
   if (in_flight_) {
-    cudaError_t status = cudaEventQuery(event_);
-    if (status == cudaSuccess) {
+    if (event_->done()) {
       const float* values = static_cast<const float*>(staging_.data());
       landed_loss_sum_ = values[kLossSum];
       landed_correct_ = values[kCorrectCount];
       landed_samples_ = in_flight_samples_;
       in_flight_ = false;
-    } else if (status == cudaErrorNotReady) {
-      // "Not ready" is an answer, not an error, but the runtime also leaves it in its last-error slot, where the
-      // next launch check (cudaGetLastError) would take it for a failed launch. Clear it, and only it: any other
-      // error waiting there belongs to someone else's check.
-      if (cudaPeekAtLastError() == cudaErrorNotReady) (void)cudaGetLastError();
-    } else {
-      LOOM_CUDA_CHECK(status);
     }
   }
   if (landed_samples_ == 0) return false;

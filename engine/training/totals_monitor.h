@@ -4,10 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
-
-#include <cuda_runtime.h>
+#include <memory>
 
 #include "engine/runtime/buffer.h"
+#include "engine/runtime/cuda_event.h"
 #include "engine/runtime/tensor.h"
 
 namespace loom {
@@ -35,7 +35,7 @@ class TotalsMonitor {
   Device device_;
   Clock::time_point last_request_{};
   Buffer staging_;  // pinned: [loss_sum, correct_count]
-  cudaEvent_t event_ = nullptr;
+  std::unique_ptr<CudaEvent> event_;  // fires when the snapshot has landed in staging_ (the GPU only)
   bool in_flight_ = false;
   int64_t in_flight_samples_ = 0;
   int64_t landed_samples_ = 0;
