@@ -54,7 +54,7 @@ usage() {
 
 bundle() {
   set -e
-  cmake -S . -B build-sm90 -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
+  cmake -S . -B build-sm90 -DCMAKE_BUILD_TYPE=Release -DLOOM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
   cmake --build build-sm90 -j"$(nproc)"
   local data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
   rm -rf gpu_bundle

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # install-dependencies.sh [--all]: installs, from the distribution, what building loom and running its tests need
 # and is missing, on Debian 12 / Ubuntu; with --all also the optional test tools CI uses (PyTorch, Python's
-# safetensors, Chromium, clang with libFuzzer). Checks, but does not install, the CUDA toolkit and cuDNN 9, which come
-# from NVIDIA (cuDNN is installed when NVIDIA's CUDA apt repository is already configured); without them loom builds
-# its CPU path only, which the last line says. Quiet (one line) when nothing is missing; every failure is one line on
-# stderr and exit status 1 (2 for a bad option).
+# safetensors, Chromium, clang with libFuzzer, clang-format). Checks, but does not install, the CUDA toolkit and
+# cuDNN 9, which come from NVIDIA (cuDNN is installed when NVIDIA's CUDA apt repository is already configured);
+# without them loom builds its CPU path only, which the last line says. Quiet (one line) when nothing is missing;
+# every failure is one line on stderr and exit status 1 (2 for a bad option).
 set -euo pipefail
 
 me=install-dependencies
@@ -17,14 +17,14 @@ required=(cmake g++ make zlib1g-dev libpng-dev libopenblas-openmp-dev libgtest-d
   dataset-fashion-mnist python3)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).
 # (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere;
-# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path.)
-optional=(python3-torch python3-pip chromium clang libclang-rt-dev libomp-dev)
+# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout.)
+optional=(python3-torch python3-pip chromium clang libclang-rt-dev libomp-dev clang-format)
 all=0
 for arg in "$@"; do
   case $arg in
     --all) all=1 ;;
     -h | --help)
-      echo "usage: scripts/install-dependencies.sh [--all]  (--all: also PyTorch, safetensors, Chromium, clang)"
+      echo "usage: scripts/install-dependencies.sh [--all]  (--all: also PyTorch, safetensors, Chromium, clang, clang-format)"
       exit 0 ;;
     *) echo "$me: unknown option '$arg' (usage: scripts/install-dependencies.sh [--all])" >&2; exit 2 ;;
   esac

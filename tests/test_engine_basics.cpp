@@ -49,21 +49,21 @@ TEST(Device, FlagsResolveOrFailInWords) {
   }
 }
 
-// The words of a build without the CUDA path (LOOM_CUDA=OFF), from the pure function resolve_device applies, so that
+// The words of a build without the CUDA path (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit), from the pure function resolve_device applies, so that
 // a build with the path checks them too.
 TEST(Device, BuildWithoutCudaSaysSoAndHowToRebuild) {
   const CudaProbe absent{false, no_cuda_path_reason(), "", 0, 0};
-  EXPECT_EQ(no_cuda_path_reason(), "this build has no CUDA path (LOOM_CUDA=OFF)");
+  EXPECT_EQ(no_cuda_path_reason(), "this build has no CUDA path (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit)");
   std::string note;
   EXPECT_EQ(choose_device("cpu", absent, false, &note), Device::CPU);
   EXPECT_TRUE(note.empty());
   EXPECT_EQ(choose_device("auto", absent, false, &note), Device::CPU);
-  EXPECT_EQ(note, "this build has no CUDA path (LOOM_CUDA=OFF): running on the CPU");
+  EXPECT_EQ(note, "this build has no CUDA path (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit): running on the CPU");
   try {
     choose_device("cuda", absent, false, &note);
     FAIL() << "expected a usage error";
   } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "--device cuda: loom was built without CUDA (LOOM_CUDA=OFF): rebuild with -DLOOM_CUDA=ON, "
+    EXPECT_STREQ(e.what(), "--device cuda: loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit): rebuild with -DLOOM_CUDA=ON, "
                            "with the CUDA toolkit and cuDNN installed");
   }
   try {
@@ -71,7 +71,7 @@ TEST(Device, BuildWithoutCudaSaysSoAndHowToRebuild) {
   } catch (const UsageError&) {
     FAIL() << "a CUDA entry point reached at run time is a failure, not a usage error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "relu_forward on the GPU: loom was built without CUDA (LOOM_CUDA=OFF): rebuild with "
+    EXPECT_STREQ(e.what(), "relu_forward on the GPU: loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit): rebuild with "
                            "-DLOOM_CUDA=ON, with the CUDA toolkit and cuDNN installed, or run with --device cpu");
   }
   // With the CUDA path, the probe's own reason is what --device cuda reports.
@@ -96,7 +96,7 @@ TEST(Device, ThisBuildKnowsWhetherItHasTheCudaPath) {
     Tensor on_gpu({4}, Device::CUDA);
     FAIL() << "a tensor on the GPU in a build without the CUDA path";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("loom was built without CUDA (LOOM_CUDA=OFF)"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit)"), std::string::npos)
         << e.what();
   }
 }

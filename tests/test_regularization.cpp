@@ -99,7 +99,7 @@ TEST(DropoutLayer, PassesItsInputThroughOutsideTraining) {
   Tensor x = make_tensor(random_floats(24, rng), {4, 6}, Device::CPU), y({4, 6}, Device::CPU);
   layer.forward(x, y, /*training=*/false);
   EXPECT_EQ(y.to_vector(), x.to_vector());
-  expect_one_line_error<UsageError>([&] { layer.forward(x, y, /*training=*/true); }, {"Dropout", "compile the model"});
+  expect_one_line_error<UsageError>([&] { layer.forward(x, y, /*training=*/true); }, {"Dropout", "train the model through a Trainer"});
   expect_one_line_error<UsageError>([] { Dropout bad(1.0); }, {"Dropout: the rate must lie in [0, 1), got 1"});
   expect_one_line_error<UsageError>([] { Dropout bad(-0.25); }, {"Dropout: the rate must lie in [0, 1), got -0.25"});
   // Below 1 as typed, 1 as the float the mask is drawn with: refused when the layer is made, not in a training step.

@@ -518,6 +518,24 @@ TEST(TrainingLoop, TheTrainerStartsAfreshWhenTheModelIsCompiledAgain) {
   EXPECT_TRUE(same_parameters(*model, *twin, "the old Trainer after compile vs a new one"));
 }
 
+// A second Trainer of a model another has trained goes on from the optimizer's step count: its checkpoints hold
+// steps done and optimizer steps that agree, and its dropout masks are not the first Trainer's again.
+TEST(TrainingLoop, ASecondTrainerGoesOnFromTheOptimizersStepCount) {
+  LabeledImages data = random_labeled_images(100, kImage, kClasses, 473);
+  auto model = adam_model(474);
+  {
+    Trainer first(*model);
+    first.fit(data, quiet(1));
+    EXPECT_EQ(first.step().state().steps_done(), 4);
+  }
+  Trainer second(*model);
+  EXPECT_EQ(second.step().state().steps_done(), 4);
+  EXPECT_EQ(model->optimizer().steps_taken(), 4);
+  second.fit(data, quiet(1));
+  EXPECT_EQ(second.step().state().steps_done(), 8);
+  EXPECT_EQ(model->optimizer().steps_taken(), 8);
+}
+
 // ---- learning-rate schedules
 
 TEST(TrainingLoop, LearningRateScheduleChangesTheUpdate) {

@@ -19,9 +19,9 @@ std::unique_ptr<Layer> Dropout::from_config(const ConfigReader& config) {
 }
 
 void Dropout::bind_random(const Tensor& step_state, PhiloxKey key) {
-  step_state_ = step_state.view();
+  step_state_ = step_state.empty() ? Tensor() : step_state.view();
   key_ = key;
-  bound_ = true;
+  bound_ = !step_state.empty();
 }
 
 void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
@@ -30,7 +30,7 @@ void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
     return;
   }
   if (!bound_)
-    throw UsageError("Dropout '" + name() + "': compile the model before training it (the mask is keyed by the "
+    throw UsageError("Dropout '" + name() + "': train the model through a Trainer (the mask is keyed by its "
                      "training step)");
   dropout(x, y, rate_, key_, step_state_);
 }

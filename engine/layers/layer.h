@@ -71,7 +71,7 @@ class Layer {
   // Layers that draw random numbers in training (Dropout) get the training step's state (int32 [kStepStateSlots] on
   // the model's device: the draws are keyed by its step count, read there) and the key of their own stream of
   // numbers (the model's seed and the layer's place). Called by compile.
-  virtual void bind_random(const Tensor& /*step_state*/, PhiloxKey /*key*/) {}
+  virtual void bind_random(const Tensor& /*step_state*/, PhiloxKey /*key*/) {}  // an empty step_state unbinds
 
   // A layer whose output is its input, reinterpreted (Flatten): the model passes views and skips the calls.
   virtual bool output_aliases_input() const { return false; }

@@ -106,7 +106,7 @@ void Sequential::compile(std::unique_ptr<Optimizer> optimizer, const Loss& loss)
   loss_ = std::move(attached);
   capacity_ = 0;  // buffer aliasing may have changed (a handed-over Softmax): reallocate on next use
   views_.clear();
-  random_state_ = Tensor();  // the training state they were bound to is no longer this compilation's
+  unbind_random_streams();  // the training state they were bound to is no longer this compilation's
   ++compile_count_;
 }
 
@@ -119,6 +119,11 @@ void Sequential::bind_random_streams(const Tensor& step_state) {
   random_state_ = step_state.view();
   for (size_t i = 0; i < layers_.size(); ++i)
     layers_[i]->bind_random(random_state_, philox_key(random_seed_, kFirstLayerStream + static_cast<uint32_t>(i)));
+}
+
+void Sequential::unbind_random_streams() {
+  random_state_ = Tensor();
+  for (const auto& layer : layers_) layer->bind_random(Tensor(), PhiloxKey{});
 }
 
 bool Sequential::random_streams_bound_to(const Tensor& step_state) const {

@@ -80,6 +80,8 @@ class Sequential {
   // mask drawn in training is a function of the seed, the layer and the step count. compile() unbinds them.
   void bind_random_streams(const Tensor& step_state);
   bool random_streams_bound_to(const Tensor& step_state) const;
+  // Points no layer at a step state any more (one about to be freed): a layer that draws then refuses to train.
+  void unbind_random_streams();
   const std::string& name() const { return name_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const Shape& input_shape() const { return shapes_.front(); }

@@ -5,16 +5,19 @@
 namespace loom {
 namespace {
 
+// How a build comes to lack the CUDA path, said once for every message about it.
+constexpr const char* kHowBuiltWithoutCuda = "(LOOM_CUDA=OFF, or AUTO without the CUDA toolkit)";
+
 std::string built_without_cuda() {
-  return "loom was built without CUDA (LOOM_CUDA=OFF): rebuild with -DLOOM_CUDA=ON, with the CUDA toolkit and cuDNN "
-         "installed";
+  return std::string("loom was built without CUDA ") + kHowBuiltWithoutCuda +
+         ": rebuild with -DLOOM_CUDA=ON, with the CUDA toolkit and cuDNN installed";
 }
 
 }  // namespace
 
 const char* device_name(Device device) { return device == Device::CUDA ? "cuda" : "cpu"; }
 
-std::string no_cuda_path_reason() { return "this build has no CUDA path (LOOM_CUDA=OFF)"; }
+std::string no_cuda_path_reason() { return std::string("this build has no CUDA path ") + kHowBuiltWithoutCuda; }
 
 void throw_no_cuda_path(const std::string& what) {
   throw Error(what + ": " + built_without_cuda() + ", or run with --device cpu");

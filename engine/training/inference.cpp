@@ -5,7 +5,6 @@
 
 #include "engine/data/device_dataset.h"
 #include "engine/model/sequential.h"
-#include "engine/runtime/cuda_context.h"
 #include "engine/runtime/epoch_timer.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/evaluation_loop.h"

@@ -1,6 +1,7 @@
 #include "engine/training/trainer.h"
 
 #include "engine/model/sequential.h"
+#include "engine/optimizers/optimizer.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/train_step.h"
 
@@ -11,7 +12,9 @@ Trainer::Trainer(Sequential& model) : model_(model) {
   step();
 }
 
-Trainer::~Trainer() = default;
+Trainer::~Trainer() {
+  if (step_ && model_.random_streams_bound_to(step_->state().words())) model_.unbind_random_streams();
+}
 
 bool Trainer::step_is_current() const { return step_ && step_compilation_ == model_.compile_count(); }
 
@@ -20,6 +23,13 @@ TrainStep& Trainer::step() {
     step_.reset();  // its graph ran the old optimizer and loss
     step_ = std::make_unique<TrainStep>(model_);
     step_compilation_ = model_.compile_count();
+    // A model another Trainer has trained: the step count goes on from the optimizer's, so that a checkpoint of
+    // this run holds steps and optimizer steps that agree (and resumes), and dropout draws masks not drawn before.
+    const Optimizer& optimizer = model_.optimizer();
+    if (optimizer.counts_steps()) {
+      const int64_t taken = optimizer.steps_taken();
+      if (taken > 0) step_->state().set_steps_done(static_cast<int32_t>(taken));
+    }
   }
   // Checked at every use, not only when the step is made: another Trainer may have trained the model since.
   if (!model_.random_streams_bound_to(step_->state().words())) model_.bind_random_streams(step_->state().words());

@@ -7,8 +7,9 @@
 // learning rate a schedule left, an uploaded data set's shuffle generator), so fitting e epochs and then k more
 // trains exactly as fitting e + k at once. When the model is compiled again (Sequential::compile_count changes), the
 // Trainer starts its training state afresh at its next use, as the recompiled model's optimizer does. A second
-// Trainer of the same model starts a step state of its own (no steps, the optimizer's initial rate) while the
-// optimizer's moments and step count, which are the model's, go on: to continue a run, keep its Trainer.
+// Trainer of the same model starts a step state of its own at the optimizer's step count (the moments and the count
+// are the model's) and the optimizer's initial rate: to continue a run exactly (a schedule's rate, an uploaded data
+// set's shuffle), keep its Trainer.
 #pragma once
 
 #include <cstdint>
