@@ -60,7 +60,8 @@ FolderEntry folder_entry(const std::string& path) {
 bool same_file(const std::string& a, const std::string& b) {
   if (a == b) return true;
   // The same existing file under two names (symlinks, hard links, other spellings).
-  struct stat status_a {}, status_b {};
+  struct stat status_a = {};
+  struct stat status_b = {};
   if (::stat(a.c_str(), &status_a) == 0 && ::stat(b.c_str(), &status_b) == 0 && status_a.st_dev == status_b.st_dev &&
       status_a.st_ino == status_b.st_ino)
     return true;

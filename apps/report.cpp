@@ -95,8 +95,8 @@ bool same_figure(double a, double b) { return std::fabs(a - b) <= 1e-6 * std::ma
 
 // Refuses a history file that is not the run's own: conclusions drawn from another run's curves ("the model
 // overfits", "weights of epoch 3") would be about a model the report does not show. A checkpoint holds its history to
-// compare with; a --save file records its run's epoch count and last loss (engine/report/html_report.h). Files that record
-// neither are checked against what they do record: the epochs asked for and the epoch of their weights.
+// compare with; a --save file records its run's epoch count and last loss (engine/report/html_report.h). Files that
+// record neither are checked against what they do record: the epochs asked for and the epoch of their weights.
 void check_history_is_the_runs(const loom::History& history, const std::string& history_path,
                                const loom::SafetensorsFile& file, const std::string& model_path,
                                const loom::RunDescription& described) {
@@ -107,8 +107,8 @@ void check_history_is_the_runs(const loom::History& history, const std::string& 
   if (file.metadata("content") == "checkpoint") {
     const loom::History own = loom::checkpoint_history(file);
     if (own.size() != history.size())
-      throw UsageError(mismatch + "the checkpoint has " + loom::count_text(static_cast<long long>(own.size()),
-                                                                           "epoch") + " done" + hint);
+      throw UsageError(mismatch + "the checkpoint has " +
+                       loom::count_text(static_cast<long long>(own.size()), "epoch") + " done" + hint);
     for (size_t e = 0; e < own.size(); ++e)
       if (!same_figure(own[e].loss, history[e].loss) || !same_figure(own[e].accuracy, history[e].accuracy))
         throw UsageError(mismatch + "its epoch " + std::to_string(e + 1) + " differs from the checkpoint's (loss " +
@@ -125,8 +125,9 @@ void check_history_is_the_runs(const loom::History& history, const std::string& 
   if (!final_loss.empty() && !history.empty()) {
     const double loss = std::strtod(final_loss.c_str(), &end);
     if (*end == '\0' && !same_figure(loss, history.back().loss))
-      throw UsageError(mismatch + "that run's last epoch had a loss of " + loom::one_line(final_loss, loom::kShownBytes) +
-                       ", the history's " + loom::shortest_text(history.back().loss) + hint);
+      throw UsageError(mismatch + "that run's last epoch had a loss of " +
+                       loom::one_line(final_loss, loom::kShownBytes) + ", the history's " +
+                       loom::shortest_text(history.back().loss) + hint);
   }
   const std::string asked = loom::described_value(described, "--epochs");
   const long long asked_epochs = std::strtoll(asked.c_str(), &end, 10);

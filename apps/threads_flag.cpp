@@ -11,8 +11,8 @@ namespace {
 void check_environment_early(int, char**, char** environment) {
   refuse_omp_num_threads(take_invalid_omp_num_threads(environment));
 }
-__attribute__((section(".preinit_array"), used)) void (*const check_environment_early_entry)(int, char**, char**) =
-    check_environment_early;
+__attribute__((section(".preinit_array"),
+               used)) void (*const check_environment_early_entry)(int, char**, char**) = check_environment_early;
 
 }  // namespace
 

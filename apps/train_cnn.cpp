@@ -38,9 +38,10 @@ void apply_preset(const CLI::App& app, const std::string& preset, loom::apps::Tr
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train the Fashion-MNIST CNN (two Conv2D+MaxPool blocks, Dense+ReLU, Dense 10 softmax) with Adam, or "
-               "a deeper one with --preset best",
-               "train_cnn"};
+  CLI::App app{
+      "Train the Fashion-MNIST CNN (two Conv2D+MaxPool blocks, Dense+ReLU, Dense 10 softmax) with Adam, or "
+      "a deeper one with --preset best",
+      "train_cnn"};
   loom::apps::TrainingFlags flags;
   int64_t filters = 64, dense = 128;
   std::string preset = "tutorial";
@@ -61,13 +62,14 @@ int main(int argc, char** argv) {
     const bool best = preset == "best";
     loom::apps::check_training_memory(best ? loom::best_cnn_layers() : loom::cnn_layers(filters, dense),
                                       loom::kCnnInputShape, flags, data, device,
-                                      best ? "use a smaller --batch-size" : "use a smaller --batch-size, --filters or "
-                                                                            "--dense");
+                                      best ? "use a smaller --batch-size"
+                                           : "use a smaller --batch-size, --filters or "
+                                             "--dense");
     loom::AdamHyper adam;
     adam.learning_rate = flags.learning_rate;
-    auto model = best ? loom::make_best_cnn(device, flags.seed, adam)
-                      : loom::make_cnn(filters, dense, device, flags.seed, adam);
-    loom::apps::train_and_report(*model, loom::with_channel_axis(data.train), loom::with_channel_axis(data.test),
-                                 flags, "train_cnn", note);
+    auto model =
+        best ? loom::make_best_cnn(device, flags.seed, adam) : loom::make_cnn(filters, dense, device, flags.seed, adam);
+    loom::apps::train_and_report(*model, loom::with_channel_axis(data.train), loom::with_channel_axis(data.test), flags,
+                                 "train_cnn", note);
   });
 }

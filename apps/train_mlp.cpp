@@ -4,8 +4,8 @@
 #include "apps/number_flags.h"
 #include "apps/training_app.h"
 #include "engine/io/file_text.h"
-#include "engine/runtime/errors.h"
 #include "engine/model/models.h"
+#include "engine/runtime/errors.h"
 
 namespace {
 

@@ -31,13 +31,14 @@ namespace {
 // The flags a resumed run must share with the run that wrote the checkpoint (the architecture and the optimizer's
 // settings are checked apart, from the model itself).
 RunSettings resume_settings(const TrainingFlags& flags) {
-  RunSettings settings = {{"--batch-size", std::to_string(flags.batch_size)},
-          {"--validation-split", flag_value_text(flags.validation_split)},
-          // A cosine decays over the run's --epochs: resuming it towards another end would change the rates.
-          {"--lr-schedule", flags.lr_schedule == "cosine" ? "cosine (--epochs " + std::to_string(flags.epochs) + ")"
-                                                          : flags.lr_schedule},
-          {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
-          {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"}};
+  RunSettings settings = {
+      {"--batch-size", std::to_string(flags.batch_size)},
+      {"--validation-split", flag_value_text(flags.validation_split)},
+      // A cosine decays over the run's --epochs: resuming it towards another end would change the rates.
+      {"--lr-schedule",
+       flags.lr_schedule == "cosine" ? "cosine (--epochs " + std::to_string(flags.epochs) + ")" : flags.lr_schedule},
+      {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
+      {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"}};
   // Only when set, so that checkpoints written before these flags existed still resume.
   if (flags.steps_per_epoch > 0) settings.emplace("--steps-per-epoch", std::to_string(flags.steps_per_epoch));
   if (flags.random_shift > 0) settings.emplace("--random-shift", std::to_string(flags.random_shift));
@@ -51,23 +52,23 @@ RunDescription run_description(const TrainingFlags& flags, const std::string& pr
   std::string device_text = device_name(device);
   if (device == Device::CUDA) device_text += ": " + probe_cuda().gpu_name;
   if (device == Device::CPU)
-    device_text += ", " + threads_text(flags.threads > 0 ? CpuThreadChoice{flags.threads, "--threads"}
-                                                         : default_cpu_threads());
+    device_text +=
+        ", " + threads_text(flags.threads > 0 ? CpuThreadChoice{flags.threads, "--threads"} : default_cpu_threads());
   if (flags.device == "auto") device_text += " (--device auto" + (note.empty() ? "" : "; " + note) + ")";
-  RunDescription run = {{"program", program},
-                        {"device", device_text},
-                        {"--epochs", std::to_string(flags.epochs)},
-                        {"--batch-size", std::to_string(flags.batch_size)},
-                        {"--steps-per-epoch", flags.steps_per_epoch > 0 ? std::to_string(flags.steps_per_epoch)
-                                                                        : "all"},
-                        {"--lr", flag_value_text(flags.learning_rate)},
-                        {"--seed", std::to_string(flags.seed)},
-                        {"--validation-split", flag_value_text(flags.validation_split)},
-                        {"--lr-schedule", flags.lr_schedule},
-                        {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
-                        {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"},
-                        {"--random-shift", std::to_string(flags.random_shift)},
-                        {"--random-flip", flags.random_flip ? "on" : "off"}};
+  RunDescription run = {
+      {"program", program},
+      {"device", device_text},
+      {"--epochs", std::to_string(flags.epochs)},
+      {"--batch-size", std::to_string(flags.batch_size)},
+      {"--steps-per-epoch", flags.steps_per_epoch > 0 ? std::to_string(flags.steps_per_epoch) : "all"},
+      {"--lr", flag_value_text(flags.learning_rate)},
+      {"--seed", std::to_string(flags.seed)},
+      {"--validation-split", flag_value_text(flags.validation_split)},
+      {"--lr-schedule", flags.lr_schedule},
+      {"--early-stopping", flags.early_stopping_given ? std::to_string(flags.early_stopping) : "off"},
+      {"--stop-at-loss", flags.stop_at_loss_given ? flag_value_text(flags.stop_at_loss) : "off"},
+      {"--random-shift", std::to_string(flags.random_shift)},
+      {"--random-flip", flags.random_flip ? "on" : "off"}};
   if (!flags.preset.empty()) run.insert(run.begin() + 1, {"--preset", flags.preset});
   if (device == Device::CUDA) {
     run.emplace_back("--tf32", flags.tf32 ? "on" : "off");
@@ -94,7 +95,9 @@ class StandardOutputCheck : public Callback {
 
 // The files a run writes, with their flags: none may replace another, or a file the run reads.
 std::array<std::pair<const char*, const std::string*>, 4> output_flags(const TrainingFlags& flags) {
-  return {{{"--save", &flags.save}, {"--checkpoint", &flags.checkpoint}, {"--history", &flags.history},
+  return {{{"--save", &flags.save},
+           {"--checkpoint", &flags.checkpoint},
+           {"--history", &flags.history},
            {"--report", &flags.report}}};
 }
 
@@ -111,8 +114,8 @@ void check_made_alike(const char* flag, const std::string& path, const TrainingF
     throw UsageError(std::string(flag) + ": '" + one_line(path) + "' holds a model " + one_line(made_by, kShownBytes) +
                      " trained; " + program + " trains another");
   // train_cnn records its --preset; a file without one was made before presets existed, by the tutorial's CNN.
-  const std::string made_preset = recorded("--preset").empty() && !flags.preset.empty() ? "tutorial"
-                                                                                        : recorded("--preset");
+  const std::string made_preset =
+      recorded("--preset").empty() && !flags.preset.empty() ? "tutorial" : recorded("--preset");
   if (made_preset != flags.preset)
     throw UsageError(std::string(flag) + ": '" + one_line(path) + "' holds the '" + one_line(made_preset, kShownBytes) +
                      "' preset's model (--preset " + one_line(made_preset, kShownBytes) + "); this run trains the '" +
@@ -246,8 +249,7 @@ void check_training_memory(const std::vector<std::unique_ptr<Layer>>& layers, co
                            const TrainingFlags& flags, const FashionMnist& data, Device device,
                            const std::string& hint) {
   // fit trains on batches of at most the training set's size.
-  TrainingMemory needed =
-      training_memory(layers, input_shape, std::min(flags.batch_size, data.train.size()), device);
+  TrainingMemory needed = training_memory(layers, input_shape, std::min(flags.batch_size, data.train.size()), device);
   if (device == Device::CUDA)  // on the CPU, the data set is already in the memory counted as used
     for (const LabeledImages* set : {&data.train, &data.test})
       needed.data_bytes += static_cast<double>(set->images.bytes() + set->labels.bytes());
@@ -329,8 +331,7 @@ RunCallbacks training_callbacks(const TrainingFlags& flags) {
   if (flags.lr_schedule == "step") {
     callbacks.owned.push_back(std::make_unique<LearningRateScheduler>(step_decay(flags.learning_rate, 0.5, 3)));
   } else if (flags.lr_schedule == "cosine") {
-    callbacks.owned.push_back(
-        std::make_unique<LearningRateScheduler>(cosine_decay(flags.learning_rate, flags.epochs)));
+    callbacks.owned.push_back(std::make_unique<LearningRateScheduler>(cosine_decay(flags.learning_rate, flags.epochs)));
   } else if (flags.lr_schedule == "plateau") {
     ReduceLROnPlateau::Options plateau;
     plateau.monitor = monitored;

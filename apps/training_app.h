@@ -9,9 +9,9 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/run_guarded.h"
-#include "engine/runtime/device.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/model/sequential.h"
+#include "engine/runtime/device.h"
 
 namespace loom::apps {
 
@@ -21,31 +21,31 @@ constexpr int64_t kMaxLayerWidth = 65536;
 constexpr int64_t kMaxRandomShift = 27;
 
 struct TrainingFlags {
-  std::string preset;         // train_cnn's --preset (empty for programs without one): shown with the run's settings
-  std::string data;           // empty: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist
+  std::string preset;  // train_cnn's --preset (empty for programs without one): shown with the run's settings
+  std::string data;    // empty: $FASHION_MNIST_DIR, then /usr/share/datasets/fashion-mnist
   int epochs = 10;
   int64_t batch_size = 32;
   int64_t steps_per_epoch = 0;  // Keras's steps_per_epoch: at most this many batches an epoch; 0: the whole set
   float learning_rate = 1e-3f;
   uint64_t seed = 0;
   std::string device = "auto";
-  bool tf32 = false;          // GPU only: TF32 tensor cores for cuBLAS and cuDNN
-  bool no_graph = false;      // GPU only: ordinary launches instead of replaying a captured CUDA graph per step
-  int threads = 0;            // CPU only: the CPU path's threads; 0: $OMP_NUM_THREADS, $OPENBLAS_NUM_THREADS, cores
-  double validation_split = 0;       // the last fraction of the training set, held out and evaluated every epoch
-  bool stop_at_loss_given = false;   // --stop-at-loss X: stop after the first epoch whose loss is at most X
+  bool tf32 = false;            // GPU only: TF32 tensor cores for cuBLAS and cuDNN
+  bool no_graph = false;        // GPU only: ordinary launches instead of replaying a captured CUDA graph per step
+  int threads = 0;              // CPU only: the CPU path's threads; 0: $OMP_NUM_THREADS, $OPENBLAS_NUM_THREADS, cores
+  double validation_split = 0;  // the last fraction of the training set, held out and evaluated every epoch
+  bool stop_at_loss_given = false;  // --stop-at-loss X: stop after the first epoch whose loss is at most X
   double stop_at_loss = 0;
   bool early_stopping_given = false;  // --early-stopping N: Keras's EarlyStopping, patience N, best weights restored
   int early_stopping = 0;
   std::string lr_schedule = "constant";
-  int64_t random_shift = 0;          // --random-shift N: training images shifted by up to N pixels each way
-  bool random_flip = false;          // --random-flip: training images mirrored left to right, one in two
-  std::string history;               // --history FILE: the per-epoch figures as .csv or .json
-  std::string save;                  // --save FILE: the weights after training (the restored best, if early stopping)
-  std::string checkpoint;            // --checkpoint FILE: everything needed to resume, after every epoch
-  std::string resume;                // --resume FILE: go on with the run a checkpoint holds
-  std::string load;                  // --load FILE: start from saved weights instead of the initialisation
-  std::string report;                // --report FILE.html: the HTML report (engine/report/html_report.h)
+  int64_t random_shift = 0;  // --random-shift N: training images shifted by up to N pixels each way
+  bool random_flip = false;  // --random-flip: training images mirrored left to right, one in two
+  std::string history;       // --history FILE: the per-epoch figures as .csv or .json
+  std::string save;          // --save FILE: the weights after training (the restored best, if early stopping)
+  std::string checkpoint;    // --checkpoint FILE: everything needed to resume, after every epoch
+  std::string resume;        // --resume FILE: go on with the run a checkpoint holds
+  std::string load;          // --load FILE: start from saved weights instead of the initialisation
+  std::string report;        // --report FILE.html: the HTML report (engine/report/html_report.h)
 };
 
 void add_training_flags(CLI::App& app, TrainingFlags& flags);

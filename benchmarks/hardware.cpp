@@ -16,9 +16,18 @@ struct KnownGpu {
 // NVIDIA datasheet figures (dense FP32 on the CUDA cores, not tensor cores; HBM/GDDR bandwidth). First match wins,
 // so the more specific names come first.
 constexpr KnownGpu kKnownGpus[] = {
-    {"GH200", 66.9, 4000}, {"H200", 66.9, 4800}, {"H100 PCIe", 51.2, 2000}, {"H100 NVL", 60.0, 3900},
-    {"H100", 66.9, 3350}, {"A100-SXM4-80GB", 19.5, 2039}, {"A100 80GB PCIe", 19.5, 1935}, {"A100", 19.5, 1555},
-    {"L40S", 91.6, 864}, {"L40", 90.5, 864}, {"L4", 30.3, 300}, {"A10", 31.2, 600},
+    {"GH200", 66.9, 4000},
+    {"H200", 66.9, 4800},
+    {"H100 PCIe", 51.2, 2000},
+    {"H100 NVL", 60.0, 3900},
+    {"H100", 66.9, 3350},
+    {"A100-SXM4-80GB", 19.5, 2039},
+    {"A100 80GB PCIe", 19.5, 1935},
+    {"A100", 19.5, 1555},
+    {"L40S", 91.6, 864},
+    {"L40", 90.5, 864},
+    {"L4", 30.3, 300},
+    {"A10", 31.2, 600},
 };
 
 std::string cpu_model_name() {

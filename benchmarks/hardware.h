@@ -12,7 +12,7 @@ namespace loom::bench {
 
 struct Hardware {
   std::string name;
-  double fp32_peak_tflops = 0;    // 0: unknown
+  double fp32_peak_tflops = 0;      // 0: unknown
   double memory_bandwidth_gbs = 0;  // 0: unknown
 };
 

@@ -35,8 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::check(!history.empty(), "a checkpoint's history has no epoch");
   });
   fuzz::expect_loom_errors([&] {
-    const ResumePoint point = resume_from_checkpoint(resume.file.write(bytes), resume.trainer,
-                                                     resume.callbacks.list(), fuzz::run_settings());
+    const ResumePoint point =
+        resume_from_checkpoint(resume.file.write(bytes), resume.trainer, resume.callbacks.list(), fuzz::run_settings());
     fuzz::check(point.epochs_done >= 1 && point.history.size() == static_cast<size_t>(point.epochs_done),
                 "resumed after " + std::to_string(point.epochs_done) + " epochs with a history of " +
                     std::to_string(point.history.size()));

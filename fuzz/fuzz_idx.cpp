@@ -10,8 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace loom;
   fuzz::expect_loom_errors([&] {
     const IdxArray array = parse_idx(fuzz::bytes_of(data, size), "fuzz input");
-    fuzz::check(!array.dims.empty() && array.dims.size() <= 4, "an IDX array of rank " +
-                                                                    std::to_string(array.dims.size()));
+    fuzz::check(!array.dims.empty() && array.dims.size() <= 4,
+                "an IDX array of rank " + std::to_string(array.dims.size()));
     uint64_t count = 1;
     for (int64_t dim : array.dims) {
       fuzz::check(dim > 0, "an IDX dimension of " + std::to_string(dim));

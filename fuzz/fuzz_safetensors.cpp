@@ -43,8 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fuzz::check(dim >= 0, "tensor '" + tensor.name + "' has a negative dimension");
         numel *= static_cast<uint64_t>(dim);
       }
-      fuzz::check(numel * dtype_size(tensor.dtype) == tensor.bytes, "tensor '" + tensor.name + "' has " +
-                                                                        std::to_string(tensor.bytes) + " bytes");
+      fuzz::check(numel * dtype_size(tensor.dtype) == tensor.bytes,
+                  "tensor '" + tensor.name + "' has " + std::to_string(tensor.bytes) + " bytes");
       covered += tensor.bytes;
       fuzz::check(file.find(tensor.name) == &tensor, "find('" + tensor.name + "') is another tensor");
       // Every byte is read, so that a tensor outside the buffer is a sanitizer report.
@@ -60,8 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         } catch (const Error&) {
           refused = true;
         }
-        fuzz::check(refused, "floats() read the " + std::string(dtype_name(tensor.dtype)) + " tensor '" +
-                                 tensor.name + "'");
+        fuzz::check(refused,
+                    "floats() read the " + std::string(dtype_name(tensor.dtype)) + " tensor '" + tensor.name + "'");
       }
     }
     fuzz::check(8 + header_length(bytes) + covered == bytes.size(), "the tensors do not cover the data buffer");

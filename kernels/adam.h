@@ -34,8 +34,8 @@ void adam_update(T* params, const T* grads, T* m, T* v, const T* schedule, const
 
 namespace cuda {
 void adam_advance(float* schedule, const float* learning_rate, const AdamHyper& hyper);
-void adam_update(float* params, const float* grads, float* m, float* v, const float* schedule,
-                 const AdamHyper& hyper, int64_t n);
+void adam_update(float* params, const float* grads, float* m, float* v, const float* schedule, const AdamHyper& hyper,
+                 int64_t n);
 }  // namespace cuda
 
 }  // namespace loom

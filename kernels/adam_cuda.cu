@@ -31,8 +31,8 @@ void adam_advance(float* schedule, const float* learning_rate, const AdamHyper& 
   launch_grid(1, 1, adam_advance_kernel, schedule, learning_rate, hyper);
 }
 
-void adam_update(float* params, const float* grads, float* m, float* v, const float* schedule,
-                 const AdamHyper& hyper, int64_t n) {
+void adam_update(float* params, const float* grads, float* m, float* v, const float* schedule, const AdamHyper& hyper,
+                 int64_t n) {
   launch_elementwise(n, adam_update_kernel, params, grads, m, v, schedule, hyper, n);
 }
 

@@ -8,8 +8,8 @@ template <class T>
 void ref::adam_advance(T* schedule, T learning_rate, const AdamHyper& hyper) {
   T t = schedule[kAdamStep] + T(1);
   schedule[kAdamStep] = t;
-  schedule[kAdamAlpha] = learning_rate * std::sqrt(T(1) - std::pow(T(hyper.beta2), t)) /
-                         (T(1) - std::pow(T(hyper.beta1), t));
+  schedule[kAdamAlpha] =
+      learning_rate * std::sqrt(T(1) - std::pow(T(hyper.beta2), t)) / (T(1) - std::pow(T(hyper.beta1), t));
 }
 
 template <class T>

@@ -42,12 +42,12 @@ class BatchNormPlan {
   BatchNormPlan(const BatchNormPlan&) = delete;
   BatchNormPlan& operator=(const BatchNormPlan&) = delete;
   const BatchNormGeometry& geometry() const;
-  void forward_training(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                        float* inv_std, double epsilon) const;
+  void forward_training(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* inv_std,
+                        double epsilon) const;
   void forward_inference(const float* x, const float* gamma, const float* beta, const float* moving_mean,
                          const float* moving_var, float* y, double epsilon) const;
-  void backward(const float* x, const float* gamma, const float* mean, const float* inv_std, const float* dy,
-                float* dx, float* dgamma, float* dbeta, double epsilon) const;
+  void backward(const float* x, const float* gamma, const float* mean, const float* inv_std, const float* dy, float* dx,
+                float* dgamma, float* dbeta, double epsilon) const;
 
   struct Impl;
 
@@ -71,24 +71,24 @@ struct BatchNormSettings {
 void batch_norm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                  Tensor& moving_mean, Tensor& moving_var, Tensor& mean, Tensor& inv_std,
                                  const BatchNormSettings& settings, const cuda::BatchNormPlan* plan);
-void batch_norm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                  const Tensor& moving_mean, const Tensor& moving_var, Tensor& y,
-                                  const BatchNormSettings& settings, const cuda::BatchNormPlan* plan);
+void batch_norm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& moving_mean,
+                                  const Tensor& moving_var, Tensor& y, const BatchNormSettings& settings,
+                                  const cuda::BatchNormPlan* plan);
 // dx may be null (nothing needs the input's gradient) on the CPU; cuDNN always writes one.
 void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& inv_std,
-                         const Tensor& dy, Tensor* dx, Tensor& dgamma, Tensor& dbeta,
-                         const BatchNormSettings& settings, const cuda::BatchNormPlan* plan);
+                         const Tensor& dy, Tensor* dx, Tensor& dgamma, Tensor& dbeta, const BatchNormSettings& settings,
+                         const cuda::BatchNormPlan* plan);
 
 namespace ref {
 template <class T>
 void batch_norm_forward_training(const T* x, const T* gamma, const T* beta, T* y, T* moving_mean, T* moving_var,
                                  T* mean, T* inv_std, int64_t m, int64_t c, const BatchNormSettings& settings);
 template <class T>
-void batch_norm_forward_inference(const T* x, const T* gamma, const T* beta, const T* moving_mean,
-                                  const T* moving_var, T* y, int64_t m, int64_t c, const BatchNormSettings& settings);
+void batch_norm_forward_inference(const T* x, const T* gamma, const T* beta, const T* moving_mean, const T* moving_var,
+                                  T* y, int64_t m, int64_t c, const BatchNormSettings& settings);
 template <class T>
-void batch_norm_backward(const T* x, const T* gamma, const T* mean, const T* inv_std, const T* dy, T* dx,
-                         T* dgamma, T* dbeta, int64_t m, int64_t c);
+void batch_norm_backward(const T* x, const T* gamma, const T* mean, const T* inv_std, const T* dy, T* dx, T* dgamma,
+                         T* dbeta, int64_t m, int64_t c);
 }  // namespace ref
 
 }  // namespace loom

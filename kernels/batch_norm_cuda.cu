@@ -7,8 +7,7 @@ namespace {
 // Keras's update, from the batch statistics cuDNN saved: its inverse standard deviation 1/√(var + ε) gives back the
 // biased variance the batch was normalized with.
 __global__ void update_moving_statistics_kernel(float* moving_mean, float* moving_var, const float* mean,
-                                                const float* inv_std, int64_t channels, float momentum,
-                                                float epsilon) {
+                                                const float* inv_std, int64_t channels, float momentum, float epsilon) {
   LOOM_GRID_STRIDE_LOOP(k, channels) {
     const double variance = 1.0 / (static_cast<double>(inv_std[k]) * inv_std[k]) - epsilon;
     moving_mean[k] = static_cast<float>(moving_mean[k] * static_cast<double>(momentum) +

@@ -100,21 +100,19 @@ void BatchNormPlan::forward_training(const float* x, const float* gamma, const f
           "batch normalization forward (training)");
 }
 
-void BatchNormPlan::forward_inference(const float* x, const float* gamma, const float* beta,
-                                      const float* moving_mean, const float* moving_var, float* y,
-                                      double epsilon) const {
+void BatchNormPlan::forward_inference(const float* x, const float* gamma, const float* beta, const float* moving_mean,
+                                      const float* moving_var, float* y, double epsilon) const {
   const Impl& p = *impl_;
   const float one = 1.f, zero = 0.f;
   const int64_t sample_floats = p.geometry.pixels * p.geometry.channels;
   for (int64_t first = 0; first < p.geometry.batch; first += kMaxInferenceChunk) {
     const int64_t samples = std::min(kMaxInferenceChunk, p.geometry.batch - first);
     const cudnnTensorDescriptor_t desc = p.geometry.batch <= kMaxInferenceChunk ? p.batch_desc
-                                         : samples == kMaxInferenceChunk      ? p.chunk_desc
-                                                                              : p.rest_desc;
-    p.check(cudnnBatchNormalizationForwardInference(CudaContext::get().cudnn(), CUDNN_BATCHNORM_SPATIAL, &one,
-                                                    &zero, desc, x + first * sample_floats, desc,
-                                                    y + first * sample_floats, p.channel_desc, gamma, beta,
-                                                    moving_mean, moving_var, epsilon),
+                                         : samples == kMaxInferenceChunk        ? p.chunk_desc
+                                                                                : p.rest_desc;
+    p.check(cudnnBatchNormalizationForwardInference(CudaContext::get().cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero,
+                                                    desc, x + first * sample_floats, desc, y + first * sample_floats,
+                                                    p.channel_desc, gamma, beta, moving_mean, moving_var, epsilon),
             "batch normalization forward (inference)");
   }
 }
@@ -124,9 +122,9 @@ void BatchNormPlan::backward(const float* x, const float* gamma, const float* me
   const Impl& p = *impl_;
   check_training_batch(p);
   const float one = 1.f, zero = 0.f;
-  p.check(cudnnBatchNormalizationBackward(CudaContext::get().cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one,
-                                          &zero, p.batch_desc, x, p.batch_desc, dy, p.batch_desc, dx, p.channel_desc,
-                                          gamma, dgamma, dbeta, epsilon, mean, inv_std),
+  p.check(cudnnBatchNormalizationBackward(CudaContext::get().cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero,
+                                          p.batch_desc, x, p.batch_desc, dy, p.batch_desc, dx, p.channel_desc, gamma,
+                                          dgamma, dbeta, epsilon, mean, inv_std),
           "batch normalization backward");
 }
 

@@ -22,9 +22,8 @@ void sum_rows(int64_t m, int64_t k0, int64_t width, double* acc, Term term) {
 }  // namespace
 
 template <class T>
-void ref::batch_norm_forward_training(const T* x, const T* gamma, const T* beta, T* y, T* moving_mean,
-                                      T* moving_var, T* mean, T* inv_std, int64_t m, int64_t c,
-                                      const BatchNormSettings& settings) {
+void ref::batch_norm_forward_training(const T* x, const T* gamma, const T* beta, T* y, T* moving_mean, T* moving_var,
+                                      T* mean, T* inv_std, int64_t m, int64_t c, const BatchNormSettings& settings) {
   const double momentum = settings.momentum;
   for (int64_t k0 = 0; k0 < c; k0 += kChannelBlock) {
     const int64_t width = std::min(kChannelBlock, c - k0);
@@ -96,13 +95,13 @@ void ref::batch_norm_backward(const T* x, const T* gamma, const T* mean, const T
   }
 }
 
-#define LOOM_INSTANTIATE_BATCH_NORM(T)                                                                            \
-  template void ref::batch_norm_forward_training<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*, int64_t,   \
-                                                    int64_t, const BatchNormSettings&);                          \
-  template void ref::batch_norm_forward_inference<T>(const T*, const T*, const T*, const T*, const T*, T*,       \
-                                                     int64_t, int64_t, const BatchNormSettings&);                \
-  template void ref::batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*,        \
-                                            int64_t, int64_t);
+#define LOOM_INSTANTIATE_BATCH_NORM(T)                                                                              \
+  template void ref::batch_norm_forward_training<T>(const T*, const T*, const T*, T*, T*, T*, T*, T*, int64_t,      \
+                                                    int64_t, const BatchNormSettings&);                             \
+  template void ref::batch_norm_forward_inference<T>(const T*, const T*, const T*, const T*, const T*, T*, int64_t, \
+                                                     int64_t, const BatchNormSettings&);                            \
+  template void ref::batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,  \
+                                            int64_t);
 LOOM_INSTANTIATE_BATCH_NORM(float)
 LOOM_INSTANTIATE_BATCH_NORM(double)
 #undef LOOM_INSTANTIATE_BATCH_NORM

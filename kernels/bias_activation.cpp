@@ -8,9 +8,12 @@ namespace loom {
 
 const char* activation_name(Activation act) {
   switch (act) {
-    case Activation::None: return "linear";
-    case Activation::ReLU: return "relu";
-    case Activation::Softmax: return "softmax";
+    case Activation::None:
+      return "linear";
+    case Activation::ReLU:
+      return "relu";
+    case Activation::Softmax:
+      return "softmax";
   }
   return "?";
 }

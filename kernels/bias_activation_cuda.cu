@@ -13,8 +13,8 @@ __global__ void bias_activation_forward_kernel(float* y, const float* bias, int6
 
 // One thread per column walks down the rows: neighbouring threads read neighbouring columns (coalesced), and the
 // bias gradient needs no atomics. Rows are few at training batch sizes (32 for Dense, 32·H·W for Conv2D).
-__global__ void bias_activation_backward_kernel(const float* y, float* dy, float* dbias, int64_t rows,
-                                                int64_t cols, bool relu) {
+__global__ void bias_activation_backward_kernel(const float* y, float* dy, float* dbias, int64_t rows, int64_t cols,
+                                                bool relu) {
   LOOM_GRID_STRIDE_LOOP(c, cols) {
     float sum = 0.f;
     for (int64_t r = 0; r < rows; ++r) {

@@ -2,8 +2,8 @@
 
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
-#include "kernels/plan_check.h"
 #include "kernels/bias_activation.h"
+#include "kernels/plan_check.h"
 
 namespace loom {
 
@@ -53,8 +53,7 @@ Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y
     throw Error(where() + "no output for " + geometry_str(g) + " (empty tensor, or kernel larger than padded input)");
   if (!has_shape(y, {g.batch, g.out_height(), g.out_width(), g.out_channels}))
     throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " +
-                shape_str({g.batch, g.out_height(), g.out_width(), g.out_channels}) + " for " +
-                geometry_str(g));
+                shape_str({g.batch, g.out_height(), g.out_width(), g.out_channels}) + " for " + geometry_str(g));
   return g;
 }
 
@@ -95,7 +94,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& 
   expect_same_device(op, {&x, &w, &y, &dy, &dw, &db});
   check_not_softmax(act, op);
   // Validate the plan before anything is written, so a bad call leaves dy untouched.
-  const cuda::Conv2dPlan* cuda_plan = x.device() == Device::CUDA ? &checked_plan(plan, g, op, "Conv2dPlan", geometry_str) : nullptr;
+  const cuda::Conv2dPlan* cuda_plan =
+      x.device() == Device::CUDA ? &checked_plan(plan, g, op, "Conv2dPlan", geometry_str) : nullptr;
   if (cuda_plan && dx) cuda_plan->require_backward_data();
   bias_activation_backward(y, dy, db, act);  // dy now holds dz
   if (cuda_plan) {

@@ -12,10 +12,10 @@ namespace loom {
 namespace {
 
 struct ConvSizes {
-  int64_t image;    // floats of one input image, h·w·in
-  int64_t pixels;   // output pixels of one image, oh·ow
-  int64_t k;        // one im2col row, kh·kw·in
-  int64_t rows;     // im2col rows of the batch, n·oh·ow
+  int64_t image;   // floats of one input image, h·w·in
+  int64_t pixels;  // output pixels of one image, oh·ow
+  int64_t k;       // one im2col row, kh·kw·in
+  int64_t rows;    // im2col rows of the batch, n·oh·ow
 };
 
 ConvSizes sizes_of(const Conv2dGeometry& g) {

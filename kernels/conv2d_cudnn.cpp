@@ -26,8 +26,8 @@ constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
 std::string describe(const Conv2dGeometry& g) {
   std::ostringstream s;
   s << "input (" << g.batch << ", " << g.height << ", " << g.width << ", " << g.in_channels << "), kernel ("
-    << g.out_channels << ", " << g.kernel_h << ", " << g.kernel_w << ", " << g.in_channels << "), padding ("
-    << g.pad_h << ", " << g.pad_w << ")";
+    << g.out_channels << ", " << g.kernel_h << ", " << g.kernel_w << ", " << g.in_channels << "), padding (" << g.pad_h
+    << ", " << g.pad_w << ")";
   return s.str();
 }
 
@@ -118,8 +118,8 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
   ctx.check(cudnnGetConvolution2dForwardOutputDim(p.conv_desc, p.x_desc, p.w_desc, &n, &c, &h, &w),
             "computing the output shape");
   if (n != g.batch || c != g.out_channels || h != g.out_height() || w != g.out_width())
-    throw Error("layer '" + layer_name + "': cuDNN computes output (" + std::to_string(n) + ", " +
-                std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) + ") for " + ctx.shapes);
+    throw Error("layer '" + layer_name + "': cuDNN computes output (" + std::to_string(n) + ", " + std::to_string(h) +
+                ", " + std::to_string(w) + ", " + std::to_string(c) + ") for " + ctx.shapes);
 
   // Heuristic choice (no trial runs): the first algorithm that is supported, fits the workspace cap and keeps to the
   // math allowed above (deterministic ones first, see pick). Made once per batch size.
@@ -135,10 +135,10 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
 
   if (backward_data) {
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> bwd_data(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
-    ctx.check(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
-                                                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
-                                                          bwd_data.data()),
-              "choosing the backward-data algorithm");
+    ctx.check(
+        cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, p.w_desc, p.y_desc, p.conv_desc, p.x_desc,
+                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, bwd_data.data()),
+        "choosing the backward-data algorithm");
     auto d = pick(ctx, bwd_data, returned, tf32, "no backward-data algorithm fits");
     p.bwd_data_algo = d.algo;
     p.bwd_data_math = pass_math(d.mathType);
@@ -158,9 +158,9 @@ Conv2dPlan::Conv2dPlan(const Conv2dGeometry& g, const std::string& layer_name, b
 
   // Ask for the sizes again for the algorithms chosen (the heuristic's memory field is an estimate).
   size_t bytes = 0;
-  ctx.check(cudnnGetConvolutionForwardWorkspaceSize(handle, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, p.fwd_algo,
-                                                    &bytes),
-            "sizing the forward workspace");
+  ctx.check(
+      cudnnGetConvolutionForwardWorkspaceSize(handle, p.x_desc, p.w_desc, p.fwd_desc, p.y_desc, p.fwd_algo, &bytes),
+      "sizing the forward workspace");
   p.workspace = bytes;
   if (p.has_backward_data) {
     ctx.check(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, p.w_desc, p.y_desc, p.bwd_data_desc, p.x_desc,

@@ -52,9 +52,9 @@ void ref::conv2d_backward_filter(const T* x, const T* dy, T* dw, const Conv2dGeo
   ref::matmul_grad_weight(dy, cols.data(), dw, d.rows, d.out, d.k);
 }
 
-#define LOOM_INSTANTIATE(T)                                                                        \
-  template void ref::conv2d_forward<T>(const T*, const T*, T*, const Conv2dGeometry&);            \
-  template void ref::conv2d_backward_data<T>(const T*, const T*, T*, const Conv2dGeometry&);      \
+#define LOOM_INSTANTIATE(T)                                                                  \
+  template void ref::conv2d_forward<T>(const T*, const T*, T*, const Conv2dGeometry&);       \
+  template void ref::conv2d_backward_data<T>(const T*, const T*, T*, const Conv2dGeometry&); \
   template void ref::conv2d_backward_filter<T>(const T*, const T*, T*, const Conv2dGeometry&);
 LOOM_INSTANTIATE(float)
 LOOM_INSTANTIATE(double)

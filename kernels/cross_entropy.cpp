@@ -17,8 +17,8 @@ void cross_entropy_probabilities(const Tensor& probs, const Tensor& labels, Tens
                                       totals ? totals->f32() : nullptr, rows, classes);
   } else {
     float* t = totals ? totals->f32() : nullptr;
-    ref::cross_entropy_probabilities(probs.f32(), labels.data<int32_t>(), dp, grad_scale,
-                                     t ? t + kLossSum : nullptr, t ? t + kCorrectCount : nullptr, rows, classes);
+    ref::cross_entropy_probabilities(probs.f32(), labels.data<int32_t>(), dp, grad_scale, t ? t + kLossSum : nullptr,
+                                     t ? t + kCorrectCount : nullptr, rows, classes);
   }
 }
 

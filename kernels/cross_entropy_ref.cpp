@@ -26,7 +26,7 @@ void ref::cross_entropy_probabilities(const T* probs, const int32_t* labels, T* 
 
 template void ref::cross_entropy_probabilities<float>(const float*, const int32_t*, float*, float, float*, float*,
                                                       int64_t, int64_t);
-template void ref::cross_entropy_probabilities<double>(const double*, const int32_t*, double*, double, double*,
-                                                       double*, int64_t, int64_t);
+template void ref::cross_entropy_probabilities<double>(const double*, const int32_t*, double*, double, double*, double*,
+                                                       int64_t, int64_t);
 
 }  // namespace loom

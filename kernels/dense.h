@@ -21,11 +21,11 @@ void dense_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& d
 namespace ref {
 // The products alone (no bias, no activation); the rest is bias_activation.
 template <class T>
-void matmul(const T* x, const T* w, T* y, int64_t n, int64_t in, int64_t out);                   // y = x·w
+void matmul(const T* x, const T* w, T* y, int64_t n, int64_t in, int64_t out);  // y = x·w
 template <class T>
-void matmul_grad_weight(const T* x, const T* dz, T* dw, int64_t n, int64_t in, int64_t out);     // dw = xᵀ·dz
+void matmul_grad_weight(const T* x, const T* dz, T* dw, int64_t n, int64_t in, int64_t out);  // dw = xᵀ·dz
 template <class T>
-void matmul_grad_input(const T* dz, const T* w, T* dx, int64_t n, int64_t in, int64_t out);      // dx = dz·wᵀ
+void matmul_grad_input(const T* dz, const T* w, T* dx, int64_t n, int64_t in, int64_t out);  // dx = dz·wᵀ
 }  // namespace ref
 
 // The CPU path: the same products through OpenBLAS, on cpu_threads() threads (engine/runtime/cpu_threads.h).

@@ -39,8 +39,8 @@ void ref::matmul_grad_input(const T* dz, const T* w, T* dx, int64_t n, int64_t i
     }
 }
 
-#define LOOM_INSTANTIATE(T)                                                                   \
-  template void ref::matmul<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);            \
+#define LOOM_INSTANTIATE(T)                                                                    \
+  template void ref::matmul<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);             \
   template void ref::matmul_grad_weight<T>(const T*, const T*, T*, int64_t, int64_t, int64_t); \
   template void ref::matmul_grad_input<T>(const T*, const T*, T*, int64_t, int64_t, int64_t);
 LOOM_INSTANTIATE(float)

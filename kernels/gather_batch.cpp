@@ -17,7 +17,8 @@ int64_t check_gather(const char* op, const Tensor& images, const Tensor& labels,
                      const Tensor& position, const Tensor& x, const Tensor& y, int32_t begin_on_cpu) {
   if (images.dtype() != DType::U8 || labels.dtype() != DType::U8 || order.dtype() != DType::I32 ||
       position.dtype() != DType::I32 || y.dtype() != DType::I32 || x.dtype() != DType::F32)
-    throw Error(std::string(op) + ": expects uint8 images and labels, int32 order and cursor, float32 batch, int32 "
+    throw Error(std::string(op) +
+                ": expects uint8 images and labels, int32 order and cursor, float32 batch, int32 "
                 "labels");
   if (images.rank() < 1 || labels.rank() != 1 || labels.dim(0) != images.dim(0))
     throw Error(std::string(op) + ": " + shape_str(labels.shape()) + " labels for " + shape_str(images.shape()) +
@@ -31,14 +32,13 @@ int64_t check_gather(const char* op, const Tensor& images, const Tensor& labels,
   expect_same_device(op, {&images, &labels, &order, &position, &x, &y});
   if (images.device() == Device::CUDA) return n;
   if (begin_on_cpu < 0 || begin_on_cpu + n > images.dim(0))
-    throw Error(std::string(op) + ": batch [" + std::to_string(begin_on_cpu) + ", " +
-                std::to_string(begin_on_cpu + n) + ") runs outside the " + std::to_string(images.dim(0)) +
-                " stored samples");
+    throw Error(std::string(op) + ": batch [" + std::to_string(begin_on_cpu) + ", " + std::to_string(begin_on_cpu + n) +
+                ") runs outside the " + std::to_string(images.dim(0)) + " stored samples");
   for (int64_t b = 0; b < n; ++b) {
     int32_t i = order.data<int32_t>()[begin_on_cpu + b];
     if (i < 0 || i >= images.dim(0))
-      throw Error(std::string(op) + ": index " + std::to_string(i) + " outside the " +
-                  std::to_string(images.dim(0)) + " stored samples");
+      throw Error(std::string(op) + ": index " + std::to_string(i) + " outside the " + std::to_string(images.dim(0)) +
+                  " stored samples");
   }
   return n;
 }
@@ -63,13 +63,14 @@ void gather_augmented_batch(const Tensor& images, const Tensor& labels, const Te
   expect_shape(step_state, {kStepStateSlots}, op, "step state");
   const int64_t n = check_gather(op, images, labels, order, step_state, x, y, cpu_word(step_state, kBatchCursor));
   if (images.rank() != 3 && images.rank() != 4)
-    throw Error(std::string(op) + ": augmentation needs images [N, height, width] or [N, height, width, channels], "
-                "got " + shape_str(images.shape()));
+    throw Error(std::string(op) +
+                ": augmentation needs images [N, height, width] or [N, height, width, channels], "
+                "got " +
+                shape_str(images.shape()));
   const ImageLayout image{images.dim(1), images.dim(2), images.rank() == 4 ? images.dim(3) : 1};
   if (augmentation.max_shift < 0 || augmentation.max_shift >= std::min(image.height, image.width))
     throw Error(std::string(op) + ": a shift of up to " + std::to_string(augmentation.max_shift) +
-                " pixels does not fit " + std::to_string(image.height) + "x" + std::to_string(image.width) +
-                " images");
+                " pixels does not fit " + std::to_string(image.height) + "x" + std::to_string(image.width) + " images");
   auto run = images.device() == Device::CUDA ? cuda::gather_augmented_batch : ref::gather_augmented_batch;
   run(images.data<uint8_t>(), labels.data<uint8_t>(), order.data<int32_t>(), step_state.data<int32_t>(), x.f32(),
       y.data<int32_t>(), n, image, augmentation, key);

@@ -41,12 +41,12 @@ struct SampleTransform {
   int32_t shift_y = 0, shift_x = 0;
   bool flip = false;
 };
-LOOM_HOST_DEVICE inline SampleTransform sample_transform(PhiloxKey key, int32_t step, int64_t sample,
-                                                         int32_t max_shift, bool horizontal_flip) {
+LOOM_HOST_DEVICE inline SampleTransform sample_transform(PhiloxKey key, int32_t step, int64_t sample, int32_t max_shift,
+                                                         bool horizontal_flip) {
   const PhiloxBlock draw = philox_draw(key, step, static_cast<uint64_t>(sample));
   const uint32_t span = 2u * static_cast<uint32_t>(max_shift) + 1u;
-  return {static_cast<int32_t>(draw.word[0] % span) - max_shift,
-          static_cast<int32_t>(draw.word[1] % span) - max_shift, horizontal_flip && (draw.word[2] & 1u) != 0};
+  return {static_cast<int32_t>(draw.word[0] % span) - max_shift, static_cast<int32_t>(draw.word[1] % span) - max_shift,
+          horizontal_flip && (draw.word[2] & 1u) != 0};
 }
 
 // The batch at the step state's cursor, augmented: step_state int32 [kStepStateSlots] (its cursor places the batch,
@@ -63,15 +63,15 @@ namespace ref {
 void gather_augmented_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order,
                             const int32_t* step_state, float* x, int32_t* y, int64_t n, ImageLayout image,
                             const Augmentation& augmentation, PhiloxKey key);
-void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor,
-                  float* x, int32_t* y, int64_t n, int64_t sample_size);
-}
+void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor, float* x,
+                  int32_t* y, int64_t n, int64_t sample_size);
+}  // namespace ref
 namespace cuda {
 void gather_augmented_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order,
                             const int32_t* step_state, float* x, int32_t* y, int64_t n, ImageLayout image,
                             const Augmentation& augmentation, PhiloxKey key);
-void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor,
-                  float* x, int32_t* y, int64_t n, int64_t sample_size);
-}
+void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor, float* x,
+                  int32_t* y, int64_t n, int64_t sample_size);
+}  // namespace cuda
 
 }  // namespace loom

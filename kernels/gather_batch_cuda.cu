@@ -46,8 +46,8 @@ void gather_augmented_batch(const uint8_t* images, const uint8_t* labels, const 
                      x, y, n, image, static_cast<int32_t>(augmentation.max_shift), augmentation.horizontal_flip, key);
 }
 
-void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor,
-                  float* x, int32_t* y, int64_t n, int64_t sample_size) {
+void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor, float* x,
+                  int32_t* y, int64_t n, int64_t sample_size) {
   launch_elementwise(n * sample_size, gather_batch_kernel, images, labels, order, cursor, x, y, n, sample_size);
 }
 

@@ -20,9 +20,8 @@ void ref::gather_augmented_batch(const uint8_t* images, const uint8_t* labels, c
   const int32_t* indices = order + step_state[kBatchCursor];
   const int64_t h = image.height, w = image.width, c = image.channels;
   for (int64_t b = 0; b < n; ++b) {
-    const SampleTransform t = sample_transform(key, step_state[kStepsDone], b,
-                                               static_cast<int32_t>(augmentation.max_shift),
-                                               augmentation.horizontal_flip);
+    const SampleTransform t = sample_transform(
+        key, step_state[kStepsDone], b, static_cast<int32_t>(augmentation.max_shift), augmentation.horizontal_flip);
     const uint8_t* src = images + static_cast<int64_t>(indices[b]) * h * w * c;
     float* out = x + b * h * w * c;
     for (int64_t i = 0; i < h; ++i)

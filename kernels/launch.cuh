@@ -10,8 +10,8 @@
 #include "engine/runtime/cuda_check.h"
 #include "engine/runtime/cuda_context.h"
 
-#define LOOM_GRID_STRIDE_LOOP(i, n)                                                              \
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);         \
+#define LOOM_GRID_STRIDE_LOOP(i, n)                                                      \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
 namespace loom::cuda {

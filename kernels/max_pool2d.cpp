@@ -7,16 +7,16 @@
 namespace loom {
 
 bool MaxPool2dGeometry::operator==(const MaxPool2dGeometry& o) const {
-  return batch == o.batch && height == o.height && width == o.width && channels == o.channels &&
-         pool_h == o.pool_h && pool_w == o.pool_w && stride_h == o.stride_h && stride_w == o.stride_w;
+  return batch == o.batch && height == o.height && width == o.width && channels == o.channels && pool_h == o.pool_h &&
+         pool_w == o.pool_w && stride_h == o.stride_h && stride_w == o.stride_w;
 }
 
 namespace {
 
 std::string geometry_str(const MaxPool2dGeometry& g) {
-  return "input " + shape_str({g.batch, g.height, g.width, g.channels}) + ", pool (" + std::to_string(g.pool_h) +
-         ", " + std::to_string(g.pool_w) + "), stride (" + std::to_string(g.stride_h) + ", " +
-         std::to_string(g.stride_w) + ")";
+  return "input " + shape_str({g.batch, g.height, g.width, g.channels}) + ", pool (" + std::to_string(g.pool_h) + ", " +
+         std::to_string(g.pool_w) + "), stride (" + std::to_string(g.stride_h) + ", " + std::to_string(g.stride_w) +
+         ")";
 }
 
 }  // namespace
@@ -25,8 +25,10 @@ MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t 
                                       int64_t stride_h, int64_t stride_w, const char* op) {
   // Messages are built only when thrown: this check runs on every call.
   auto where = [&] { return std::string(op) + ": "; };
-  auto window = [&] { return "pool (" + std::to_string(pool_h) + ", " + std::to_string(pool_w) + "), stride (" +
-                             std::to_string(stride_h) + ", " + std::to_string(stride_w) + ")"; };
+  auto window = [&] {
+    return "pool (" + std::to_string(pool_h) + ", " + std::to_string(pool_w) + "), stride (" +
+           std::to_string(stride_h) + ", " + std::to_string(stride_w) + ")";
+  };
   if (x.dtype() != DType::F32 || y.dtype() != DType::F32)
     throw Error(where() + "expects float32 tensors (input " + shape_str(x.shape()) + ")");
   if (x.rank() != 4) throw Error(where() + "expects input [n, h, w, c], got " + shape_str(x.shape()));
@@ -46,13 +48,12 @@ MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t 
   if (g.batch < 1 || g.channels < 1) throw Error(where() + "empty input " + shape_str(x.shape()));
   if (!has_shape(y, {g.batch, g.out_height(), g.out_width(), g.channels}))
     throw Error(where() + "output has shape " + shape_str(y.shape()) + ", expected " +
-                shape_str({g.batch, g.out_height(), g.out_width(), g.channels}) + " for " +
-                geometry_str(g));
+                shape_str({g.batch, g.out_height(), g.out_width(), g.channels}) + " for " + geometry_str(g));
   return g;
 }
 
-void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool_w, int64_t stride_h,
-                        int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
+void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool_w, int64_t stride_h, int64_t stride_w,
+                        const cuda::MaxPool2dPlan* plan) {
   const char* op = "max_pool2d_forward";
   const MaxPool2dGeometry g = max_pool2d_geometry(x, y, pool_h, pool_w, stride_h, stride_w, op);
   expect_same_device(op, {&x, &y});
@@ -62,8 +63,8 @@ void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool
     cpu::max_pool2d_forward(x.f32(), y.f32(), g);
 }
 
-void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, int64_t pool_h,
-                         int64_t pool_w, int64_t stride_h, int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
+void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, int64_t pool_h, int64_t pool_w,
+                         int64_t stride_h, int64_t stride_w, const cuda::MaxPool2dPlan* plan) {
   const char* op = "max_pool2d_backward";
   const MaxPool2dGeometry g = max_pool2d_geometry(x, y, pool_h, pool_w, stride_h, stride_w, op);
   expect_shape(dy, y.shape(), op, "output gradient");

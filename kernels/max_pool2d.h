@@ -43,10 +43,10 @@ class MaxPool2dPlan {
 }  // namespace cuda
 
 // x [n, h, w, c], y [n, out_h, out_w, c]. On CUDA, `plan` must match the geometry; on the CPU it is ignored.
-void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool_w, int64_t stride_h,
-                        int64_t stride_w, const cuda::MaxPool2dPlan* plan);
-void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, int64_t pool_h,
-                         int64_t pool_w, int64_t stride_h, int64_t stride_w, const cuda::MaxPool2dPlan* plan);
+void max_pool2d_forward(const Tensor& x, Tensor& y, int64_t pool_h, int64_t pool_w, int64_t stride_h, int64_t stride_w,
+                        const cuda::MaxPool2dPlan* plan);
+void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx, int64_t pool_h, int64_t pool_w,
+                         int64_t stride_h, int64_t stride_w, const cuda::MaxPool2dPlan* plan);
 
 MaxPool2dGeometry max_pool2d_geometry(const Tensor& x, const Tensor& y, int64_t pool_h, int64_t pool_w,
                                       int64_t stride_h, int64_t stride_w, const char* op);

@@ -67,8 +67,8 @@ void MaxPool2dPlan::forward(const float* x, float* y) const {
 void MaxPool2dPlan::backward(const float* x, const float* y, const float* dy, float* dx) const {
   const Impl& p = *impl_;
   const float one = 1.f, zero = 0.f;
-  p.ctx.check(cudnnPoolingBackward(CudaContext::get().cudnn(), p.pool_desc, &one, p.y_desc, y, p.y_desc, dy,
-                                   p.x_desc, x, &zero, p.x_desc, dx),
+  p.ctx.check(cudnnPoolingBackward(CudaContext::get().cudnn(), p.pool_desc, &one, p.y_desc, y, p.y_desc, dy, p.x_desc,
+                                   x, &zero, p.x_desc, dx),
               "max-pooling backward");
 }
 

@@ -47,8 +47,8 @@ void ref::max_pool2d_backward(const T* x, const T* dy, T* dx, const MaxPool2dGeo
           dx[argmax_in_window(x, g, n, i, j, c)] += dy[((n * oh + i) * ow + j) * g.channels + c];
 }
 
-#define LOOM_INSTANTIATE(T)                                                                  \
-  template void ref::max_pool2d_forward<T>(const T*, T*, const MaxPool2dGeometry&);         \
+#define LOOM_INSTANTIATE(T)                                                         \
+  template void ref::max_pool2d_forward<T>(const T*, T*, const MaxPool2dGeometry&); \
   template void ref::max_pool2d_backward<T>(const T*, const T*, T*, const MaxPool2dGeometry&);
 LOOM_INSTANTIATE(float)
 LOOM_INSTANTIATE(double)

@@ -44,7 +44,8 @@ LOOM_HOST_DEVICE inline float unit_float(uint32_t bits) { return static_cast<flo
 struct PhiloxKey {
   uint32_t k0 = 0, k1 = 0;
 };
-// The streams of one model: the batch augmentation's, then one per layer (stream kFirstLayerStream + the layer's index).
+// The streams of one model: the batch augmentation's, then one per layer (stream kFirstLayerStream + the layer's
+// index).
 constexpr uint32_t kAugmentationStream = 0;
 constexpr uint32_t kFirstLayerStream = 1;
 inline PhiloxKey philox_key(uint64_t seed, uint32_t stream) {

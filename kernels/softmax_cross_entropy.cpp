@@ -25,8 +25,8 @@ void check_loss_arguments(const char* op, const Tensor& scores, const Tensor& la
   }
 }
 
-void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor* dlogits,
-                           float grad_scale, Tensor* totals) {
+void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor* dlogits, float grad_scale,
+                           Tensor* totals) {
   const char* op = "softmax_cross_entropy";
   check_loss_arguments(op, logits, labels, dlogits, totals);
   expect_shape(probs, logits.shape(), op, "probabilities");

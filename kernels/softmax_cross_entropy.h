@@ -15,8 +15,8 @@ namespace loom {
 
 class Tensor;
 
-void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor* dlogits,
-                           float grad_scale, Tensor* totals);
+void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor* dlogits, float grad_scale,
+                           Tensor* totals);
 
 namespace ref {
 // What both loss references share: the label of row r, checked to lie in [0, classes) (throws naming `op`), and the
@@ -37,8 +37,8 @@ void softmax_cross_entropy(const T* logits, const int32_t* labels, T* probs, T* 
 }  // namespace ref
 
 namespace cuda {
-void softmax_cross_entropy(const float* logits, const int32_t* labels, float* probs, float* dlogits,
-                           float grad_scale, float* totals, int64_t rows, int64_t classes);
+void softmax_cross_entropy(const float* logits, const int32_t* labels, float* probs, float* dlogits, float grad_scale,
+                           float* totals, int64_t rows, int64_t classes);
 }  // namespace cuda
 
 // Shared argument checks for the loss ops: logits/probs [rows, classes], labels int32 [rows], totals [2].

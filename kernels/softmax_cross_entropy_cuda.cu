@@ -8,9 +8,8 @@ namespace {
 
 // One warp per row. Each row adds its loss and hit to the totals with one atomic each: at batch 32 that is 64
 // atomics a step, far cheaper than a second reduction launch.
-__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, float* probs,
-                                             float* dlogits, float grad_scale, float* totals, int64_t rows,
-                                             int64_t classes) {
+__global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t* labels, float* probs, float* dlogits,
+                                             float grad_scale, float* totals, int64_t rows, int64_t classes) {
   int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarpSize;
   int lane = threadIdx.x % kWarpSize;
   if (row >= rows) return;
@@ -40,8 +39,8 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
 
 }  // namespace
 
-void softmax_cross_entropy(const float* logits, const int32_t* labels, float* probs, float* dlogits,
-                           float grad_scale, float* totals, int64_t rows, int64_t classes) {
+void softmax_cross_entropy(const float* logits, const int32_t* labels, float* probs, float* dlogits, float grad_scale,
+                           float* totals, int64_t rows, int64_t classes) {
   launch_grid(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_cross_entropy_kernel, logits, labels,
               probs, dlogits, grad_scale, totals, rows, classes);
 }

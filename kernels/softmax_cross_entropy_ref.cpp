@@ -16,8 +16,8 @@ int32_t ref::checked_label(const int32_t* labels, int64_t r, int64_t classes, co
 }
 
 template <class T>
-void ref::softmax_cross_entropy(const T* logits, const int32_t* labels, T* probs, T* dlogits, T grad_scale,
-                                T* loss_sum, T* correct, int64_t rows, int64_t classes) {
+void ref::softmax_cross_entropy(const T* logits, const int32_t* labels, T* probs, T* dlogits, T grad_scale, T* loss_sum,
+                                T* correct, int64_t rows, int64_t classes) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* z = logits + r * classes;
     const int32_t label = checked_label(labels, r, classes, "softmax_cross_entropy");

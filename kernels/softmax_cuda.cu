@@ -41,8 +41,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
-  launch_grid(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_backward_kernel, y, dy, dx, rows,
-              cols);
+  launch_grid(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_backward_kernel, y, dy, dx, rows, cols);
 }
 
 }  // namespace loom::cuda

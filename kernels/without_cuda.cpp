@@ -80,7 +80,9 @@ void MaxPool2dPlan::forward(const float*, float*) const { absent("max_pool2d_for
 void MaxPool2dPlan::backward(const float*, const float*, const float*, float*) const { absent("max_pool2d_backward"); }
 
 struct BatchNormPlan::Impl {};
-BatchNormPlan::BatchNormPlan(const BatchNormGeometry&, const std::string&) { absent("a cuDNN batch-normalization plan"); }
+BatchNormPlan::BatchNormPlan(const BatchNormGeometry&, const std::string&) {
+  absent("a cuDNN batch-normalization plan");
+}
 BatchNormPlan::~BatchNormPlan() = default;
 const BatchNormGeometry& BatchNormPlan::geometry() const { absent("a cuDNN batch-normalization plan"); }
 void BatchNormPlan::forward_training(const float*, const float*, const float*, float*, float*, float*, double) const {

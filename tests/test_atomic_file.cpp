@@ -1,7 +1,6 @@
 // write_file_atomically: the new contents arrive whole, and every kind of failure (missing or read-only folder,
 // a write that stops halfway, a signal during it) leaves the previous file as it was, no temporary file behind, and
 // one line naming the path; special files are refused and stay what they are; long legal names are written.
-#include <climits>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <climits>
 
 #include <cerrno>
 #include <cstring>
@@ -149,8 +149,7 @@ TEST_F(AtomicFile, RefusesCharacterDeviceAndLeavesItADevice) {
 
 TEST_F(AtomicFile, RefusesFifoAndLeavesItAFifo) {
   ASSERT_EQ(mkfifo(path("pipe").c_str(), 0666), 0) << std::strerror(errno);
-  expect_failure([&] { write_file_atomically(path("pipe"), "x"); }, path("pipe"),
-                 "it is a FIFO, not a regular file");
+  expect_failure([&] { write_file_atomically(path("pipe"), "x"); }, path("pipe"), "it is a FIFO, not a regular file");
   struct stat info {};
   ASSERT_EQ(lstat(path("pipe").c_str(), &info), 0);
   EXPECT_TRUE(S_ISFIFO(info.st_mode));
@@ -301,7 +300,7 @@ TEST_F(AtomicFileSignal, IgnoredSignalsAndProgramHandlersAreKept) {
 TEST_F(AtomicFile, DefaultSignalActionsAreBackAfterAWrite) {
   // Default actions for the test (a background job starts with SIGINT ignored), and the caller's back after it.
   const int signals[] = {SIGINT, SIGTERM, SIGHUP};
-  struct sigaction callers[3] = {}, default_action {};
+  struct sigaction callers[3] = {}, default_action{};
   default_action.sa_handler = SIG_DFL;
   for (int i = 0; i < 3; ++i) ASSERT_EQ(sigaction(signals[i], &default_action, &callers[i]), 0);
   write_file_atomically(path("out.txt"), "x");

@@ -295,18 +295,26 @@ TEST_F(Checkpoint, ResumingIsRefusedNamingWhy) {
   auto model = mlp(1, Device::CPU);
   RunCallbacks fresh;
   expect_one_line_error<UsageError>(
-      [&] { resume_model(file, *model, fresh.list(), {{"--batch-size", "64"}}); },
+      [&] {
+        resume_model(file, *model, fresh.list(), {{"--batch-size", "64"}});
+      },
       {"was trained with --batch-size 16, this run has 64"});
   expect_one_line_error<UsageError>(
-      [&] { resume_model(file, *mlp(1, Device::CPU, 32), fresh.list(), {{"--batch-size", "16"}}); },
+      [&] {
+        resume_model(file, *mlp(1, Device::CPU, 32), fresh.list(), {{"--batch-size", "16"}});
+      },
       {"holds another model: layer 2 ('dense') has units 16 in the file, 32 here"});
   expect_one_line_error<UsageError>(
-      [&] { resume_model(file, *model, {&fresh.early}, {{"--batch-size", "16"}}); },
+      [&] {
+        resume_model(file, *model, {&fresh.early}, {{"--batch-size", "16"}});
+      },
       {"holds the state of reduce_lr_on_plateau, which this run lacks"});
   auto faster = mlp(1, Device::CPU);
   faster->compile(std::make_unique<Adam>(), SparseCategoricalCrossentropy{true});  // Adam's default rate, not 0.02
   expect_one_line_error<UsageError>(
-      [&] { resume_model(file, *faster, fresh.list(), {{"--batch-size", "16"}}); },
+      [&] {
+        resume_model(file, *faster, fresh.list(), {{"--batch-size", "16"}});
+      },
       {"holds another model: the optimizer has learning_rate 0.02 in the file, 0.001 here"});
   save_weights(*model, path("w.safetensors"));
   expect_one_line_error<UsageError>([&] { resume_model(path("w.safetensors"), *model, {}, {}); },
@@ -360,7 +368,7 @@ TEST_F(Checkpoint, DamagedCallbackStateIsRefusedBeforeAnythingChanges) {
   };
   for (const auto& [edit, message] : std::vector<std::pair<std::function<void(json&)>, std::string>>{
            {[](json& n) { n.erase("wait"); }, "the saved state of early_stopping lacks 'wait'"},
-           {[](json& n) { n["wait"] = "1e300"; }, "has 'wait' " },
+           {[](json& n) { n["wait"] = "1e300"; }, "has 'wait' "},
            {[](json& n) { n["best_epoch"] = "2.5"; }, "not a whole number from -1 to"},
            {[](json& n) { n["wait"] = "2147483647"; }, "not a whole number from -1 to 1073741824"},
            {[](json& n) { n["stopped_epoch"] = "nan"; }, "not a whole number"}}) {
@@ -425,8 +433,8 @@ TEST_F(Checkpoint, ImpossibleTrainingNumbersAreRefusedNamingThem) {
   };
   std::string zeros;  // the shuffle generator's state with every number 0
   {
-    std::istringstream words(json::parse(SafetensorsFile::read(good).metadata("training"))["shuffle_state"]
-                                 .get<std::string>());
+    std::istringstream words(
+        json::parse(SafetensorsFile::read(good).metadata("training"))["shuffle_state"].get<std::string>());
     for (std::string word; words >> word;) zeros += zeros.empty() ? "0" : " 0";
   }
   // Numbers of the training state itself, which the report reads too (checkpoint_history).
@@ -453,8 +461,9 @@ TEST_F(Checkpoint, ImpossibleTrainingNumbersAreRefusedNamingThem) {
     checkpoint_history(SafetensorsFile::read(bad));
     ADD_FAILURE() << "an all-zero shuffle state was read";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "safetensors file '" + bad + "': its training state's shuffle_state is the "
-                                     "all-zero state, which no seeded generator reaches");
+    EXPECT_EQ(std::string(e.what()), "safetensors file '" + bad +
+                                         "': its training state's shuffle_state is the "
+                                         "all-zero state, which no seeded generator reaches");
   }
   rewrite_training(good, bad, [](json& t) { t["learning_rate"] = "1e30"; });
   expect_one_line_error<Error>([&] { checkpoint_history(SafetensorsFile::read(bad)); }, {"learning_rate 1e+30"});

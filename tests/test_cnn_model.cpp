@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/runtime/errors.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/layers/conv2d.h"
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
 #include "engine/layers/max_pool2d.h"
 #include "engine/model/models.h"
+#include "engine/runtime/errors.h"
 #include "engine/training/batch_gradients.h"
 #include "engine/training/inference.h"
 #include "engine/training/trainer.h"
@@ -130,14 +130,14 @@ TEST(ModelParity, CudaCnnEvaluateAndPredictMatchTheCpu) {
   auto cpu = small_cnn(Device::CPU, 23), gpu = small_cnn(Device::CUDA, 23);
   const int64_t n = 11;
   LabeledImages data = random_labeled_images(n, {7, 7, 2}, 4, 24);
-  for (int64_t batch : {int64_t{4}, n, int64_t{1}}) {  // 4 + 4 + 3; all at once; one image at a time: a cuDNN plan for each size
+  for (int64_t batch :
+       {int64_t{4}, n, int64_t{1}}) {  // 4 + 4 + 3; all at once; one image at a time: a cuDNN plan for each size
     SCOPED_TRACE("batch " + std::to_string(batch));
     Evaluation c = evaluate(*cpu, data, batch), g = evaluate(*gpu, data, batch);
     EXPECT_NEAR(g.loss, c.loss, 1e-5 + 1e-4 * c.loss);
     EXPECT_NEAR(g.accuracy, c.accuracy, 1.0 / n + 1e-12);  // one near-tie may fall the other way
     EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
-                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4,
-                          "CNN probabilities"));
+                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4, "CNN probabilities"));
   }
 }
 
@@ -171,7 +171,8 @@ TEST(Conv2dPlan, WithoutBackwardDataForTheFirstLayer) {
   std::mt19937 rng(28);
   const int64_t out = 5 * 26 * 26 * 8;
   Tensor x = make_tensor(random_floats(5 * 28 * 28, rng), {5, 28, 28, 1}, dev);
-  Tensor w = make_tensor(random_floats(8 * 9, rng), {8, 3, 3, 1}, dev), b = make_tensor(random_floats(8, rng), {8}, dev);
+  Tensor w = make_tensor(random_floats(8 * 9, rng), {8, 3, 3, 1}, dev),
+         b = make_tensor(random_floats(8, rng), {8}, dev);
   std::vector<float> dy_values = random_floats(out, rng);
   Tensor y = poisoned({5, 26, 26, 8}, dev);
   conv2d_forward(x, w, b, y, 0, 0, Activation::ReLU, &first);

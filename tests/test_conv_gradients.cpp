@@ -284,8 +284,8 @@ TEST(MaxPool2dReference, HandComputed) {
 // Random inputs, with every window's maximum clear of its runner-up by more than the difference step, so the loss
 // is differentiable at x and the central difference sees one side only.
 void check_pool(int64_t h, int64_t w, int64_t pool, int64_t stride, int64_t expected_oh, int64_t expected_ow) {
-  SCOPED_TRACE("pool " + std::to_string(pool) + " stride " + std::to_string(stride) + " on " + std::to_string(h) +
-               "x" + std::to_string(w));
+  SCOPED_TRACE("pool " + std::to_string(pool) + " stride " + std::to_string(stride) + " on " + std::to_string(h) + "x" +
+               std::to_string(w));
   const MaxPool2dGeometry g = pool_geometry(2, h, w, 3, pool, stride);
   ASSERT_EQ(g.out_height(), expected_oh);
   ASSERT_EQ(g.out_width(), expected_ow);
@@ -424,8 +424,8 @@ TEST(Conv2dShapes, RejectsMismatchedShapes) {
   expect_error_mentions([&] { conv2d_forward(x, w, b, y_same, 1, 1, Activation::Softmax, nullptr); },
                         {"conv2d_forward", "softmax"});
 
-  Tensor dy = Tensor::zeros({2, 7, 6, 4}, cpu), dx = Tensor::zeros({2, 7, 6, 3}, cpu), dw = Tensor::zeros({4, 3, 3, 3}, cpu),
-         db = Tensor::zeros({4}, cpu), dw_bad = Tensor::zeros({4, 3, 3, 2}, cpu);
+  Tensor dy = Tensor::zeros({2, 7, 6, 4}, cpu), dx = Tensor::zeros({2, 7, 6, 3}, cpu),
+         dw = Tensor::zeros({4, 3, 3, 3}, cpu), db = Tensor::zeros({4}, cpu), dw_bad = Tensor::zeros({4, 3, 3, 2}, cpu);
   conv2d_backward(x, w, y_same, dy, 1, 1, Activation::ReLU, &dx, dw, db, nullptr);
   conv2d_backward(x, w, y_same, dy, 1, 1, Activation::ReLU, nullptr, dw, db, nullptr);
   expect_error_mentions([&] { conv2d_backward(x, w, y_same, dy, 1, 1, Activation::None, &dx, dw_bad, db, nullptr); },
@@ -444,8 +444,7 @@ TEST(MaxPool2dShapes, RejectsMismatchedShapes) {
   expect_error_mentions([&] { max_pool2d_forward(x, y_bad, 2, 2, 2, 2, nullptr); },
                         {"max_pool2d_forward", "(2, 4, 3, 3)", "(2, 3, 2, 3)"});
   Tensor x_rank2 = Tensor::zeros({7, 5}, cpu);
-  expect_error_mentions([&] { max_pool2d_forward(x_rank2, y, 2, 2, 2, 2, nullptr); },
-                        {"max_pool2d_forward", "(7, 5)"});
+  expect_error_mentions([&] { max_pool2d_forward(x_rank2, y, 2, 2, 2, 2, nullptr); }, {"max_pool2d_forward", "(7, 5)"});
   expect_error_mentions([&] { max_pool2d_forward(x, y, 6, 6, 2, 2, nullptr); },
                         {"max_pool2d_forward", "(2, 7, 5, 3)", "larger"});
   expect_error_mentions([&] { max_pool2d_forward(x, y, 2, 2, 0, 2, nullptr); }, {"max_pool2d_forward", "stride"});

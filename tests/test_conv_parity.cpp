@@ -24,7 +24,10 @@ struct ConvCase {
 TYPED_TEST(ConvParity, Conv2dForwardAndBackward) {
   const Device dev = TestFixture::device;
   const ConvCase cases[] = {
-      {28, 28, 1, 8, 3, 3, 0, 0}, {13, 13, 8, 16, 3, 3, 0, 0}, {9, 7, 3, 5, 3, 3, 1, 1}, {6, 6, 4, 4, 5, 5, 2, 2},
+      {28, 28, 1, 8, 3, 3, 0, 0},
+      {13, 13, 8, 16, 3, 3, 0, 0},
+      {9, 7, 3, 5, 3, 3, 1, 1},
+      {6, 6, 4, 4, 5, 5, 2, 2},
       // Non-square kernels on non-square images, where swapping height and width anywhere (descriptor, filter
       // layout, padding) shows: "same" for 3×5 is pad (1, 2); 5×1 with pad (2, 0); "valid" 3×5 (pad 0); a 1×4
       // kernel (even width) with pad (0, 1); 2×3 (even height) with pad (1, 0).
@@ -37,9 +40,8 @@ TYPED_TEST(ConvParity, Conv2dForwardAndBackward) {
   for (const ConvCase& c : cases)
     for (int64_t n : {1, 7, 32}) {
       SCOPED_TRACE("conv " + std::to_string(c.h) + "x" + std::to_string(c.w) + "x" + std::to_string(c.in) + " -> " +
-                   std::to_string(c.out) + " kernel " + std::to_string(c.kh) + "x" + std::to_string(c.kw) +
-                   " pad (" + std::to_string(c.pad_h) + ", " + std::to_string(c.pad_w) + "), batch " +
-                   std::to_string(n));
+                   std::to_string(c.out) + " kernel " + std::to_string(c.kh) + "x" + std::to_string(c.kw) + " pad (" +
+                   std::to_string(c.pad_h) + ", " + std::to_string(c.pad_w) + "), batch " + std::to_string(n));
       Conv2dGeometry g{n, c.h, c.w, c.in, c.out, c.kh, c.kw, c.pad_h, c.pad_w};
       const int64_t oh = g.out_height(), ow = g.out_width();
       std::mt19937 rng(static_cast<unsigned>(n * 131 + c.h * 7 + c.in + c.kw * 1009));
@@ -77,7 +79,9 @@ TYPED_TEST(ConvParity, MaxPool2dForwardAndBackward) {
     int64_t h, w, c, pool_h, pool_w, stride_h, stride_w;
   };
   const PoolCase cases[] = {
-      {26, 26, 8, 2, 2, 2, 2}, {11, 11, 8, 2, 2, 2, 2}, {7, 5, 3, 3, 3, 2, 2},
+      {26, 26, 8, 2, 2, 2, 2},
+      {11, 11, 8, 2, 2, 2, 2},
+      {7, 5, 3, 3, 3, 2, 2},
       // Non-square windows and strides on non-square images: 2×3 overlapping along the width (stride (2, 1)); 3×1
       // with stride (3, 1), the last rows dropped by the floor; 1×2 with a stride wider than the window (columns
       // skipped, their gradient 0); 3×2 with stride (2, 3), overlapping in height and with gaps in width.
@@ -116,8 +120,7 @@ TYPED_TEST(ConvParity, BiasGradientOverManyRows) {
   const int64_t rows = 32 * 26 * 26, cols = 64;
   std::mt19937 rng(5);
   auto y = random_floats(rows * cols, rng), dy = random_floats(rows * cols, rng);
-  Tensor ty = make_tensor(y, {rows, cols}, dev), tdy = make_tensor(dy, {rows, cols}, dev),
-         tdb = poisoned({cols}, dev);
+  Tensor ty = make_tensor(y, {rows, cols}, dev), tdy = make_tensor(dy, {rows, cols}, dev), tdb = poisoned({cols}, dev);
   bias_activation_backward(ty, tdy, tdb, Activation::ReLU);
   auto yd = to_double(y), dyd = to_double(dy);
   std::vector<double> dbd(cols);

@@ -41,7 +41,6 @@ class ThreadCount {
   int saved_;
 };
 
-
 // The thread counts every op is run on: one, the machine's two, and counts that split sizes unevenly.
 constexpr int kThreadCounts[] = {1, 2, 3, 7};
 
@@ -53,8 +52,8 @@ constexpr int kThreadCounts[] = {1, 2, 3, 7};
   for (size_t i = 0; i < actual.size(); ++i) {
     const bool both_nan = std::isnan(actual[i]) && std::isnan(expected[i]);
     if (!both_nan && !(actual[i] == expected[i]))
-      return ::testing::AssertionFailure() << what << ": element " << i << " is " << actual[i] << ", the reference "
-                                           << expected[i];
+      return ::testing::AssertionFailure()
+             << what << ": element " << i << " is " << actual[i] << ", the reference " << expected[i];
   }
   return ::testing::AssertionSuccess();
 }
@@ -114,8 +113,9 @@ TEST(CpuThreads, ABadOmpNumThreadsIsTakenOutOfTheEnvironmentAndStillRefused) {
       Refusing() { refuse_omp_num_threads("lots"); }
       ~Refusing() { refuse_omp_num_threads(nullptr); }
     } refusing;
-    expect_one_line_error<UsageError>([] { default_cpu_threads(); },
-                                      {"$OMP_NUM_THREADS must be a whole number of threads from 1 to 1024, got 'lots'"});
+    expect_one_line_error<UsageError>(
+        [] { default_cpu_threads(); },
+        {"$OMP_NUM_THREADS must be a whole number of threads from 1 to 1024, got 'lots'"});
   }
   EXPECT_EQ(default_cpu_threads().source, "cores");
 }
@@ -209,8 +209,8 @@ TEST(CpuPath, PoolingPicksTheReferencesMaximumThroughTiesAndNaNs) {
   };
   for (const PoolCase& p : cases)
     for (int threads : kThreadCounts) {
-      SCOPED_TRACE("pool " + std::to_string(p.h) + "x" + std::to_string(p.w) + "x" + std::to_string(p.c) +
-                   " window " + std::to_string(p.pool_h) + "x" + std::to_string(p.pool_w) + " strides (" +
+      SCOPED_TRACE("pool " + std::to_string(p.h) + "x" + std::to_string(p.w) + "x" + std::to_string(p.c) + " window " +
+                   std::to_string(p.pool_h) + "x" + std::to_string(p.pool_w) + " strides (" +
                    std::to_string(p.stride_h) + ", " + std::to_string(p.stride_w) + "), " + std::to_string(threads) +
                    " threads");
       ThreadCount count(threads);
@@ -250,8 +250,8 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
   for (const DenseCase& d :
        {DenseCase{32, 784, 128}, DenseCase{17, 1600, 128}, DenseCase{32, 128, 10}, DenseCase{96, 512, 256}})
     for (int threads : kThreadCounts) {
-      SCOPED_TRACE("dense " + std::to_string(d.n) + "x" + std::to_string(d.in) + " -> " + std::to_string(d.out) +
-                   ", " + std::to_string(threads) + " threads");
+      SCOPED_TRACE("dense " + std::to_string(d.n) + "x" + std::to_string(d.in) + " -> " + std::to_string(d.out) + ", " +
+                   std::to_string(threads) + " threads");
       ThreadCount count(threads);
       std::mt19937 rng(static_cast<unsigned>(d.in + d.n));
       const auto x = random_floats(d.n * d.in, rng), w = random_floats(d.in * d.out, rng),
@@ -272,8 +272,8 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
     }
 
   // The CNN's two convolutions at batch 32, and a padded one at a batch that splits unevenly.
-  const Conv2dGeometry convolutions[] = {{32, 28, 28, 1, 64, 3, 3, 0, 0}, {32, 13, 13, 64, 64, 3, 3, 0, 0},
-                                         {77, 9, 7, 3, 4, 3, 3, 1, 1}};
+  const Conv2dGeometry convolutions[] = {
+      {32, 28, 28, 1, 64, 3, 3, 0, 0}, {32, 13, 13, 64, 64, 3, 3, 0, 0}, {77, 9, 7, 3, 4, 3, 3, 1, 1}};
   for (const Conv2dGeometry& g : convolutions)
     for (int threads : kThreadCounts) {
       SCOPED_TRACE("conv " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +

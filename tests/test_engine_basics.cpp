@@ -49,8 +49,8 @@ TEST(Device, FlagsResolveOrFailInWords) {
   }
 }
 
-// The words of a build without the CUDA path (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit), from the pure function resolve_device applies, so that
-// a build with the path checks them too.
+// The words of a build without the CUDA path (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit), from the pure function
+// resolve_device applies, so that a build with the path checks them too.
 TEST(Device, BuildWithoutCudaSaysSoAndHowToRebuild) {
   const CudaProbe absent{false, no_cuda_path_reason(), "", 0, 0};
   EXPECT_EQ(no_cuda_path_reason(), "this build has no CUDA path (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit)");
@@ -63,16 +63,20 @@ TEST(Device, BuildWithoutCudaSaysSoAndHowToRebuild) {
     choose_device("cuda", absent, false, &note);
     FAIL() << "expected a usage error";
   } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "--device cuda: loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit): rebuild with -DLOOM_CUDA=ON, "
-                           "with the CUDA toolkit and cuDNN installed");
+    EXPECT_STREQ(e.what(),
+                 "--device cuda: loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit): "
+                 "rebuild with -DLOOM_CUDA=ON, "
+                 "with the CUDA toolkit and cuDNN installed");
   }
   try {
     throw_no_cuda_path("relu_forward on the GPU");
   } catch (const UsageError&) {
     FAIL() << "a CUDA entry point reached at run time is a failure, not a usage error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "relu_forward on the GPU: loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit): rebuild with "
-                           "-DLOOM_CUDA=ON, with the CUDA toolkit and cuDNN installed, or run with --device cpu");
+    EXPECT_STREQ(e.what(),
+                 "relu_forward on the GPU: loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA "
+                 "toolkit): rebuild with "
+                 "-DLOOM_CUDA=ON, with the CUDA toolkit and cuDNN installed, or run with --device cpu");
   }
   // With the CUDA path, the probe's own reason is what --device cuda reports.
   const CudaProbe no_gpu{false, "no CUDA device found", "", 0, 0};
@@ -96,7 +100,9 @@ TEST(Device, ThisBuildKnowsWhetherItHasTheCudaPath) {
     Tensor on_gpu({4}, Device::CUDA);
     FAIL() << "a tensor on the GPU in a build without the CUDA path";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit)"), std::string::npos)
+    EXPECT_NE(
+        std::string(e.what()).find("loom was built without CUDA (LOOM_CUDA=OFF, or AUTO without the CUDA toolkit)"),
+        std::string::npos)
         << e.what();
   }
 }
@@ -175,7 +181,8 @@ TEST(ProgressBar, RedrawsInPlaceAtMostEvery50Milliseconds) {
   time.now += milliseconds(990);
   bar.finish(0.75, 0.625);
   // The final line overwrites the running one in place, padded to its width so no stale text shows.
-  const std::string final_line = "4/4 [==============================] - 2s 500ms/step - loss: 0.7500 - accuracy: 0.6250";
+  const std::string final_line =
+      "4/4 [==============================] - 2s 500ms/step - loss: 0.7500 - accuracy: 0.6250";
   std::string padding(running.size() - 1 > final_line.size() ? running.size() - 1 - final_line.size() : 0, ' ');
   EXPECT_EQ(out.str(), running + "\r" + final_line + padding + "\n");
 }

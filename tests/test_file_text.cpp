@@ -18,13 +18,16 @@ TEST(OneLine, SpellsOutControlBytesAndCutsAtCharacterStarts) {
   EXPECT_EQ(one_line("abc", 3), "abc");
   // "é" is two bytes: a cut after its first byte moves back to its start, leaving valid UTF-8.
   EXPECT_EQ(one_line("a\xc3\xa9z", 2), "a...");
-  EXPECT_EQ(one_line("a\xc3\xa9z"), "a\xc3\xa9z");          // UTF-8 is kept
+  EXPECT_EQ(one_line("a\xc3\xa9z"), "a\xc3\xa9z");         // UTF-8 is kept
   EXPECT_EQ(one_line("\xff\xfe\xc3"), "\\xff\\xfe\\xc3");  // bytes that are not are spelled out
   // Overlong forms, surrogates and code points beyond U+10FFFF are not UTF-8 either.
   EXPECT_EQ(one_line("\xe0\x80\x80|\xed\xa0\x80|\xf4\x90\x80\x80"),
             "\\xe0\\x80\\x80|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80");
   // C1 controls (a terminal may start an escape sequence with U+009B) and the Unicode line separators.
-  EXPECT_EQ(one_line("a\xc2\x9b" "b\xe2\x80\xa8" "c\xc2\x85"), "a\\u009bb\\u2028c\\u0085");
+  EXPECT_EQ(one_line("a\xc2\x9b"
+                     "b\xe2\x80\xa8"
+                     "c\xc2\x85"),
+            "a\\u009bb\\u2028c\\u0085");
   // Stray bytes before the cut are kept, spelled out; only a character that would cross it is left out.
   EXPECT_EQ(one_line("ab" + std::string(100, '\x80'), 4), "ab\\x80\\x80...");
   EXPECT_EQ(shown_json(json::parse(R"({"k": "line\nbreak"})")), R"({"k":"line\nbreak"})");
@@ -42,8 +45,7 @@ JsonProblem problem_of(const std::string& text, const JsonBounds& bounds) {
 }
 
 TEST(BoundedJson, ReadsWhatIsWithinItsBounds) {
-  EXPECT_EQ(parse_bounded_json(R"({"a": [1, 2, {"b": [3]}]})", {4, 3, 8}),
-            json::parse(R"({"a": [1, 2, {"b": [3]}]})"));
+  EXPECT_EQ(parse_bounded_json(R"({"a": [1, 2, {"b": [3]}]})", {4, 3, 8}), json::parse(R"({"a": [1, 2, {"b": [3]}]})"));
 }
 
 TEST(BoundedJson, RefusesEachBoundAndRepeatedKeysSayingWhere) {

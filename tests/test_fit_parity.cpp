@@ -32,8 +32,8 @@ namespace {
 // gone wrong in a whole layer.
 struct FitTolerance {
   double loss_rtol = 2e-3;
-  int accuracy_samples = 2;               // an epoch's accuracy may differ by this many near-ties
-  double max_update_difference = 0.25;    // |Δw_gpu − Δw_cpu| / |Δw_cpu| per parameter, Δw what the fit changed
+  int accuracy_samples = 2;             // an epoch's accuracy may differ by this many near-ties
+  double max_update_difference = 0.25;  // |Δw_gpu − Δw_cpu| / |Δw_cpu| per parameter, Δw what the fit changed
   // Parameters whose gradient is zero but for rounding (the bias of a layer a batch normalization follows, which
   // subtracts it again): Adam moves them by rounding alone, so they are held only to Adam's bound below.
   std::set<std::string> moved_by_rounding_alone;
@@ -133,8 +133,8 @@ TEST(FitParity, CudaAugmentedPresetFitMatchesTheCpu) {
   FitTolerance tolerance;
   tolerance.moved_by_rounding_alone = {"conv2d.bias", "conv2d_1.bias", "conv2d_2.bias", "dense.bias"};
   expect_gpu_fit_matches_cpu([](Device device) { return make_best_cnn(device, 75); },
-                             random_labeled_images(80, kCnnInputShape, 10, 76), options,
-                             "preset CNN with augmentation", tolerance);
+                             random_labeled_images(80, kCnnInputShape, 10, 76), options, "preset CNN with augmentation",
+                             tolerance);
 }
 
 }  // namespace

@@ -126,8 +126,8 @@ TEST_F(HistoryFile, RoundTripWithSomeEpochsValidated) {
 TEST_F(HistoryFile, ADivergedLastEpochIsWrittenAndReadBack) {
   const double inf = std::numeric_limits<double>::infinity();
   for (double diverged : {std::nan(""), inf}) {
-    const History history = {validated(epoch(0.5, 0.5, 0.01, 1), 0.7, 0.5), validated(epoch(diverged, 0.1, 0.01, 2),
-                                                                                       diverged, 0.1)};
+    const History history = {validated(epoch(0.5, 0.5, 0.01, 1), 0.7, 0.5),
+                             validated(epoch(diverged, 0.1, 0.01, 2), diverged, 0.1)};
     for (const char* name : kBothFormats) {
       write_history(history, path(name));
       const History read = read_history(path(name));
@@ -392,20 +392,19 @@ TEST_F(HistoryFile, ReadsKerasCsvLoggerWithLearningRate) {
 
 // json.dump(model.fit(...).history): a JSON object of lists, without "epoch"; the lists count epochs from 0.
 TEST_F(HistoryFile, ReadsKerasHistoryJson) {
-  const History history = read_history(write_text(
-      "keras.json",
-      R"({"accuracy": [0.8192777633666992, 0.8617777824401855, 0.8755555748939514], )"
-      R"("loss": [0.5139447450637817, 0.3799, 0.3449], )"
-      R"("val_accuracy": [0.8416666388511658, 0.8568333387374878, 0.86], )"
-      R"("val_loss": [0.4388, 0.3957, 0.3812]})"));
+  const History history = read_history(
+      write_text("keras.json", R"({"accuracy": [0.8192777633666992, 0.8617777824401855, 0.8755555748939514], )"
+                               R"("loss": [0.5139447450637817, 0.3799, 0.3449], )"
+                               R"("val_accuracy": [0.8416666388511658, 0.8568333387374878, 0.86], )"
+                               R"("val_loss": [0.4388, 0.3957, 0.3812]})"));
   ASSERT_EQ(history.size(), 3u);
   EXPECT_EQ(history[2].accuracy, 0.8755555748939514);
   EXPECT_EQ(history[0].val_loss, 0.4388);
   EXPECT_TRUE(history[2].validated);
   EXPECT_TRUE(std::isnan(history[0].learning_rate));
   EXPECT_TRUE(std::isnan(history[0].seconds));
-  const History scheduled = read_history(write_text(
-      "lr.json", R"({"accuracy": [0.82], "learning_rate": [0.0010000000474974513], "loss": [0.51]})"));
+  const History scheduled = read_history(
+      write_text("lr.json", R"({"accuracy": [0.82], "learning_rate": [0.0010000000474974513], "loss": [0.51]})"));
   EXPECT_EQ(scheduled.at(0).learning_rate, 0.0010000000474974513);
   EXPECT_FALSE(scheduled.at(0).validated);
 }
@@ -423,7 +422,8 @@ TEST_F(HistoryFile, CsvFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
   const std::string later = "1,0.5,0.5,0.5,0.5,0.001,1\n";
   expect_damaged("h.csv", header + "0,0.5,-0.5,0.5,0.5,0.001,1\n" + later,
                  "epoch 0: loss is -0.5, not a finite number >= 0");
-  expect_damaged("h.csv", header + "0,0.5,inf,0.5,0.5,0.001,1\n" + later, "epoch 0: loss is inf, not a finite number >= 0");
+  expect_damaged("h.csv", header + "0,0.5,inf,0.5,0.5,0.001,1\n" + later,
+                 "epoch 0: loss is inf, not a finite number >= 0");
   expect_damaged("h.csv", header + good + "1,0.5,-inf,0.5,0.5,0.001,1\n",
                  "epoch 1: loss is -inf, not a number >= 0 (nor the NaN or infinity of a run that diverged)");
   expect_damaged("h.csv", header + good + "1,0.5,-1,0.5,0.5,0.001,1\n", "epoch 1: loss is -1, not a number >= 0");
@@ -463,7 +463,6 @@ TEST_F(HistoryFile, JsonFiguresOutOfRangeAreRefusedNamingEpochAndColumn) {
   }
 }
 
-
 // A FIFO named as a history is refused at once (a read would wait for a writer that never comes), as a UsageError,
 // in the words of every other reader (engine/io/input_file.h): the safetensors reader's message, its label aside.
 TEST_F(HistoryFile, FifoIsRefusedAtOnceInTheOtherReadersWords) {
@@ -495,8 +494,7 @@ TEST_F(HistoryFile, FifoIsRefusedAtOnceInTheOtherReadersWords) {
     const auto [history_message, history_usage] = refusal(file, [](const std::string& p) { read_history(p); });
     EXPECT_EQ(history_message, "history file '" + file + "': is a FIFO, not a file");
     EXPECT_TRUE(history_usage) << "a FIFO is the command line's mistake (exit 2): " << history_message;
-    const auto [other_message, other_usage] =
-        refusal(file, [](const std::string& p) { SafetensorsFile::read(p); });
+    const auto [other_message, other_usage] = refusal(file, [](const std::string& p) { SafetensorsFile::read(p); });
     EXPECT_EQ(other_message, "safetensors file '" + file + "': is a FIFO, not a file");
     EXPECT_EQ(history_usage, other_usage);
   }

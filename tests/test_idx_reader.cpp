@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/runtime/errors.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/data/idx_reader.h"
+#include "engine/runtime/errors.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -89,8 +89,8 @@ template <class Action>
     const std::string message = e.what();
     const bool is_usage = dynamic_cast<const loom::UsageError*>(&e) != nullptr;
     if (is_usage != (kind == ErrorKind::Usage))
-      return ::testing::AssertionFailure() << "expected " << wanted << ", got "
-                                           << (is_usage ? "loom::UsageError" : "loom::Error") << ": " << message;
+      return ::testing::AssertionFailure()
+             << "expected " << wanted << ", got " << (is_usage ? "loom::UsageError" : "loom::Error") << ": " << message;
     if (message.find('\n') != std::string::npos)
       return ::testing::AssertionFailure() << "message is not one line: " << message;
     for (const std::string& needle : needles)

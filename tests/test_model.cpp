@@ -11,12 +11,12 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/runtime/cuda_context.h"
-#include "engine/runtime/errors.h"
 #include "engine/layers/activations.h"
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
 #include "engine/model/models.h"
+#include "engine/runtime/cuda_context.h"
+#include "engine/runtime/errors.h"
 #include "engine/training/batch_gradients.h"
 #include "engine/training/callback.h"
 #include "engine/training/inference.h"
@@ -165,7 +165,7 @@ TEST(ModelGradientCheck, TutorialMlpSampledParameters) {
   std::mt19937 rng(9);
   for (int i = 0; i < 300; ++i) indices.push_back(rng() % model->parameters().numel());
   for (size_t i = 100480; i < 100480 + 10; ++i) indices.push_back(i);  // start of the second kernel
-  for (size_t i = 101760; i < 101770; ++i) indices.push_back(i);        // the output bias
+  for (size_t i = 101760; i < 101770; ++i) indices.push_back(i);       // the output bias
   check_model_gradient(*model, random_batch(8, {28, 28}, 10, 4, Device::CPU), indices, "784-128-10 MLP");
 }
 
@@ -178,7 +178,8 @@ TEST(Model, LossFallsWhenFittingASmallProblem) {
     uint8_t label = static_cast<uint8_t>(i % 2);
     data.labels.data<uint8_t>()[i] = label;
     for (int j = 0; j < 16; ++j)
-      data.images.data<uint8_t>()[i * 16 + j] = static_cast<uint8_t>((j < 8) == (label == 0) ? 200 + rng() % 50 : rng() % 50);
+      data.images.data<uint8_t>()[i * 16 + j] =
+          static_cast<uint8_t>((j < 8) == (label == 0) ? 200 + rng() % 50 : rng() % 50);
   }
   Sequential model;
   model.add<Flatten>();
@@ -360,8 +361,8 @@ TEST(ModelParity, CudaTrainingStepsMatchTheCpuReference) {
   train_side_by_side(cpu_trainer, gpu_trainer, {28, 28}, 10, {32, 16}, 3, 100);  // a full and a partial batch, 3 times
   EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
                         "parameters after 6 SGD steps"));
-  EXPECT_TRUE(all_close(gpu->gradients().to_vector(), to_double(cpu->gradients().to_vector()), 1e-6, 1e-3,
-                        "last gradients"));
+  EXPECT_TRUE(
+      all_close(gpu->gradients().to_vector(), to_double(cpu->gradients().to_vector()), 1e-6, 1e-3, "last gradients"));
 }
 
 // The graph path replays one captured step for every full batch; it must train exactly as ordinary launches do,
@@ -570,8 +571,8 @@ TEST(ModelParity, CudaEvaluateAndPredictMatchTheCpu) {
   Tensor expected = predict(*cpu, data.images, 8);
   EXPECT_TRUE(all_close(predict(*gpu, floats, 6).to_vector(), to_double(expected.to_vector()), 1e-6, 1e-4,
                         "probabilities of float32 images, batches of 6"));
-  EXPECT_TRUE(all_close(predict(*gpu, floats.rows(0, 1)).to_vector(),
-                        to_double(expected.rows(0, 1).to_vector()), 1e-6, 1e-4, "one float32 image"));
+  EXPECT_TRUE(all_close(predict(*gpu, floats.rows(0, 1)).to_vector(), to_double(expected.rows(0, 1).to_vector()), 1e-6,
+                        1e-4, "one float32 image"));
 }
 
 // Layer kinds and loss paths the tutorial models do not use, trained on the GPU against the CPU reference.

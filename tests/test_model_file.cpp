@@ -112,7 +112,7 @@ TEST_F(ModelFile, TensorsHaveKerasNamesAndLayouts) {
   const ParameterStore& store = model->parameter_store();
   const std::vector<float> values = model->parameters().to_vector();
   const float* loom_kernel = values.data() + store.find("conv2d.kernel").offset;  // [3 out, 3 kh, 3 kw, 2 in]
-  const std::vector<float> keras_kernel = file.floats("conv2d.kernel");          // [3 kh, 3 kw, 2 in, 3 out]
+  const std::vector<float> keras_kernel = file.floats("conv2d.kernel");           // [3 kh, 3 kw, 2 in, 3 out]
   for (int o = 0; o < 3; ++o)
     for (int h = 0; h < 3; ++h)
       for (int w = 0; w < 3; ++w)
@@ -235,7 +235,10 @@ TEST_F(ModelFile, EveryCorruptionIsOneErrorNamingTheFile) {
   expect_refused("negative width", {"layer 2 (Dense) units must be an integer from 1"});
   with_architecture([](json& a) { a["layers"][1]["config"]["use_bias"] = false; });
   expect_refused("unknown setting", {"unknown setting 'use_bias'"});
-  with_architecture([](json& a) { a["layers"][1]["config"]["units"] = 1 << 20; a["input_shape"] = {4096, 4096}; });
+  with_architecture([](json& a) {
+    a["layers"][1]["config"]["units"] = 1 << 20;
+    a["input_shape"] = {4096, 4096};
+  });
   expect_refused("too many parameters", {"more than 268435456 parameters"});
   {  // made as text: a DOM this deep could not even be printed without overflowing the stack
     std::string text = SafetensorsFile::read(path("good.safetensors")).metadata("architecture");
@@ -250,7 +253,8 @@ TEST_F(ModelFile, EveryCorruptionIsOneErrorNamingTheFile) {
   expect_refused("renamed layer", {"layer 2 is named \"hidden\", but loom names it 'dense'"});
 
   auto with_tensor = [&](const std::function<bool(const SafetensorsTensor&, SafetensorsWriter&)>& edit) {
-    rewrite(path("good.safetensors"), bad, [](auto&) {}, edit);
+    rewrite(
+        path("good.safetensors"), bad, [](auto&) {}, edit);
   };
   with_tensor([](const SafetensorsTensor& t, SafetensorsWriter&) { return t.name == "dense.bias"; });
   expect_refused("missing tensor", {"has no tensor 'dense.bias'"});
@@ -276,14 +280,16 @@ TEST_F(ModelFile, EveryCorruptionIsOneErrorNamingTheFile) {
 
 // A copy of `from` at `to` with element `index` of tensor `name` set to `value` (a hand-edited file).
 void set_element(const std::string& from, const std::string& to, const std::string& name, size_t index, float value) {
-  rewrite(from, to, [](auto&) {}, [&](const SafetensorsTensor& t, SafetensorsWriter& w) {
-    if (t.name != name) return false;
-    SafetensorsFile file = SafetensorsFile::read(from);
-    std::vector<float> values = file.floats(name);
-    values.at(index) = value;
-    w.add(t.name, t.shape, values);
-    return true;
-  });
+  rewrite(
+      from, to, [](auto&) {},
+      [&](const SafetensorsTensor& t, SafetensorsWriter& w) {
+        if (t.name != name) return false;
+        SafetensorsFile file = SafetensorsFile::read(from);
+        std::vector<float> values = file.floats(name);
+        values.at(index) = value;
+        w.add(t.name, t.shape, values);
+        return true;
+      });
 }
 
 // A value no training produces is a damaged file (exit 1, as for any corrupt file), not usage.
@@ -330,8 +336,10 @@ TEST_F(ModelFile, ValuesNoTrainingGivesAreRefusedNamingTheTensor) {
   // Negative values are fine where they are not variances, and a variance may be 0 (a constant feature).
   set_element(good, bad, "batch_normalization.moving_mean", 1, -0.5f);
   set_element(bad, bad, "batch_normalization.moving_variance", 1, 0.f);
-  EXPECT_EQ(load_model(bad, Device::CPU)->parameters().to_vector()[static_cast<size_t>(
-                model->parameter_store().find("batch_normalization.moving_mean").offset + 1)],
+  EXPECT_EQ(load_model(bad, Device::CPU)
+                ->parameters()
+                .to_vector()[static_cast<size_t>(
+                    model->parameter_store().find("batch_normalization.moving_mean").offset + 1)],
             -0.5f);
 }
 

@@ -30,9 +30,9 @@ TEST(NumberFlags, WholeNumbersAreDecimal) {
   EXPECT_EQ(parse_whole_number("--x", "-7", -10, 10), -7);
   EXPECT_EQ(parse_whole_number("--batch-size", "9223372036854775807", 1, kMax), kMax);
   for (const std::string typed : {"0x10", "1e3", "+5", " 5", "5 ", "", "ten", "12abc", "1.0", "--3", "0b1"})
-    expect_one_line_error<UsageError>([&] { parse_whole_number("--epochs", typed, 1, kMax); },
-                                      {"--epochs must be a whole number from 1 to 9223372036854775807, got '" +
-                                       typed + "'"});
+    expect_one_line_error<UsageError>(
+        [&] { parse_whole_number("--epochs", typed, 1, kMax); },
+        {"--epochs must be a whole number from 1 to 9223372036854775807, got '" + typed + "'"});
 }
 
 TEST(NumberFlags, WholeNumbersOutOfRangeQuoteWhatWasTyped) {
@@ -51,9 +51,9 @@ TEST(NumberFlags, SeedsSpanTheUnsigned64BitRange) {
   EXPECT_EQ(parse_unsigned_number("--seed", "0"), 0u);
   EXPECT_EQ(parse_unsigned_number("--seed", "18446744073709551615"), std::numeric_limits<uint64_t>::max());
   for (const std::string typed : {"-1", "18446744073709551616", "99999999999999999999999", "0x1", "1e5", ""})
-    expect_one_line_error<UsageError>([&] { parse_unsigned_number("--seed", typed); },
-                                      {"--seed must be a whole number from 0 to 18446744073709551615, got '" +
-                                       typed + "'"});
+    expect_one_line_error<UsageError>(
+        [&] { parse_unsigned_number("--seed", typed); },
+        {"--seed must be a whole number from 0 to 18446744073709551615, got '" + typed + "'"});
 }
 
 TEST(NumberFlags, RealNumbers) {
@@ -91,9 +91,8 @@ TEST(NumberFlags, RealRequirementsAreCheckedOnTheValueAsTyped) {
                                     {"--lr must be a positive number, got '0'"});
   const loom::apps::RealRequirement fraction = {"in [0, 1)", [](double v) { return v >= 0 && v < 1; }};
   // Rounds to 1 as a double: refused quoting what was typed, not "got 1".
-  expect_one_line_error<UsageError>(
-      [&] { parse_real_number("--validation-split", "0.99999999999999999", fraction); },
-      {"--validation-split must be in [0, 1), got '0.99999999999999999'"});
+  expect_one_line_error<UsageError>([&] { parse_real_number("--validation-split", "0.99999999999999999", fraction); },
+                                    {"--validation-split must be in [0, 1), got '0.99999999999999999'"});
   EXPECT_DOUBLE_EQ(parse_real_number("--validation-split", "0.25", fraction), 0.25);
 }
 
@@ -143,8 +142,11 @@ TEST(NumberFlags, ThroughCli11) {
   // The long name in messages, also for an option with a short one; a negative number is a value, not a flag.
   expect_one_line_error<UsageError>([] { parse({"-b", "0x10"}); }, {"--batch-size must be a whole number"});
   expect_one_line_error<UsageError>([] { parse({"--seed", "-1"}); }, {"--seed must be a whole number", "'-1'"});
-  expect_one_line_error<UsageError>([] { parse({"--epochs", "3000000000"}); },
-                                    {"--epochs must be a whole number from 1 to 2147483647, got '3000000000'"});
+  expect_one_line_error<UsageError>(
+      [] {
+        parse({"--epochs", "3000000000"});
+      },
+      {"--epochs must be a whole number from 1 to 2147483647, got '3000000000'"});
   expect_one_line_error<UsageError>([] { parse({"--lr", "1e-50"}); }, {"--lr 1e-50 is too small"});
 }
 

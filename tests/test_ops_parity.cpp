@@ -424,8 +424,8 @@ TEST(Tf32Parity, Conv2dThroughCudnn) {
     Tf32On tf32;
     // The CNN's first layer at a training batch, a padded many-channel one, and a non-square kernel with "same"
     // padding (1, 2) on a non-square image.
-    const Conv2dGeometry cases[] = {{32, 28, 28, 1, 8, 3, 3, 0, 0}, {7, 13, 13, 8, 16, 3, 3, 1, 1},
-                                    {4, 12, 10, 3, 6, 3, 5, 1, 2}};
+    const Conv2dGeometry cases[] = {
+        {32, 28, 28, 1, 8, 3, 3, 0, 0}, {7, 13, 13, 8, 16, 3, 3, 1, 1}, {4, 12, 10, 3, 6, 3, 5, 1, 2}};
     for (const Conv2dGeometry& g : cases) {
       const int64_t n = g.batch, oh = g.out_height(), ow = g.out_width();
       SCOPED_TRACE("conv " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
@@ -638,8 +638,7 @@ TEST(Tf32Parity, CudnnComputesInTf32OnlyWhenAskedTo) {
         if (math == cuda::Conv2dPlan::Math::Fma) must_not.insert(pass);
       }
       EXPECT_TRUE(tf32_engaged({pass_seen(forward, x_probe[0], forward_counts),
-                                pass_seen(filter, x_probe[2], filter_counts),
-                                pass_seen(data, w_probe[1], data_counts)},
+                                pass_seen(filter, x_probe[2], filter_counts), pass_seen(data, w_probe[1], data_counts)},
                                must, must_not));
     }
   }
@@ -724,7 +723,7 @@ TYPED_TEST(OpParity, BatchNormTrainingInferenceAndBackward) {
     batch_norm_forward_training(tx, tg, tb, ty, tmm, tmv, tmean, tinv, settings, plan.get());
     ref::batch_norm_forward_training(xd.data(), gd.data(), bd.data(), yd.data(), mmd.data(), mvd.data(), meand.data(),
                                      invd.data(), m, c, settings);
-    EXPECT_TRUE(all_close(ty.to_vector(), yd, 1e-5, 1e-4, "training output"));     // m-term float sums
+    EXPECT_TRUE(all_close(ty.to_vector(), yd, 1e-5, 1e-4, "training output"));  // m-term float sums
     EXPECT_TRUE(all_close(tmean.to_vector(), meand, 1e-6, 1e-5, "batch mean"));
     EXPECT_TRUE(all_close(tinv.to_vector(), invd, 1e-6, 1e-4, "batch inv_std"));
     EXPECT_TRUE(all_close(tmm.to_vector(), mmd, 1e-6, 1e-5, "moving mean"));

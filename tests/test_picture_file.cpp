@@ -548,8 +548,9 @@ TEST_F(PictureFile, HugePicturesAreRefusedFromTheirHeader) {
   append_chunk(over, "IDAT", Bytes(16, 0));
   append_chunk(over, "IEND", {});
   write_file(path("over.png"), over);
-  expect_data_error(path("over.png"), "too large: 4096 x 4097 pixels, interlaced (loom holds an interlaced PNG whole, "
-                                      "and reads one of at most 16777216 pixels; save it without interlacing)");
+  expect_data_error(path("over.png"),
+                    "too large: 4096 x 4097 pixels, interlaced (loom holds an interlaced PNG whole, "
+                    "and reads one of at most 16777216 pixels; save it without interlacing)");
   Bytes limit = signature();
   append_chunk(limit, "IHDR", ihdr(1 << 12, 1 << 12, 8, 0, 1));
   append_chunk(limit, "IDAT", Bytes(16, 0));

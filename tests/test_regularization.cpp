@@ -41,9 +41,13 @@ TEST(Philox, MatchesThePublishedAnswers) {
   };
   const Case cases[] = {
       {{{0, 0, 0, 0}}, 0, 0, {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}},
-      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}}, 0xffffffff, 0xffffffff,
+      {{{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}},
+       0xffffffff,
+       0xffffffff,
        {{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}},
-      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0,
+      {{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}},
+       0xa4093822,
+       0x299f31d0,
        {{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}},
   };
   for (const Case& c : cases) {
@@ -66,8 +70,10 @@ TEST(Dropout, ZeroesTheRateAndScalesTheRestByItsInverse) {
     const std::vector<float> y = dropped(ones, rate, philox_key(1, kFirstLayerStream), 0);
     int64_t zeros = 0;
     for (float v : y) {
-      if (v == 0.f) ++zeros;
-      else ASSERT_EQ(v, dropout_scale(rate));
+      if (v == 0.f)
+        ++zeros;
+      else
+        ASSERT_EQ(v, dropout_scale(rate));
     }
     // Binomial: the standard deviation of the fraction is at most 0.0016 here; 5 of them.
     EXPECT_NEAR(static_cast<double>(zeros) / ones.size(), rate, 0.008);
@@ -99,12 +105,13 @@ TEST(DropoutLayer, PassesItsInputThroughOutsideTraining) {
   Tensor x = make_tensor(random_floats(24, rng), {4, 6}, Device::CPU), y({4, 6}, Device::CPU);
   layer.forward(x, y, /*training=*/false);
   EXPECT_EQ(y.to_vector(), x.to_vector());
-  expect_one_line_error<UsageError>([&] { layer.forward(x, y, /*training=*/true); }, {"Dropout", "train the model through a Trainer"});
+  expect_one_line_error<UsageError>([&] { layer.forward(x, y, /*training=*/true); },
+                                    {"Dropout", "train the model through a Trainer"});
   expect_one_line_error<UsageError>([] { Dropout bad(1.0); }, {"Dropout: the rate must lie in [0, 1), got 1"});
   expect_one_line_error<UsageError>([] { Dropout bad(-0.25); }, {"Dropout: the rate must lie in [0, 1), got -0.25"});
   // Below 1 as typed, 1 as the float the mask is drawn with: refused when the layer is made, not in a training step.
   expect_one_line_error<UsageError>([] { Dropout bad(0.99999999); },
-                        {"Dropout: the rate must lie in [0, 1), got 0.99999999 (1 as a 32-bit float)"});
+                                    {"Dropout: the rate must lie in [0, 1), got 0.99999999 (1 as a 32-bit float)"});
   Dropout almost(0.9999);  // below 1 as a float too: accepted
 }
 
@@ -185,11 +192,12 @@ TEST(BatchNormalizationLayer, TrainingOutputIsNormalizedPerFeature) {
 }
 
 TEST(BatchNormalizationLayer, RefusesSettingsOutsideTheirRanges) {
-  expect_one_line_error<UsageError>([] { BatchNormalization bad(1.f); }, {"BatchNormalization: momentum must lie in [0, 1)"});
+  expect_one_line_error<UsageError>([] { BatchNormalization bad(1.f); },
+                                    {"BatchNormalization: momentum must lie in [0, 1)"});
   expect_one_line_error<UsageError>([] { BatchNormalization bad(0.99f, 0.f); },
-                        {"BatchNormalization: epsilon must be a positive number, got 0"});
+                                    {"BatchNormalization: epsilon must be a positive number, got 0"});
   expect_one_line_error<UsageError>([] { BatchNormalization bad(0.99f, -1e-9f); },
-                        {"BatchNormalization: epsilon must be a positive number, got -1e-09"});
+                                    {"BatchNormalization: epsilon must be a positive number, got -1e-09"});
   BatchNormalization small(0.99f, 1e-6f);  // below older cuDNN releases' floor of 1e-5; cuDNN 9's is 0
   BatchNormalization layer;
   expect_one_line_error<UsageError>([&] { layer.build({}); }, {"needs per-sample input with a feature axis"});
@@ -260,17 +268,19 @@ TEST(Augmentation, FitRefusesWhatCannotBeAugmented) {
   options.verbose = 0;
   options.augmentation = {28, false};
   const LabeledImages images = random_labeled_images(16, {28, 28}, 10, 1);
-  expect_one_line_error<UsageError>([&] { Trainer(*mlp).fit(images, options); },
-                        {"fit: a random shift of up to 28 pixels must be at least 0 and less than the 28x28 "
-                         "images' sides"});
+  expect_one_line_error<UsageError>(
+      [&] { Trainer(*mlp).fit(images, options); },
+      {"fit: a random shift of up to 28 pixels must be at least 0 and less than the 28x28 "
+       "images' sides"});
   auto flat = std::make_unique<Sequential>();
   flat->add<Dense>(10);
   flat->build({784}, Device::CPU, 1);
   flat->compile(std::make_unique<SGD>(), SparseCategoricalCrossentropy{true});
   options.augmentation = {0, true};
-  expect_one_line_error<UsageError>([&] { Trainer(*flat).fit(random_labeled_images(16, {784}, 10, 1), options); },
-                        {"fit: augmentation needs images (height, width) or (height, width, channels), the samples "
-                         "are (784,)"});
+  expect_one_line_error<UsageError>(
+      [&] { Trainer(*flat).fit(random_labeled_images(16, {784}, 10, 1), options); },
+      {"fit: augmentation needs images (height, width) or (height, width, channels), the samples "
+       "are (784,)"});
 }
 
 // fit passes its augmentation to the batch gather: the same model, data and seed train to other weights with shifts
@@ -305,9 +315,9 @@ TEST(BestCnn, SummaryCountsTheMovingStatisticsAsNonTrainable) {
   EXPECT_EQ(model->param_count(), 392330);
   EXPECT_EQ(model->trainable_param_count(), 391370);
   const std::string summary = model->summary();
-  for (const char* line : {" batch_normalization (BatchN  (None, 28, 28, 32)       128       \n",
-                           " dropout (Dropout)           (None, 256)               0         \n",
-                           "Non-trainable params: 960\n"})
+  for (const char* line :
+       {" batch_normalization (BatchN  (None, 28, 28, 32)       128       \n",
+        " dropout (Dropout)           (None, 256)               0         \n", "Non-trainable params: 960\n"})
     EXPECT_NE(summary.find(line), std::string::npos) << "missing: " << line << "in\n" << summary;
 }
 
@@ -321,18 +331,21 @@ TEST(BestCnn, ArchitectureRoundTripsItsRealSettings) {
   EXPECT_EQ(rebuilt->param_count(), model->param_count());
   std::string bad = json;
   bad.replace(bad.find("\"rate\":0.3"), 10, "\"rate\":1.5");
-  expect_one_line_error<ArchitectureError>([&] { check_architecture(bad); }, {"architecture: ", "(Dropout) rate must be a number in "
-                                                           "[0, 1), got 1.5"});
+  expect_one_line_error<ArchitectureError>([&] { check_architecture(bad); }, {"architecture: ",
+                                                                              "(Dropout) rate must be a number in "
+                                                                              "[0, 1), got 1.5"});
   bad = json;
   bad.replace(bad.find("\"epsilon\":0.001"), 15, "\"epsilon\":true");
-  expect_one_line_error<ArchitectureError>([&] { check_architecture(bad); }, {"(BatchNormalization) epsilon must be a number in"});
+  expect_one_line_error<ArchitectureError>([&] { check_architecture(bad); },
+                                           {"(BatchNormalization) epsilon must be a number in"});
   // A Keras model's epsilon of 1e-6 is loom's too; one that rounds to a float 0 is refused by the layer.
   bad = json;
   bad.replace(bad.find("\"epsilon\":0.001"), 15, "\"epsilon\":1e-6");
   EXPECT_NE(architecture_json(*model_from_architecture(bad, Device::CPU)).find("\"epsilon\":1e-06"), std::string::npos);
   bad.replace(bad.find("\"epsilon\":1e-6"), 14, "\"epsilon\":1e-50");
-  expect_one_line_error<ArchitectureError>([&] { check_architecture(bad); },
-                        {"(BatchNormalization): BatchNormalization: epsilon must be a positive number, got 0"});
+  expect_one_line_error<ArchitectureError>(
+      [&] { check_architecture(bad); },
+      {"(BatchNormalization): BatchNormalization: epsilon must be a positive number, got 0"});
 }
 
 // A small model with both layers: gradients of every parameter against central differences (the moving statistics

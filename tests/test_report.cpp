@@ -52,8 +52,12 @@ TEST(HtmlText, EscapesMarkupAndSpellsOutWhatOneLineWould) {
 
 TEST(HtmlText, Base64AsRfc4648) {
   // RFC 4648's test vectors.
-  const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) EXPECT_EQ(base64(plain), encoded) << plain;
   EXPECT_EQ(base64(std::string("\xff\xfe\x00", 3)), "//4A");
@@ -80,8 +84,7 @@ TEST_F(ReportFiles, EncodedPngReadsBackPixelForPixel) {
 TEST(PngImage, InconsistentImagesAreRefused) {
   expect_one_line_error<Error>([] { encode_png({0, 5, 1, {}}); }, {"cannot encode a PNG of 0x5x1"});
   expect_one_line_error<Error>([] { encode_png({2, 2, 4, std::vector<uint8_t>(16)}); }, {"gray or RGB"});
-  expect_one_line_error<Error>([] { encode_png({2, 2, 3, std::vector<uint8_t>(4)}); },
-                               {"4 values for a 2x2x3 image"});
+  expect_one_line_error<Error>([] { encode_png({2, 2, 3, std::vector<uint8_t>(4)}); }, {"4 values for a 2x2x3 image"});
 }
 
 TEST(RunAnalysis, ConfusionMatrixCountsTrueByPredicted) {
@@ -130,8 +133,11 @@ TEST(RunAnalysis, NonFiniteProbabilitiesPredictNothing) {
 
 TEST(RunAnalysis, InconsistentInputIsRefused) {
   const Tensor p = probabilities({0, 1}, {.9f, .9f}, 3);
-  expect_one_line_error<Error>([&] { confusion_matrix(p, labels({0, 3})); },
-                               {"label 3 of sample 1 is not one of the 3 classes"});
+  expect_one_line_error<Error>(
+      [&] {
+        confusion_matrix(p, labels({0, 3}));
+      },
+      {"label 3 of sample 1 is not one of the 3 classes"});
   expect_one_line_error<Error>([&] { most_confident_mistakes(p, labels({0}), 1); }, {"uint8 labels [2]"});
   Tensor flat({6}, Device::CPU, DType::F32);
   expect_one_line_error<Error>([&] { confusion_matrix(flat, labels({0, 1})); }, {"float [n, classes]"});
@@ -229,9 +235,9 @@ TEST_F(ReportDocument, TakesImagesWithAChannelAsTheCnnDoes) {
   EXPECT_EQ(report_html(with_channel), report_html(report()));
   const LabeledImages colour{Tensor({10, 28, 28, 3}, Device::CPU, DType::U8), train_.labels.rows(0, 10)};
   with_channel.train = &colour;
-  expect_one_line_error<Error>([&] { report_html(with_channel); },
-                               {"training images must be uint8 [n, rows, columns] or [n, rows, columns, 1]",
-                                "got (10, 28, 28, 3)"});
+  expect_one_line_error<Error>(
+      [&] { report_html(with_channel); },
+      {"training images must be uint8 [n, rows, columns] or [n, rows, columns, 1]", "got (10, 28, 28, 3)"});
 }
 
 TEST_F(ReportDocument, RunWithoutHistorySaysSo) {

@@ -66,11 +66,11 @@ std::string refusal(const std::string& contents, const std::string& source = "ba
   return "";
 }
 
-#define EXPECT_REFUSED(contents, fragment)                                       \
-  do {                                                                           \
-    const std::string message_ = refusal(contents);                              \
-    EXPECT_NE(message_.find(fragment), std::string::npos)                        \
-        << "the message\n  " << message_ << "\nshould say\n  " << (fragment);   \
+#define EXPECT_REFUSED(contents, fragment)                                    \
+  do {                                                                        \
+    const std::string message_ = refusal(contents);                           \
+    EXPECT_NE(message_.find(fragment), std::string::npos)                     \
+        << "the message\n  " << message_ << "\nshould say\n  " << (fragment); \
   } while (0)
 
 std::string bytes_of(const std::vector<float>& values) {
@@ -78,8 +78,8 @@ std::string bytes_of(const std::vector<float>& values) {
 }
 
 // Values whose bits a lossy path would change: NaN, signed zero, a subnormal, infinities.
-const std::vector<float> kAwkward = {1.5f, -0.0f, std::numeric_limits<float>::quiet_NaN(), 1e-45f,
-                                     std::numeric_limits<float>::infinity(), -3.25e38f};
+const std::vector<float> kAwkward = {
+    1.5f, -0.0f, std::numeric_limits<float>::quiet_NaN(), 1e-45f, std::numeric_limits<float>::infinity(), -3.25e38f};
 
 SafetensorsWriter sample_writer() {
   SafetensorsWriter writer;
@@ -362,9 +362,9 @@ TEST(SafetensorsCorrupt, NegativeDimension) {
 TEST(SafetensorsCorrupt, NonIntegerDimension) {
   for (const char* shape : {"[2.5]", "[2.0]", R"(["2"])", "[null]", "[[2]]", "[1e30]", "[18446744073709551615]"}) {
     SCOPED_TRACE(shape);
-    EXPECT_REFUSED(file_of(std::string(R"({"a":{"dtype":"F32","shape":)") + shape + R"(,"data_offsets":[0,8]}})",
-                           kGoodData),
-                   "dimensions must be non-negative integers");
+    EXPECT_REFUSED(
+        file_of(std::string(R"({"a":{"dtype":"F32","shape":)") + shape + R"(,"data_offsets":[0,8]}})", kGoodData),
+        "dimensions must be non-negative integers");
   }
   EXPECT_REFUSED(file_of(R"({"a":{"dtype":"F32","shape":2,"data_offsets":[0,8]}})", kGoodData),
                  "tensor 'a' has a shape that is a JSON number, not a list");
@@ -383,9 +383,9 @@ TEST(SafetensorsCorrupt, TooManyDimensionsOrElements) {
 TEST(SafetensorsCorrupt, BadDataOffsets) {
   for (const char* offsets : {"[0]", "[0,8,9]", R"([0,"8"])", "[-1,7]", "8", "[0,8.0]"}) {
     SCOPED_TRACE(offsets);
-    EXPECT_REFUSED(file_of(std::string(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)") + offsets + "}}",
-                           kGoodData),
-                   "they must be two non-negative integers [begin, end]");
+    EXPECT_REFUSED(
+        file_of(std::string(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":)") + offsets + "}}", kGoodData),
+        "they must be two non-negative integers [begin, end]");
   }
   EXPECT_REFUSED(file_of(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", kGoodData),
                  "tensor 'a' has data_offsets [8,0] that end before they begin");
@@ -434,9 +434,9 @@ TEST(SafetensorsCorrupt, TruncatedData) {
                  "the file is truncated: tensor 'a' ends at 8 but the data holds only 5 bytes");
   const std::string written = sample_writer().serialize();
   const uint64_t data = written.size() - 8 - header_length(written);
-  EXPECT_REFUSED(written.substr(0, written.size() - 1),
-                 "the file is truncated: tensor 'a_first_by_name' ends at " + std::to_string(data) +
-                     " but the data holds only " + std::to_string(data - 1) + " bytes");
+  EXPECT_REFUSED(written.substr(0, written.size() - 1), "the file is truncated: tensor 'a_first_by_name' ends at " +
+                                                            std::to_string(data) + " but the data holds only " +
+                                                            std::to_string(data - 1) + " bytes");
 }
 
 TEST(SafetensorsCorrupt, BadMetadata) {

@@ -50,8 +50,8 @@ Tensor make_tensor(const std::vector<float>& values, const Shape& shape, Device 
 }
 
 Tensor make_labels(const std::vector<int32_t>& labels, Device device) {
-  Tensor host = Tensor::wrap(const_cast<int32_t*>(labels.data()), {static_cast<int64_t>(labels.size())},
-                             Device::CPU, DType::I32);
+  Tensor host =
+      Tensor::wrap(const_cast<int32_t*>(labels.data()), {static_cast<int64_t>(labels.size())}, Device::CPU, DType::I32);
   return host.to(device);
 }
 
@@ -61,8 +61,8 @@ Tensor poisoned(const Shape& shape, Device device) {
   return t;
 }
 
-::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<double>& expected,
-                                     double atol, double rtol, const std::string& what) {
+::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<double>& expected, double atol,
+                                     double rtol, const std::string& what) {
   if (actual.size() != expected.size())
     return ::testing::AssertionFailure() << what << ": " << actual.size() << " values, expected " << expected.size();
   std::ostringstream report;
@@ -74,14 +74,14 @@ Tensor poisoned(const Shape& shape, Device device) {
       report << "\n  [" << i << "] got " << actual[i] << ", expected " << expected[i] << " (diff " << diff << ")";
   }
   if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << what << ": " << bad << " of " << actual.size()
-                                       << " elements outside atol " << atol << " + rtol " << rtol << report.str();
+  return ::testing::AssertionFailure() << what << ": " << bad << " of " << actual.size() << " elements outside atol "
+                                       << atol << " + rtol " << rtol << report.str();
 }
 
 namespace {
 template <class T>
-void check_one(T& xi, const std::function<double()>& loss, double analytic, double step,
-                                     double threshold, size_t i, size_t& bad, std::ostringstream& report) {
+void check_one(T& xi, const std::function<double()>& loss, double analytic, double step, double threshold, size_t i,
+               size_t& bad, std::ostringstream& report) {
   const T saved = xi;
   xi = static_cast<T>(saved + step);
   double plus = loss();
@@ -191,9 +191,7 @@ void TempDirTest::TearDown() {
   std::filesystem::remove_all(dir_, ignored);
 }
 
-std::string TempDirTest::path(const std::string& name) const {
-  return (std::filesystem::path(dir_) / name).string();
-}
+std::string TempDirTest::path(const std::string& name) const { return (std::filesystem::path(dir_) / name).string(); }
 
 size_t count_of(const std::string& text, const std::string& part) {
   size_t count = 0;

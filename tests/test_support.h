@@ -13,9 +13,9 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/runtime/device.h"
 #include "engine/data/labeled_images.h"
 #include "engine/model/sequential.h"
+#include "engine/runtime/device.h"
 #include "engine/runtime/tensor.h"
 #include "engine/training/trainer.h"
 
@@ -77,13 +77,13 @@ bool cuda_required();
 
 // Skips the current test, saying why, when `device` is CUDA and no usable GPU is present; fails it instead under
 // LOOM_REQUIRE_CUDA=1.
-#define LOOM_SKIP_IF_UNAVAILABLE(device)                                                                 \
-  do {                                                                                                   \
-    if ((device) == ::loom::Device::CUDA && !::loom::probe_cuda().usable) {                              \
-      if (::loom::test::cuda_required())                                                                 \
-        GTEST_FAIL() << "LOOM_REQUIRE_CUDA=1 but no usable GPU: " << ::loom::probe_cuda().reason;         \
-      GTEST_SKIP() << "CUDA test skipped: " << ::loom::probe_cuda().reason;                              \
-    }                                                                                                    \
+#define LOOM_SKIP_IF_UNAVAILABLE(device)                                                          \
+  do {                                                                                            \
+    if ((device) == ::loom::Device::CUDA && !::loom::probe_cuda().usable) {                       \
+      if (::loom::test::cuda_required())                                                          \
+        GTEST_FAIL() << "LOOM_REQUIRE_CUDA=1 but no usable GPU: " << ::loom::probe_cuda().reason; \
+      GTEST_SKIP() << "CUDA test skipped: " << ::loom::probe_cuda().reason;                       \
+    }                                                                                             \
   } while (0)
 
 template <class Tag>
@@ -108,8 +108,8 @@ Tensor poisoned(const Shape& shape, Device device);
 
 // |actual - expected| <= atol + rtol·|expected| for every element; NaN never passes. On failure, names `what` and
 // lists the first mismatches.
-::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<double>& expected,
-                                     double atol, double rtol, const std::string& what);
+::testing::AssertionResult all_close(const std::vector<float>& actual, const std::vector<double>& expected, double atol,
+                                     double rtol, const std::string& what);
 
 // Central-difference gradient check (after Caffe's GradientChecker): for each element i of x,
 //   numeric_i = (loss(x + h·e_i) - loss(x - h·e_i)) / 2h
@@ -171,8 +171,7 @@ void expect_one_line_error(Body body, const std::vector<std::string>& parts) {
     ADD_FAILURE() << "no error; expected one saying: " << parts.front();
   } catch (const E& e) {
     const std::string what = e.what();
-    for (const std::string& part : parts)
-      EXPECT_NE(what.find(part), std::string::npos) << what << "\nlacks: " << part;
+    for (const std::string& part : parts) EXPECT_NE(what.find(part), std::string::npos) << what << "\nlacks: " << part;
     EXPECT_EQ(what.find('\n'), std::string::npos) << what;
   }
 }

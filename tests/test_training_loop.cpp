@@ -76,8 +76,8 @@ size_t count_of(const std::string& text, const std::string& part) {
     return ::testing::AssertionFailure() << what << ": " << actual.size() << " values, expected " << expected.size();
   for (size_t i = 0; i < actual.size(); ++i)
     if (!(actual[i] == expected[i]))
-      return ::testing::AssertionFailure() << what << ": first difference at " << i << ": " << actual[i] << " vs "
-                                           << expected[i];
+      return ::testing::AssertionFailure()
+             << what << ": first difference at " << i << ": " << actual[i] << " vs " << expected[i];
   return ::testing::AssertionSuccess();
 }
 
@@ -399,8 +399,8 @@ TEST(TrainingLoop, TerminateOnNanStopsWithinTheEpochThatDiverged) {
   // The first step's loss comes from the initial weights; the CPU's running totals are exact after every step.
   EXPECT_GE(counter.batches, 2);
   EXPECT_LT(counter.batches, 20);
-  EXPECT_TRUE(contains(out.str(), "Batch " + std::to_string(counter.batches - 1) +
-                                      ": Invalid loss, terminating training\n"))
+  EXPECT_TRUE(
+      contains(out.str(), "Batch " + std::to_string(counter.batches - 1) + ": Invalid loss, terminating training\n"))
       << out.str();
 
   // fit's own guard (stop_on_nan, the default) fails instead.
@@ -767,10 +767,10 @@ TEST(Validation, SplitHoldsOutTheLastRowsAndReportsWhatEvaluateSays) {
   printing.verbose = 1;
   printing.out = &out;
   const History printed = Trainer(*verbose).fit(data, printing);
-  EXPECT_TRUE(contains(out.str(), " - loss: " + four_places(printed[0].loss) + " - accuracy: " +
-                                      four_places(printed[0].accuracy) + " - val_loss: " +
-                                      four_places(printed[0].val_loss) + " - val_accuracy: " +
-                                      four_places(printed[0].val_accuracy) + "\n"))
+  EXPECT_TRUE(contains(out.str(), " - loss: " + four_places(printed[0].loss) +
+                                      " - accuracy: " + four_places(printed[0].accuracy) +
+                                      " - val_loss: " + four_places(printed[0].val_loss) +
+                                      " - val_accuracy: " + four_places(printed[0].val_accuracy) + "\n"))
       << out.str();
 }
 
@@ -992,10 +992,10 @@ TEST(TrainingLoop, NonTrainableParametersAreCountedLaidOutLastAndLeftAlone) {
   EXPECT_EQ(store.gradient(state).to_vector(), std::vector<float>(5, 1.f)) << "the layer's gradient was not kept";
   for (float w : store.value(weight).to_vector()) EXPECT_LT(w, 0.f) << "a trainable parameter did not move";
   const Parameter& kernel = store.find("dense_1.kernel");
-  EXPECT_FALSE(same_values(store.value(kernel).to_vector(),
-                           std::vector<float>(before.begin() + kernel.offset,
-                                              before.begin() + kernel.offset + shape_numel(kernel.shape)),
-                           "dense_1.kernel"))
+  EXPECT_FALSE(same_values(
+      store.value(kernel).to_vector(),
+      std::vector<float>(before.begin() + kernel.offset, before.begin() + kernel.offset + shape_numel(kernel.shape)),
+      "dense_1.kernel"))
       << "training did not move the output kernel";
 }
 

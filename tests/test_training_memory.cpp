@@ -30,8 +30,8 @@ TEST(TrainingMemory, TheTutorialMlpFromItsLayers) {
 }
 
 TEST(TrainingMemory, TheTutorialCnnWithItsConvolutionScratch) {
-  const loom::TrainingMemory cpu = loom::training_memory(loom::cnn_layers(64, 128), loom::kCnnInputShape, 1,
-                                                         Device::CPU);
+  const loom::TrainingMemory cpu =
+      loom::training_memory(loom::cnn_layers(64, 128), loom::kCnnInputShape, 1, Device::CPU);
   EXPECT_EQ(cpu.parameters, 243786);  // as Keras counts
   // (28,28,1) -> conv (26,26,64) -> pool (13,13,64) -> conv (11,11,64) -> pool (5,5,64) -> [flatten view]
   // -> dense 128 -> dense 10; the largest im2col matrix is the second convolution's: 11x11 rows of 3x3x64.
@@ -39,8 +39,8 @@ TEST(TrainingMemory, TheTutorialCnnWithItsConvolutionScratch) {
   EXPECT_EQ(cpu.activation_bytes, 4.0 * (2 * boundaries + 10 + 1 + 11 * 11 * 9 * 64));
   EXPECT_EQ(cpu.workspace_bytes, 0);
   // On the GPU cuDNN needs no im2col from loom, but a workspace.
-  const loom::TrainingMemory gpu = loom::training_memory(loom::cnn_layers(64, 128), loom::kCnnInputShape, 1,
-                                                         Device::CUDA);
+  const loom::TrainingMemory gpu =
+      loom::training_memory(loom::cnn_layers(64, 128), loom::kCnnInputShape, 1, Device::CUDA);
   EXPECT_EQ(gpu.activation_bytes, 4.0 * (2 * boundaries + 10 + 1));
   EXPECT_EQ(gpu.workspace_bytes, 256.0 * 1024 * 1024);
 }
@@ -71,8 +71,7 @@ TEST(TrainingMemory, RefusesWhatDoesNotFitNamingTheFigures) {
 }
 
 TEST(TrainingMemory, AGpuRunNeedsTheHostForItsCopies) {
-  loom::TrainingMemory needed =
-      loom::training_memory(loom::mlp_layers({4096}), loom::kMlpInputShape, 32, Device::CUDA);
+  loom::TrainingMemory needed = loom::training_memory(loom::mlp_layers({4096}), loom::kMlpInputShape, 32, Device::CUDA);
   needed.host_bytes = 3 * kGiB;  // e.g. a checkpoint being written
   const loom::AvailableMemory gpu{70 * kGiB, "the GPU (H100)"}, small_host{2 * kGiB, "the host (MemAvailable)"};
   expect_one_line_error<loom::UsageError>(
@@ -91,8 +90,8 @@ TEST(AvailableMemory, ContainerLimitsCountDroppableCacheAsFree) {
             8589934592.0 - (8589934592.0 - 5368709120.0));
   EXPECT_EQ(loom::cgroup_memory_left("1000\n", "400\n", "", "inactive_file"), 600);
   EXPECT_EQ(loom::cgroup_memory_left("1000\n", "1200\n", "", "inactive_file"), 0);  // over (swap): nothing left
-  EXPECT_LT(loom::cgroup_memory_left("max\n", "400\n", stat, "inactive_file"), 0);   // no limit
-  EXPECT_LT(loom::cgroup_memory_left("", "", "", "inactive_file"), 0);               // not a cgroup here
+  EXPECT_LT(loom::cgroup_memory_left("max\n", "400\n", stat, "inactive_file"), 0);  // no limit
+  EXPECT_LT(loom::cgroup_memory_left("", "", "", "inactive_file"), 0);              // not a cgroup here
   EXPECT_EQ(loom::cgroup_memory_left("1000", "900", "total_inactive_file 300\n", "total_inactive_file"), 400);
 }
 

@@ -10,12 +10,13 @@
 
 namespace loom {
 
-DeviceDataset::DeviceDataset(const LabeledImages& data, const Shape& input_shape, Device device,
-                             uint64_t shuffle_seed, const std::string& who)
+DeviceDataset::DeviceDataset(const LabeledImages& data, const Shape& input_shape, Device device, uint64_t shuffle_seed,
+                             const std::string& who)
     : rng_(shuffle_seed), size_(data.size()) {
   if (size_ == 0) throw UsageError(who + ": the data is empty");
   if (data.images.dtype() != DType::U8 || data.labels.dtype() != DType::U8)
-    throw UsageError(who + ": images and labels must be uint8, as loaded (the batch is scaled by 1/255 on the "
+    throw UsageError(who +
+                     ": images and labels must be uint8, as loaded (the batch is scaled by 1/255 on the "
                      "device; float32 images go to predict)");
   Shape sample(data.images.shape().begin() + 1, data.images.shape().end());
   if (sample != input_shape)
@@ -60,8 +61,10 @@ void DeviceDataset::set_augmentation(const Augmentation& augmentation, PhiloxKey
     const Shape& s = sample_shape_;
     const bool image = s.size() == 2 || s.size() == 3;
     if (!image)
-      throw UsageError(who + ": augmentation needs images (height, width) or (height, width, channels), the samples "
-                       "are " + shape_str(s));
+      throw UsageError(who +
+                       ": augmentation needs images (height, width) or (height, width, channels), the samples "
+                       "are " +
+                       shape_str(s));
     if (augmentation.max_shift < 0 || augmentation.max_shift >= std::min(s[0], s[1]))
       throw UsageError(who + ": a random shift of up to " + std::to_string(augmentation.max_shift) +
                        " pixels must be at least 0 and less than the " + std::to_string(s[0]) + "x" +

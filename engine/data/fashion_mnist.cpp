@@ -25,8 +25,9 @@ const std::array<const char*, 10> kFashionMnistClassNames = {
 namespace {
 
 constexpr const char* kDefaultDir = "/usr/share/datasets/fashion-mnist";
-constexpr const char* kInstallHint = "install the data set with: sudo apt-get install dataset-fashion-mnist, "
-                                     "or pass --data DIR";
+constexpr const char* kInstallHint =
+    "install the data set with: sudo apt-get install dataset-fashion-mnist, "
+    "or pass --data DIR";
 
 Tensor to_u8_tensor(const IdxArray& array) {
   Tensor t(Shape(array.dims.begin(), array.dims.end()), Device::CPU, DType::U8);
@@ -67,7 +68,6 @@ std::string find_data_file(const std::string& dir, const std::string& stem) {
 
 }  // namespace
 
-
 std::string resolve_fashion_mnist_dir(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   const char* env = std::getenv("FASHION_MNIST_DIR");
@@ -88,8 +88,8 @@ LabeledImages load_labeled_images(const std::string& images_path, const std::str
   if (labels.dims.size() != 1)
     throw Error(labels_path + ": expected labels of rank 1, found rank " + std::to_string(labels.dims.size()));
   if (labels.dims[0] != images.dims[0])
-    throw Error(labels_path + ": " + std::to_string(labels.dims[0]) + " labels for " +
-                std::to_string(images.dims[0]) + " images in " + images_path);
+    throw Error(labels_path + ": " + std::to_string(labels.dims[0]) + " labels for " + std::to_string(images.dims[0]) +
+                " images in " + images_path);
   for (size_t i = 0; i < labels.values.size(); ++i)
     if (labels.values[i] >= num_classes)
       throw Error(labels_path + ": label " + std::to_string(labels.values[i]) + " at index " + std::to_string(i) +

@@ -32,8 +32,7 @@ std::string resolve_fashion_mnist_dir(const std::string& flag_value);
 // Loads an images file (rank 3) and a labels file (rank 1) into CPU tensors: images uint8 [N, rows, cols], labels
 // uint8 [N]. Throws loom::Error naming the file at fault when either
 // is unreadable or malformed, when their counts disagree, or when a label is not below num_classes.
-LabeledImages load_labeled_images(const std::string& images_path, const std::string& labels_path,
-                                  int num_classes = 10);
+LabeledImages load_labeled_images(const std::string& images_path, const std::string& labels_path, int num_classes = 10);
 
 // Loads dir/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, falling back to the same names without .gz.
 // A missing directory or file throws loom::UsageError naming it and saying how to install the data set, a path that

@@ -24,13 +24,20 @@ constexpr size_t kChunkBytes = size_t{1} << 20;
 
 const char* idx_type_name(int type) {
   switch (type) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "int16";
-    case 0x0C: return "int32";
-    case 0x0D: return "float32";
-    case 0x0E: return "float64";
-    default: return "unknown";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "int16";
+    case 0x0C:
+      return "int32";
+    case 0x0D:
+      return "float32";
+    case 0x0E:
+      return "float64";
+    default:
+      return "unknown";
   }
 }
 
@@ -144,14 +151,17 @@ class IdxInput {
       const int status = inflate(&stream_, Z_NO_FLUSH);
       total += room - stream_.avail_out;
       switch (status) {
-        case Z_OK: break;
-        case Z_STREAM_END: member_ended_ = true; break;
+        case Z_OK:
+          break;
+        case Z_STREAM_END:
+          member_ended_ = true;
+          break;
         case Z_BUF_ERROR:
           // No progress with output room to spare: inflate needs input the file does not have.
-          if (stream_.avail_in == 0 && at_eof_)
-            fail("truncated gzip stream: the file ends inside the compressed data");
+          if (stream_.avail_in == 0 && at_eof_) fail("truncated gzip stream: the file ends inside the compressed data");
           fail("gzip decoder made no progress");
-        case Z_MEM_ERROR: fail("out of memory while decompressing");
+        case Z_MEM_ERROR:
+          fail("out of memory while decompressing");
         default: {
           const std::string detail = stream_.msg ? stream_.msg : "zlib status " + std::to_string(status);
           // total_out counts this member's output: none yet means its header was already wrong.
@@ -168,7 +178,7 @@ class IdxInput {
 
   std::string source_;
   std::unique_ptr<InputFile> file_;  // null when reading from memory
-  const uint8_t* memory_ = nullptr;               // the memory not yet handed to stream_
+  const uint8_t* memory_ = nullptr;  // the memory not yet handed to stream_
   size_t memory_left_ = 0;
   std::vector<uint8_t> buffer_;
   z_stream stream_{};  // zalloc/zfree/opaque null: zlib's default allocator

@@ -255,8 +255,8 @@ void check_writable_path(const std::string& path, const std::string& what) {
   std::string folder = folder_part(path);
   if (folder.empty()) folder = ".";
   if (access(folder.c_str(), W_OK | X_OK) != 0)
-    throw UsageError(what + " '" + one_line(path) + "': cannot write into '" + one_line(folder) + "': " +
-                     std::strerror(errno));
+    throw UsageError(what + " '" + one_line(path) + "': cannot write into '" + one_line(folder) +
+                     "': " + std::strerror(errno));
   // Found now rather than when the run is over and its results are written.
   const size_t name_bytes = path.size() - folder_part(path).size();
   const long limit = name_max(folder);

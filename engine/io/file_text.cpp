@@ -150,8 +150,8 @@ class BoundsChecker : public nlohmann::json_sax<json> {
 
   bool open(bool object) {
     if (frames_.size() >= bounds_.max_depth)
-      fail(JsonProblem::Kind::TooDeep, "nests lists or objects more than " + std::to_string(bounds_.max_depth) +
-                                           " deep");
+      fail(JsonProblem::Kind::TooDeep,
+           "nests lists or objects more than " + std::to_string(bounds_.max_depth) + " deep");
     count_item();
     frames_.push_back({object, 0, false, {}, {}});
     return true;
@@ -166,8 +166,8 @@ class BoundsChecker : public nlohmann::json_sax<json> {
     if (++items_ > bounds_.max_items)
       fail(JsonProblem::Kind::TooLong, "holds more than " + std::to_string(bounds_.max_items) + " values");
     if (!frames_.empty() && !frames_.back().object && ++frames_.back().items > bounds_.max_list_items)
-      fail(JsonProblem::Kind::TooLong, "holds a list of more than " + std::to_string(bounds_.max_list_items) +
-                                           " items");
+      fail(JsonProblem::Kind::TooLong,
+           "holds a list of more than " + std::to_string(bounds_.max_list_items) + " items");
     return true;
   }
 

@@ -41,16 +41,19 @@ std::string echoed(const std::string& text) { return "'" + one_line(text, kShown
 }
 
 // Every dtype name of the format, so a file that is valid but holds what loom cannot use is told apart from damage.
-constexpr const char* kOtherDtypes[] = {"F64",     "F16",     "BF16",    "I64",     "I16",     "I8",    "U64",
-                                        "U32",     "U16",     "BOOL",    "F8_E4M3", "F8_E5M2", "F8_E8M0",
-                                        "F6_E2M3", "F6_E3M2", "F4",      "C64"};
+constexpr const char* kOtherDtypes[] = {"F64",     "F16",     "BF16",    "I64",  "I16",     "I8",
+                                        "U64",     "U32",     "U16",     "BOOL", "F8_E4M3", "F8_E5M2",
+                                        "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",   "C64"};
 constexpr const char* kReadable = "loom reads F32, I32 and U8";
 
 const char* format_name(DType dtype) {
   switch (dtype) {
-    case DType::F32: return "F32";
-    case DType::I32: return "I32";
-    case DType::U8: return "U8";
+    case DType::F32:
+      return "F32";
+    case DType::I32:
+      return "I32";
+    case DType::U8:
+      return "U8";
   }
   return "?";
 }
@@ -208,8 +211,8 @@ void check_coverage(const std::string& source, const std::vector<SafetensorsTens
 std::string read_contents(const std::string& path) {
   InputFile file(path, "safetensors file '" + one_line(path) + "'");
   if (static_cast<uint64_t>(file.status().st_size) > kSafetensorsMaxFileBytes) {
-    fail_source(path, "is " + std::to_string(file.status().st_size) +
-                          " bytes; loom reads safetensors files of at most 4 GiB");
+    fail_source(
+        path, "is " + std::to_string(file.status().st_size) + " bytes; loom reads safetensors files of at most 4 GiB");
   }
   std::string contents = file.read_all(kSafetensorsMaxFileBytes);
   if (contents.size() > kSafetensorsMaxFileBytes) fail_source(path, "grew beyond 4 GiB while being read");
@@ -271,9 +274,8 @@ std::string SafetensorsWriter::serialize() const {
   uint64_t offset = 0;
   for (const Entry& entry : entries_) {
     const uint64_t end = offset + entry.bytes.size();
-    header[entry.name] = {{"dtype", format_name(entry.dtype)},
-                          {"shape", entry.shape},
-                          {"data_offsets", json::array({offset, end})}};
+    header[entry.name] = {
+        {"dtype", format_name(entry.dtype)}, {"shape", entry.shape}, {"data_offsets", json::array({offset, end})}};
     offset = end;
   }
   if (!metadata_.empty()) header["__metadata__"] = metadata_;

@@ -68,8 +68,8 @@ void BatchNormalization::prepare(Device device, int64_t rows, bool needs_input_g
 void BatchNormalization::forward(const Tensor& x, Tensor& y, bool training) {
   const cuda::BatchNormPlan* plan = plans_.find(x, name());
   if (training)
-    batch_norm_forward_training(x, gamma_, beta_, y, moving_mean_, moving_var_, batch_mean_, batch_inv_std_,
-                                settings_, plan);
+    batch_norm_forward_training(x, gamma_, beta_, y, moving_mean_, moving_var_, batch_mean_, batch_inv_std_, settings_,
+                                plan);
   else
     batch_norm_forward_inference(x, gamma_, beta_, moving_mean_, moving_var_, y, settings_, plan);
 }

@@ -20,8 +20,7 @@ class BatchNormalization : public Layer {
   std::string type() const override { return "BatchNormalization"; }
   std::string default_name() const override { return "batch_normalization"; }
   LayerConfig config() const override {
-    return {{"momentum", static_cast<double>(settings_.momentum)},
-            {"epsilon", static_cast<double>(settings_.epsilon)}};
+    return {{"momentum", static_cast<double>(settings_.momentum)}, {"epsilon", static_cast<double>(settings_.epsilon)}};
   }
   static std::unique_ptr<Layer> from_config(const ConfigReader& config);
   Shape build(const Shape& input) override;

@@ -52,8 +52,13 @@ Shape Conv2D::build(const Shape& input) {
 
 std::vector<ParamSpec> Conv2D::param_specs() const {
   int64_t taps = kernel_h_ * kernel_w_;
-  return {{"kernel", {filters_, kernel_h_, kernel_w_, sample_.in_channels}, Init::GlorotUniform,
-           taps * sample_.in_channels, taps * filters_, true, {1, 2, 3, 0}},
+  return {{"kernel",
+           {filters_, kernel_h_, kernel_w_, sample_.in_channels},
+           Init::GlorotUniform,
+           taps * sample_.in_channels,
+           taps * filters_,
+           true,
+           {1, 2, 3, 0}},
           {"bias", {filters_}, Init::Zeros}};
 }
 

@@ -30,7 +30,8 @@ void Dropout::forward(const Tensor& x, Tensor& y, bool training) {
     return;
   }
   if (!bound_)
-    throw UsageError("Dropout '" + name() + "': train the model through a Trainer (the mask is keyed by its "
+    throw UsageError("Dropout '" + name() +
+                     "': train the model through a Trainer (the mask is keyed by its "
                      "training step)");
   dropout(x, y, rate_, key_, step_state_);
 }

@@ -130,8 +130,7 @@ Plan read_plan(const std::string& text) {
     const std::string where = "layer " + std::to_string(i + 1);
     std::unique_ptr<Layer>& layer = made[i];
     const json& name = member(layers[i], "name", where);
-    if (name != names[i])
-      fail(where + " is named " + shown_json(name) + ", but loom names it '" + names[i] + "'");
+    if (name != names[i]) fail(where + " is named " + shown_json(name) + ", but loom names it '" + names[i] + "'");
     try {
       shape = layer->build(shape);
     } catch (const UsageError& e) {

@@ -58,9 +58,7 @@ void check_values(const SafetensorsFile& file, const std::string& name, const st
   for (size_t k = 0; k < values.size(); ++k) {
     const float v = values[k];
     if (std::isfinite(v) && (!variance || v >= 0)) continue;
-    const std::string what = std::isnan(v)   ? "a NaN"
-                             : std::isinf(v) ? (v > 0 ? "+inf" : "-inf")
-                                             : shortest_text(v);
+    const std::string what = std::isnan(v) ? "a NaN" : std::isinf(v) ? (v > 0 ? "+inf" : "-inf") : shortest_text(v);
     file.fail("tensor '" + name + "' holds " + what + " at element " + std::to_string(k) + " (of " +
               std::to_string(values.size()) + ", from 0, in the file's order): " +
               (std::isfinite(v) ? "a variance is never negative" : "a trained model's values are finite"));
@@ -74,11 +72,11 @@ SafetensorsFile open_model_file(const std::string& path) {
   const auto& meta = file.metadata();
   auto format = meta.find("format");
   if (format == meta.end() || format->second != kFormat)
-    file.fail("has no \"format\": \"loom\" in its metadata: not a loom model (or written by a tool that dropped "
-              "the metadata)");
+    file.fail(
+        "has no \"format\": \"loom\" in its metadata: not a loom model (or written by a tool that dropped "
+        "the metadata)");
   if (file.metadata("format_version") != kFormatVersion)
-    file.fail("is format version '" + file.metadata("format_version") + "'; this loom reads version " +
-              kFormatVersion);
+    file.fail("is format version '" + file.metadata("format_version") + "'; this loom reads version " + kFormatVersion);
   const std::string& content = file.metadata("content");
   if (content != "weights" && content != "checkpoint")
     file.fail("holds '" + one_line(content, kShownBytes) + "', not weights or a checkpoint");

@@ -1,6 +1,5 @@
 #include "engine/model/models.h"
 
-#include "engine/runtime/errors.h"
 #include "engine/layers/activations.h"
 #include "engine/layers/batch_normalization.h"
 #include "engine/layers/conv2d.h"
@@ -8,6 +7,7 @@
 #include "engine/layers/dropout.h"
 #include "engine/layers/flatten.h"
 #include "engine/layers/max_pool2d.h"
+#include "engine/runtime/errors.h"
 
 namespace loom {
 

@@ -16,7 +16,7 @@
 namespace loom {
 
 struct Parameter {
-  std::string name;    // "<layer>.<variable>", e.g. "dense_1.kernel"
+  std::string name;  // "<layer>.<variable>", e.g. "dense_1.kernel"
   Shape shape;
   int64_t offset = 0;  // in floats, from the start of the flat buffers
   bool trainable = true;

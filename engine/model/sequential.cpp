@@ -58,8 +58,7 @@ const Loss& Sequential::loss() const {
 void Sequential::build(const Shape& input_shape, Device device, uint64_t seed) {
   if (layers_.empty()) throw UsageError("Sequential '" + name_ + "': add layers before build()");
   if (built_) throw UsageError("Sequential '" + name_ + "': build() called twice");
-  if (input_shape.empty())
-    throw UsageError("Sequential '" + name_ + "': input shape must have at least one dimension");
+  if (input_shape.empty()) throw UsageError("Sequential '" + name_ + "': input shape must have at least one dimension");
   for (int64_t d : input_shape)
     if (d <= 0) throw UsageError("Sequential '" + name_ + "': input shape " + shape_str(input_shape) + " is empty");
   device_ = device;

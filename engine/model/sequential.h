@@ -119,7 +119,7 @@ class Sequential {
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Loss> loss_;
   int64_t compile_count_ = 0;
-  Tensor random_state_;  // a view of the step state the random streams are bound to; empty: unbound
+  Tensor random_state_;         // a view of the step state the random streams are bound to; empty: unbound
   size_t first_trainable_ = 0;  // layers before it need no input gradient
 
   int64_t capacity_ = 0;

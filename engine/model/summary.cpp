@@ -51,8 +51,8 @@ std::string Sequential::summary() const {
   for (size_t i = 0; i < layers_.size(); ++i) {
     int64_t count = 0;
     for (const ParamSpec& p : layers_[i]->param_specs()) count += shape_numel(p.shape);
-    s += table_row({layers_[i]->name() + " (" + layers_[i]->type() + ")", keras_shape(shapes_[i + 1]),
-                    std::to_string(count)});
+    s += table_row(
+        {layers_[i]->name() + " (" + layers_[i]->type() + ")", keras_shape(shapes_[i + 1]), std::to_string(count)});
     s += std::string(65, ' ') + "\n";
   }
   s += std::string(65, '=') + "\n";

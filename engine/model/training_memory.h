@@ -15,7 +15,7 @@ namespace loom {
 
 // Bytes as doubles: a hostile width times a hostile batch must not overflow before it is compared.
 struct TrainingMemory {
-  double parameters = 0;        // how many
+  double parameters = 0;  // how many
   // On the training device:
   double parameter_bytes = 0;   // float32 values and gradients, and the optimizer's moments (two for Adam)
   double activation_bytes = 0;  // per batch: every layer's input and output and their gradients, the loss's scratch,

@@ -35,7 +35,7 @@ class Optimizer {
   // For checkpoints, so a resumed run goes on exactly: state laid out like the trainable parameters, by name
   // (Adam's moments "adam_m" and "adam_v"), and the number of steps taken (Adam's bias correction depends on it).
   virtual std::vector<std::pair<std::string, Tensor*>> parameter_state() { return {}; }
-  virtual int64_t steps_taken() const { return 0; }    // waits for the device
+  virtual int64_t steps_taken() const { return 0; }   // waits for the device
   virtual void set_steps_taken(int64_t /*steps*/) {}  // after prepare(), between steps
   // What a checkpoint's reader holds the saved state to: whether steps_taken() counts every training step since
   // prepare() (else it stays 0), and whether a slot holds variances (never negative).

@@ -46,9 +46,8 @@ std::string image_uri(const Tensor& images, int64_t i, Scale scale) {
 std::string binary_image_uri(const Tensor& images, int64_t i) { return image_uri(images, i, binary); }
 
 std::string image_tag(const std::string& uri, const std::string& alt, int side, const std::string& css_class = "") {
-  return "<img src=\"" + uri + "\" alt=\"" + html_escape(alt) + "\" width=\"" + std::to_string(side) +
-         "\" height=\"" + std::to_string(side) + "\"" + (css_class.empty() ? "" : " class=\"" + css_class + "\"") +
-         ">";
+  return "<img src=\"" + uri + "\" alt=\"" + html_escape(alt) + "\" width=\"" + std::to_string(side) + "\" height=\"" +
+         std::to_string(side) + "\"" + (css_class.empty() ? "" : " class=\"" + css_class + "\"") + ">";
 }
 
 // Gray images: [n, rows, columns], or with one channel as the CNN takes them, [n, rows, columns, 1].
@@ -57,8 +56,10 @@ void check_images(const LabeledImages& set, const char* which) {
   const bool gray = shape.size() == 3 || (shape.size() == 4 && shape[3] == 1);
   if (set.images.device() != Device::CPU || set.images.dtype() != DType::U8 || !gray ||
       set.images.dim(0) != set.size() || set.size() < 1)
-    throw Error(std::string("the report's ") + which + " images must be uint8 [n, rows, columns] or [n, rows, "
-                "columns, 1] on the CPU with one label each, got " + shape_str(shape));
+    throw Error(std::string("the report's ") + which +
+                " images must be uint8 [n, rows, columns] or [n, rows, "
+                "columns, 1] on the CPU with one label each, got " +
+                shape_str(shape));
 }
 
 bool any_validated(const History& history) {
@@ -130,8 +131,9 @@ LineChart curves_chart(const Report& report, bool accuracy) {
 
 std::string curves_section(const Report& report) {
   return "<section id=\"curves\"><h2>Learning curves</h2>\n<p>Per epoch; training solid, validation dashed.</p>\n"
-         "<div class=\"charts\">" + line_chart_svg(curves_chart(report, false)) +
-         line_chart_svg(curves_chart(report, true)) + "</div></section>\n";
+         "<div class=\"charts\">" +
+         line_chart_svg(curves_chart(report, false)) + line_chart_svg(curves_chart(report, true)) +
+         "</div></section>\n";
 }
 
 std::string epochs_section(const Report& report) {
@@ -148,9 +150,10 @@ std::string epochs_section(const Report& report) {
              "<th class=\"metric\">time</th>";
   }
   // Many runs side by side make the table wider than the page: it scrolls rather than break its headers mid-word.
-  std::string html = "<section id=\"epochs\"><h2>Epoch by epoch</h2>\n<div class=\"wide\"><table class=\"numbers\">"
-                     "<thead>" + head1 +
-                     "</tr>" + head2 + "</tr></thead><tbody>";
+  std::string html =
+      "<section id=\"epochs\"><h2>Epoch by epoch</h2>\n<div class=\"wide\"><table class=\"numbers\">"
+      "<thead>" +
+      head1 + "</tr>" + head2 + "</tr></thead><tbody>";
   for (size_t e = 0; e < epochs; ++e) {
     html += "<tr><th>" + std::to_string(e + 1) + "</th>";
     for (const ReportRun& run : report.runs) {
@@ -162,9 +165,9 @@ std::string epochs_section(const Report& report) {
       const EpochResult& epoch = run.history[e];
       html += "<td>" + fixed(epoch.loss, 4) + "</td><td>" + fixed(epoch.accuracy, 4) + "</td>";
       if (validated)
-        html += epoch.validated ? "<td>" + fixed(epoch.val_loss, 4) + "</td><td>" + fixed(epoch.val_accuracy, 4) +
-                                      "</td>"
-                                : "<td></td><td></td>";
+        html += epoch.validated
+                    ? "<td>" + fixed(epoch.val_loss, 4) + "</td><td>" + fixed(epoch.val_accuracy, 4) + "</td>"
+                    : "<td></td><td></td>";
       // A history read from Keras's files has no times (NaN: not recorded).
       html += "<td>" + (std::isfinite(epoch.seconds) ? fixed(epoch.seconds, 1) + " s" : std::string("not recorded")) +
               (restored(run) && e == weights_epoch(run) ? " (restored)" : "") + "</td>";
@@ -177,17 +180,17 @@ std::string epochs_section(const Report& report) {
 }
 
 std::string accuracy_section(const Report& report) {
-  std::string html = "<section id=\"accuracy\"><h2>Training, validation and test accuracy</h2>\n"
-                     "<p>Training and validation accuracy are those Keras logs for the epoch whose weights were "
-                     "tested: the last, or the best one when early stopping restored it.</p>\n"
-                     "<table class=\"numbers\"><thead><tr><th>run</th><th>weights of epoch</th><th>training</th>"
-                     "<th>validation</th><th>test</th><th>test loss</th></tr></thead><tbody>";
+  std::string html =
+      "<section id=\"accuracy\"><h2>Training, validation and test accuracy</h2>\n"
+      "<p>Training and validation accuracy are those Keras logs for the epoch whose weights were "
+      "tested: the last, or the best one when early stopping restored it.</p>\n"
+      "<table class=\"numbers\"><thead><tr><th>run</th><th>weights of epoch</th><th>training</th>"
+      "<th>validation</th><th>test</th><th>test loss</th></tr></thead><tbody>";
   std::string words;
   for (const ReportRun& run : report.runs) {
     const EpochResult* epoch = run.history.empty() ? nullptr : &run.history[weights_epoch(run)];
-    const std::string which = !epoch ? "&mdash;"
-                              : std::to_string(weights_epoch(run) + 1) +
-                                    (restored(run) ? " (best, restored)" : " (last)");
+    const std::string which =
+        !epoch ? "&mdash;" : std::to_string(weights_epoch(run) + 1) + (restored(run) ? " (best, restored)" : " (last)");
     html += "<tr><th>" + html_escape(run.name) + "</th><td>" + which + "</td><td>" +
             (epoch ? fixed(epoch->accuracy, 4) : "&mdash;") + "</td><td>" +
             (epoch && epoch->validated ? fixed(epoch->val_accuracy, 4) : "&mdash;") + "</td><td>" +
@@ -224,13 +227,14 @@ std::string confusion_table(const Report& report, const ReportRun& run) {
   }
   html += "</tbody></table>";
   if (unpredicted)
-    html += "<p class=\"warning\">" + std::to_string(matrix.total_unpredicted()) + " test images have probabilities "
+    html += "<p class=\"warning\">" + std::to_string(matrix.total_unpredicted()) +
+            " test images have probabilities "
             "that are not finite numbers: the model predicts nothing for them (it has diverged).</p>";
   return html;
 }
 
-std::string per_run(const Report& report, const std::string& id, const std::string& heading,
-                    const std::string& intro, std::string (*body)(const Report&, const ReportRun&)) {
+std::string per_run(const Report& report, const std::string& id, const std::string& heading, const std::string& intro,
+                    std::string (*body)(const Report&, const ReportRun&)) {
   std::string html = "<section id=\"" + id + "\"><h2>" + heading + "</h2>\n" +
                      (intro.empty() ? "" : "<p>" + intro + "</p>\n") + "<div class=\"runs\">";
   for (const ReportRun& run : report.runs)
@@ -249,9 +253,9 @@ std::vector<float> probabilities_of(const ReportRun& run, int64_t i) {
 std::string verdict(const Report& report, int predicted, int truth, float confidence) {
   char percent[16];
   std::snprintf(percent, sizeof percent, "%.0f%%", 100.0 * confidence);
-  const std::string guess = predicted < 0 ? std::string("no prediction")
-                                          : html_escape(report.class_names[static_cast<size_t>(predicted)]) + " " +
-                                                percent;
+  const std::string guess = predicted < 0
+                                ? std::string("no prediction")
+                                : html_escape(report.class_names[static_cast<size_t>(predicted)]) + " " + percent;
   return std::string("<span class=\"") + (predicted == truth ? "right" : "wrong") + "\">" + guess + " (" +
          html_escape(report.class_names[static_cast<size_t>(truth)]) + ")</span>";
 }
@@ -280,8 +284,10 @@ std::string mistakes_list(const Report& report, const ReportRun& run) {
     html += "<figure>" +
             image_tag(binary_image_uri(report.test->images, m.index), "test image " + std::to_string(m.index), 84,
                       "pixels") +
-            "<figcaption>" + verdict(report, m.predicted, m.truth, m.confidence) + "<br><span class=\"index\">test "
-            "image " + std::to_string(m.index) + "</span></figcaption></figure>";
+            "<figcaption>" + verdict(report, m.predicted, m.truth, m.confidence) +
+            "<br><span class=\"index\">test "
+            "image " +
+            std::to_string(m.index) + "</span></figcaption></figure>";
   return html + "</div>";
 }
 
@@ -366,8 +372,8 @@ std::string report_html(const Report& report) {
   for (size_t r = 0; r < report.runs.size(); ++r) names += (r ? ", " : "") + html_escape(report.runs[r].name);
   std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" +
                      html_escape(report.title) + "</title><style>" + kStyle + "</style></head><body>\n<h1>" +
-                     html_escape(report.title) + "</h1>\n<p>" + (report.runs.size() == 1 ? "Run: " : "Runs: ") +
-                     names + ". Written by loom.</p>\n";
+                     html_escape(report.title) + "</h1>\n<p>" + (report.runs.size() == 1 ? "Run: " : "Runs: ") + names +
+                     ". Written by loom.</p>\n";
   html += data_section(report);
   html += curves_section(report);
   html += epochs_section(report);

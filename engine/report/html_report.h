@@ -23,15 +23,15 @@ namespace loom::report {
 
 // One trained model as the report shows it.
 struct ReportRun {
-  std::string name;          // "MLP", a file's stem, ...: names the run in legends, tables and headings
-  std::string summary;       // the model's Keras summary text
+  std::string name;     // "MLP", a file's stem, ...: names the run in legends, tables and headings
+  std::string summary;  // the model's Keras summary text
   std::vector<std::pair<std::string, std::string>> settings;  // shown in this order: flags, device, files, ...
-  History history;           // the epochs trained (may be empty: the report then says there is no history)
+  History history;  // the epochs trained (may be empty: the report then says there is no history)
   // The epoch (index into history) whose weights were evaluated, when not the last: the best one, restored by
   // early stopping. -1: the last.
   int weights_epoch = -1;
-  Evaluation test;           // loss and accuracy on the test set
-  Tensor test_probabilities; // float [test images, classes] on the CPU
+  Evaluation test;            // loss and accuracy on the test set
+  Tensor test_probabilities;  // float [test images, classes] on the CPU
 };
 
 struct Report {

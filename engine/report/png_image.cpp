@@ -13,8 +13,8 @@ std::string encode_png(const Image8& image) {
       (image.channels != 1 && image.channels != 3))
     throw Error("cannot encode a PNG of " + std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +
                 std::to_string(image.channels) + " (gray or RGB images of at least 1x1 only)");
-  const auto expected = static_cast<uint64_t>(image.width) * static_cast<uint64_t>(image.height) *
-                        static_cast<uint64_t>(image.channels);
+  const auto expected =
+      static_cast<uint64_t>(image.width) * static_cast<uint64_t>(image.height) * static_cast<uint64_t>(image.channels);
   if (image.pixels.size() != expected)
     throw Error("cannot encode a PNG: " + std::to_string(image.pixels.size()) + " values for a " +
                 std::to_string(image.width) + "x" + std::to_string(image.height) + "x" +

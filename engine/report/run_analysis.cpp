@@ -96,7 +96,8 @@ std::vector<Mistake> most_confident_mistakes(const Tensor& probabilities, const 
   std::vector<Mistake> mistakes;
   for (int64_t i = 0; i < labels.dim(0); ++i) {
     const int predicted = predicted_class(p + i * classes, classes);
-    if (predicted >= 0 && predicted != label[i]) mistakes.push_back({i, predicted, label[i], p[i * classes + predicted]});
+    if (predicted >= 0 && predicted != label[i])
+      mistakes.push_back({i, predicted, label[i], p[i * classes + predicted]});
   }
   const auto more_confident = [](const Mistake& a, const Mistake& b) {
     return a.confidence != b.confidence ? a.confidence > b.confidence : a.index < b.index;
@@ -112,8 +113,8 @@ std::string overfitting_in_words(double train_accuracy, double test_accuracy) {
   const double points = 100 * (train_accuracy - test_accuracy);
   const std::string figures = " (training " + fixed(train_accuracy, 4) + ", test " + fixed(test_accuracy, 4) + ")";
   if (!std::isfinite(points)) return "The gap between training and test accuracy is unknown" + figures + ".";
-  const std::string gap = fixed(std::fabs(points), 1) + (std::fabs(points) >= 0.95 && std::fabs(points) < 1.05
-                                                              ? " point" : " points");
+  const std::string gap =
+      fixed(std::fabs(points), 1) + (std::fabs(points) >= 0.95 && std::fabs(points) < 1.05 ? " point" : " points");
   if (points > 3)
     return "Test accuracy is " + gap + " below training accuracy" + figures +
            ": the model overfits, doing clearly better on the images it learned from than on new ones.";
@@ -121,8 +122,7 @@ std::string overfitting_in_words(double train_accuracy, double test_accuracy) {
     return "Test accuracy is " + gap + " below training accuracy" + figures +
            ": a little overfitting, as the tutorial finds; the model does slightly better on the images it learned "
            "from.";
-  if (points >= -1)
-    return "Training and test accuracy are " + gap + " apart" + figures + ": no sign of overfitting.";
+  if (points >= -1) return "Training and test accuracy are " + gap + " apart" + figures + ": no sign of overfitting.";
   return "Test accuracy is " + gap + " above training accuracy" + figures +
          ": no overfitting. (Training accuracy is averaged over the last epoch while the weights still changed, so it "
          "can lag behind the final model.)";

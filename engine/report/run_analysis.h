@@ -33,10 +33,10 @@ struct ConfusionMatrix {
 ConfusionMatrix confusion_matrix(const Tensor& probabilities, const Tensor& labels);
 
 struct Mistake {
-  int64_t index = 0;      // in the test set
+  int64_t index = 0;  // in the test set
   int predicted = 0;
   int truth = 0;
-  float confidence = 0;   // the predicted class's probability
+  float confidence = 0;  // the predicted class's probability
 };
 
 // The up to `count` wrong predictions made with the highest confidence, most confident first (ties: lower index

@@ -56,9 +56,7 @@ size_t code_points(const std::string& text) {
 }
 
 // Measured as drawn: after one_line (which html_escape applies) has spelled out controls and stray bytes.
-double text_width(const std::string& text) {
-  return static_cast<double>(code_points(one_line(text))) * kCharWidth;
-}
+double text_width(const std::string& text) { return static_cast<double>(code_points(one_line(text))) * kCharWidth; }
 
 // At most `most` code points of the text as drawn (one_line's), the last replaced by an ellipsis when some were cut;
 // never splits a code point.
@@ -203,8 +201,8 @@ LineChartLayout layout_line_chart(const LineChart& chart) {
   const double bottom = layout.tick_length + 15 + (chart.x_label.empty() ? 0 : 18) + 6;
   layout.plot_height = height - top - bottom;
   if (layout.has_data) {
-    layout.y_ticks = fitted_ticks(y_lo, y_hi, static_cast<int>(layout.plot_height / 40),
-                                  static_cast<int>(layout.plot_height / 18));
+    layout.y_ticks =
+        fitted_ticks(y_lo, y_hi, static_cast<int>(layout.plot_height / 40), static_cast<int>(layout.plot_height / 18));
     layout.y_labels = tick_labels(layout.y_ticks);
   }
   const double y_label_band = chart.y_label.empty() ? 0 : 18;
@@ -212,8 +210,8 @@ LineChartLayout layout_line_chart(const LineChart& chart) {
 
   // The legend sits right of the plot, level with its top: clear of the title and of curves that end high (accuracy)
   // or low (loss). It takes at most 35% of the width; longer names are shortened, the full name kept as a tooltip.
-  layout.name_room = static_cast<size_t>(
-      std::max(0.0, (width * 0.35 - 2 * kLegendPadding - kLegendSampleWidth - 6) / kCharWidth));
+  layout.name_room =
+      static_cast<size_t>(std::max(0.0, (width * 0.35 - 2 * kLegendPadding - kLegendSampleWidth - 6) / kCharWidth));
   double legend_text_width = 0;
   for (size_t s = 0; s < chart.series.size(); ++s) {
     if (chart.series[s].name.empty()) continue;
@@ -339,9 +337,8 @@ std::string draw_legend(const LineChart& chart, const LineChartLayout& layout) {
   if (layout.legend_entries.empty()) return "";
   const double lx = layout.x1 + 12, ly = layout.y0;
   const double legend_height = kLegendRow * static_cast<double>(layout.legend_entries.size()) + kLegendPadding;
-  std::string svg = "<g>\n<rect x=\"" + coord(lx) + "\" y=\"" + coord(ly) + "\" width=\"" +
-                    coord(layout.legend_width) + "\" height=\"" + coord(legend_height) +
-                    "\" fill=\"#ffffff\" stroke=\"#cccccc\" rx=\"3\"/>\n";
+  std::string svg = "<g>\n<rect x=\"" + coord(lx) + "\" y=\"" + coord(ly) + "\" width=\"" + coord(layout.legend_width) +
+                    "\" height=\"" + coord(legend_height) + "\" fill=\"#ffffff\" stroke=\"#cccccc\" rx=\"3\"/>\n";
   for (size_t e = 0; e < layout.legend_entries.size(); ++e) {
     const size_t s = layout.legend_entries[e];
     const ChartSeries& series = chart.series[s];
@@ -368,9 +365,9 @@ std::string line_chart_svg(const LineChart& chart) {
   const LineChartLayout layout = layout_line_chart(chart);
   std::string svg = svg_open(chart.width, chart.height, chart.title.empty() ? "line chart" : chart.title);
   if (!chart.title.empty()) {
-    svg += text_at(layout.x0 + layout.plot_width / 2, 20,
-                   "text-anchor=\"middle\" font-size=\"" + coord(kTitleFontSize) + "\" font-weight=\"bold\"",
-                   chart.title);
+    svg +=
+        text_at(layout.x0 + layout.plot_width / 2, 20,
+                "text-anchor=\"middle\" font-size=\"" + coord(kTitleFontSize) + "\" font-weight=\"bold\"", chart.title);
   }
   svg += draw_axes(chart, layout);
   svg += draw_series(chart, layout);
@@ -451,8 +448,8 @@ std::string probability_bars_svg(const std::vector<float>& probabilities, int pr
 std::string colour_bar_svg(const std::vector<std::string>& stops, int width, int height, const std::string& id) {
   check_size("colour bar", width, height, 40, 60);
   if (stops.empty()) throw Error("colour bar: no colour stops");
-  if (id.empty() || id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
-                        std::string::npos)
+  if (id.empty() ||
+      id.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != std::string::npos)
     throw Error("colour bar: the gradient id '" + one_line(id) + "' is not letters, digits, '-' and '_'");
 
   const double pad = 8, tick_length = 4;

@@ -13,20 +13,20 @@ namespace loom::report {
 std::string series_colour(size_t index);
 
 struct ChartSeries {
-  std::string name;        // shown in the legend
-  std::string colour;      // CSS colour, e.g. "#1f77b4"; empty: series_colour of the series' position
-  bool dashed = false;     // validation curves are dashed, training curves solid
-  std::vector<double> x;   // same length as y
-  std::vector<double> y;   // non-finite values (in x or y) are gaps: the line breaks and no point is drawn
+  std::string name;       // shown in the legend
+  std::string colour;     // CSS colour, e.g. "#1f77b4"; empty: series_colour of the series' position
+  bool dashed = false;    // validation curves are dashed, training curves solid
+  std::vector<double> x;  // same length as y
+  std::vector<double> y;  // non-finite values (in x or y) are gaps: the line breaks and no point is drawn
 };
 
 struct LineChart {
-  std::string title;       // above the plot; empty: none
-  std::string x_label;     // under the x axis, e.g. "epoch"
-  std::string y_label;     // beside the y axis, rotated
-  int width = 520;         // of the whole SVG, in CSS pixels
+  std::string title;    // above the plot; empty: none
+  std::string x_label;  // under the x axis, e.g. "epoch"
+  std::string y_label;  // beside the y axis, rotated
+  int width = 520;      // of the whole SVG, in CSS pixels
   int height = 320;
-  bool integer_x = true;   // x ticks only at whole numbers (epochs)
+  bool integer_x = true;  // x ticks only at whole numbers (epochs)
   std::vector<ChartSeries> series;
 };
 

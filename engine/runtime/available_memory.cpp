@@ -63,8 +63,8 @@ AvailableMemory available_memory(Device device) {
     size_t free_bytes = 0, total_bytes = 0;
     cuda_memory::device_memory(free_bytes, total_bytes);
     result.bytes = static_cast<double>(free_bytes);
-    result.where = "the GPU (" + probe_cuda().gpu_name + ", " + memory_size_text(static_cast<double>(total_bytes)) +
-                   " in all)";
+    result.where =
+        "the GPU (" + probe_cuda().gpu_name + ", " + memory_size_text(static_cast<double>(total_bytes)) + " in all)";
     return result;
   }
   const double kib = keyed_value(file_text("/proc/meminfo"), "MemAvailable:");
@@ -87,9 +87,9 @@ AvailableMemory available_memory(Device device) {
     if (group.empty()) group = "/";
   }
   const std::string v1 = "/sys/fs/cgroup/memory/";
-  const double v1_left = cgroup_memory_left(file_text(v1 + "memory.limit_in_bytes"),
-                                            file_text(v1 + "memory.usage_in_bytes"), file_text(v1 + "memory.stat"),
-                                            "total_inactive_file");
+  const double v1_left =
+      cgroup_memory_left(file_text(v1 + "memory.limit_in_bytes"), file_text(v1 + "memory.usage_in_bytes"),
+                         file_text(v1 + "memory.stat"), "total_inactive_file");
   // v1 reports "no limit" as a huge number, never less than what the host has.
   if (v1_left >= 0 && (result.bytes < 0 || v1_left < result.bytes)) {
     result.bytes = v1_left;

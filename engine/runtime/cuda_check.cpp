@@ -32,17 +32,28 @@ std::string where(const char* expr, const char* file, int line) {
 
 const char* cublas_status_text(cublasStatus_t status) {
   switch (status) {
-    case CUBLAS_STATUS_SUCCESS: return "success";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "cuBLAS not initialized (is there a working GPU and driver?)";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "cuBLAS could not allocate GPU memory";
-    case CUBLAS_STATUS_INVALID_VALUE: return "cuBLAS was given an invalid value (a size or leading dimension)";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "cuBLAS feature not supported by this GPU";
-    case CUBLAS_STATUS_MAPPING_ERROR: return "cuBLAS could not access GPU memory";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "cuBLAS kernel failed to execute";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "cuBLAS internal error";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "cuBLAS operation not supported";
-    case CUBLAS_STATUS_LICENSE_ERROR: return "cuBLAS license error";
-    default: return "unknown cuBLAS status";
+    case CUBLAS_STATUS_SUCCESS:
+      return "success";
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+      return "cuBLAS not initialized (is there a working GPU and driver?)";
+    case CUBLAS_STATUS_ALLOC_FAILED:
+      return "cuBLAS could not allocate GPU memory";
+    case CUBLAS_STATUS_INVALID_VALUE:
+      return "cuBLAS was given an invalid value (a size or leading dimension)";
+    case CUBLAS_STATUS_ARCH_MISMATCH:
+      return "cuBLAS feature not supported by this GPU";
+    case CUBLAS_STATUS_MAPPING_ERROR:
+      return "cuBLAS could not access GPU memory";
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+      return "cuBLAS kernel failed to execute";
+    case CUBLAS_STATUS_INTERNAL_ERROR:
+      return "cuBLAS internal error";
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+      return "cuBLAS operation not supported";
+    case CUBLAS_STATUS_LICENSE_ERROR:
+      return "cuBLAS license error";
+    default:
+      return "unknown cuBLAS status";
   }
 }
 

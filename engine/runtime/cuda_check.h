@@ -19,33 +19,31 @@ const char* cublas_status_text(cublasStatus_t status);
 
 }  // namespace loom::detail
 
-#define LOOM_CUDA_CHECK(expr)                                                              \
-  do {                                                                                     \
-    cudaError_t loom_status_ = (expr);                                                     \
-    if (loom_status_ != cudaSuccess)                                                       \
-      ::loom::detail::throw_cuda_error(loom_status_, #expr, __FILE__, __LINE__);           \
+#define LOOM_CUDA_CHECK(expr)                                                                                   \
+  do {                                                                                                          \
+    cudaError_t loom_status_ = (expr);                                                                          \
+    if (loom_status_ != cudaSuccess) ::loom::detail::throw_cuda_error(loom_status_, #expr, __FILE__, __LINE__); \
   } while (0)
 
-#define LOOM_CUBLAS_CHECK(expr)                                                            \
-  do {                                                                                     \
-    cublasStatus_t loom_status_ = (expr);                                                  \
-    if (loom_status_ != CUBLAS_STATUS_SUCCESS)                                             \
-      ::loom::detail::throw_cublas_error(loom_status_, #expr, __FILE__, __LINE__);         \
+#define LOOM_CUBLAS_CHECK(expr)                                                    \
+  do {                                                                             \
+    cublasStatus_t loom_status_ = (expr);                                          \
+    if (loom_status_ != CUBLAS_STATUS_SUCCESS)                                     \
+      ::loom::detail::throw_cublas_error(loom_status_, #expr, __FILE__, __LINE__); \
   } while (0)
 
-#define LOOM_CUDNN_CHECK(expr)                                                             \
-  do {                                                                                     \
-    cudnnStatus_t loom_status_ = (expr);                                                   \
-    if (loom_status_ != CUDNN_STATUS_SUCCESS)                                              \
-      ::loom::detail::throw_cudnn_error(loom_status_, #expr, __FILE__, __LINE__);          \
+#define LOOM_CUDNN_CHECK(expr)                                                    \
+  do {                                                                            \
+    cudnnStatus_t loom_status_ = (expr);                                          \
+    if (loom_status_ != CUDNN_STATUS_SUCCESS)                                     \
+      ::loom::detail::throw_cudnn_error(loom_status_, #expr, __FILE__, __LINE__); \
   } while (0)
 
 // For destructors and other places that must not throw.
-#define LOOM_CUDA_WARN(expr)                                                               \
-  do {                                                                                     \
-    cudaError_t loom_status_ = (expr);                                                     \
-    if (loom_status_ != cudaSuccess)                                                       \
-      ::loom::detail::warn_cuda_error(loom_status_, #expr, __FILE__, __LINE__);            \
+#define LOOM_CUDA_WARN(expr)                                                                                   \
+  do {                                                                                                         \
+    cudaError_t loom_status_ = (expr);                                                                         \
+    if (loom_status_ != cudaSuccess) ::loom::detail::warn_cuda_error(loom_status_, #expr, __FILE__, __LINE__); \
   } while (0)
 
 // After a kernel launch: catches bad launch configurations and missing kernel images without synchronizing.

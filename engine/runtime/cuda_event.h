@@ -15,9 +15,9 @@ class CudaEvent {
   CudaEvent(const CudaEvent&) = delete;
   CudaEvent& operator=(const CudaEvent&) = delete;
 
-  void record();      // behind the work queued so far on the context's stream
-  bool done() const;  // whether that work has run; never blocks
-  void wait() const;  // blocks until it has
+  void record();                       // behind the work queued so far on the context's stream
+  bool done() const;                   // whether that work has run; never blocks
+  void wait() const;                   // blocks until it has
   void wait_or_warn() const noexcept;  // the same for destructors: a failure is printed as a warning
   // Milliseconds of stream time between two recorded events (both made with Timing::On); waits for `stop`.
   static double elapsed_ms(const CudaEvent& start, const CudaEvent& stop);

@@ -29,7 +29,7 @@ void CudaGraph::capture(const std::function<void()>& enqueue) {
     cudaGraph_t broken = nullptr;
     cudaStreamEndCapture(stream, &broken);  // leave capture mode whatever happened
     if (broken) cudaGraphDestroy(broken);
-    (void)cudaGetLastError();                // the failed capture's error is reported by the rethrow below
+    (void)cudaGetLastError();  // the failed capture's error is reported by the rethrow below
     throw;
   }
   // A failed end of capture or instantiation is also left in the runtime's last-error slot; clear it before throwing,

@@ -13,8 +13,8 @@ namespace loom {
 // The calls in the order the probe makes them. A stage runs only when the ones before it found nothing wrong; the
 // fields of a stage that did not run keep their defaults.
 struct CudaProbeObservations {
-  int driver_version = 0;   // cudaDriverGetVersion: 0 when no NVIDIA driver is installed at all
-  int runtime_version = 0;  // cudaRuntimeGetVersion: the CUDA runtime this build links
+  int driver_version = 0;                         // cudaDriverGetVersion: 0 when no NVIDIA driver is installed at all
+  int runtime_version = 0;                        // cudaRuntimeGetVersion: the CUDA runtime this build links
   cudaError_t device_count_status = cudaSuccess;  // cudaGetDeviceCount
   int device_count = 0;
   cudaError_t properties_status = cudaSuccess;  // cudaGetDeviceProperties(device 0); the three below only on success

@@ -12,8 +12,8 @@ const char* device_name(Device device);
 // What probing for a GPU found. `usable` is true only when a kernel of this build actually ran on device 0.
 struct CudaProbe {
   bool usable = false;
-  std::string reason;      // why not usable, in plain words ("no CUDA device found", "driver too old", ...)
-  std::string gpu_name;    // e.g. "NVIDIA H100 80GB HBM3"
+  std::string reason;    // why not usable, in plain words ("no CUDA device found", "driver too old", ...)
+  std::string gpu_name;  // e.g. "NVIDIA H100 80GB HBM3"
   int compute_major = 0;
   int compute_minor = 0;
 };

@@ -10,18 +10,24 @@ namespace loom {
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 4;
-    case DType::I32: return 4;
-    case DType::U8: return 1;
+    case DType::F32:
+      return 4;
+    case DType::I32:
+      return 4;
+    case DType::U8:
+      return 1;
   }
   return 0;
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F32: return "float32";
-    case DType::I32: return "int32";
-    case DType::U8: return "uint8";
+    case DType::F32:
+      return "float32";
+    case DType::I32:
+      return "int32";
+    case DType::U8:
+      return "uint8";
   }
   return "?";
 }
@@ -141,8 +147,7 @@ void Tensor::zero() {
 }
 
 void Tensor::check_dtype(DType wanted) const {
-  if (wanted != dtype_)
-    throw Error(std::string("tensor of ") + dtype_name(dtype_) + " read as " + dtype_name(wanted));
+  if (wanted != dtype_) throw Error(std::string("tensor of ") + dtype_name(dtype_) + " read as " + dtype_name(wanted));
 }
 
 void expect_shape(const Tensor& t, const Shape& shape, const char* op, const char* name) {

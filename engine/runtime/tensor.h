@@ -27,11 +27,17 @@ std::string keras_shape(const Shape& sample);
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::F32; }
+constexpr DType dtype_of<float>() {
+  return DType::F32;
+}
 template <>
-constexpr DType dtype_of<int32_t>() { return DType::I32; }
+constexpr DType dtype_of<int32_t>() {
+  return DType::I32;
+}
 template <>
-constexpr DType dtype_of<uint8_t>() { return DType::U8; }
+constexpr DType dtype_of<uint8_t>() {
+  return DType::U8;
+}
 
 class Tensor {
  public:
@@ -69,8 +75,8 @@ class Tensor {
 
   // Views (no copy) of the same memory.
   Tensor view() const;
-  Tensor reshaped(Shape shape) const;                 // same element count
-  Tensor rows(int64_t begin, int64_t end) const;      // a slice along dimension 0
+  Tensor reshaped(Shape shape) const;             // same element count
+  Tensor rows(int64_t begin, int64_t end) const;  // a slice along dimension 0
 
   // Deep copies.
   Tensor to(Device device) const;

@@ -31,8 +31,8 @@ class FitContext {
   Sequential& model;
   const FitOptions& options;
   const int64_t steps_per_epoch;
-  const bool validating;        // val_loss and val_accuracy will be in every epoch's figures
-  bool stop_training = false;   // set by a callback: fit stops after the current step
+  const bool validating;       // val_loss and val_accuracy will be in every epoch's figures
+  bool stop_training = false;  // set by a callback: fit stops after the current step
   // What a checkpoint saves beside the model: the training set (its shuffle generator) and every callback of the
   // run, fit's own included.
   DeviceDataset& training_data;

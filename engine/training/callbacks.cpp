@@ -29,8 +29,13 @@ int within(int value, const std::string& key, const std::string& callback, int l
 
 FitContext::FitContext(Trainer& trainer, const FitOptions& options, int64_t steps_per_epoch, bool validating,
                        DeviceDataset& training_data, const std::vector<Callback*>& callbacks)
-    : trainer(trainer), model(trainer.model()), options(options), steps_per_epoch(steps_per_epoch),
-      validating(validating), training_data(training_data), callbacks(callbacks) {}
+    : trainer(trainer),
+      model(trainer.model()),
+      options(options),
+      steps_per_epoch(steps_per_epoch),
+      validating(validating),
+      training_data(training_data),
+      callbacks(callbacks) {}
 
 double CallbackState::number(const std::string& key, const std::string& callback) const {
   auto it = numbers.find(key);
@@ -176,10 +181,7 @@ void EarlyStopping::on_epoch_end(FitContext& context, int epoch, EpochResult& lo
 }
 
 CallbackState EarlyStopping::state() const {
-  return {{{"best", best_},
-           {"best_epoch", best_epoch_},
-           {"wait", wait_},
-           {"stopped_epoch", stopped_epoch_}},
+  return {{{"best", best_}, {"best_epoch", best_epoch_}, {"wait", wait_}, {"stopped_epoch", stopped_epoch_}},
           best_weights_};
 }
 

@@ -3,9 +3,9 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "engine/data/device_dataset.h"
@@ -71,7 +71,7 @@ SavedTraining read_training(const SafetensorsFile& file) {
   } catch (const JsonProblem& problem) {
     file.fail(std::string("its training state ") + problem.what());
   }
-  const std::set<std::string> keys{"epochs_done", "stopped",        "history",   "shuffle_state", "steps_done",
+  const std::set<std::string> keys{"epochs_done",   "stopped",         "history",   "shuffle_state", "steps_done",
                                    "learning_rate", "optimizer_steps", "callbacks", "settings"};
   if (!doc.is_object()) file.fail("its training state is not a JSON object");
   for (const std::string& key : keys)
@@ -82,8 +82,7 @@ SavedTraining read_training(const SafetensorsFile& file) {
   auto integer = [&](const char* key, int64_t high) {
     const json& value = doc[key];
     if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > high)
-      file.fail(std::string("its training state's ") + key + " is not an integer from 0 to " +
-                std::to_string(high));
+      file.fail(std::string("its training state's ") + key + " is not an integer from 0 to " + std::to_string(high));
     return value.get<int64_t>();
   };
   SavedTraining saved;
@@ -190,8 +189,8 @@ void CheckpointWriter::on_epoch_end(FitContext& context, int epoch, EpochResult&
   save_checkpoint(path_, context, history_, settings_, run_);
 }
 
-void save_checkpoint(const std::string& path, FitContext& context, const History& history,
-                     const RunSettings& settings, const RunDescription& run) {
+void save_checkpoint(const std::string& path, FitContext& context, const History& history, const RunSettings& settings,
+                     const RunDescription& run) {
   Sequential& model = context.model;
   const ParameterStore& store = model.parameter_store();
   SafetensorsWriter writer = model_file_writer(model, "checkpoint", run);
@@ -247,7 +246,8 @@ ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, co
   Sequential& model = trainer.model();
   SafetensorsFile file = open_model_file(path);
   if (file.metadata("content") != "checkpoint")
-    throw UsageError("'" + one_line(path) + "' holds weights only, not a checkpoint to resume from (start from "
+    throw UsageError("'" + one_line(path) +
+                     "' holds weights only, not a checkpoint to resume from (start from "
                      "weights with load_weights, --load in the apps)");
   check_same_architecture(file, model, true);
   SavedTraining saved = read_training(file);
@@ -262,8 +262,7 @@ ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, co
   for (const std::string& key : keys)
     if (value(saved.settings, key) != value(settings, key))
       throw UsageError("'" + one_line(path) + "' was trained with " + one_line(key, kShownBytes) + " " +
-                       shown(saved.settings, key) +
-                       ", this run has " + shown(settings, key));
+                       shown(saved.settings, key) + ", this run has " + shown(settings, key));
   if (saved.stopped)
     throw UsageError("'" + one_line(path) + "' is of a run that a callback stopped after epoch " +
                      std::to_string(saved.epochs_done) + ": there is nothing to resume");
@@ -295,9 +294,9 @@ ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, co
   const int64_t steps_expected = optimizer.counts_steps() ? saved.steps_done : 0;
   if (saved.optimizer_steps != steps_expected)
     file.fail("its training state's optimizer_steps " + std::to_string(saved.optimizer_steps) + " is impossible: " +
-              (optimizer.counts_steps() ? optimizer.name() + " steps once in each of the " +
-                                              std::to_string(saved.steps_done) + " steps done"
-                                        : optimizer.name() + " counts no steps"));
+              (optimizer.counts_steps()
+                   ? optimizer.name() + " steps once in each of the " + std::to_string(saved.steps_done) + " steps done"
+                   : optimizer.name() + " counts no steps"));
   for (auto& [name, state] : saved.callbacks)
     if (state.second) state.first.parameters = read_parameter_tensors(file, store, "." + name, false);
 

@@ -64,8 +64,8 @@ ResumePoint resume_from_checkpoint(const std::string& path, Trainer& trainer, co
                                    const RunSettings& settings);
 
 // Writes the checkpoint of `context`'s run after `history.size()` epochs (used by CheckpointWriter).
-void save_checkpoint(const std::string& path, FitContext& context, const History& history,
-                     const RunSettings& settings, const RunDescription& run = {});
+void save_checkpoint(const std::string& path, FitContext& context, const History& history, const RunSettings& settings,
+                     const RunDescription& run = {});
 
 // The history a checkpoint file holds (every epoch its run trained); a loom::Error naming the file when its training
 // state is malformed.

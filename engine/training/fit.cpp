@@ -125,8 +125,8 @@ History Trainer::fit_on(DeviceDataset& train_set, const LabeledImages* validatio
   if (options.verbose > 0) callbacks.push_back(&progress);
   if (options.stop_on_nan) callbacks.push_back(&nan_guard);
   callbacks.insert(callbacks.end(), options.callbacks.begin(), options.callbacks.end());
-  const bool snapshots = std::any_of(callbacks.begin(), callbacks.end(),
-                                     [](const Callback* c) { return c->reads_running_totals(); });
+  const bool snapshots =
+      std::any_of(callbacks.begin(), callbacks.end(), [](const Callback* c) { return c->reads_running_totals(); });
   // Made once per fit, outside the timed epochs (pinned memory is slow to allocate).
   std::unique_ptr<TotalsMonitor> monitor = snapshots ? std::make_unique<TotalsMonitor>(model_.device()) : nullptr;
   FitContext context(*this, options, steps, validation_set != nullptr, train_set, callbacks);
@@ -182,8 +182,7 @@ History Trainer::fit_on(DeviceDataset& train_set, const LabeledImages* validatio
   for (Callback* c : callbacks) c->on_train_end(context, history);
   if (nan_guard.terminated())
     throw Error(std::string("fit: the loss became ") + (std::isnan(history.back().loss) ? "nan" : "infinite") +
-                " in epoch " +
-                std::to_string(nan_guard.terminated_epoch() + 1) + " (try a lower learning rate)");
+                " in epoch " + std::to_string(nan_guard.terminated_epoch() + 1) + " (try a lower learning rate)");
   return history;
 }
 

@@ -32,10 +32,10 @@ struct FitOptions {
   // Not empty: the training set's shuffle generator continues from this state (DeviceDataset::shuffle_state, saved
   // by a checkpoint) instead of starting from `seed`.
   std::string shuffle_state;
-  int verbose = 1;                      // 0 silent, 1 progress bar per epoch
+  int verbose = 1;  // 0 silent, 1 progress bar per epoch
   std::ostream* out = &std::cout;
   LiveProgress live_progress = LiveProgress::WhenTerminal;  // with verbose 0 there is no bar at all
-  int64_t max_steps_per_epoch = 0;      // 0: the whole data set each epoch (tests use a few steps)
+  int64_t max_steps_per_epoch = 0;                          // 0: the whole data set each epoch (tests use a few steps)
   // On the GPU, capture the training step once as a CUDA graph and replay it for every full batch (the last,
   // partial batch of an epoch runs as ordinary launches). Off: every step is ordinary launches. If capture fails,
   // fit says so once on stderr and trains with ordinary launches; EpochResult::graph_steps tells which happened.
@@ -59,13 +59,13 @@ struct FitOptions {
 struct EpochResult {
   double loss = 0;
   double accuracy = 0;
-  bool validated = false;       // val_loss and val_accuracy hold the held-out data's figures
+  bool validated = false;  // val_loss and val_accuracy hold the held-out data's figures
   double val_loss = 0;
   double val_accuracy = 0;
   // NaN in the next two: not recorded (a history read from a file without them, such as Keras's CSVLogger's).
-  double learning_rate = 0;     // the rate the epoch's steps used
-  double seconds = 0;           // host wall clock, the epoch's final synchronization included (validation not)
-  double device_ms = 0;         // GPU only: CUDA-event time of the epoch's steps (the order's upload excluded)
+  double learning_rate = 0;        // the rate the epoch's steps used
+  double seconds = 0;              // host wall clock, the epoch's final synchronization included (validation not)
+  double device_ms = 0;            // GPU only: CUDA-event time of the epoch's steps (the order's upload excluded)
   size_t device_bytes_in_use = 0;  // GPU memory held by loom's buffers at the epoch's end
   int64_t graph_steps = 0;         // steps that were replays of the captured CUDA graph (0: ordinary launches only)
 };

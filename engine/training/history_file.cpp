@@ -170,8 +170,9 @@ size_t column_of(const std::string& path, size_t line, const char* kind, const s
   while (index < kEpoch && name != kColumns[index].name) ++index;
   if (name == kOldLearningRateName) index = kLearningRate;
   if (index == kEpoch && name != "epoch") {
-    fail(path, line,
-         std::string("unknown ") + kind + " '" + one_line(name, kShownCell) + "' (expected " + expected_columns() + ")");
+    fail(
+        path, line,
+        std::string("unknown ") + kind + " '" + one_line(name, kShownCell) + "' (expected " + expected_columns() + ")");
   }
   if (seen[index]) fail(path, line, std::string(kind) + " '" + name + "' appears twice");
   seen[index] = true;
@@ -186,8 +187,8 @@ bool check_complete(const std::string& path, size_t line, const char* kind, cons
   for (size_t index = 0; index < kEpoch; ++index) with_validation |= kColumns[index].validation && seen[index];
   for (size_t index = 0; index <= kEpoch; ++index) {
     const char* name = index == kEpoch ? "epoch" : kColumns[index].name;
-    const bool needed = index == kEpoch ? epoch_needed
-                                        : !kColumns[index].optional && (!kColumns[index].validation || with_validation);
+    const bool needed =
+        index == kEpoch ? epoch_needed : !kColumns[index].optional && (!kColumns[index].validation || with_validation);
     if (needed && !seen[index]) fail(path, line, std::string("no ") + kind + " '" + name + "'");
   }
   return with_validation;
@@ -313,9 +314,8 @@ History json_history(const std::string& path, const std::string& text) {
   for (size_t index = 0; index < kEpoch; ++index) {
     if (lists[index] != nullptr && lists[index]->size() != epochs) {
       fail(path, 0,
-           std::string("'") + kColumns[index].name + "' has " + std::to_string(lists[index]->size()) +
-               " values but '" + (counted == kEpoch ? "epoch" : kColumns[counted].name) + "' has " +
-               std::to_string(epochs));
+           std::string("'") + kColumns[index].name + "' has " + std::to_string(lists[index]->size()) + " values but '" +
+               (counted == kEpoch ? "epoch" : kColumns[counted].name) + "' has " + std::to_string(epochs));
     }
   }
 

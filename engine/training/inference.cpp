@@ -88,8 +88,8 @@ Tensor predict(Sequential& model, const Tensor& images, int64_t batch_size) {
   std::unique_ptr<DeviceDataset> dataset;
   std::unique_ptr<StepState> cursor;
   if (images.dtype() == DType::U8) {
-    unlabeled = std::make_unique<LabeledImages>(
-        LabeledImages{images.view(), Tensor::zeros({n}, Device::CPU, DType::U8)});
+    unlabeled =
+        std::make_unique<LabeledImages>(LabeledImages{images.view(), Tensor::zeros({n}, Device::CPU, DType::U8)});
     dataset = std::make_unique<DeviceDataset>(*unlabeled, model.input_shape(), model.device(), 0, "predict");
     dataset->begin_epoch(/*shuffle=*/false);
     cursor = std::make_unique<StepState>(model.device(), 1.f);

@@ -8,12 +8,14 @@
 namespace loom {
 
 ProgressBar::ProgressBar(int64_t total_steps, std::ostream& out, bool interactive, Clock clock)
-    : total_(total_steps), out_(out), interactive_(interactive), clock_(std::move(clock)), start_(clock_()),
+    : total_(total_steps),
+      out_(out),
+      interactive_(interactive),
+      clock_(std::move(clock)),
+      start_(clock_()),
       last_draw_(start_) {}
 
-double ProgressBar::elapsed() const {
-  return std::chrono::duration<double>(clock_() - start_).count();
-}
+double ProgressBar::elapsed() const { return std::chrono::duration<double>(clock_() - start_).count(); }
 
 std::string ProgressBar::format_step_time(double seconds_per_step) {
   char buf[32];

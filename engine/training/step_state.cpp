@@ -1,6 +1,5 @@
 #include "engine/training/step_state.h"
 
-
 #include "kernels/step_state.h"
 
 namespace loom {

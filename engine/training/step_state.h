@@ -14,9 +14,9 @@ class StepState {
  public:
   StepState(Device device, float learning_rate);
 
-  Tensor& words() { return words_; }                        // int32 [kStepStateSlots]
-  const Tensor& cursor() const { return cursor_; }          // int32 [1]
-  const Tensor& learning_rate() const { return rate_; }     // float32 [1]
+  Tensor& words() { return words_; }                     // int32 [kStepStateSlots]
+  const Tensor& cursor() const { return cursor_; }       // int32 [1]
+  const Tensor& learning_rate() const { return rate_; }  // float32 [1]
 
   // Enqueued at the end of a step: the cursor moves past the batch and the step count goes up.
   void advance(int64_t rows);

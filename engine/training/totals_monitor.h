@@ -34,7 +34,7 @@ class TotalsMonitor {
 
   Device device_;
   Clock::time_point last_request_{};
-  Buffer staging_;  // pinned: [loss_sum, correct_count]
+  Buffer staging_;                    // pinned: [loss_sum, correct_count]
   std::unique_ptr<CudaEvent> event_;  // fires when the snapshot has landed in staging_ (the GPU only)
   bool in_flight_ = false;
   int64_t in_flight_samples_ = 0;

@@ -53,8 +53,6 @@ const std::string& Trainer::graph_failure() const {
   return step_is_current() ? step_->graph_failure() : none;
 }
 
-void Trainer::train_step(const Tensor& x, const Tensor& labels) {
-  step().run_on(model_.load_batch(x, labels));
-}
+void Trainer::train_step(const Tensor& x, const Tensor& labels) { step().run_on(model_.load_batch(x, labels)); }
 
 }  // namespace loom
