@@ -1,6 +1,6 @@
-// The CNN as a whole: Keras's summary, a gradient check of a small CNN through every layer kind on the CPU
-// reference, evaluation at odd batch sizes, CPU↔CUDA agreement of whole steps, evaluation and prediction, CUDA-graph
-// training through cuDNN, the first convolution's plan without backward-data, and a short real training run.
+// The CNN as a whole: Keras's summary, evaluation at odd batch sizes, the first convolution's plan without
+// backward-data, and a short real training run. Its gradient check is in test_model_gradients.cpp, its CPU↔CUDA
+// agreement (CUDA-graph training through cuDNN included) in test_model_parity.cpp.
 #include <cmath>
 #include <numeric>
 
@@ -8,12 +8,8 @@
 
 #include "engine/data/fashion_mnist.h"
 #include "engine/layers/conv2d.h"
-#include "engine/layers/dense.h"
-#include "engine/layers/flatten.h"
-#include "engine/layers/max_pool2d.h"
 #include "engine/model/models.h"
 #include "engine/runtime/errors.h"
-#include "engine/training/batch_gradients.h"
 #include "engine/training/inference.h"
 #include "engine/training/trainer.h"
 #include "tests/test_support.h"
@@ -64,38 +60,6 @@ TEST(Conv2DLayer, RejectsWhatItCannotCompute) {
   EXPECT_THROW(flat.build({28, 28}, Device::CPU), UsageError);  // no channel axis
 }
 
-std::unique_ptr<Sequential> small_cnn(Device device, uint64_t seed) {
-  auto model = std::make_unique<Sequential>();
-  model->add<Conv2D>(3, 3, Padding::Same, Activation::ReLU);
-  model->add<MaxPool2D>(2);
-  model->add<Conv2D>(2, 3, Padding::Valid, Activation::None);
-  model->add<Flatten>();
-  model->add<Dense>(4, Activation::Softmax);
-  model->build({7, 7, 2}, device, seed);
-  model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  return model;
-}
-
-TEST(ModelGradientCheck, SmallCnnThroughConvPoolFlattenDense) {
-  auto model = small_cnn(Device::CPU, 21);
-  const int64_t n = 3;
-  std::mt19937 rng(22);
-  Tensor x = make_tensor(random_floats(n * 7 * 7 * 2, rng, 0.f, 1.f), {n, 7, 7, 2}, Device::CPU);
-  Tensor labels = make_labels(random_labels(n, 4, rng), Device::CPU);
-  Trainer trainer(*model);
-  compute_gradients(trainer, x, labels);
-  std::vector<float> analytic = model->gradients().to_vector();
-  std::vector<float> params = model->parameters().to_vector();
-  Tensor& live = model->parameters();
-  auto loss = [&] {
-    live.copy_from(Tensor::wrap(params.data(), live.shape(), Device::CPU));
-    return batch_loss(trainer, x, labels);
-  };
-  std::vector<size_t> all(params.size());
-  std::iota(all.begin(), all.end(), 0);
-  EXPECT_TRUE(check_gradient_f32(params, loss, analytic, "small CNN", all, 1e-3, 1e-2));
-}
-
 TEST(Model, CnnEvaluationAgreesAcrossBatchSizes) {
   auto model = small_cnn(Device::CPU, 23);
   const int64_t n = 11;
@@ -110,53 +74,6 @@ TEST(Model, CnnEvaluationAgreesAcrossBatchSizes) {
   EXPECT_NEAR(single.loss, whole.loss, 1e-5);
   Tensor probs = predict(*model, data.images.rows(0, 1), 1);
   EXPECT_NEAR(std::accumulate(probs.f32(), probs.f32() + 4, 0.0), 1.0, 1e-5);
-}
-
-TEST(ModelParity, CudaCnnStepsMatchTheCpuReference) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  auto cpu = make_cnn(16, 32, Device::CPU, 25);
-  auto gpu = make_cnn(16, 32, Device::CUDA, 25);
-  // SGD keeps parameter differences proportional to gradient differences (see the MLP parity test).
-  cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
-  train_side_by_side(cpu_trainer, gpu_trainer, {28, 28, 1}, 10, {32, 16, 1}, 2, 200);
-  EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
-                        "CNN parameters after 6 SGD steps"));
-}
-
-TEST(ModelParity, CudaCnnEvaluateAndPredictMatchTheCpu) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  auto cpu = small_cnn(Device::CPU, 23), gpu = small_cnn(Device::CUDA, 23);
-  const int64_t n = 11;
-  LabeledImages data = random_labeled_images(n, {7, 7, 2}, 4, 24);
-  for (int64_t batch :
-       {int64_t{4}, n, int64_t{1}}) {  // 4 + 4 + 3; all at once; one image at a time: a cuDNN plan for each size
-    SCOPED_TRACE("batch " + std::to_string(batch));
-    Evaluation c = evaluate(*cpu, data, batch), g = evaluate(*gpu, data, batch);
-    EXPECT_NEAR(g.loss, c.loss, 1e-5 + 1e-4 * c.loss);
-    EXPECT_NEAR(g.accuracy, c.accuracy, 1.0 / n + 1e-12);  // one near-tie may fall the other way
-    EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
-                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4, "CNN probabilities"));
-  }
-}
-
-// cuDNN calls captured into a CUDA graph: the legacy API does not document capture, so this is where a failure would
-// show. The graph must be used (no silent fallback) and train exactly as ordinary launches.
-TEST(ModelParity, CudaCnnGraphTrainingMatchesOrdinaryLaunches) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  LabeledImages data = random_labeled_images(70, {28, 28, 1}, 10, 26);  // 2 full batches of 32 and one of 6
-  GraphComparison run = fit_with_and_without_graph([] { return make_cnn(8, 16, Device::CUDA, 27); }, data, 2);
-  EXPECT_EQ(run.graph_trainer->graph_failure(), "");
-  EXPECT_EQ(run.graph_trainer->graph_captures(), 1);
-  for (size_t e = 0; e < run.graph_history.size(); ++e) {
-    EXPECT_EQ(run.graph_history[e].graph_steps, e == 0 ? 1 : 2) << "epoch " << e << " (the first step warms up)";
-    EXPECT_NEAR(run.graph_history[e].loss, run.eager_history[e].loss, 1e-5) << "epoch " << e;
-  }
-  // Both runs use the same deterministic cuDNN algorithms; the tolerance covers the atomics that sum the loss totals
-  // and, over the convolutions' many rows, the bias gradients (in any order).
-  EXPECT_TRUE(all_close(run.graphed->parameters().to_vector(), to_double(run.eager->parameters().to_vector()), 1e-6,
-                        1e-5, "CNN parameters after 2 epochs with and without graphs"));
 }
 
 // A model's first convolution computes no input gradient, so its plan has no backward-data algorithm; asking it for

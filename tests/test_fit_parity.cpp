@@ -2,8 +2,8 @@
 // for the preset augmentation, dropout and batch normalization) against the same fit on the CPU reference path:
 // every epoch's loss and accuracy, and every parameter at the end. The graph-versus-launch and resume tests compare
 // the GPU with itself, so a kernel bug both GPU paths share passes them; these catch it. (Adam is blind to a
-// gradient's scale: the SGD step parity tests in test_model.cpp and test_cnn_model.cpp are the ones that see a wrong
-// factor in a gradient.)
+// gradient's scale: the SGD step parity tests in test_model_parity.cpp are the ones that see a wrong factor in a
+// gradient.)
 #include <algorithm>
 #include <cmath>
 #include <functional>

@@ -1,7 +1,8 @@
 // Batch normalization, dropout and augmentation as layers and as parts of training (the ops' gradient checks are in
 // test_gradients.cpp, their CPU/CUDA parity in test_ops_parity.cpp): Keras's semantics in training and evaluation,
 // the random numbers' reproducibility (Philox's published answers, masks keyed by step and layer, resume), the
-// preset model's summary, saved files and gradients.
+// preset model's summary and saved files. Models with these layers are gradient-checked in test_model_gradients.cpp
+// and held against the CPU on CUDA in test_model_parity.cpp.
 #include <cmath>
 #include <numeric>
 #include <set>
@@ -348,34 +349,6 @@ TEST(BestCnn, ArchitectureRoundTripsItsRealSettings) {
       {"(BatchNormalization): BatchNormalization: epsilon must be a positive number, got 0"});
 }
 
-// A small model with both layers: gradients of every parameter against central differences (the moving statistics
-// do not enter the training-mode loss: both sides are 0 there). No ReLU, whose kink a float step could cross.
-TEST(ModelGradientCheck, BatchNormalizationAndDropoutInAModel) {
-  Sequential model;
-  model.add<Conv2D>(3, 3, Padding::Same);
-  model.add<BatchNormalization>();
-  model.add<Flatten>();
-  model.add<Dense>(6);
-  model.add<BatchNormalization>(0.5f);
-  model.add<Dropout>(0.5);
-  model.add<Dense>(4);
-  model.build({4, 4, 2}, Device::CPU, 9);
-  model.compile(std::make_unique<SGD>(), SparseCategoricalCrossentropy{true});
-  const Batch batch = random_batch(5, {4, 4, 2}, 4, 10, Device::CPU);
-  Trainer trainer(model);
-  compute_gradients(trainer, batch.x, batch.labels);
-  std::vector<float> analytic = model.gradients().to_vector();
-  std::vector<float> params = model.parameters().to_vector();
-  Tensor& live = model.parameters();
-  auto loss = [&] {
-    live.copy_from(Tensor::wrap(params.data(), live.shape(), Device::CPU));
-    return batch_loss(trainer, batch.x, batch.labels);
-  };
-  std::vector<size_t> all(params.size());
-  std::iota(all.begin(), all.end(), 0);
-  EXPECT_TRUE(check_gradient_f32(params, loss, analytic, "conv-BN-dense-BN-dropout model", all, 1e-3, 1e-2));
-}
-
 class BestCnnFiles : public TempDirTest {};
 
 // The weights file holds the moving statistics beside the trained weights, under Keras's names.
@@ -443,79 +416,6 @@ TEST_F(BestCnnFiles, ResumeDrawsWhatTheUninterruptedRunDraws) {
   EXPECT_NE(reseeded->parameters().to_vector(), straight->parameters().to_vector());
 }
 
-TEST(ModelParity, CudaBestCnnStepsMatchTheCpu) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  auto cpu = make_best_cnn(Device::CPU, 25);
-  auto gpu = make_best_cnn(Device::CUDA, 25);
-  cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
-  train_side_by_side(cpu_trainer, gpu_trainer, kCnnInputShape, 10, {32, 16, 1}, 2, 200);
-  EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
-                        "preset CNN parameters (moving statistics included) after 6 SGD steps"));
-}
-
-// Batch normalization inside a model on the GPU against the CPU, in training and in inference, from one image to a
-// batch of 2,048. Each sample is 26 x 26 positions of a convolution's channels, so the layer sees 67,600 rows of
-// channels at batch 100 and 1.4 million at 2,048: more than cuDNN's spatial kernels take as a batch (65,535 in
-// inference, 880,801 in training), which is where describing positions as samples failed.
-TEST(ModelParity, CudaBatchNormalizationInAModelMatchesTheCpuAtEveryBatchSize) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  auto build = [](Device device) {
-    auto model = std::make_unique<Sequential>();
-    model->add<Conv2D>(4, 3);
-    model->add<BatchNormalization>(0.9f);  // a large step of the moving statistics, so a wrong update shows
-    model->add<ReLU>();
-    model->add<Flatten>();
-    model->add<Dense>(10);
-    model->build({28, 28, 1}, device, 51);
-    model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{true});
-    return model;
-  };
-  auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
-  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
-  for (int64_t batch : {int64_t{1}, int64_t{32}, int64_t{100}, int64_t{2048}}) {
-    SCOPED_TRACE("batch " + std::to_string(batch));
-    const LabeledImages data = random_labeled_images(batch, {28, 28, 1}, 10, static_cast<unsigned>(52 + batch));
-    // Inference with the moving statistics as they stand, a training step on the batch's own statistics (which
-    // moves them), and inference again.
-    EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
-                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4,
-                          "probabilities before the step"));
-    train_side_by_side(cpu_trainer, gpu_trainer, {28, 28, 1}, 10, {batch}, 1, static_cast<unsigned>(60 + batch));
-    EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
-                          "parameters and moving statistics after an SGD step"));
-    EXPECT_TRUE(all_close(predict(*gpu, data.images, batch).to_vector(),
-                          to_double(predict(*cpu, data.images, batch).to_vector()), 1e-6, 1e-4,
-                          "probabilities after the step"));
-  }
-}
-
-// Inference batches larger than cuDNN's largest are normalized in chunks: two full chunks and the rest, against the
-// CPU. Small images of several positions (3 x 4 of 2 channels), so a chunk that started at the wrong sample or
-// position would show, and the test stays small.
-TEST(ModelParity, CudaBatchNormalizationInfersBatchesBeyondCudnnsLargest) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  const Shape sample{3, 4, 2};
-  auto build = [&](Device device) {
-    auto model = std::make_unique<Sequential>();
-    model->add<BatchNormalization>();
-    model->add<Flatten>();
-    model->add<Dense>(3);
-    model->build(sample, device, 53);
-    model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{true});
-    return model;
-  };
-  auto cpu = build(Device::CPU), gpu = build(Device::CUDA);
-  Trainer cpu_trainer(*cpu), gpu_trainer(*gpu);
-  // Moving statistics that are not their initial 0 and 1.
-  train_side_by_side(cpu_trainer, gpu_trainer, sample, 3, {64}, 1, 54);
-  const int64_t n = 2 * cuda::BatchNormPlan::kMaxInferenceChunk + 8930;
-  const LabeledImages data = random_labeled_images(n, sample, 3, 55);
-  EXPECT_TRUE(all_close(predict(*gpu, data.images, n).to_vector(), to_double(predict(*cpu, data.images, n).to_vector()),
-                        1e-6, 1e-4, "probabilities of 140,000 samples in one batch"));
-}
-
 // Training needs the whole batch's statistics, so a batch beyond cuDNN's largest is refused in words, before cuDNN
 // is called.
 TEST(BatchNormPlan, RefusesToTrainOnBatchesBeyondCudnnsLargest) {
@@ -528,43 +428,6 @@ TEST(BatchNormPlan, RefusesToTrainOnBatchesBeyondCudnnsLargest) {
   expect_one_line_error<Error>(
       [&] { plan.backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1e-3); },
       {"trains on at most 880801 samples a batch"});
-}
-
-// fit's options for the CUDA tests of augmented training: the preset's shifts and flips, quiet.
-FitOptions augmented_fit_options(int epochs) {
-  FitOptions options;
-  options.epochs = epochs;
-  options.verbose = 0;
-  options.augmentation = {2, true};
-  return options;
-}
-
-// Through fit, augmentation and dropout included: the CUDA side draws the shifts, flips and masks the CPU draws.
-TEST(ModelParity, CudaAugmentedFitMatchesTheCpu) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  const LabeledImages data = random_labeled_images(96, {28, 28, 1}, 10, 6);
-  const FitOptions options = augmented_fit_options(1);
-  auto cpu = make_best_cnn(Device::CPU, 8), gpu = make_best_cnn(Device::CUDA, 8);
-  cpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  gpu->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
-  Trainer(*cpu).fit(data, options);
-  Trainer(*gpu).fit(data, options);
-  EXPECT_TRUE(all_close(gpu->parameters().to_vector(), to_double(cpu->parameters().to_vector()), 1e-5, 1e-3,
-                        "preset CNN parameters after an augmented epoch of 3 SGD steps"));
-}
-
-TEST(ModelParity, CudaAugmentedFitWithAndWithoutGraphsAgree) {
-  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
-  const LabeledImages data = random_labeled_images(200, {28, 28, 1}, 10, 4);
-  FitOptions options = augmented_fit_options(2);
-  auto eager = make_best_cnn(Device::CUDA, 3), graphed = make_best_cnn(Device::CUDA, 3);
-  options.cuda_graph = false;
-  Trainer(*eager).fit(data, options);
-  options.cuda_graph = true;
-  History h = Trainer(*graphed).fit(data, options);
-  EXPECT_GT(h.back().graph_steps, 0);
-  EXPECT_TRUE(all_close(graphed->parameters().to_vector(), to_double(eager->parameters().to_vector()), 1e-5, 1e-4,
-                        "parameters: a replayed graph draws the masks and shifts ordinary launches draw"));
 }
 
 }  // namespace

@@ -8,6 +8,10 @@
 #include <sstream>
 
 #include "engine/data/fashion_mnist.h"
+#include "engine/layers/conv2d.h"
+#include "engine/layers/dense.h"
+#include "engine/layers/flatten.h"
+#include "engine/layers/max_pool2d.h"
 
 namespace loom::test {
 
@@ -169,6 +173,18 @@ LabeledImages random_labeled_images(int64_t n, const Shape& sample, int classes,
   for (int64_t i = 0; i < data.images.numel(); ++i) data.images.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
   for (int64_t i = 0; i < n; ++i) data.labels.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % classes);
   return data;
+}
+
+std::unique_ptr<Sequential> small_cnn(Device device, uint64_t seed) {
+  auto model = std::make_unique<Sequential>();
+  model->add<Conv2D>(3, 3, Padding::Same, Activation::ReLU);
+  model->add<MaxPool2D>(2);
+  model->add<Conv2D>(2, 3, Padding::Valid, Activation::None);
+  model->add<Flatten>();
+  model->add<Dense>(4, Activation::Softmax);
+  model->build({7, 7, 2}, device, seed);
+  model->compile(std::make_unique<SGD>(0.05f), SparseCategoricalCrossentropy{false});
+  return model;
 }
 
 std::string fashion_mnist_dir_or_empty() {

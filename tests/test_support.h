@@ -154,6 +154,10 @@ GraphComparison fit_with_and_without_graph(const std::function<std::unique_ptr<S
 // evaluate and predict take them.
 LabeledImages random_labeled_images(int64_t n, const Shape& sample, int classes, unsigned seed);
 
+// A CNN small enough to check every gradient of, with each layer kind of the tutorial's CNN: Conv2D (same padding
+// with ReLU, valid without), MaxPool2D, Flatten and Dense(softmax), on 7x7x2 images of 4 classes; compiled with SGD.
+std::unique_ptr<Sequential> small_cnn(Device device, uint64_t seed);
+
 // Directory with the Fashion-MNIST files, or empty if not installed (end-to-end tests skip then).
 std::string fashion_mnist_dir_or_empty();
 
