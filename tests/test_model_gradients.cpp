@@ -107,20 +107,10 @@ TEST(ModelGradientCheck, SmallCnnThroughConvPoolFlattenDense) {
   auto model = small_cnn(Device::CPU, 21);
   const int64_t n = 3;
   std::mt19937 rng(22);
-  Tensor x = make_tensor(random_floats(n * 7 * 7 * 2, rng, 0.f, 1.f), {n, 7, 7, 2}, Device::CPU);
-  Tensor labels = make_labels(random_labels(n, 4, rng), Device::CPU);
-  Trainer trainer(*model);
-  compute_gradients(trainer, x, labels);
-  std::vector<float> analytic = model->gradients().to_vector();
-  std::vector<float> params = model->parameters().to_vector();
-  Tensor& live = model->parameters();
-  auto loss = [&] {
-    live.copy_from(Tensor::wrap(params.data(), live.shape(), Device::CPU));
-    return batch_loss(trainer, x, labels);
-  };
-  std::vector<size_t> all(params.size());
-  std::iota(all.begin(), all.end(), 0);
-  EXPECT_TRUE(check_gradient_f32(params, loss, analytic, "small CNN", all, 1e-3, 1e-2));
+  Batch batch;
+  batch.x = make_tensor(random_floats(n * 7 * 7 * 2, rng, 0.f, 1.f), {n, 7, 7, 2}, Device::CPU);
+  batch.labels = make_labels(random_labels(n, 4, rng), Device::CPU);
+  check_model_gradient(*model, batch, all_indices(model->parameters().numel()), "small CNN");
 }
 
 // A small model with both layers: gradients of every parameter against central differences (the moving statistics
@@ -136,19 +126,8 @@ TEST(ModelGradientCheck, BatchNormalizationAndDropoutInAModel) {
   model.add<Dense>(4);
   model.build({4, 4, 2}, Device::CPU, 9);
   model.compile(std::make_unique<SGD>(), SparseCategoricalCrossentropy{true});
-  const Batch batch = random_batch(5, {4, 4, 2}, 4, 10, Device::CPU);
-  Trainer trainer(model);
-  compute_gradients(trainer, batch.x, batch.labels);
-  std::vector<float> analytic = model.gradients().to_vector();
-  std::vector<float> params = model.parameters().to_vector();
-  Tensor& live = model.parameters();
-  auto loss = [&] {
-    live.copy_from(Tensor::wrap(params.data(), live.shape(), Device::CPU));
-    return batch_loss(trainer, batch.x, batch.labels);
-  };
-  std::vector<size_t> all(params.size());
-  std::iota(all.begin(), all.end(), 0);
-  EXPECT_TRUE(check_gradient_f32(params, loss, analytic, "conv-BN-dense-BN-dropout model", all, 1e-3, 1e-2));
+  check_model_gradient(model, random_batch(5, {4, 4, 2}, 4, 10, Device::CPU), all_indices(model.parameters().numel()),
+                       "conv-BN-dense-BN-dropout model");
 }
 
 }  // namespace
