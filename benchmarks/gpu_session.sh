@@ -105,7 +105,7 @@ bundle() {
     git check-ignore -q "$folder" || echo "WARNING: $folder is not ignored by git: never commit it" >&2
   done
   # A remote call carries at most 64 MiB: the bundle and the working tree it travels with (tracked files and untracked
-  # ones git does not ignore). 62 MiB leaves room for the files a session edits before it runs.
+  # ones git does not ignore). 62 MiB leaves room for files changed between making the bundle and the call.
   local kib tree_kib
   kib=$(du -sk gpu_bundle | cut -f1)
   tree_kib=$(git ls-files -z --cached --others --exclude-standard 2>/dev/null |

@@ -374,7 +374,7 @@ fi
 
 # train_mlp: resuming is exact on the CPU, callbacks with state included. Two epochs with a checkpoint (its weights
 # saved too), then a third resumed from it, save the same weights, byte for byte, as three epochs in one go, and the
-# resumed run's history file holds all three. The two-epoch model also gives the acceptance check (predict
+# resumed run's history file holds all three. The two-epoch model also shows predict agreeing with train_mlp (predict
 # --idx --index 0 prints the class and probability train_mlp printed for the first test image) and starts a --load
 # run (on a tenth of the training set, to be quick), whose first epoch must begin from the trained weights.
 if [ "$name" = train_mlp ]; then

@@ -42,7 +42,7 @@ rendered() {
   esac
 }
 
-# --- train_mlp --report: the command, one epoch shorter.
+# --- train_mlp --report: the documented command (docs/CLI.md), one epoch shorter.
 mlp_args=(--device cpu --epochs 2 --validation-split 0.1 --data "$data")
 start=$SECONDS
 if "$train_mlp" "${mlp_args[@]}" --save "$scratch/mlp.safetensors" --history "$scratch/mlp.csv" \
