@@ -6,6 +6,7 @@
 // follows a learning rate the host changes between replays.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace loom {
@@ -30,6 +31,15 @@ template <class T>
 void adam_advance(T* schedule, T learning_rate, const AdamHyper& hyper);
 template <class T>
 void adam_update(T* params, const T* grads, T* m, T* v, const T* schedule, const AdamHyper& hyper, int64_t n);
+
+// One parameter's update, the arithmetic of adam_update: here, inline, so that the CPU path's vector clones
+// (kernels/adam.cpp) compile it into their own loops rather than call the reference compiled for the baseline CPU.
+template <class T>
+inline void adam_update_element(T& param, T grad, T& m, T& v, T alpha, T beta1, T beta2, T epsilon) {
+  m = beta1 * m + (T(1) - beta1) * grad;
+  v = beta2 * v + (T(1) - beta2) * grad * grad;
+  param -= alpha * m / (std::sqrt(v) + epsilon);
+}
 }  // namespace ref
 
 namespace cuda {

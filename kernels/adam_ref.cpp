@@ -16,12 +16,7 @@ template <class T>
 void ref::adam_update(T* params, const T* grads, T* m, T* v, const T* schedule, const AdamHyper& hyper, int64_t n) {
   const T alpha = schedule[kAdamAlpha];
   const T b1 = T(hyper.beta1), b2 = T(hyper.beta2), eps = T(hyper.epsilon);
-  for (int64_t i = 0; i < n; ++i) {
-    T g = grads[i];
-    m[i] = b1 * m[i] + (T(1) - b1) * g;
-    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-    params[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
-  }
+  for (int64_t i = 0; i < n; ++i) adam_update_element(params[i], grads[i], m[i], v[i], alpha, b1, b2, eps);
 }
 
 template void ref::adam_advance<float>(float*, float, const AdamHyper&);
