@@ -6,14 +6,13 @@
 //
 // Exit codes as loom's programs use them: 0 done (and at least the floor), 1 under the floor or a runtime failure,
 // 2 bad usage; and 77 when the data set is not installed, which ctest reports as skipped.
-#include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "engine/data/fashion_mnist.h"
 #include "engine/model/models.h"
@@ -34,41 +33,24 @@ struct Flags {
   std::optional<double> min_accuracy;
 };
 
-// Whole-string parses: "1e3" for --epochs or "0.8x" for --min-accuracy is refused, never read in part.
-int parse_epochs(const std::string& text) {
-  char* end = nullptr;
-  errno = 0;
-  const long value = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno == ERANGE || value < 1 || value > 1000000)
-    throw loom::UsageError("--epochs: expected a whole number from 1 to 1000000, got '" + text + "'");
-  return static_cast<int>(value);
-}
-
-double parse_accuracy(const std::string& text) {
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !(value >= 0 && value <= 1))
-    throw loom::UsageError("--min-accuracy: expected a number from 0 to 1, got '" + text + "'");
-  return value;
-}
-
-Flags parse_flags(int argc, char** argv) {
-  Flags flags;
-  std::set<std::string> given;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag != "--data" && flag != "--epochs" && flag != "--device" && flag != "--min-accuracy")
-      throw loom::UsageError("unknown argument '" + flag +
-                             "' (usage: fashion_mnist_mlp [--data DIR] [--epochs N] [--device D] [--min-accuracy X])");
-    if (!given.insert(flag).second) throw loom::UsageError(flag + " given twice (give it once)");
-    if (i + 1 == argc || argv[i + 1][0] == '\0') throw loom::UsageError(flag + " needs a value");
-    const std::string value = argv[++i];
-    if (flag == "--data") flags.data = value;
-    if (flag == "--device") flags.device = value;
-    if (flag == "--epochs") flags.epochs = parse_epochs(value);
-    if (flag == "--min-accuracy") flags.min_accuracy = parse_accuracy(value);
+// CLI11 reads the flags; a bad one is one line and exit 2, as in loom's programs. Returns false after --help.
+bool parse_flags(int argc, char** argv, Flags& flags) {
+  CLI::App app{"Train the Keras tutorial's MLP on Fashion-MNIST with loom and print its test accuracy",
+               "fashion_mnist_mlp"};
+  app.add_option("--data", flags.data, "Fashion-MNIST directory");
+  app.add_option("--epochs", flags.epochs, "training epochs")->check(CLI::Range(1, 1000000));
+  app.add_option("--device", flags.device, "auto, cuda or cpu");
+  app.add_option("--min-accuracy", flags.min_accuracy, "fail (exit 1) under this test accuracy")
+      ->check(CLI::Range(0.0, 1.0));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return false;
+  } catch (const CLI::ParseError& e) {
+    throw loom::UsageError(e.what());
   }
-  return flags;
+  return true;
 }
 
 int run(const Flags& flags) {
@@ -108,7 +90,8 @@ int run(const Flags& flags) {
 
 int main(int argc, char** argv) {
   try {
-    return run(parse_flags(argc, argv));
+    Flags flags;
+    return parse_flags(argc, argv, flags) ? run(flags) : 0;
   } catch (const loom::UsageError& e) {
     std::cerr << "fashion_mnist_mlp: " << e.what() << "\n";
     return 2;
