@@ -73,7 +73,8 @@ void bias_activation_backward(const float* y, float* dy, float* dbias, int64_t r
   int64_t rows_per_slice = std::max(kRowsPerSlice, ceil_div(rows, max_slices));
   dim3 grid(static_cast<unsigned>(ceil_div(cols, kColumnTile)), static_cast<unsigned>(ceil_div(rows, rows_per_slice)));
   dim3 block(kColumnTile, kRowLanes);
-  bias_activation_backward_tiled_kernel<<<grid, block, 0, stream()>>>(y, dy, dbias, rows, cols, rows_per_slice, relu);
+  LOOM_LAUNCH(bias_activation_backward_tiled_kernel, grid, block, 0, stream())
+  (y, dy, dbias, rows, cols, rows_per_slice, relu);
   LOOM_CUDA_CHECK_LAUNCH();
 }
 

@@ -9,6 +9,7 @@
 
 #include "engine/runtime/cuda_check.h"
 #include "engine/runtime/cuda_context.h"
+#include "engine/runtime/cuda_launch.cuh"
 
 #define LOOM_GRID_STRIDE_LOOP(i, n)                                                      \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); \
@@ -29,7 +30,7 @@ template <class Kernel, class... Args>
 void launch_elementwise(int64_t n, Kernel kernel, Args... args) {
   if (n <= 0) return;
   int64_t blocks = std::min(ceil_div(n, kBlockSize), kMaxBlocks);
-  kernel<<<static_cast<unsigned>(blocks), kBlockSize, 0, stream()>>>(args...);
+  LOOM_LAUNCH(kernel, static_cast<unsigned>(blocks), kBlockSize, 0, stream())(args...);
   LOOM_CUDA_CHECK_LAUNCH();
 }
 
@@ -37,7 +38,7 @@ void launch_elementwise(int64_t n, Kernel kernel, Args... args) {
 template <class Kernel, class... Args>
 void launch_grid(int64_t blocks, int threads, Kernel kernel, Args... args) {
   if (blocks <= 0) return;
-  kernel<<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(args...);
+  LOOM_LAUNCH(kernel, static_cast<unsigned>(blocks), threads, 0, stream())(args...);
   LOOM_CUDA_CHECK_LAUNCH();
 }
 

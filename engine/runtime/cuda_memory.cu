@@ -6,6 +6,7 @@
 
 #include "engine/runtime/cuda_check.h"
 #include "engine/runtime/cuda_context.h"
+#include "engine/runtime/cuda_launch.cuh"
 
 namespace loom::cuda_memory {
 namespace {
@@ -46,7 +47,7 @@ void fill(float* data, int64_t count, float value) {
   if (count <= 0) return;
   constexpr int kThreads = 256;
   const int64_t blocks = std::min<int64_t>((count + kThreads - 1) / kThreads, 4096);
-  fill_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, CudaContext::get().stream()>>>(data, count, value);
+  LOOM_LAUNCH(fill_kernel, static_cast<unsigned>(blocks), kThreads, 0, CudaContext::get().stream())(data, count, value);
   LOOM_CUDA_CHECK_LAUNCH();
 }
 

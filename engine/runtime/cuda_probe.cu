@@ -2,6 +2,8 @@
 
 #include <cuda_runtime.h>
 
+#include "engine/runtime/cuda_launch.cuh"
+
 namespace loom {
 namespace {
 
@@ -30,7 +32,7 @@ CudaProbe run_probe() {
   int* flag = nullptr;
   cudaError_t status = cudaMalloc(&flag, sizeof(int));
   if (status == cudaSuccess) {
-    probe_kernel<<<1, 1>>>(flag);
+    LOOM_LAUNCH(probe_kernel, 1, 1, 0, nullptr)(flag);
     status = cudaGetLastError();
     if (status == cudaSuccess) status = cudaDeviceSynchronize();
     cudaFree(flag);
