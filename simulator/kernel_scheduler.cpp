@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -147,6 +148,10 @@ class Order {
 
 std::string site_text(CallSite site) { return std::string(site.file) + ":" + std::to_string(site.line); }
 
+bool same_site(CallSite a, CallSite b) {
+  return a.line == b.line && (a.file == b.file || std::strcmp(a.file, b.file) == 0);
+}
+
 std::string triple_text(unsigned x, unsigned y, unsigned z) {
   return "(" + std::to_string(x) + "," + std::to_string(y) + "," + std::to_string(z) + ")";
 }
@@ -206,11 +211,14 @@ struct Wait {
   uint64_t value = 0;
   uint64_t result = 0;
   CallSite site{"", 0};
+  unsigned arrived = 0;  // for the first lane at a warp operation: the lanes at it so far (a group)
 };
 
 enum class ThreadState : uint8_t { kNotStarted, kRunning, kWaiting, kRunnable, kExited };
 
-// Runs blocks on the OS thread that owns it, with its pool of fibers.
+// Runs blocks on the OS thread that owns it, with its pool of fibers. Whichever context gives up the OS thread (a
+// thread parking or exiting, or the host) picks what runs next: a thread not yet started, then a parked thread the
+// others have released (in rounds, in the thread order), then the host, which starts the next round.
 class BlockRunner {
  public:
   BlockRunner() = default;
@@ -231,12 +239,14 @@ class BlockRunner {
   void begin_thread(uint32_t thread);
   void end_thread(uint32_t thread);
   void set_current(uint32_t thread);
+  void switch_to_next(Fiber& from);
   Fiber* take_fiber();
   void park(uint32_t thread);
-  void resume(uint32_t thread);
+  void make_runnable(uint32_t thread);
   void release_barrier();
-  void complete_warp_operation(uint32_t warp_base, unsigned mask);
+  void complete_warp_operation(uint32_t warp_base, uint32_t leader);
   void synchronize(uint32_t first, uint32_t count, unsigned mask);
+  unsigned existing_lanes(uint32_t warp_base) const;
   [[noreturn]] void report_deadlock() const;
   [[noreturn]] void fail(const std::string& what) const;
   std::string thread_text(uint32_t thread) const;
@@ -245,18 +255,25 @@ class BlockRunner {
   const Grid* grid_ = nullptr;
   uint32_t threads_ = 0;  // in the block
   dim3 block_dim_;
-  Order order_{0, 0};
-  uint32_t next_ = 0;  // position in order_ of the next thread to start
+  uint64_t block_ = 0;
+  Order order_{0, 0};        // the order threads start in
+  uint32_t next_ = 0;        // position in order_ of the next thread to start
+  Order round_order_{0, 0};  // the order parked threads go on in, this round
+  uint32_t round_position_ = 0;
+  uint32_t runnable_ = 0;
   uint32_t current_ = kNone;
   uint32_t exited_ = 0;
   uint32_t first_exited_ = kNone;
   uint32_t barrier_waiting_ = 0;
-  uint32_t barrier_first_ = kNone;  // the first thread waiting at the barrier now, and where
+  uint32_t barrier_first_ = kNone;  // the first thread waiting at the barrier now
   CallSite barrier_site_{"", 0};
-  uint32_t warp_waiting_ = 0;  // threads parked at warp operations
   std::vector<ThreadState> states_ = std::vector<ThreadState>(1024);
   std::vector<Wait> waits_ = std::vector<Wait>(1024);
   std::vector<Fiber*> parked_on_ = std::vector<Fiber*>(1024);
+  // Per warp, as lane bit masks: the lanes that have exited, and the first lane of each group waiting at a warp
+  // operation (the group's mask and arrivals are in that lane's Wait).
+  std::vector<unsigned> exited_lanes_ = std::vector<unsigned>(32);
+  std::vector<unsigned> group_leaders_ = std::vector<unsigned>(32);
 
   Fiber host_;  // the OS thread's own stack, where run() switches from
   Fiber* running_ = nullptr;
@@ -272,6 +289,7 @@ void BlockRunner::run(const Grid& grid, uint64_t block) {
   const LaunchConfig& config = *grid.config;
   threads_ = grid.block_threads;
   block_dim_ = config.block;
+  block_ = block;
   BuiltinVariables& builtins = builtin_variables;
   builtins.block_dim = config.block;
   builtins.grid_dim = config.grid;
@@ -279,30 +297,44 @@ void BlockRunner::run(const Grid& grid, uint64_t block) {
       uint3{static_cast<unsigned>(block % config.grid.x), static_cast<unsigned>(block / config.grid.x % config.grid.y),
             static_cast<unsigned>(block / (uint64_t{config.grid.x} * config.grid.y))};
   std::fill(states_.begin(), states_.begin() + threads_, ThreadState::kNotStarted);
-  next_ = 0;
+  const uint32_t warps = (threads_ + kWarpLanes - 1) / kWarpLanes;
+  std::fill(exited_lanes_.begin(), exited_lanes_.begin() + warps, 0u);
+  std::fill(group_leaders_.begin(), group_leaders_.begin() + warps, 0u);
   current_ = first_exited_ = barrier_first_ = kNone;
-  exited_ = barrier_waiting_ = warp_waiting_ = 0;
+  exited_ = barrier_waiting_ = runnable_ = 0;
+  order_ = Order(threads_, block << 16);
+  next_ = 0;
+  round_position_ = threads_;  // no round yet: every thread starts first
   t_runner = this;
 
-  // Every thread starts, in order, on as few fibers as parking makes necessary.
-  order_ = Order(threads_, block << 16);
-  while (next_ < threads_) {
-    running_ = take_fiber();
-    switch_fiber(host_, *running_);
-  }
-  // Then the parked threads go on, in rounds, as the others release them.
+  switch_to_next(host_);
   for (uint64_t round = 1; exited_ < threads_; ++round) {
-    const Order order(threads_, block << 16 | (round & 0xFFFF));
-    bool resumed = false;
-    for (uint32_t position = 0; position < threads_; ++position) {
-      const auto thread = static_cast<uint32_t>(order.at(position));
-      if (states_[thread] != ThreadState::kRunnable) continue;
-      resume(thread);
-      resumed = true;
-    }
-    if (!resumed) report_deadlock();
+    if (runnable_ == 0) report_deadlock();
+    round_order_ = Order(threads_, block << 16 | (round & 0xFFFF));
+    round_position_ = 0;
+    switch_to_next(host_);
   }
   t_runner = nullptr;
+}
+
+void BlockRunner::switch_to_next(Fiber& from) {
+  Fiber* to = &host_;
+  if (next_ < threads_) {
+    to = take_fiber();
+  } else {
+    while (runnable_ > 0 && round_position_ < threads_) {
+      const auto thread = static_cast<uint32_t>(round_order_.at(round_position_++));
+      if (states_[thread] != ThreadState::kRunnable) continue;
+      --runnable_;
+      states_[thread] = ThreadState::kRunning;
+      set_current(thread);
+      to = parked_on_[thread];
+      break;
+    }
+  }
+  if (to == &from) return;
+  if (to != &host_) running_ = to;
+  switch_fiber(from, *to);
 }
 
 void BlockRunner::fiber_main(void* runner) {
@@ -311,8 +343,9 @@ void BlockRunner::fiber_main(void* runner) {
   for (;;) {
     self.run_threads();
     // Back to the pool (unless each CUDA thread has a fiber of its own), to be taken up again where it parks here.
-    if (!kFiberPerThread) self.idle_.push_back(self.running_);
-    switch_fiber(*self.running_, self.host_);
+    Fiber& fiber = *self.running_;
+    if (!kFiberPerThread) self.idle_.push_back(&fiber);
+    self.switch_to_next(fiber);
   }
 }
 
@@ -359,17 +392,18 @@ void BlockRunner::end_thread(uint32_t thread) {
   states_[thread] = ThreadState::kExited;
   ++exited_;
   if (first_exited_ == kNone) first_exited_ = thread;
+  const uint32_t lane = thread % kWarpLanes, warp = thread / kWarpLanes;
+  exited_lanes_[warp] |= 1u << lane;
   if (barrier_waiting_ > 0)
     fail(thread_text(thread) + " exited while " + std::to_string(barrier_waiting_) +
          " thread(s) of its block wait at __syncthreads (" + thread_text(barrier_first_) + " at " +
          site_text(barrier_site_) + "): every thread of a block must reach every __syncthreads");
-  if (warp_waiting_ == 0) return;
-  const uint32_t lane = thread % kWarpLanes, warp_base = thread - lane;
-  const uint32_t lanes = std::min(kWarpLanes, threads_ - warp_base);
-  for (uint32_t other = warp_base; other < warp_base + lanes; ++other)
-    if (states_[other] == ThreadState::kWaiting && !waits_[other].barrier && (waits_[other].mask >> lane & 1u))
-      fail(thread_text(thread) + " (lane " + std::to_string(lane) + ") exited while " + wait_text(other) +
+  for (unsigned leaders = group_leaders_[warp]; leaders != 0; leaders &= leaders - 1) {
+    const uint32_t leader = warp * kWarpLanes + static_cast<uint32_t>(__builtin_ctz(leaders));
+    if (waits_[leader].mask >> lane & 1u)
+      fail(thread_text(thread) + " (lane " + std::to_string(lane) + ") exited while " + wait_text(leader) +
            " names it in its mask");
+  }
 }
 
 Fiber* BlockRunner::take_fiber() {
@@ -384,16 +418,15 @@ Fiber* BlockRunner::take_fiber() {
 
 void BlockRunner::park(uint32_t thread) {
   states_[thread] = ThreadState::kWaiting;
-  parked_on_[thread] = running_;
-  switch_fiber(*running_, host_);
-  // Resumed: resume() has made this thread current again.
+  Fiber& fiber = *running_;
+  parked_on_[thread] = &fiber;
+  switch_to_next(fiber);
+  // Resumed: switch_to_next, in another context, has made this thread current again.
 }
 
-void BlockRunner::resume(uint32_t thread) {
-  set_current(thread);
-  states_[thread] = ThreadState::kRunning;
-  running_ = parked_on_[thread];
-  switch_fiber(host_, *running_);
+void BlockRunner::make_runnable(uint32_t thread) {
+  states_[thread] = ThreadState::kRunnable;
+  ++runnable_;
 }
 
 void BlockRunner::sync_threads(CallSite site) {
@@ -405,7 +438,7 @@ void BlockRunner::sync_threads(CallSite site) {
   if (barrier_waiting_ == 0) {
     barrier_first_ = thread;
     barrier_site_ = site;
-  } else if (site.line != barrier_site_.line || std::string(site.file) != barrier_site_.file) {
+  } else if (!same_site(site, barrier_site_)) {
     fail("threads of one block wait at different __syncthreads: " + thread_text(barrier_first_) + " at " +
          site_text(barrier_site_) + ", " + thread_text(thread) + " at " + site_text(site));
   }
@@ -421,45 +454,39 @@ void BlockRunner::sync_threads(CallSite site) {
 
 void BlockRunner::release_barrier() {
   for (uint32_t thread = 0; thread < threads_; ++thread)
-    if (states_[thread] == ThreadState::kWaiting) states_[thread] = ThreadState::kRunnable;
+    if (states_[thread] == ThreadState::kWaiting) make_runnable(thread);
   barrier_waiting_ = 0;
   barrier_first_ = kNone;
   synchronize(0, threads_, ~0u);
+}
+
+unsigned BlockRunner::existing_lanes(uint32_t warp_base) const {
+  const uint32_t lanes = std::min(kWarpLanes, threads_ - warp_base);
+  return lanes == kWarpLanes ? ~0u : (1u << lanes) - 1;
 }
 
 uint64_t BlockRunner::warp_operation(WarpOperation operation, unsigned mask, uint64_t value, int lane_argument,
                                      int width, CallSite site) {
   LOOM_SIM_HIDE_FROM_TSAN();
   const uint32_t thread = current_;
-  const uint32_t lane = thread % kWarpLanes, warp_base = thread - lane;
-  const uint32_t lanes = std::min(kWarpLanes, threads_ - warp_base);
-  const std::string call = std::string(operation_name(operation)) + " (mask " + mask_text(mask) + ") at " +
-                           site_text(site) + " by " + thread_text(thread) + " (lane " + std::to_string(lane) + ")";
+  const uint32_t lane = thread % kWarpLanes, warp = thread / kWarpLanes, warp_base = warp * kWarpLanes;
+  const auto call = [&] {  // built only for a report: this runs once per lane and operation
+    return std::string(operation_name(operation)) + " (mask " + mask_text(mask) + ") at " + site_text(site) + " by " +
+           thread_text(thread) + " (lane " + std::to_string(lane) + ")";
+  };
   if (is_shuffle(operation) && (width < 1 || width > static_cast<int>(kWarpLanes) || (width & (width - 1)) != 0))
-    fail(call + ": width " + std::to_string(width) + " is not a power of two from 1 to 32");
-  if (!(mask >> lane & 1u)) fail(call + ": the calling lane is not in its own mask");
-  for (uint32_t other = 0; other < kWarpLanes; ++other) {
-    if (!(mask >> other & 1u)) continue;
-    if (other >= lanes)
-      fail(call + ": the mask names lane " + std::to_string(other) + ", which does not exist (the block has " +
-           std::to_string(threads_) + " threads, this warp " + std::to_string(lanes) + " lanes)");
-    if (states_[warp_base + other] == ThreadState::kExited)
-      fail(call + ": the mask names lane " + std::to_string(other) + ", " + thread_text(warp_base + other) +
-           ", which has exited");
+    fail(call() + ": width " + std::to_string(width) + " is not a power of two from 1 to 32");
+  if (!(mask >> lane & 1u)) fail(call() + ": the calling lane is not in its own mask");
+  const unsigned existing = existing_lanes(warp_base);
+  if (mask & ~existing) {
+    const uint32_t missing = static_cast<uint32_t>(__builtin_ctz(mask & ~existing));
+    fail(call() + ": the mask names lane " + std::to_string(missing) + ", which does not exist (the block has " +
+         std::to_string(threads_) + " threads, this warp " + std::to_string(__builtin_popcount(existing)) + " lanes)");
   }
-  // Two lanes that each name the other must be at the same operation with the same mask: neither can go on otherwise.
-  // A lane named by this one but waiting, without naming it, at another operation may still come here once that one
-  // completes; if it never does, its exit or the deadlock that follows is reported.
-  uint32_t arrived = 1;
-  for (uint32_t other = warp_base; other < warp_base + lanes; ++other) {
-    if (other == thread || states_[other] != ThreadState::kWaiting || waits_[other].barrier) continue;
-    const Wait& their = waits_[other];
-    if (!(mask >> (other - warp_base) & 1u) || !(their.mask >> lane & 1u)) continue;
-    if (their.operation != operation || their.mask != mask || their.width != width)
-      fail("lanes of one warp at different warp operations or with different masks: " + call + "; " + wait_text(other) +
-           (their.width != width ? " (widths " + std::to_string(width) + " and " + std::to_string(their.width) + ")"
-                                 : ""));
-    ++arrived;
+  if (mask & exited_lanes_[warp]) {
+    const uint32_t gone = static_cast<uint32_t>(__builtin_ctz(mask & exited_lanes_[warp]));
+    fail(call() + ": the mask names lane " + std::to_string(gone) + ", " + thread_text(warp_base + gone) +
+         ", which has exited");
   }
   Wait& wait = waits_[thread];
   wait.barrier = false;
@@ -469,21 +496,47 @@ uint64_t BlockRunner::warp_operation(WarpOperation operation, unsigned mask, uin
   wait.width = width;
   wait.value = value;
   wait.site = site;
-  if (arrived == static_cast<uint32_t>(__builtin_popcount(mask))) {
-    complete_warp_operation(warp_base, mask);
+  // Join the group of lanes at the same operation with the same mask, or start one. Lanes of two groups that each
+  // name the other can never both go on. A lane named by this one but waiting, without naming it, at another operation
+  // may still come here once that one completes; if it never does, its exit or the deadlock that follows is reported.
+  uint32_t group = kNone;
+  for (unsigned leaders = group_leaders_[warp]; leaders != 0; leaders &= leaders - 1) {
+    const uint32_t leader = warp_base + static_cast<uint32_t>(__builtin_ctz(leaders));
+    Wait& theirs = waits_[leader];
+    if (theirs.operation == operation && theirs.mask == mask && theirs.width == width) {
+      group = leader;
+    } else if ((theirs.mask >> lane & 1u) && (theirs.arrived & mask)) {
+      const uint32_t other = warp_base + static_cast<uint32_t>(__builtin_ctz(theirs.arrived & mask));
+      fail("lanes of one warp at different warp operations or with different masks: " + call() + "; " +
+           wait_text(other) +
+           (theirs.width != width ? " (widths " + std::to_string(width) + " and " + std::to_string(theirs.width) + ")"
+                                  : ""));
+    }
+  }
+  if (group == kNone) {
+    group = thread;
+    wait.arrived = 0;
+    group_leaders_[warp] |= 1u << lane;
+  }
+  waits_[group].arrived |= 1u << lane;
+  if (waits_[group].arrived == mask) {
+    complete_warp_operation(warp_base, group);
   } else {
-    ++warp_waiting_;
     park(thread);
   }
-  return waits_[thread].result;
+  return wait.result;
 }
 
-void BlockRunner::complete_warp_operation(uint32_t warp_base, unsigned mask) {
+void BlockRunner::complete_warp_operation(uint32_t warp_base, uint32_t leader) {
+  const unsigned mask = waits_[leader].mask;
+  group_leaders_[warp_base / kWarpLanes] &= ~(1u << (leader - warp_base));
   unsigned ballot = 0;
-  for (uint32_t lane = 0; lane < kWarpLanes; ++lane)
-    if ((mask >> lane & 1u) && waits_[warp_base + lane].value != 0) ballot |= 1u << lane;
-  for (uint32_t lane = 0; lane < kWarpLanes; ++lane) {
-    if (!(mask >> lane & 1u)) continue;
+  for (unsigned lanes = mask; lanes != 0; lanes &= lanes - 1) {
+    const auto lane = static_cast<uint32_t>(__builtin_ctz(lanes));
+    if (waits_[warp_base + lane].value != 0) ballot |= 1u << lane;
+  }
+  for (unsigned lanes = mask; lanes != 0; lanes &= lanes - 1) {
+    const auto lane = static_cast<uint32_t>(__builtin_ctz(lanes));
     const uint32_t thread = warp_base + lane;
     Wait& wait = waits_[thread];
     const auto width = static_cast<uint32_t>(wait.width), first = lane & ~(width - 1), last = first + width - 1;
@@ -522,10 +575,7 @@ void BlockRunner::complete_warp_operation(uint32_t warp_base, unsigned mask) {
              std::to_string(source) + ", which is not in the mask (its value is undefined)");
       wait.result = waits_[warp_base + source].value;
     }
-    if (thread != current_) {
-      states_[thread] = ThreadState::kRunnable;
-      --warp_waiting_;
-    }
+    if (thread != current_) make_runnable(thread);
   }
   synchronize(warp_base, kWarpLanes, mask);
 }
@@ -552,13 +602,8 @@ void BlockRunner::synchronize(uint32_t first, uint32_t count, unsigned mask) {
 }
 
 unsigned BlockRunner::active_mask() const {
-  LOOM_SIM_HIDE_FROM_TSAN();
   const uint32_t warp_base = current_ - current_ % kWarpLanes;
-  const uint32_t lanes = std::min(kWarpLanes, threads_ - warp_base);
-  unsigned mask = 0;
-  for (uint32_t lane = 0; lane < lanes; ++lane)
-    if (states_[warp_base + lane] != ThreadState::kExited) mask |= 1u << lane;
-  return mask;
+  return existing_lanes(warp_base) & ~exited_lanes_[warp_base / kWarpLanes];
 }
 
 void BlockRunner::report_deadlock() const {
@@ -570,7 +615,7 @@ void BlockRunner::report_deadlock() const {
   const auto same_place = [this](uint32_t a, uint32_t b) {
     const Wait &x = waits_[a], &y = waits_[b];
     return x.barrier == y.barrier && (x.barrier || (x.operation == y.operation && x.mask == y.mask)) &&
-           x.site.line == y.site.line && std::string(x.site.file) == y.site.file;
+           same_site(x.site, y.site);
   };
   for (uint32_t thread = 0; thread < threads_; ++thread) {
     if (states_[thread] != ThreadState::kWaiting) continue;

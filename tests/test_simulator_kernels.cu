@@ -475,16 +475,20 @@ void launch_in_forward_order(const std::function<void()>& launch) {
 }
 
 TEST_F(SimulatorKernelsDeathTest, DivergentSyncthreadsStops) {
-  EXPECT_DEATH(launch_in_forward_order([] { LOOM_LAUNCH(divergent_barrier_kernel, 2, 64, 0, nullptr)
-                                            (); }),
+  EXPECT_DEATH(launch_in_forward_order([] {
+                 LOOM_LAUNCH(divergent_barrier_kernel, 2, 64, 0, nullptr)
+                 ();
+               }),
                "kernel divergent_barrier_kernel launched at .*test_simulator_kernels.cu:[0-9]+, block \\(0,0,0\\): "
                "threads of one block wait at different __syncthreads: thread \\(0,0,0\\) at "
                ".*test_simulator_kernels.cu:[0-9]+, thread \\(1,0,0\\) at .*test_simulator_kernels.cu:[0-9]+");
 }
 
 TEST_F(SimulatorKernelsDeathTest, ExitWhileOthersWaitAtSyncthreadsStops) {
-  EXPECT_DEATH(launch_in_forward_order([] { LOOM_LAUNCH(last_thread_exits_kernel, 1, 64, 0, nullptr)
-                                            (); }),
+  EXPECT_DEATH(launch_in_forward_order([] {
+                 LOOM_LAUNCH(last_thread_exits_kernel, 1, 64, 0, nullptr)
+                 ();
+               }),
                "kernel last_thread_exits_kernel .*block \\(0,0,0\\): thread \\(63,0,0\\) exited while 63 thread\\(s\\) "
                "of its block wait at __syncthreads \\(thread \\(0,0,0\\) at .*test_simulator_kernels.cu:[0-9]+\\)");
 }
@@ -501,8 +505,10 @@ TEST_F(SimulatorKernelsDeathTest, SyncthreadsAfterAThreadExitedStops) {
 
 TEST_F(SimulatorKernelsDeathTest, ShuffleNamingAnExitedLaneStops) {
   DeviceArray<int> out(32);
-  EXPECT_DEATH(launch_in_forward_order([&] { LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)
-                                             (out.get()); }),
+  EXPECT_DEATH(launch_in_forward_order([&] {
+                 LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)
+                 (out.get());
+               }),
                "__shfl_sync \\(mask 0xffffffff\\) at .*test_simulator_kernels.cu:[0-9]+ by thread \\(1,0,0\\) \\(lane "
                "1\\): the mask names lane 0, thread \\(0,0,0\\), which has exited");
   EXPECT_DEATH(
@@ -510,13 +516,15 @@ TEST_F(SimulatorKernelsDeathTest, ShuffleNamingAnExitedLaneStops) {
         setenv("LOOM_SIM_THREAD_ORDER", "reverse", 1);
         LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)(out.get());
       },
-      "thread \\(0,0,0\\) \\(lane 0\\) exited while thread \\(1,0,0\\) \\(lane 1\\) waits at __shfl_sync \\(mask "
+      "thread \\(0,0,0\\) \\(lane 0\\) exited while thread \\(31,0,0\\) \\(lane 31\\) waits at __shfl_sync \\(mask "
       "0xffffffff\\) at .*test_simulator_kernels.cu:[0-9]+ names it in its mask");
 }
 
 TEST_F(SimulatorKernelsDeathTest, MismatchedMasksStop) {
-  EXPECT_DEATH(launch_in_forward_order([] { LOOM_LAUNCH(mismatched_masks_kernel, 1, 32, 0, nullptr)
-                                            (); }),
+  EXPECT_DEATH(launch_in_forward_order([] {
+                 LOOM_LAUNCH(mismatched_masks_kernel, 1, 32, 0, nullptr)
+                 ();
+               }),
                "lanes of one warp at different warp operations or with different masks: __syncwarp \\(mask "
                "0xffff0001\\) at .*test_simulator_kernels.cu:[0-9]+ by thread \\(16,0,0\\) \\(lane 16\\); thread "
                "\\(0,0,0\\) \\(lane 0\\) waits at __syncwarp \\(mask 0xffffffff\\)");
@@ -525,30 +533,37 @@ TEST_F(SimulatorKernelsDeathTest, MismatchedMasksStop) {
 TEST_F(SimulatorKernelsDeathTest, DifferentWarpOperationsStop) {
   DeviceArray<int> out(32);
   EXPECT_DEATH(
-      launch_in_forward_order([&] { LOOM_LAUNCH(different_operations_kernel, 1, 32, 0, nullptr)
-                                    (out.get()); }),
+      launch_in_forward_order([&] {
+        LOOM_LAUNCH(different_operations_kernel, 1, 32, 0, nullptr)
+        (out.get());
+      }),
       "different warp operations or with different masks: __shfl_down_sync .* by thread \\(16,0,0\\).*; thread "
       "\\(0,0,0\\) \\(lane 0\\) waits at __shfl_xor_sync");
 }
 
 TEST_F(SimulatorKernelsDeathTest, LaneMissingFromItsOwnMaskStops) {
-  EXPECT_DEATH(launch_in_forward_order([] { LOOM_LAUNCH(lane_outside_its_mask_kernel, 1, 32, 0, nullptr)
-                                            (); }),
+  EXPECT_DEATH(launch_in_forward_order([] {
+                 LOOM_LAUNCH(lane_outside_its_mask_kernel, 1, 32, 0, nullptr)
+                 ();
+               }),
                "__syncwarp \\(mask 0xfffffffe\\) at .*test_simulator_kernels.cu:[0-9]+ by thread \\(0,0,0\\) \\(lane "
                "0\\): the calling lane is not in its own mask");
 }
 
 TEST_F(SimulatorKernelsDeathTest, MaskNamingALaneTheBlockLacksStops) {
   DeviceArray<int> out(16);
-  EXPECT_DEATH(
-      launch_in_forward_order([&] { LOOM_LAUNCH(small_block_full_mask_kernel, 1, 16, 0, nullptr)
-                                    (out.get()); }),
-      "the mask names lane 16, which does not exist \\(the block has 16 threads, this warp 16 lanes\\)");
+  EXPECT_DEATH(launch_in_forward_order([&] {
+                 LOOM_LAUNCH(small_block_full_mask_kernel, 1, 16, 0, nullptr)
+                 (out.get());
+               }),
+               "the mask names lane 16, which does not exist \\(the block has 16 threads, this warp 16 lanes\\)");
 }
 
 TEST_F(SimulatorKernelsDeathTest, DeadlockStopsSayingWhereEachThreadWaits) {
-  EXPECT_DEATH(launch_in_forward_order([] { LOOM_LAUNCH(deadlock_kernel, 1, 32, 0, nullptr)
-                                            (); }),
+  EXPECT_DEATH(launch_in_forward_order([] {
+                 LOOM_LAUNCH(deadlock_kernel, 1, 32, 0, nullptr)
+                 ();
+               }),
                "kernel deadlock_kernel .*: deadlock: no thread can go on; thread \\(0,0,0\\) \\(lane 0\\) waits at "
                "__syncwarp \\(mask 0xffffffff\\) at .*test_simulator_kernels.cu:[0-9]+, and 15 more there; thread "
                "\\(16,0,0\\) waits at __syncthreads at .*test_simulator_kernels.cu:[0-9]+, and 15 more there");
