@@ -15,6 +15,7 @@
 
 #include "apps/data_flag.h"
 #include "apps/number_flags.h"
+#include "apps/threads_flag.h"
 #include "apps/training_app.h"
 #include "benchmarks/hardware.h"
 #include "engine/data/fashion_mnist.h"
@@ -76,6 +77,10 @@ int main(int argc, char** argv) {
     if (!json_path.empty()) loom::bench::check_json_path(json_path);
     std::string note;
     loom::Device device = loom::apps::check_flags_and_pick_device(flags, &note);
+    if (const loom::Device timed = loom::bench::timed_device(device, flags.device, &note); timed != device) {
+      loom::apps::use_threads_flag(flags.threads, timed, &note);
+      device = timed;
+    }
     loom::FashionMnist data = loom::apps::load_data_set(flags.data);
     if (!note.empty()) std::cerr << "bench_epoch: " << note << "\n";
     const int64_t batch_size = flags.batch_size;

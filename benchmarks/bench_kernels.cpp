@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     loom::apps::check_threads_flag(threads, device_flag);
     if (!json_path.empty()) check_json_path(json_path);
     std::string note;
-    Device device = resolve_device(device_flag, &note);
+    const Device device = timed_device(resolve_device(device_flag, &note), device_flag, &note);
     loom::apps::use_threads_flag(threads, device, &note);
     if (!note.empty()) std::cerr << "bench_kernels: " << note << "\n";
     Hardware hw = describe_hardware(device);

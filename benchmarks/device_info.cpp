@@ -7,7 +7,7 @@
 // cuBLAS, cuBLASLt and cuDNN are opened with dlopen rather than linked, so this program still starts (and says which
 // library is missing and why) on a machine where the loader cannot find them and every other loom program would fail
 // before main(). A build without the CUDA path (LOOM_CUDA_PATH 0, set by benchmarks/CMakeLists.txt) has none of
-// them: it reports the same fields, each saying so.
+// them, nor has the simulator flavour (LOOM_CUDA=SIM): it reports the same fields, each saying so.
 #include <dlfcn.h>
 
 #include <cstdlib>
@@ -175,9 +175,13 @@ void add_cuda_versions(json& info, bool usable) {
 
 #else
 
-// A build without the CUDA path links none of CUDA's libraries and asks the driver nothing: each field says so.
+// A build without the CUDA path, or with it on the CUDA simulator, links none of CUDA's libraries and asks no driver
+// anything: each field says so.
 void add_cuda_versions(json& info, bool) {
-  const std::string reason = loom::no_cuda_path_reason();
+  const std::string reason = loom::probe_cuda().simulated
+                                 ? std::string("this build runs CUDA code on the ") + loom::kCudaSimulatorName +
+                                       " (LOOM_CUDA=SIM): no CUDA driver or library is used"
+                                 : loom::no_cuda_path_reason();
   info["driver_cuda_version"] = "not asked (" + reason + ")";
   info["cuda_runtime"] = "none";
   info["cuda_runtime_compiled"] = "none";
@@ -195,6 +199,7 @@ json collect() {
   info["gpu_usable"] = probe.usable;
   info["reason"] = probe.usable ? "" : probe.reason;
   info["gpu_name"] = probe.gpu_name;
+  info["simulated"] = probe.simulated;  // the CUDA simulator (LOOM_CUDA=SIM), not a GPU
   info["compute_capability"] =
       probe.gpu_name.empty() ? "" : std::to_string(probe.compute_major) + "." + std::to_string(probe.compute_minor);
 

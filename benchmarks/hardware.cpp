@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "engine/io/atomic_file.h"
+#include "engine/runtime/errors.h"
 
 namespace loom::bench {
 namespace {
@@ -42,6 +43,16 @@ std::string cpu_model_name() {
 }
 
 }  // namespace
+
+Device timed_device(Device device, const std::string& flag, std::string* note) {
+  if (device != Device::CUDA || !probe_cuda().simulated) return device;
+  if (flag != "auto")
+    throw UsageError("--device " + flag + ": the CUDA device of this build is the " + kCudaSimulatorName +
+                     ", which runs CUDA code on the CPU: its times are not a GPU's (benchmark a build without "
+                     "LOOM_CUDA=SIM on a GPU)");
+  *note = std::string("--device auto: the CUDA device is the ") + kCudaSimulatorName + ", timing the CPU instead";
+  return Device::CPU;
+}
 
 Hardware describe_hardware(Device device, double fp32_peak_override) {
   Hardware hw;

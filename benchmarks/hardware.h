@@ -16,6 +16,11 @@ struct Hardware {
   double memory_bandwidth_gbs = 0;  // 0: unknown
 };
 
+// The device a benchmark times: `device` as resolved from the --device flag `flag`, except that the CUDA simulator
+// (a build with LOOM_CUDA=SIM) is never timed as a GPU: under "auto" the CPU is timed instead (saying so in *note),
+// and an explicit "cuda" is refused (loom::UsageError), since the simulator's times are the CPU's.
+Device timed_device(Device device, const std::string& flag, std::string* note);
+
 // GPU: by name (H100 SXM/PCIe, H200, A100, L4, ...); CPU: the processor's model name, peaks unknown.
 // A positive override replaces the table's FP32 peak.
 Hardware describe_hardware(Device device, double fp32_peak_override = 0);

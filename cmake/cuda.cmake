@@ -2,19 +2,46 @@
 #   AUTO (default)  the CUDA path when nvcc, cuBLAS and cuDNN are all found, else the CPU path alone
 #   ON              the CUDA path; configuring fails, naming what is missing, when any of them is not found
 #   OFF             the CPU path alone; nothing CUDA is looked for (a machine without the toolkit builds everything)
-# Sets LOOM_CUDA_PATH (ON/OFF), and for the CUDA path enables the CUDA language and defines the target loom_cudnn.
+#   SIM             the CUDA path on the CUDA simulator (simulator/README.md): the same CUDA code compiled as C++ and
+#                   run on the CPU, against the simulator's CUDA runtime, cuBLAS and cuDNN; needs only the CUDA and
+#                   cuDNN headers, no nvcc, no GPU library and no GPU
+# Sets LOOM_CUDA_PATH (ON/OFF) and LOOM_CUDA_SIMULATOR (ON/OFF); for the real CUDA path enables the CUDA language and
+# defines the target loom_cudnn, for the simulator sets LOOM_CUDA_HEADERS (the folders holding the headers).
 # Prints one line saying what it found and chose.
 set(LOOM_CUDA AUTO CACHE STRING
-    "Build the CUDA path: AUTO (when nvcc, cuBLAS and cuDNN are found), ON (required) or OFF (CPU path only)")
-set_property(CACHE LOOM_CUDA PROPERTY STRINGS AUTO ON OFF)
+    "Build the CUDA path: AUTO (when nvcc, cuBLAS and cuDNN are found), ON (required), OFF (CPU path only) or SIM \
+(on the CUDA simulator)")
+set_property(CACHE LOOM_CUDA PROPERTY STRINGS AUTO ON OFF SIM)
 string(TOUPPER "${LOOM_CUDA}" LOOM_CUDA_MODE)
-if(NOT LOOM_CUDA_MODE MATCHES "^(AUTO|ON|OFF)$")
-  message(FATAL_ERROR "LOOM_CUDA='${LOOM_CUDA}' is not one of AUTO, ON or OFF")
+if(NOT LOOM_CUDA_MODE MATCHES "^(AUTO|ON|OFF|SIM)$")
+  message(FATAL_ERROR "LOOM_CUDA='${LOOM_CUDA}' is not one of AUTO, ON, OFF or SIM")
 endif()
 
 set(LOOM_CUDA_PATH OFF)
+set(LOOM_CUDA_SIMULATOR OFF)
 if(LOOM_CUDA_MODE STREQUAL "OFF")
   message(STATUS "loom: CUDA path off (LOOM_CUDA=OFF): CPU path only")
+  return()
+endif()
+
+if(LOOM_CUDA_MODE STREQUAL "SIM")
+  # The headers alone: beside nvcc when there is one, then in the usual places ($CUDA_HOME, $CUDNN_ROOT).
+  set(LOOM_CUDA_HEADERS "")
+  foreach(header cuda_runtime.h cublas_v2.h cudnn.h)
+    string(MAKE_C_IDENTIFIER "LOOM_${header}_DIR" variable)
+    find_path(${variable} ${header} HINTS ENV CUDA_HOME ENV CUDA_PATH ENV CUDNN_ROOT /usr/local/cuda
+              PATH_SUFFIXES include)
+    if(NOT ${variable})
+      message(FATAL_ERROR "loom: LOOM_CUDA=SIM but ${header} was not found: the simulator compiles loom's CUDA code "
+                          "against the CUDA toolkit's and cuDNN's headers (set CUDA_HOME or CUDNN_ROOT)")
+    endif()
+    list(APPEND LOOM_CUDA_HEADERS ${${variable}})
+  endforeach()
+  list(REMOVE_DUPLICATES LOOM_CUDA_HEADERS)
+  set(LOOM_CUDA_PATH ON)
+  set(LOOM_CUDA_SIMULATOR ON)
+  message(STATUS "loom: CUDA path on the CUDA simulator (LOOM_CUDA=SIM): CUDA code runs on the CPU, headers from "
+                 "${LOOM_CUDA_HEADERS}")
   return()
 endif()
 

@@ -5,6 +5,9 @@
 # compiles those; one without compiles the two without_cuda.cpp files in their place, whose every CUDA entry point
 # throws one error saying the build has no CUDA path.
 #
+# In the simulator flavour (LOOM_CUDA=SIM) the same files are compiled, the .cu ones as C++ with the simulator's
+# kernel language force-included (loom_simulated_cuda_sources).
+#
 # loom_sources(<variable> <cuda_path>): the sources under <root>/engine and <root>/kernels for a build with
 # (<cuda_path> true) or without the CUDA path, minus engine/io/file_text.cpp (a library of its own).
 function(loom_sources variable cuda_path root)
@@ -19,4 +22,16 @@ function(loom_sources variable cuda_path root)
     list(FILTER sources EXCLUDE REGEX "${cuda_only}")
   endif()
   set(${variable} ${sources} PARENT_SCOPE)
+endfunction()
+
+# loom_simulated_cuda_sources(<target> <source>...): compiles the .cu files among <source>, sources of <target>, as C++
+# for the CUDA simulator, with simulator/kernel_language.h force-included (it stands in for what nvcc gives a kernel:
+# __global__, threadIdx, __syncthreads and the rest).
+function(loom_simulated_cuda_sources target)
+  set(cu ${ARGN})
+  list(FILTER cu INCLUDE REGEX "\\.cu$")
+  if(cu)
+    set_source_files_properties(${cu} TARGET_DIRECTORY ${target} PROPERTIES LANGUAGE CXX COMPILE_OPTIONS
+                                "-include;${PROJECT_SOURCE_DIR}/simulator/kernel_language.h")
+  endif()
 endfunction()

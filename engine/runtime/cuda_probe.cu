@@ -69,6 +69,7 @@ CudaProbe classify_cuda_probe(const CudaProbeObservations& seen) {
     probe.gpu_name = seen.gpu_name;
     probe.compute_major = seen.compute_major;
     probe.compute_minor = seen.compute_minor;
+    probe.simulated = seen.gpu_name == kCudaSimulatorName;
   }
   const cudaError_t status = seen.kernel_status;
   if (status == cudaErrorNoKernelImageForDevice || status == cudaErrorInvalidDeviceFunction) {

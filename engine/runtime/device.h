@@ -16,7 +16,13 @@ struct CudaProbe {
   std::string gpu_name;  // e.g. "NVIDIA H100 80GB HBM3"
   int compute_major = 0;
   int compute_minor = 0;
+  // The device is the CUDA simulator (a build with LOOM_CUDA=SIM): CUDA code runs on the CPU, so what it computes
+  // is checked but no time it takes is a GPU's.
+  bool simulated = false;
 };
+
+// The name the CUDA simulator gives its device (what cudaGetDeviceProperties reports there, and gpu_name says).
+inline constexpr const char kCudaSimulatorName[] = "loom CUDA simulator (CPU)";
 
 // Probes once per process (the answer is cached): tells apart no GPU, a driver older than the runtime, and a GPU
 // this build has no kernel image for (engine/runtime/cuda_probe.h). In a build without the CUDA path the answer is

@@ -18,7 +18,7 @@ namespace loom {
 bool cuda_path_built() { return false; }
 
 const CudaProbe& probe_cuda() {
-  static const CudaProbe probe{false, no_cuda_path_reason(), "", 0, 0};
+  static const CudaProbe probe{false, no_cuda_path_reason(), "", 0, 0, false};
   return probe;
 }
 
