@@ -126,6 +126,23 @@ cudaError_t check_event_synchronization(const Event& event) {
   return cudaErrorCapturedEvent;
 }
 
+cudaError_t submit(cudaStream_t handle, Operation operation, uint64_t* sequence) {
+  if (sequence) *sequence = 0;
+  Stream* stream = find_stream(handle);
+  if (!stream) return cudaErrorInvalidResourceHandle;
+  if (stream->legacy) {
+    if (const cudaError_t status = check_legacy_stream_use(); status != cudaSuccess) return status;
+  }
+  if (stream->capture) {
+    if (stream->capture->invalidated) return cudaErrorStreamCaptureInvalidated;
+    stream->capture->operations.push_back(std::move(operation));
+    return cudaSuccess;
+  }
+  const uint64_t queued = queue_operation(*stream, std::move(operation));
+  if (sequence) *sequence = queued;
+  return cudaSuccess;
+}
+
 bool destroy_graph(cudaGraph_t graph) { return captures().graphs.erase(reinterpret_cast<Graph*>(graph)) == 1; }
 
 cudaError_t instantiate_graph(cudaGraphExec_t* exec, cudaGraph_t graph) {

@@ -23,6 +23,10 @@ struct Capture {
   std::vector<Operation> operations;
 };
 
+// Queues `operation` on the stream `handle` names, or records it into that stream's capture, checking the rules for
+// the stream. `sequence`, if given, receives the queued operation's number: 0 when it was captured.
+cudaError_t submit(cudaStream_t handle, Operation operation, uint64_t* sequence = nullptr);
+
 cudaError_t begin_capture(Stream& stream, cudaStreamCaptureMode mode);
 cudaError_t end_capture(Stream& stream, cudaGraph_t* graph);
 // Ends the stream's capture, if any, without a graph (the stream is being destroyed).
