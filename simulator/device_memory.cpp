@@ -260,9 +260,26 @@ void set_device_memory_accessible(bool accessible) {
 
 void set_running_operation(const std::string* what) { memory().running = what; }
 
+void check_block_ends(const std::string& what) {
+#ifndef LOOM_SIM_ASAN
+  for (const auto& entry : memory().live) {
+    const Block& block = entry.second;
+    const unsigned char* end = reinterpret_cast<const unsigned char*>(block.data + block.bytes);
+    const size_t slack = static_cast<size_t>(reinterpret_cast<const unsigned char*>(block.guard()) - end);
+    for (size_t i = 0; i < slack; ++i)
+      if (end[i] != 0xFF)
+        stop(what + " wrote past the end of a " + std::to_string(block.bytes) + "-byte cudaMalloc block (at byte " +
+             std::to_string(block.bytes + i) + " of it)");
+  }
+#else
+  (void)what;
+#endif
+}
+
 void* allocate_pinned(size_t bytes) {
   void* pointer = nullptr;
   if (bytes == 0 || posix_memalign(&pointer, page_bytes(), bytes) != 0) return nullptr;
+  std::memset(pointer, 0xFF, bytes);
   memory().pinned.emplace(reinterpret_cast<uintptr_t>(pointer), bytes);
   return pointer;
 }

@@ -32,7 +32,14 @@ void set_device_memory_accessible(bool accessible);
 // What the executor is running, named in the report of a fault inside it; nullptr outside queued work.
 void set_running_operation(const std::string* what);
 
-// Pinned host memory (cudaMallocHost): plain host memory, remembered so copies know what it is.
+// Stops the run when an operation wrote into the bytes between a block's end and its guard page (the 256-byte
+// alignment leaves up to 255 there, which no page protection covers): they hold 0xFF from the allocation until then.
+// The executor calls it after each operation, naming it in `what`. (Under AddressSanitizer those bytes are poisoned
+// instead, and a write there is reported at once.)
+void check_block_ends(const std::string& what);
+
+// Pinned host memory (cudaMallocHost): plain host memory, remembered so copies know what it is, and filled with 0xFF
+// bytes when allocated, so a host read of results that have not landed yet reads NaN rather than a plausible zero.
 void* allocate_pinned(size_t bytes);
 bool free_pinned(void* pointer);  // false when no pinned allocation starts at `pointer`
 bool is_pinned_range(const void* pointer, size_t bytes);

@@ -11,10 +11,17 @@ std::atomic<cudaError_t> sticky{cudaSuccess};
 thread_local cudaError_t last_error = cudaSuccess;
 thread_local int host_function_depth = 0;
 
+// Said once, on stderr, when a program first calls the runtime: no output of a run on the simulator can be taken for
+// a GPU's.
+std::recursive_mutex* announce_and_make_mutex() {
+  std::fprintf(stderr, "%s\n", kBanner);
+  return new std::recursive_mutex();
+}
+
 }  // namespace
 
 std::recursive_mutex& runtime_mutex() {
-  static auto* mutex = new std::recursive_mutex();  // never destroyed: calls may come from static destructors
+  static auto* mutex = announce_and_make_mutex();  // never destroyed: calls may come from static destructors
   return *mutex;
 }
 

@@ -105,6 +105,7 @@ bool run_head(Stream& stream, bool may_block) {
   set_running_operation(&operation.what);
   operation.work();
   set_running_operation(nullptr);
+  if (operation.touches_memory) check_block_ends(operation.what);
   if (sticky_error() != cudaSuccess) discard_queued_work();
   return true;
 }
