@@ -15,6 +15,10 @@ namespace loom::sim {
 // simulator for a run on a GPU.
 inline constexpr const char* kDeviceName = "loom CUDA simulator (CPU)";
 
+// The first line a program prints (on stderr) when it first calls the simulated runtime.
+inline constexpr const char* kBanner =
+    "loom CUDA simulator: this build (LOOM_CUDA=SIM) runs CUDA code on the CPU; no GPU is used or timed";
+
 // ---- the runtime (simulator/cuda_runtime.cpp and the files it names) ----
 
 // Queues `work` on `stream` (nullptr: the legacy default stream) as one operation of the device, to run when
