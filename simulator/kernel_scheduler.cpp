@@ -192,12 +192,12 @@ bool is_shuffle(WarpOperation operation) {
 // ---- one grid, and one block of it at a time ----
 
 struct Grid {
-  const LaunchConfig* config;
-  const std::function<void()>* body;
-  uint32_t block_threads;
+  const LaunchConfig* config = nullptr;
+  const std::function<void()>* body = nullptr;
+  uint32_t block_threads = 0;
 #if defined(LOOM_SIM_TSAN)
-  char* launch_sync;  // released by the host before the grid, acquired by every CUDA thread when it starts
-  char* end_sync;     // released by every CUDA thread when it exits, acquired by the host after the grid
+  char* launch_sync = nullptr;  // released by the host before the grid, acquired by every CUDA thread when it starts
+  char* end_sync = nullptr;     // released by every CUDA thread when it exits, acquired by the host after the grid
 #endif
 };
 
@@ -222,6 +222,7 @@ enum class ThreadState : uint8_t { kNotStarted, kRunning, kWaiting, kRunnable, k
 class BlockRunner {
  public:
   BlockRunner() = default;
+  ~BlockRunner();
   BlockRunner(const BlockRunner&) = delete;
   BlockRunner& operator=(const BlockRunner&) = delete;
 
@@ -240,6 +241,7 @@ class BlockRunner {
   void end_thread(uint32_t thread);
   void set_current(uint32_t thread);
   void switch_to_next(Fiber& from);
+  Fiber* make_fiber();
   Fiber* take_fiber();
   void park(uint32_t thread);
   void make_runnable(uint32_t thread);
@@ -284,6 +286,18 @@ class BlockRunner {
 thread_local BlockRunner* t_runner = nullptr;  // the runner of the block running on this OS thread, if any
 thread_local bool t_grid_running = false;
 
+BlockRunner::~BlockRunner() {
+#if defined(LOOM_SIM_TSAN)
+  // Every fiber lies parked in fiber_main, where TSan is told to look away; a TSan context must not end so.
+  void* host = __tsan_get_current_fiber();
+  for (const auto& fiber : fibers_) {
+    __tsan_switch_to_fiber(fiber->tsan_context(), __tsan_switch_to_fiber_no_sync);
+    __tsan_ignore_thread_end();
+  }
+  __tsan_switch_to_fiber(host, __tsan_switch_to_fiber_no_sync);
+#endif
+}
+
 void BlockRunner::run(const Grid& grid, uint64_t block) {
   grid_ = &grid;
   const LaunchConfig& config = *grid.config;
@@ -306,6 +320,10 @@ void BlockRunner::run(const Grid& grid, uint64_t block) {
   next_ = 0;
   round_position_ = threads_;  // no round yet: every thread starts first
   t_runner = this;
+#if defined(LOOM_SIM_TSAN)
+  // Made here, by the host: a fiber made by a CUDA thread would start ordered after everything that thread did.
+  while (fibers_.size() < threads_) idle_.push_back(make_fiber());
+#endif
 
   switch_to_next(host_);
   for (uint64_t round = 1; exited_ < threads_; ++round) {
@@ -382,6 +400,10 @@ void BlockRunner::begin_thread(uint32_t thread) {
   states_[thread] = ThreadState::kRunning;
 #if defined(LOOM_SIM_TSAN)
   __tsan_acquire(grid_->launch_sync);
+  const uint3 block = builtin_variables.block_index;  // so that TSan's reports say which CUDA thread raced
+  __tsan_set_fiber_name(
+      running_->tsan_context(),
+      ("CUDA " + thread_text(thread) + " of block " + triple_text(block.x, block.y, block.z)).c_str());
 #endif
 }
 
@@ -406,14 +428,16 @@ void BlockRunner::end_thread(uint32_t thread) {
   }
 }
 
-Fiber* BlockRunner::take_fiber() {
-  if (!idle_.empty()) {
-    Fiber* fiber = idle_.back();
-    idle_.pop_back();
-    return fiber;
-  }
+Fiber* BlockRunner::make_fiber() {
   fibers_.push_back(std::make_unique<Fiber>(kStackBytes, &BlockRunner::fiber_main, this));
   return fibers_.back().get();
+}
+
+Fiber* BlockRunner::take_fiber() {
+  if (idle_.empty()) return make_fiber();
+  Fiber* fiber = idle_.back();
+  idle_.pop_back();
+  return fiber;
 }
 
 void BlockRunner::park(uint32_t thread) {
@@ -652,11 +676,6 @@ void BlockRunner::fail(const std::string& what) const {
   stop(describe_launch(*grid_->config) + ", block " + triple_text(block.x, block.y, block.z) + ": " + what);
 }
 
-BlockRunner& this_thread_runner() {
-  static thread_local BlockRunner runner;
-  return runner;
-}
-
 BlockRunner& running_block(const char* function, CallSite site) {
   if (!t_runner) stop(std::string(function) + " called outside a kernel at " + site_text(site));
   return *t_runner;
@@ -697,7 +716,10 @@ void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
     stop(describe_launch(config) + " from inside a kernel: kernels launching kernels are not simulated");
   if (check_launch(config) != cudaSuccess)
     stop(describe_launch(config) + " with a configuration CUDA refuses: the launch should have failed");
-  Grid grid{&config, &body, config.block.x * config.block.y * config.block.z};
+  Grid grid;
+  grid.config = &config;
+  grid.body = &body;
+  grid.block_threads = config.block.x * config.block.y * config.block.z;
   const uint64_t blocks = uint64_t{config.grid.x} * config.grid.y * config.grid.z;
   const Order block_order(blocks, ~uint64_t{0});
   t_grid_running = true;
@@ -721,7 +743,7 @@ void run_grid(const LaunchConfig& config, const std::function<void()>& body) {
   delete grid.launch_sync;
   delete grid.end_sync;
 #else
-  BlockRunner& runner = this_thread_runner();
+  static thread_local BlockRunner runner;  // and its pool of fibers, for every grid this OS thread runs
   for (uint64_t position = 0; position < blocks; ++position) runner.run(grid, block_order.at(position));
 #endif
   t_grid_running = false;

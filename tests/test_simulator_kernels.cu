@@ -468,14 +468,16 @@ class SimulatorKernelsDeathTest : public ::testing::Test {
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
 };
 
-void launch_in_forward_order(const std::function<void()>& launch) {
-  setenv("LOOM_SIM_THREAD_ORDER", "forward", 1);
+// Launches under LOOM_SIM_THREAD_ORDER=`order` (forward unless named), and waits for the device: the runtime runs
+// queued work when something synchronizes with it.
+void launch_in_order(const std::function<void()>& launch, const char* order = "forward") {
+  setenv("LOOM_SIM_THREAD_ORDER", order, 1);
   launch();
   cudaDeviceSynchronize();
 }
 
 TEST_F(SimulatorKernelsDeathTest, DivergentSyncthreadsStops) {
-  EXPECT_DEATH(launch_in_forward_order([] {
+  EXPECT_DEATH(launch_in_order([] {
                  LOOM_LAUNCH(divergent_barrier_kernel, 2, 64, 0, nullptr)
                  ();
                }),
@@ -485,7 +487,7 @@ TEST_F(SimulatorKernelsDeathTest, DivergentSyncthreadsStops) {
 }
 
 TEST_F(SimulatorKernelsDeathTest, ExitWhileOthersWaitAtSyncthreadsStops) {
-  EXPECT_DEATH(launch_in_forward_order([] {
+  EXPECT_DEATH(launch_in_order([] {
                  LOOM_LAUNCH(last_thread_exits_kernel, 1, 64, 0, nullptr)
                  ();
                }),
@@ -495,33 +497,29 @@ TEST_F(SimulatorKernelsDeathTest, ExitWhileOthersWaitAtSyncthreadsStops) {
 
 TEST_F(SimulatorKernelsDeathTest, SyncthreadsAfterAThreadExitedStops) {
   EXPECT_DEATH(
-      {
-        setenv("LOOM_SIM_THREAD_ORDER", "reverse", 1);
-        LOOM_LAUNCH(last_thread_exits_kernel, 1, 64, 0, nullptr)();
-      },
+      launch_in_order([&] { LOOM_LAUNCH(last_thread_exits_kernel, 1, 64, 0, nullptr)
+                            (); }, "reverse"),
       "thread \\(62,0,0\\) waits at __syncthreads at .*test_simulator_kernels.cu:[0-9]+, but thread \\(63,0,0\\) has "
       "exited");
 }
 
 TEST_F(SimulatorKernelsDeathTest, ShuffleNamingAnExitedLaneStops) {
   DeviceArray<int> out(32);
-  EXPECT_DEATH(launch_in_forward_order([&] {
+  EXPECT_DEATH(launch_in_order([&] {
                  LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)
                  (out.get());
                }),
                "__shfl_sync \\(mask 0xffffffff\\) at .*test_simulator_kernels.cu:[0-9]+ by thread \\(1,0,0\\) \\(lane "
                "1\\): the mask names lane 0, thread \\(0,0,0\\), which has exited");
   EXPECT_DEATH(
-      {
-        setenv("LOOM_SIM_THREAD_ORDER", "reverse", 1);
-        LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)(out.get());
-      },
+      launch_in_order([&] { LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)
+                            (out.get()); }, "reverse"),
       "thread \\(0,0,0\\) \\(lane 0\\) exited while thread \\(31,0,0\\) \\(lane 31\\) waits at __shfl_sync \\(mask "
       "0xffffffff\\) at .*test_simulator_kernels.cu:[0-9]+ names it in its mask");
 }
 
 TEST_F(SimulatorKernelsDeathTest, MismatchedMasksStop) {
-  EXPECT_DEATH(launch_in_forward_order([] {
+  EXPECT_DEATH(launch_in_order([] {
                  LOOM_LAUNCH(mismatched_masks_kernel, 1, 32, 0, nullptr)
                  ();
                }),
@@ -533,7 +531,7 @@ TEST_F(SimulatorKernelsDeathTest, MismatchedMasksStop) {
 TEST_F(SimulatorKernelsDeathTest, DifferentWarpOperationsStop) {
   DeviceArray<int> out(32);
   EXPECT_DEATH(
-      launch_in_forward_order([&] {
+      launch_in_order([&] {
         LOOM_LAUNCH(different_operations_kernel, 1, 32, 0, nullptr)
         (out.get());
       }),
@@ -542,7 +540,7 @@ TEST_F(SimulatorKernelsDeathTest, DifferentWarpOperationsStop) {
 }
 
 TEST_F(SimulatorKernelsDeathTest, LaneMissingFromItsOwnMaskStops) {
-  EXPECT_DEATH(launch_in_forward_order([] {
+  EXPECT_DEATH(launch_in_order([] {
                  LOOM_LAUNCH(lane_outside_its_mask_kernel, 1, 32, 0, nullptr)
                  ();
                }),
@@ -552,7 +550,7 @@ TEST_F(SimulatorKernelsDeathTest, LaneMissingFromItsOwnMaskStops) {
 
 TEST_F(SimulatorKernelsDeathTest, MaskNamingALaneTheBlockLacksStops) {
   DeviceArray<int> out(16);
-  EXPECT_DEATH(launch_in_forward_order([&] {
+  EXPECT_DEATH(launch_in_order([&] {
                  LOOM_LAUNCH(small_block_full_mask_kernel, 1, 16, 0, nullptr)
                  (out.get());
                }),
@@ -560,7 +558,7 @@ TEST_F(SimulatorKernelsDeathTest, MaskNamingALaneTheBlockLacksStops) {
 }
 
 TEST_F(SimulatorKernelsDeathTest, DeadlockStopsSayingWhereEachThreadWaits) {
-  EXPECT_DEATH(launch_in_forward_order([] {
+  EXPECT_DEATH(launch_in_order([] {
                  LOOM_LAUNCH(deadlock_kernel, 1, 32, 0, nullptr)
                  ();
                }),
@@ -570,18 +568,12 @@ TEST_F(SimulatorKernelsDeathTest, DeadlockStopsSayingWhereEachThreadWaits) {
 }
 
 TEST_F(SimulatorKernelsDeathTest, BadThreadOrderStopsNamingTheChoices) {
-  EXPECT_DEATH(
-      {
-        setenv("LOOM_SIM_THREAD_ORDER", "sideways", 1);
-        LOOM_LAUNCH(empty_kernel, 1, 1, 0, nullptr)();
-      },
-      "LOOM_SIM_THREAD_ORDER='sideways' is not one of forward, reverse or random:<seed>");
-  EXPECT_DEATH(
-      {
-        setenv("LOOM_SIM_THREAD_ORDER", "random:", 1);
-        LOOM_LAUNCH(empty_kernel, 1, 1, 0, nullptr)();
-      },
-      "LOOM_SIM_THREAD_ORDER='random:' is not one of");
+  EXPECT_DEATH(launch_in_order([&] { LOOM_LAUNCH(empty_kernel, 1, 1, 0, nullptr)
+                                     (); }, "sideways"),
+               "LOOM_SIM_THREAD_ORDER='sideways' is not one of forward, reverse or random:<seed>");
+  EXPECT_DEATH(launch_in_order([&] { LOOM_LAUNCH(empty_kernel, 1, 1, 0, nullptr)
+                                     (); }, "random:"),
+               "LOOM_SIM_THREAD_ORDER='random:' is not one of");
 }
 
 TEST_F(SimulatorKernelsDeathTest, SyncthreadsOutsideAKernelStops) {
