@@ -496,24 +496,21 @@ TEST_F(SimulatorKernelsDeathTest, ExitWhileOthersWaitAtSyncthreadsStops) {
 }
 
 TEST_F(SimulatorKernelsDeathTest, SyncthreadsAfterAThreadExitedStops) {
+  const auto launch = [] { LOOM_LAUNCH(last_thread_exits_kernel, 1, 64, 0, nullptr)(); };
   EXPECT_DEATH(
-      launch_in_order([&] { LOOM_LAUNCH(last_thread_exits_kernel, 1, 64, 0, nullptr)
-                            (); }, "reverse"),
+      launch_in_order(launch, "reverse"),
       "thread \\(62,0,0\\) waits at __syncthreads at .*test_simulator_kernels.cu:[0-9]+, but thread \\(63,0,0\\) has "
       "exited");
 }
 
 TEST_F(SimulatorKernelsDeathTest, ShuffleNamingAnExitedLaneStops) {
   DeviceArray<int> out(32);
-  EXPECT_DEATH(launch_in_order([&] {
-                 LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)
-                 (out.get());
-               }),
+  const auto launch = [&] { LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)(out.get()); };
+  EXPECT_DEATH(launch_in_order(launch),
                "__shfl_sync \\(mask 0xffffffff\\) at .*test_simulator_kernels.cu:[0-9]+ by thread \\(1,0,0\\) \\(lane "
                "1\\): the mask names lane 0, thread \\(0,0,0\\), which has exited");
   EXPECT_DEATH(
-      launch_in_order([&] { LOOM_LAUNCH(first_lane_exits_kernel, 1, 32, 0, nullptr)
-                            (out.get()); }, "reverse"),
+      launch_in_order(launch, "reverse"),
       "thread \\(0,0,0\\) \\(lane 0\\) exited while thread \\(31,0,0\\) \\(lane 31\\) waits at __shfl_sync \\(mask "
       "0xffffffff\\) at .*test_simulator_kernels.cu:[0-9]+ names it in its mask");
 }
@@ -568,12 +565,10 @@ TEST_F(SimulatorKernelsDeathTest, DeadlockStopsSayingWhereEachThreadWaits) {
 }
 
 TEST_F(SimulatorKernelsDeathTest, BadThreadOrderStopsNamingTheChoices) {
-  EXPECT_DEATH(launch_in_order([&] { LOOM_LAUNCH(empty_kernel, 1, 1, 0, nullptr)
-                                     (); }, "sideways"),
+  const auto launch = [] { LOOM_LAUNCH(empty_kernel, 1, 1, 0, nullptr)(); };
+  EXPECT_DEATH(launch_in_order(launch, "sideways"),
                "LOOM_SIM_THREAD_ORDER='sideways' is not one of forward, reverse or random:<seed>");
-  EXPECT_DEATH(launch_in_order([&] { LOOM_LAUNCH(empty_kernel, 1, 1, 0, nullptr)
-                                     (); }, "random:"),
-               "LOOM_SIM_THREAD_ORDER='random:' is not one of");
+  EXPECT_DEATH(launch_in_order(launch, "random:"), "LOOM_SIM_THREAD_ORDER='random:' is not one of");
 }
 
 TEST_F(SimulatorKernelsDeathTest, SyncthreadsOutsideAKernelStops) {
