@@ -28,12 +28,12 @@ __global__ void adam_update_kernel(float* params, const float* grads, float* m, 
 }  // namespace
 
 void adam_advance(float* schedule, const float* learning_rate, const AdamHyper& hyper) {
-  launch_grid(1, 1, adam_advance_kernel, schedule, learning_rate, hyper);
+  LOOM_LAUNCH_GRID(1, 1, adam_advance_kernel, schedule, learning_rate, hyper);
 }
 
 void adam_update(float* params, const float* grads, float* m, float* v, const float* schedule, const AdamHyper& hyper,
                  int64_t n) {
-  launch_elementwise(n, adam_update_kernel, params, grads, m, v, schedule, hyper, n);
+  LOOM_LAUNCH_ELEMENTWISE(n, adam_update_kernel, params, grads, m, v, schedule, hyper, n);
 }
 
 }  // namespace loom::cuda

@@ -21,8 +21,8 @@ __global__ void update_moving_statistics_kernel(float* moving_mean, float* movin
 
 void update_moving_statistics(float* moving_mean, float* moving_var, const float* mean, const float* inv_std,
                               int64_t channels, float momentum, float epsilon) {
-  launch_elementwise(channels, update_moving_statistics_kernel, moving_mean, moving_var, mean, inv_std, channels,
-                     momentum, epsilon);
+  LOOM_LAUNCH_ELEMENTWISE(channels, update_moving_statistics_kernel, moving_mean, moving_var, mean, inv_std, channels,
+                          momentum, epsilon);
 }
 
 }  // namespace loom::cuda

@@ -59,13 +59,13 @@ __global__ void bias_activation_backward_tiled_kernel(const float* y, float* dy,
 }  // namespace
 
 void bias_activation_forward(float* y, const float* bias, int64_t rows, int64_t cols, Activation act) {
-  launch_elementwise(rows * cols, bias_activation_forward_kernel, y, bias, rows, cols, act == Activation::ReLU);
+  LOOM_LAUNCH_ELEMENTWISE(rows * cols, bias_activation_forward_kernel, y, bias, rows, cols, act == Activation::ReLU);
 }
 
 void bias_activation_backward(const float* y, float* dy, float* dbias, int64_t rows, int64_t cols, Activation act) {
   const bool relu = act == Activation::ReLU;
   if (rows <= kRowsPerSlice) {  // Dense at training batch sizes: one pass, no atomics
-    launch_elementwise(cols, bias_activation_backward_kernel, y, dy, dbias, rows, cols, relu);
+    LOOM_LAUNCH_ELEMENTWISE(cols, bias_activation_backward_kernel, y, dy, dbias, rows, cols, relu);
     return;
   }
   LOOM_CUDA_CHECK(cudaMemsetAsync(dbias, 0, static_cast<size_t>(cols) * sizeof(float), stream()));

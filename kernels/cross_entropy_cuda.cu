@@ -35,8 +35,8 @@ __global__ void cross_entropy_probabilities_kernel(const float* probs, const int
 
 void cross_entropy_probabilities(const float* probs, const int32_t* labels, float* dprobs, float grad_scale,
                                  float* totals, int64_t rows, int64_t classes) {
-  launch_grid(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, cross_entropy_probabilities_kernel, probs,
-              labels, dprobs, grad_scale, totals, rows, classes);
+  LOOM_LAUNCH_GRID(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, cross_entropy_probabilities_kernel, probs,
+                   labels, dprobs, grad_scale, totals, rows, classes);
 }
 
 }  // namespace loom::cuda

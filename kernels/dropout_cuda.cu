@@ -21,7 +21,7 @@ __global__ void dropout_kernel(const float* x, float* y, int64_t n, float rate, 
 }  // namespace
 
 void dropout(const float* x, float* y, int64_t n, float rate, PhiloxKey key, const int32_t* step_state) {
-  launch_elementwise((n + 3) / 4, dropout_kernel, x, y, n, rate, dropout_scale(rate), key, step_state);
+  LOOM_LAUNCH_ELEMENTWISE((n + 3) / 4, dropout_kernel, x, y, n, rate, dropout_scale(rate), key, step_state);
 }
 
 }  // namespace loom::cuda

@@ -42,13 +42,14 @@ __global__ void gather_augmented_batch_kernel(const uint8_t* images, const uint8
 void gather_augmented_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order,
                             const int32_t* step_state, float* x, int32_t* y, int64_t n, ImageLayout image,
                             const Augmentation& augmentation, PhiloxKey key) {
-  launch_elementwise(n * image.height * image.width, gather_augmented_batch_kernel, images, labels, order, step_state,
-                     x, y, n, image, static_cast<int32_t>(augmentation.max_shift), augmentation.horizontal_flip, key);
+  LOOM_LAUNCH_ELEMENTWISE(n * image.height * image.width, gather_augmented_batch_kernel, images, labels, order,
+                          step_state, x, y, n, image, static_cast<int32_t>(augmentation.max_shift),
+                          augmentation.horizontal_flip, key);
 }
 
 void gather_batch(const uint8_t* images, const uint8_t* labels, const int32_t* order, const int32_t* cursor, float* x,
                   int32_t* y, int64_t n, int64_t sample_size) {
-  launch_elementwise(n * sample_size, gather_batch_kernel, images, labels, order, cursor, x, y, n, sample_size);
+  LOOM_LAUNCH_ELEMENTWISE(n * sample_size, gather_batch_kernel, images, labels, order, cursor, x, y, n, sample_size);
 }
 
 }  // namespace loom::cuda

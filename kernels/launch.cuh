@@ -1,5 +1,7 @@
 // The one launch pattern every hand-written kernel uses: size check, ceil-div grid, launch on the context's stream,
-// launch-error check. Kernels over sizes that are not fixed iterate with LOOM_GRID_STRIDE_LOOP.
+// launch-error check. Kernels over sizes that are not fixed iterate with LOOM_GRID_STRIDE_LOOP. Ops launch through
+// LOOM_LAUNCH_ELEMENTWISE and LOOM_LAUNCH_GRID, which hand the helpers the kernel's name and the op's launch site, so
+// that the CUDA simulator reports the kernel that failed and the line that launched it rather than this header.
 #pragma once
 
 #include <algorithm>
@@ -25,20 +27,40 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 inline cudaStream_t stream() { return CudaContext::get().stream(); }
 
+// The kernel a helper launches and where its op launches it from, as LOOM_LAUNCH_SITE(kernel) writes them at the op's
+// call; only the CUDA simulator's reports read them (LOOM_LAUNCH_AS).
+struct LaunchSite {
+  const char* kernel;
+  const char* file;
+  int line;
+};
+
+#define LOOM_LAUNCH_SITE(kernel) \
+  ::loom::cuda::LaunchSite { #kernel, __FILE__, __LINE__ }
+
 // Launches `kernel` with one thread per element of `n` (grid-stride beyond kMaxBlocks blocks).
+#define LOOM_LAUNCH_ELEMENTWISE(n, kernel, ...) \
+  ::loom::cuda::launch_elementwise(LOOM_LAUNCH_SITE(kernel), (n), kernel, __VA_ARGS__)
+
+// Launches `kernel` with an explicit grid (for row-per-block and other shaped kernels).
+#define LOOM_LAUNCH_GRID(blocks, threads, kernel, ...) \
+  ::loom::cuda::launch_grid(LOOM_LAUNCH_SITE(kernel), (blocks), (threads), kernel, __VA_ARGS__)
+
+// nvcc drops the site (LOOM_LAUNCH_AS), hence [[maybe_unused]].
 template <class Kernel, class... Args>
-void launch_elementwise(int64_t n, Kernel kernel, Args... args) {
+void launch_elementwise([[maybe_unused]] LaunchSite site, int64_t n, Kernel kernel, Args... args) {
   if (n <= 0) return;
   int64_t blocks = std::min(ceil_div(n, kBlockSize), kMaxBlocks);
-  LOOM_LAUNCH(kernel, static_cast<unsigned>(blocks), kBlockSize, 0, stream())(args...);
+  LOOM_LAUNCH_AS(site.kernel, site.file, site.line, kernel, static_cast<unsigned>(blocks), kBlockSize, 0, stream())
+  (args...);
   LOOM_CUDA_CHECK_LAUNCH();
 }
 
-// Launches `kernel` with an explicit grid (for row-per-block and other shaped kernels).
 template <class Kernel, class... Args>
-void launch_grid(int64_t blocks, int threads, Kernel kernel, Args... args) {
+void launch_grid([[maybe_unused]] LaunchSite site, int64_t blocks, int threads, Kernel kernel, Args... args) {
   if (blocks <= 0) return;
-  LOOM_LAUNCH(kernel, static_cast<unsigned>(blocks), threads, 0, stream())(args...);
+  LOOM_LAUNCH_AS(site.kernel, site.file, site.line, kernel, static_cast<unsigned>(blocks), threads, 0, stream())
+  (args...);
   LOOM_CUDA_CHECK_LAUNCH();
 }
 

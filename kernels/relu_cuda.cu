@@ -11,9 +11,9 @@ __global__ void relu_backward_kernel(const float* y, const float* dy, float* dx,
 }
 }  // namespace
 
-void relu_forward(const float* x, float* y, int64_t n) { launch_elementwise(n, relu_forward_kernel, x, y, n); }
+void relu_forward(const float* x, float* y, int64_t n) { LOOM_LAUNCH_ELEMENTWISE(n, relu_forward_kernel, x, y, n); }
 void relu_backward(const float* y, const float* dy, float* dx, int64_t n) {
-  launch_elementwise(n, relu_backward_kernel, y, dy, dx, n);
+  LOOM_LAUNCH_ELEMENTWISE(n, relu_backward_kernel, y, dy, dx, n);
 }
 
 }  // namespace loom::cuda

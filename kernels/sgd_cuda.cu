@@ -10,7 +10,7 @@ __global__ void sgd_update_kernel(float* params, const float* grads, const float
 }  // namespace
 
 void sgd_update(float* params, const float* grads, const float* learning_rate, int64_t n) {
-  launch_elementwise(n, sgd_update_kernel, params, grads, learning_rate, n);
+  LOOM_LAUNCH_ELEMENTWISE(n, sgd_update_kernel, params, grads, learning_rate, n);
 }
 
 }  // namespace loom::cuda

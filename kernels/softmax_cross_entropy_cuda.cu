@@ -41,8 +41,8 @@ __global__ void softmax_cross_entropy_kernel(const float* logits, const int32_t*
 
 void softmax_cross_entropy(const float* logits, const int32_t* labels, float* probs, float* dlogits, float grad_scale,
                            float* totals, int64_t rows, int64_t classes) {
-  launch_grid(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_cross_entropy_kernel, logits, labels,
-              probs, dlogits, grad_scale, totals, rows, classes);
+  LOOM_LAUNCH_GRID(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_cross_entropy_kernel, logits,
+                   labels, probs, dlogits, grad_scale, totals, rows, classes);
 }
 
 }  // namespace loom::cuda

@@ -37,11 +37,12 @@ __global__ void softmax_backward_kernel(const float* y, const float* dy, float* 
 }  // namespace
 
 void softmax_forward(const float* x, float* y, int64_t rows, int64_t cols) {
-  launch_grid(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_forward_kernel, x, y, rows, cols);
+  LOOM_LAUNCH_GRID(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_forward_kernel, x, y, rows, cols);
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
-  launch_grid(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_backward_kernel, y, dy, dx, rows, cols);
+  LOOM_LAUNCH_GRID(ceil_div(rows, kRowsPerBlock), kRowsPerBlock * kWarpSize, softmax_backward_kernel, y, dy, dx, rows,
+                   cols);
 }
 
 }  // namespace loom::cuda

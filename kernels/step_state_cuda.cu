@@ -9,6 +9,6 @@ __global__ void advance_step_kernel(int32_t* state, int32_t rows) {
 }
 }  // namespace
 
-void advance_step(int32_t* state, int32_t rows) { launch_grid(1, 1, advance_step_kernel, state, rows); }
+void advance_step(int32_t* state, int32_t rows) { LOOM_LAUNCH_GRID(1, 1, advance_step_kernel, state, rows); }
 
 }  // namespace loom::cuda
