@@ -40,6 +40,9 @@ if(LOOM_CUDA_MODE STREQUAL "SIM")
   list(REMOVE_DUPLICATES LOOM_CUDA_HEADERS)
   set(LOOM_CUDA_PATH ON)
   set(LOOM_CUDA_SIMULATOR ON)
+  # The simulator's reports name launch sites and synchronization points by __FILE__: as paths in the repository
+  # (kernels/relu_cuda.cu:14), wherever the build is.
+  add_compile_options(-fmacro-prefix-map=${PROJECT_SOURCE_DIR}/=)
   message(STATUS "loom: CUDA path on the CUDA simulator (LOOM_CUDA=SIM): CUDA code runs on the CPU, headers from "
                  "${LOOM_CUDA_HEADERS}")
   return()
