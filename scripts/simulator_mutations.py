@@ -21,18 +21,20 @@ the build or the unmutated tests fail.
 """
 
 import os
+import re
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BANNER = "runs CUDA code on the CPU; no GPU is used or timed"  # the simulator's first line, evidence of nothing
 
 # name, file, text to find (exactly once), its replacement, the tests that must catch it, thread orders to run them in
 MUTATIONS = [
     ("removed __syncthreads", "kernels/bias_activation_cuda.cu",
      "  partial[threadIdx.y][threadIdx.x] = sum;\n  __syncthreads();\n",
      "  partial[threadIdx.y][threadIdx.x] = sum;\n",
-     "ConvParity.BiasGradientOverManyRows/cuda", ["forward", "reverse", "random:1"]),
+     "ConvParity/cuda.BiasGradientOverManyRows", ["forward", "reverse", "random:1"]),
     ("removed __syncwarp", "kernels/softmax_cross_entropy_cuda.cu",
      "  __syncwarp();  // every lane has read z before probs (which may alias it) is written\n",
      "",
@@ -86,11 +88,22 @@ def run_tests(build_dir, test_filter, order):
     return result.returncode, result.stdout
 
 
+def tests_run(output):
+    """How many tests gtest ran ("[==========] 3 tests from 1 test suite ran. (5 ms total)"): a filter that names none proves
+    nothing, mutated or not."""
+    ran = re.search(r"^\[==========\] (\d+) tests? from .* ran\.", output, re.MULTILINE)
+    return int(ran.group(1)) if ran else 0
+
+
 def evidence(output):
     """The first line that says what went wrong: the simulator's report or a failed expectation."""
+    lines = output.splitlines()
     for marker in ("loom CUDA simulator:", "Failure", "error:", "Expected", "FAILED"):
-        for line in output.splitlines():
-            if marker in line:
+        for i, line in enumerate(lines):
+            if marker in line and BANNER not in line:
+                # gtest names a thrown exception on the line after "unknown file: Failure"
+                if line.startswith("unknown file") and i + 1 < len(lines):
+                    line = lines[i + 1]
                 return line.strip()[:200]
     return output.strip().splitlines()[-1][:200] if output.strip() else "(no output)"
 
@@ -122,9 +135,10 @@ def main(argv):
     for name, _, _, _, tests, orders in mutations:
         for order in orders:
             rc, out = run_tests(build_dir, tests, order)
-            if rc != 0:
+            if rc != 0 or tests_run(out) == 0:
+                problem = evidence(out) if rc != 0 else "the filter names no test"
                 print(f"simulator_mutations: the unmutated tests for '{name}' fail ({tests}, order {order}): "
-                      f"{evidence(out)}", file=sys.stderr)
+                      f"{problem}", file=sys.stderr)
                 return 2
 
     missed = 0

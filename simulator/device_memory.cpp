@@ -16,14 +16,8 @@
 
 #include "simulator/device.h"
 #include "simulator/runtime_guard.h"
+#include "simulator/sanitizers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LOOM_SIM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LOOM_SIM_ASAN 1
-#endif
-#endif
 #ifdef LOOM_SIM_ASAN
 #include <sanitizer/asan_interface.h>
 #endif

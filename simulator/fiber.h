@@ -10,21 +10,7 @@
 #include <ucontext.h>
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define LOOM_SIM_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LOOM_SIM_ASAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_THREAD__)
-#define LOOM_SIM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LOOM_SIM_TSAN 1
-#endif
-#endif
+#include "simulator/sanitizers.h"
 
 namespace loom::sim {
 

@@ -185,9 +185,13 @@ TYPED_TEST(OpParity, SoftmaxCrossEntropy) {
       EXPECT_TRUE(all_close(totals.to_vector(), {loss, correct}, 1e-5, 1e-5, "loss and correct totals"));
       EXPECT_EQ(totals.to_vector()[kCorrectCount], static_cast<float>(correct)) << "correct count";
 
-      // In place (probabilities over the logits), as the model runs it after a handed-over softmax.
-      softmax_cross_entropy(tz, tl, tz, nullptr, 1.f / rows, nullptr);
+      // In place (probabilities over the logits), as the model runs it after a handed-over softmax: each row's loss
+      // reads its label's logit, which another lane of the warp overwrites with a probability.
+      Tensor in_place_totals = make_tensor({0.5f, 2.f}, {kTotalsSlots}, dev);
+      softmax_cross_entropy(tz, tl, tz, nullptr, 1.f / rows, &in_place_totals);
       EXPECT_TRUE(all_close(tz.to_vector(), pd, 1e-7, 1e-5, "in-place probabilities"));
+      EXPECT_TRUE(
+          all_close(in_place_totals.to_vector(), {loss, correct}, 1e-5, 1e-5, "in-place loss and correct totals"));
     }
 }
 
