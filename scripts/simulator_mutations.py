@@ -83,8 +83,11 @@ def build(build_dir):
 
 def run_tests(build_dir, test_filter, order):
     env = dict(os.environ, LOOM_SIM_THREAD_ORDER=order, LOOM_REQUIRE_CUDA="1")
-    result = subprocess.run([os.path.join(build_dir, "tests", "loom_tests"), "--gtest_filter=" + test_filter],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=900)
+    try:
+        result = subprocess.run([os.path.join(build_dir, "tests", "loom_tests"), "--gtest_filter=" + test_filter],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=600)
+    except subprocess.TimeoutExpired:
+        return 124, "FAILED: the tests did not finish in 600 s"
     return result.returncode, result.stdout
 
 

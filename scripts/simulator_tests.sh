@@ -5,8 +5,9 @@
 #   2. planted bugs: scripts/simulator_mutations.py on that build (each must be caught);
 #   3. AddressSanitizer and UndefinedBehaviorSanitizer: the CUDA tests and the simulator's own (the CPU tests run under
 #      the same sanitizers in scripts/sanitized_tests.sh), in a Debug build with the CPU ops at -O2;
-#   4. ThreadSanitizer: the kernel parity tests (small grids: TSan costs about a millisecond a CUDA thread) and the
-#      simulator's kernel tests, where every CUDA thread is a TSan fiber and a race between two of them fails.
+#   4. ThreadSanitizer: the parity tests of the kernels whose threads synchronize (small grids: TSan costs about a
+#      millisecond a CUDA thread) and the simulator's kernel tests, where every CUDA thread is a TSan fiber and a race
+#      between two of them fails.
 # The builds go to BUILD_ROOT/build-sim, build-sim-asan and build-sim-tsan (default BUILD_ROOT: the repository).
 set -euo pipefail
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,33 +59,50 @@ fi
 
 # A sanitizer's finding aborts the program after its report (as in scripts/sanitized_tests.sh).
 findings='ERROR: [A-Za-z]*Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer|WARNING: ThreadSanitizer'
-# run_tests NAME LOG FILTER: loom_tests of the build in LOG's folder, failing on a failed test or a finding.
+# run_tests NAME BUILD FILTER: BUILD's loom_tests on the tests FILTER names, one shard per core side by side (one
+# OpenMP thread each: the shards fill the cores), failing on a failed test or a finding; logs BUILD/tests.<shard>.log.
 run_tests() {
-  local name=$1 log=$2 filter=$3 start=$SECONDS
-  if LOOM_REQUIRE_CUDA=1 OMP_NUM_THREADS=1 "$(dirname "$log")/tests/loom_tests" --gtest_brief=1 \
-    --gtest_filter="$filter" >"$log" 2>&1 && ! grep -Eq "$findings" "$log"; then
-    say "$name: $(grep -E '^\[  PASSED  \]' "$log" | head -n 1) in $(elapsed "$start")"
-  else
-    tail -n 80 "$log"
-    say "FAIL: $name (log: $log)"
-    failed=1
-  fi
+  local name=$1 dir=$2 filter=$3 start=$SECONDS shard pids=() passed=0 ok=1
+  for ((shard = 0; shard < jobs; shard++)); do
+    LOOM_REQUIRE_CUDA=1 OMP_NUM_THREADS=1 GTEST_TOTAL_SHARDS=$jobs GTEST_SHARD_INDEX=$shard \
+      "$dir/tests/loom_tests" --gtest_brief=1 --gtest_filter="$filter" >"$dir/tests.$shard.log" 2>&1 &
+    pids+=($!)
+  done
+  for ((shard = 0; shard < jobs; shard++)); do
+    local log=$dir/tests.$shard.log
+    if ! wait "${pids[$shard]}" || grep -Eq "$findings" "$log"; then
+      tail -n 80 "$log"
+      say "FAIL: $name, shard $shard of $jobs (log: $log)"
+      ok=0
+    fi
+    local count
+    count=$(awk '$1 == "[" && $2 == "PASSED" && $3 == "]" { print $4 }' "$log" | head -n 1)
+    passed=$((passed + ${count:-0}))
+  done
+  if [ "$ok" -eq 1 ]; then say "$name: $passed passed in $(elapsed "$start")"; else failed=1; fi
 }
 
 # --- 3. AddressSanitizer and UndefinedBehaviorSanitizer --------------------------------------------------------------
 build "$root/build-sim-asan" loom_tests -- -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
-  -DLOOM_SANITIZE='address;undefined;float-cast-overflow' -DLOOM_CPU_OPS_FLAGS=-O2 -DLOOM_BUILD_BENCHMARKS=OFF
+  -DLOOM_SANITIZE='address;undefined;float-cast-overflow' -DLOOM_CPU_OPS_FLAGS=-O2 -DLOOM_BUILD_BENCHMARKS=OFF \
+  -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="abort_on_error=1:halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-run_tests "the CUDA tests under ASan and UBSan" "$root/build-sim-asan/asan.log" "$(cuda_tests "$root/build-sim-asan")"
+run_tests "the CUDA tests under ASan and UBSan" "$root/build-sim-asan" "$(cuda_tests "$root/build-sim-asan")"
 
 # --- 4. ThreadSanitizer --------------------------------------------------------------------------------------------
+# The CPU ops are left uninstrumented: their AVX2 clones choose their code in an ifunc resolver, which runs before
+# TSan's runtime is ready; TSan looks at the kernels here, not at the CPU path.
 build "$root/build-sim-tsan" loom_tests -- -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
-  -DLOOM_SANITIZE=thread -DLOOM_BUILD_BENCHMARKS=OFF
+  -DLOOM_SANITIZE=thread "-DLOOM_CPU_OPS_FLAGS=-O2;-fno-sanitize=thread" -DLOOM_BUILD_BENCHMARKS=OFF \
+  -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST
 export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
-# Death tests fork, which TSan dislikes; the kernel tests' checks are shown firing in the plain and ASan runs.
-run_tests "the kernel parity tests under TSan" "$root/build-sim-tsan/tsan.log" \
-  'OpParity/cuda.*:ConvParity/cuda.*:SimulatorKernels.*-*DeathTest*'
+# The kernels whose threads meet (warp shuffles, a barrier) and one elementwise kernel, at the tests' sizes (about
+# 100 s of TSan in all; the larger parity grids would take tens of minutes); and the simulator's kernel tests but
+# the death tests (they fork, which TSan dislikes; their checks fire in the plain and ASan runs) and the one whose
+# kernel races on purpose (TSan rightly reports it).
+run_tests "the synchronizing kernels' parity tests under TSan" "$root/build-sim-tsan" \
+  'OpParity/cuda.Softmax*:OpParity/cuda.CrossEntropyOnProbabilities:OpParity/cuda.Relu:ConvParity/cuda.BiasGradientOverManyRows:SimulatorKernels.*-*DeathTest*:*ThreadOrderExposesAMissingBarrier'
 
 say "$([ "$failed" -eq 0 ] && echo passed || echo FAILED) in $(elapsed "$total_start") in all"
 exit "$failed"

@@ -74,10 +74,7 @@ void run(const Gemm& g) {
 }
 
 bool on_device(const char* operand, const void* pointer, size_t bytes) {
-  if (is_device_range(pointer, bytes)) return true;
-  device_fault(cudaErrorIllegalAddress, std::string("cublasSgemm: operand ") + operand + " (" + std::to_string(bytes) +
-                                            " bytes) is not in device memory");
-  return false;
+  return operand_on_device("cublasSgemm", operand, pointer, bytes);
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ cudnnStatus_t describe_input(const cudnnTensorStruct* x, const cudnnFilterStruct
   g->pad_h = conv->pad_h, g->pad_w = conv->pad_w, g->stride_h = conv->stride_h, g->stride_w = conv->stride_w;
   g->dilation_h = conv->dilation_h, g->dilation_w = conv->dilation_w, g->groups = conv->groups;
   g->flip = conv->mode == CUDNN_CONVOLUTION;
-  g->tf32 = uses_tf32(conv->math) || conv->math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+  g->tf32 = uses_tf32(conv->math);
   return CUDNN_STATUS_SUCCESS;
 }
 

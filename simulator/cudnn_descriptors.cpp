@@ -42,10 +42,7 @@ cudnnStatus_t view_of(const cudnnFilterStruct* desc, View4* view) {
 bool too_many_elements(int64_t n, int64_t c, int64_t h, int64_t w) { return n * c * h * w > INT_MAX; }
 
 bool Call::on_device(const char* operand, const void* pointer, size_t bytes) const {
-  if (is_device_range(pointer, bytes)) return true;
-  device_fault(cudaErrorIllegalAddress, std::string(name_) + ": operand " + operand + " (" + std::to_string(bytes) +
-                                            " bytes) is not in device memory");
-  return false;
+  return operand_on_device(name_, operand, pointer, bytes);
 }
 
 cudnnStatus_t Call::queue(std::function<void()> work) const {

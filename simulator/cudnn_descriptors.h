@@ -76,7 +76,9 @@ cudnnStatus_t view_of(const cudnnFilterStruct* desc, View4* view);
 bool too_many_elements(int64_t n, int64_t c, int64_t h, int64_t w);
 
 // Whether the math type lets cuDNN compute a float convolution in TF32 on the simulated (Hopper) device.
-inline bool uses_tf32(cudnnMathType_t math) { return math == CUDNN_DEFAULT_MATH || math == CUDNN_TENSOR_OP_MATH; }
+inline bool uses_tf32(cudnnMathType_t math) {
+  return math == CUDNN_DEFAULT_MATH || math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+}
 
 // A float scaling factor (alpha, beta): cuDNN reads them from host memory, at the call.
 inline float scalar(const void* pointer) { return *static_cast<const float*>(pointer); }

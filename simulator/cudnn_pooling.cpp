@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "simulator/cudnn_descriptors.h"
+#include "simulator/device.h"
 
 namespace loom::sim::dnn {
 namespace {
@@ -102,10 +104,26 @@ void forward(const Pooling& g, const float* x, float* y, float alpha, float beta
         }
 }
 
-// g describes x and y; dy and dx have the same shapes and strides of their own. The maximum is found again from x
-// rather than matched against y, which gives the same element for the y that the forward pass wrote.
-void backward(const Pooling& g, const View4& dyv, const View4& dxv, const float* dy, const float* x, float* dx,
-              float alpha, float beta) {
+// Where in its window of x the maximum pooling took, as cuDNN finds it: the first element (in row-major order) equal
+// to the window's y, NaN matching NaN. A y that is no element of its window is no output of the forward pass on this
+// x (a stale or wrong buffer, or a forward pass scaled by alpha ≠ 1), which a GPU would silently turn into a wrong
+// gradient: the run stops.
+Position taken(const Pooling& g, const float* x, float y, int n, int c, int p, int q, const Window& win) {
+  for (int h = win.h0; h < win.h1; ++h)
+    for (int w = win.w0; w < win.w1; ++w) {
+      const float v = x[g.x.at(n, c, h, w)];
+      if (v == y || (std::isnan(v) && std::isnan(y))) return {h, w};
+    }
+  // An empty window, or one of NaNs alone that the forward pass did not propagate (it wrote -inf), took nothing.
+  if (win.count() == 0 || y == -std::numeric_limits<float>::infinity()) return {};
+  stop("cudnnPoolingBackward: y at (n " + std::to_string(n) + ", c " + std::to_string(c) + ", h " + std::to_string(p) +
+       ", w " + std::to_string(q) + ") is " + std::to_string(y) + ", which no element of its window of x holds: y is " +
+       "not what cudnnPoolingForward made of this x");
+}
+
+// g describes x and y; dy and dx have the same shapes and strides of their own.
+void backward(const Pooling& g, const View4& dyv, const View4& dxv, const float* dy, const float* x, const float* y,
+              float* dx, float alpha, float beta) {
   const int64_t plane = int64_t(g.x.h) * g.x.w;
 #pragma omp parallel
   {
@@ -119,7 +137,7 @@ void backward(const Pooling& g, const View4& dyv, const View4& dxv, const float*
             const Window win = window(g, p, q);
             const double grad = dy[dyv.at(n, c, p, q)];
             if (is_max(g.p)) {
-              const Position at = argmax(g.x, x, g.p, n, c, win);
+              const Position at = taken(g, x, y[g.y.at(n, c, p, q)], n, c, p, q, win);
               if (at.h >= 0) sum[c * plane + at.h * g.x.w + at.w] += grad;
             } else {
               const double share = grad / divisor(g, win);
@@ -181,8 +199,8 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t handle, const cudnnPoolingDescr
       !call.on_device("x", x, g.x.bytes()) || !call.on_device("dx", dx, dg.x.bytes()))
     return Call::failed();
   return call.queue([g, dyv = dg.y, dxv = dg.x, a = scalar(alpha), b = scalar(beta), dy = static_cast<const float*>(dy),
-                     x = static_cast<const float*>(x),
-                     dx = static_cast<float*>(dx)] { backward(g, dyv, dxv, dy, x, dx, a, b); });
+                     x = static_cast<const float*>(x), y = static_cast<const float*>(y),
+                     dx = static_cast<float*>(dx)] { backward(g, dyv, dxv, dy, x, y, dx, a, b); });
 }
 
 }  // extern "C"

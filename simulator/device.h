@@ -31,9 +31,17 @@ cudaError_t enqueue(cudaStream_t stream, std::string what, std::function<void()>
 // Records a non-sticky error in the calling thread's last-error slot (what cudaGetLastError returns and clears).
 void set_last_error(cudaError_t status);
 
-// Whether [pointer, pointer + bytes) lies inside one live cudaMalloc block. The library stand-ins check every operand
-// with it before queueing work, so an operand that is host memory, freed or too short is reported, not read.
+// Whether [pointer, pointer + bytes) lies inside one live cudaMalloc block.
 bool is_device_range(const void* pointer, size_t bytes);
+
+// The check every library call makes of each operand before queueing work: true when [pointer, pointer + bytes) is
+// device memory, else a device fault (cudaErrorIllegalAddress, as a GPU gives) naming `call` and `operand`, and false:
+// an operand that is host memory, freed or too short is reported, never read.
+bool operand_on_device(const char* call, const char* operand, const void* pointer, size_t bytes);
+
+// Whether a kernel may dereference `pointer`: null, in (or one past the end of) a live cudaMalloc block, or in pinned
+// host memory, which a GPU maps. Pageable host memory is an illegal address on a GPU (no HMM/ATS assumed).
+bool kernel_may_access(const void* pointer);
 
 // A fault of the simulated device (what a GPU would report as an illegal address): prints
 // "loom CUDA simulator: <what>" on stderr and makes `status` the context's sticky error, returned by every later

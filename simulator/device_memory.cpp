@@ -12,9 +12,12 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "simulator/device.h"
+#include "simulator/pages.h"
 #include "simulator/runtime_guard.h"
 #include "simulator/sanitizers.h"
 
@@ -28,11 +31,6 @@ namespace {
 constexpr size_t kAlignment = 256;  // what cudaMalloc guarantees
 // Freed blocks whose address ranges stay reserved (and inaccessible) before they go back to the system.
 constexpr size_t kFreedBlocksKept = 4096;
-
-size_t page_bytes() {
-  static const size_t bytes = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return bytes;
-}
 
 size_t round_up(size_t value, size_t unit) { return (value + unit - 1) / unit * unit; }
 
@@ -129,6 +127,18 @@ void on_fault(int signal_number, siginfo_t* info, void* context) {
     freed = block != nullptr;
   }
   if (!block) {
+    // Outside device memory, in device work: a wild pointer of a kernel or library call, or a CUDA thread overflowing
+    // its fiber's stack (the handler runs on a stack of its own, so that one can be told too). Said before the fault
+    // goes on to the previous handler (a sanitizer's report) or ends the process.
+    if (state.running) {
+      char line[1024];
+      std::snprintf(line, sizeof line,
+                    "loom CUDA simulator: device work faulted at %p, outside device memory (a wild pointer, or a CUDA "
+                    "thread overflowing its stack), in %s\n",
+                    info->si_addr, state.running->c_str());
+      const ssize_t written = write(STDERR_FILENO, line, std::strlen(line));
+      (void)written;
+    }
     pass_on(signal_number, info, context);
     return;
   }
@@ -185,14 +195,27 @@ void protect(const Block& block, bool accessible) {
 
 }  // namespace
 
+void ensure_fault_stack() {
+  // One per OS thread that runs device work (under the runtime's lock), never freed: the thread may fault until it
+  // ends. Kept in a list that is never freed either, so that a leak checker sees them held.
+  static thread_local bool ready = false;
+  if (ready) return;
+  ready = true;
+  static auto* stacks = new std::vector<std::unique_ptr<char[]>>();
+  stack_t stack{};
+  stack.ss_size = 64 * 1024;
+  stacks->push_back(std::make_unique<char[]>(stack.ss_size));
+  stack.ss_sp = stacks->back().get();
+  sigaltstack(&stack, nullptr);
+}
+
 void* allocate_device(size_t bytes) {
   Memory& state = memory();
   const size_t counted = round_up(bytes, kAlignment);
   if (bytes == 0 || counted > kDeviceMemoryBytes - state.live_bytes) return nullptr;
   // The block is filled at once, so it must fit in the host's free memory too: a request the simulated device could
   // grant but this machine cannot fails as an out-of-memory error rather than by the kernel's OOM killer.
-  const size_t host_free = static_cast<size_t>(sysconf(_SC_AVPHYS_PAGES)) * page_bytes();
-  if (counted > host_free) return nullptr;
+  if (counted > available_host_bytes()) return nullptr;
   install_fault_handler();
   Block block;
   block.usable_bytes = round_up(bytes, page_bytes());
@@ -233,6 +256,18 @@ bool free_device(void* pointer) {
 }
 
 size_t live_device_bytes() { return memory().live_bytes; }
+
+bool operand_on_device(const char* call, const char* operand, const void* pointer, size_t bytes) {
+  if (is_device_range(pointer, bytes)) return true;
+  device_fault(cudaErrorIllegalAddress, std::string(call) + ": operand " + operand + " (" + std::to_string(bytes) +
+                                            " bytes) is not in device memory");
+  return false;
+}
+
+bool kernel_may_access(const void* pointer) {
+  std::lock_guard<std::recursive_mutex> lock(runtime_mutex());
+  return pointer == nullptr || is_device_range(pointer, 0) || is_pinned_range(pointer, 0);
+}
 
 bool is_device_range(const void* pointer, size_t bytes) {
   std::lock_guard<std::recursive_mutex> lock(runtime_mutex());  // the library stand-ins call it from their threads

@@ -32,6 +32,10 @@ void set_device_memory_accessible(bool accessible);
 // What the executor is running, named in the report of a fault inside it; nullptr outside queued work.
 void set_running_operation(const std::string* what);
 
+// Gives the calling OS thread a signal stack of its own (once), so that a fault reported while it runs device work
+// is reported even when a CUDA thread's fiber stack has overflowed.
+void ensure_fault_stack();
+
 // Stops the run when an operation wrote into the bytes between a block's end and its guard page (the 256-byte
 // alignment leaves up to 255 there, which no page protection covers): they hold 0xFF from the allocation until then.
 // The executor calls it after each operation, naming it in `what`. (Under AddressSanitizer those bytes are poisoned

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <new>
 
+#include "simulator/pages.h"
+
 #if defined(LOOM_SIM_ASAN)
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
@@ -82,11 +84,6 @@ thread_local Fiber* t_leaving = nullptr;
 #if !defined(__x86_64__)
 thread_local Fiber* t_starting = nullptr;  // makecontext passes int arguments only
 #endif
-
-size_t page_bytes() {
-  static const size_t bytes = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return bytes;
-}
 
 }  // namespace
 

@@ -142,12 +142,33 @@ class KernelLaunch {
       return;
     }
     auto copy = std::make_shared<const std::tuple<std::decay_t<Parameters>...>>(std::forward<Arguments>(arguments)...);
+    // A pointer argument the device cannot reach (pageable host memory) is an illegal address on a GPU: the kernel
+    // faults, and the context with it.
+    int position = 0, unreachable = 0;
+    std::apply(
+        [&](const auto&... argument) {
+          ((++position, unreachable = unreachable ? unreachable : reachable(argument) ? 0 : position), ...);
+        },
+        *copy);
+    if (unreachable) {
+      device_fault(cudaErrorIllegalAddress, describe_launch(config_) + ": argument " + std::to_string(unreachable) +
+                                                " points to host memory that is not pinned, which a GPU cannot read");
+      return;
+    }
     enqueue(config_.stream, describe_launch(config_), [kernel = kernel_, config = config_, copy] {
       run_grid(config, [&kernel, &copy] { std::apply(kernel, *copy); });
     });
   }
 
  private:
+  template <class T>
+  static bool reachable(const T& argument) {
+    if constexpr (std::is_pointer_v<T>)
+      return kernel_may_access(static_cast<const void*>(argument));
+    else
+      return true;
+  }
+
   void (*kernel_)(Parameters...);
   LaunchConfig config_;
 };

@@ -72,8 +72,9 @@ void discard_queued_work() {
   }
 }
 
-// Runs the head of `stream`. A host function runs on this thread when `may_block`, else on a thread of its own;
-// returns false when the head is such a thread's host function, still running, and `may_block` is false.
+// Runs the head of `stream`. A host function runs on this thread when `may_block`, else on a thread of its own (one at
+// a time); returns false, when `may_block` is false, if the head is such a thread's host function still running or a
+// host function that must wait for another stream's to finish.
 bool run_head(Stream& stream, bool may_block) {
   HostCall& call = device().host_call;
   if (call.stream == &stream) {
@@ -82,7 +83,8 @@ bool run_head(Stream& stream, bool may_block) {
     return true;
   }
   if (stream.queue.front().host_function) {
-    set_device_memory_accessible(false);  // host code, even inside a host function, cannot read device memory
+    set_device_memory_accessible(false);          // host code, even inside a host function, cannot read device memory
+    if (!may_block && call.stream) return false;  // one host function at a time runs on a thread of its own
     if (!may_block) {
       call.stream = &stream;
       call.finished = std::make_shared<std::atomic<bool>>(false);
@@ -102,6 +104,7 @@ bool run_head(Stream& stream, bool may_block) {
   Operation operation = std::move(stream.queue.front());
   stream.queue.pop_front();
   if (operation.touches_memory) set_device_memory_accessible(true);
+  ensure_fault_stack();
   set_running_operation(&operation.what);
   operation.work();
   set_running_operation(nullptr);
@@ -128,7 +131,10 @@ void end_of_work() {
 Stream& legacy_stream() { return *device().streams.front(); }
 
 Stream* find_stream(cudaStream_t handle) {
-  if (handle == nullptr || handle == cudaStreamLegacy || handle == cudaStreamPerThread) return &legacy_stream();
+  // The per-thread default stream (a blocking stream of each host thread) is not simulated: loom never uses it, and
+  // treating it as the legacy stream would synchronize more than CUDA does. It is refused as an invalid handle.
+  if (handle == cudaStreamPerThread) return nullptr;
+  if (handle == nullptr || handle == cudaStreamLegacy) return &legacy_stream();
   for (const auto& stream : device().streams)
     if (reinterpret_cast<cudaStream_t>(stream.get()) == handle && !stream->destroyed) return stream.get();
   return nullptr;

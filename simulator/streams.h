@@ -46,7 +46,8 @@ struct Event {
 };
 
 // ---- handles ----
-// nullptr, cudaStreamLegacy and cudaStreamPerThread name the legacy stream; nullptr return: not a live stream.
+// nullptr and cudaStreamLegacy name the legacy stream; nullptr return: not a live stream (cudaStreamPerThread included:
+// the per-thread default stream is not simulated).
 Stream* find_stream(cudaStream_t handle);
 Stream& legacy_stream();
 cudaStream_t create_stream(bool blocking);

@@ -75,6 +75,22 @@ PY
 "$build/benchmarks/device_info" --bogus >/dev/null 2>&1
 [ $? -eq 2 ] || fail "device_info --bogus: expected exit 2"
 
+# On the CUDA simulator (a build with LOOM_CUDA=SIM) the CUDA device is the CPU: timing it as a GPU is refused, and
+# --device auto times the CPU, saying so.
+if "$python" -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))["simulated"] else 1)' "$out/device.json"
+then
+  for bench in bench_epoch bench_kernels; do
+    "$build/benchmarks/$bench" --device cuda --json "$out/none.json" >/dev/null 2>"$out/err"
+    status=$?
+    if [ $status -ne 2 ] || ! grep -q "its times are not a GPU's" "$out/err"; then
+      fail "$bench --device cuda on the simulator: expected exit 2 saying why, got $status: $(cat "$out/err")"
+    fi
+  done
+  "$build/benchmarks/bench_epoch" --device auto --model mlp --epochs 1 --max-steps 20 --json "$out/auto.json" \
+    >/dev/null 2>"$out/err" || fail "bench_epoch --device auto on the simulator: $(cat "$out/err")"
+  grep -q "timing the CPU instead" "$out/err" || fail "bench_epoch --device auto on the simulator did not say so"
+fi
+
 "$build/benchmarks/bench_epoch" --model resnet --device cpu --json "$out/none.json" >/dev/null 2>"$out/err"
 if [ $? -ne 2 ] || ! grep -q "resnet" "$out/err"; then fail "bench_epoch --model resnet: expected exit 2 naming it"; fi
 "$build/benchmarks/bench_epoch" --device cpu --data "$out/nowhere" --json "$out/none.json" >/dev/null 2>"$out/err"

@@ -476,6 +476,20 @@ void launch_in_order(const std::function<void()>& launch, const char* order = "f
   cudaDeviceSynchronize();
 }
 
+// Exits 0 when launching a kernel on pageable host memory failed as a GPU fails it: the device faults (a sticky
+// illegal address) and the kernel never runs.
+[[noreturn]] void launch_on_pageable_memory() {
+  std::vector<int> host(1, 7);
+  LOOM_LAUNCH(count_kernel, 1, 1, 0, nullptr)(host.data());
+  std::exit(cudaDeviceSynchronize() == cudaErrorIllegalAddress && host[0] == 7 ? 0 : 1);
+}
+
+TEST_F(SimulatorKernelsDeathTest, PageableHostMemoryAsAnArgumentFaults) {
+  EXPECT_EXIT(launch_on_pageable_memory(), ::testing::ExitedWithCode(0),
+              "kernel count_kernel launched at .*test_simulator_kernels.cu:[0-9]+: argument 1 points to host memory "
+              "that is not pinned");
+}
+
 TEST_F(SimulatorKernelsDeathTest, DivergentSyncthreadsStops) {
   EXPECT_DEATH(launch_in_order([] {
                  LOOM_LAUNCH(divergent_barrier_kernel, 2, 64, 0, nullptr)

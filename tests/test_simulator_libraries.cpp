@@ -630,6 +630,33 @@ class SimulatedLibrariesDeathTest : public ::testing::Test {
   std::exit(status == CUDNN_STATUS_EXECUTION_FAILED && cudaDeviceSynchronize() == cudaErrorIllegalAddress ? 0 : 1);
 }
 
+// Max pooling's backward pass given a y that is not the forward pass's output of this x: cuDNN finds where the
+// maximum was by comparing x with y, so a GPU would give a wrong gradient; the simulator stops.
+[[noreturn]] void pooling_backward_with_a_stale_y() {
+  cudnnHandle_t handle;
+  cudnnCreate(&handle);
+  cudnnTensorDescriptor_t xd, yd;
+  cudnnCreateTensorDescriptor(&xd);
+  cudnnCreateTensorDescriptor(&yd);
+  cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, 1, 2, 2);
+  cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, 1, 1, 1);
+  cudnnPoolingDescriptor_t pool;
+  cudnnCreatePoolingDescriptor(&pool);
+  cudnnSetPooling2dDescriptor(pool, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN, 2, 2, 0, 0, 2, 2);
+  DeviceFloats x(std::vector<float>{1.f, 4.f, 2.f, 3.f}), stale_y(std::vector<float>{5.f}), dy(std::vector<float>{1.f}),
+      dx(std::vector<float>(4, 0.f));
+  const float one = 1.f, zero = 0.f;
+  cudnnPoolingBackward(handle, pool, &one, yd, stale_y.get(), yd, dy.get(), xd, x.get(), &zero, xd, dx.get());
+  cudaDeviceSynchronize();
+  std::exit(1);  // not reached: the run stops
+}
+
+TEST_F(SimulatedLibrariesDeathTest, MaxPoolingBackwardRefusesAYThatXDoesNotHold) {
+  EXPECT_DEATH(pooling_backward_with_a_stale_y(),
+               "cudnnPoolingBackward: y at \\(n 0, c 0, h 0, w 0\\) is 5.0+, which no element of its window of x "
+               "holds");
+}
+
 TEST_F(SimulatedLibrariesDeathTest, SgemmOnHostMemoryFaults) {
   EXPECT_EXIT(sgemm_with_a_on_the_host(), ::testing::ExitedWithCode(0), "cublasSgemm: operand A");
 }

@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include "engine/runtime/device.h"
 #include "simulator/device.h"
 
 namespace loom::test {
@@ -64,6 +65,10 @@ TEST_F(SimulatorRuntime, ReportsOneH100LikeDeviceUnderItsOwnName) {
   cudaDeviceProp prop{};
   SIM_OK(cudaGetDeviceProperties(&prop, 0));
   EXPECT_STREQ(prop.name, sim::kDeviceName);
+  // The engine knows the simulator by that name: its probe says the device is simulated, so no benchmark times it.
+  EXPECT_STREQ(prop.name, kCudaSimulatorName);
+  EXPECT_TRUE(probe_cuda().usable);
+  EXPECT_TRUE(probe_cuda().simulated);
   EXPECT_EQ(prop.major, 9);
   EXPECT_EQ(prop.minor, 0);
   EXPECT_EQ(prop.multiProcessorCount, 132);
@@ -82,6 +87,13 @@ TEST_F(SimulatorRuntime, ReportsOneH100LikeDeviceUnderItsOwnName) {
   SIM_OK(cudaGetDevice(&device));
   EXPECT_EQ(device, 0);
   SIM_OK(cudaSetDevice(0));
+}
+
+// The per-thread default stream is not simulated (loom never uses it): refused, not mistaken for the legacy stream.
+TEST_F(SimulatorRuntime, RefusesThePerThreadDefaultStream) {
+  EXPECT_EQ(cudaStreamSynchronize(cudaStreamPerThread), cudaErrorInvalidResourceHandle);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidResourceHandle);
+  EXPECT_EQ(cudaStreamSynchronize(nullptr), cudaSuccess);
 }
 
 TEST_F(SimulatorRuntime, MallocGivesAlignedNaNFilledBlocksAndCountsThem) {
