@@ -28,6 +28,13 @@ std::string where(const char* expr, const char* file, int line) {
   return std::string(" in ") + expr + " at " + file + ":" + std::to_string(line);
 }
 
+// A failed call also leaves its error in the runtime's last-error slot, where the next launch check
+// (cudaGetLastError) would take it for a failed kernel once the failure has been caught or warned about: cleared
+// when it is this error. (A sticky error stays: every later call returns it anyway.)
+void clear_last_error(cudaError_t status) {
+  if (cudaPeekAtLastError() == status) (void)cudaGetLastError();
+}
+
 }  // namespace
 
 const char* cublas_status_text(cublasStatus_t status) {
@@ -58,6 +65,7 @@ const char* cublas_status_text(cublasStatus_t status) {
 }
 
 void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line) {
+  clear_last_error(status);
   throw Error(std::string("CUDA error: ") + cudaGetErrorString(status) + cuda_hint(status) + where(expr, file, line));
 }
 
@@ -71,6 +79,7 @@ void throw_cudnn_error(cudnnStatus_t status, const char* expr, const char* file,
 
 void warn_cuda_error(cudaError_t status, const char* expr, const char* file, int line) {
   if (status == cudaErrorCudartUnloading) return;  // process exit: the runtime frees everything itself
+  clear_last_error(status);
   std::fprintf(stderr, "loom: warning: CUDA error: %s%s\n", cudaGetErrorString(status),
                where(expr, file, line).c_str());
 }

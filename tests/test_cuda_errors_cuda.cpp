@@ -1,0 +1,74 @@
+// What a failed CUDA, cuBLAS or CUDA-runtime call looks like to a user: one message in words, naming the call and
+// where it was made, with what to do where there is something; and a failure that is caught leaves nothing behind
+// for the next launch check (cudaGetLastError) to take for a failed kernel. Built only with the CUDA path (it calls
+// the runtime directly); runs on a GPU and on the CUDA simulator, skips without either.
+#include <functional>
+#include <string>
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include "engine/runtime/buffer.h"
+#include "engine/runtime/cuda_memory.h"
+#include "engine/runtime/errors.h"
+#include "engine/runtime/tensor.h"
+#include "kernels/dense.h"
+#include "tests/test_support.h"
+
+namespace loom::test {
+namespace {
+
+// The launch check after a caught failure: a kernel launched and its result read back.
+void expect_the_next_launch_works() {
+  EXPECT_EQ(cudaPeekAtLastError(), cudaSuccess) << "the failure was left in the runtime's last-error slot";
+  Tensor t = Tensor::zeros({16}, Device::CUDA);
+  EXPECT_NO_THROW(t.fill(2.f));
+  EXPECT_EQ(t.to_vector()[15], 2.f);
+}
+
+std::string error_text(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(CudaErrors, OutOfMemoryIsNamedWithWhatToDo) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  const std::string text = error_text([] { Buffer too_large(Memory::Device, size_t(1) << 50); });  // a pebibyte
+  EXPECT_NE(text.find("CUDA error: out of memory (out of GPU memory: lower --batch-size or free the GPU) in "
+                      "cudaMalloc("),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("cuda_memory.cu:"), std::string::npos) << text;
+  expect_the_next_launch_works();
+}
+
+TEST(CudaErrors, CublasRefusalIsNamed) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  Tensor x = Tensor::zeros({4}, Device::CUDA), w = Tensor::zeros({4}, Device::CUDA),
+         y = Tensor::zeros({4}, Device::CUDA);
+  // A negative size: cuBLAS refuses it before touching memory.
+  const std::string text = error_text([&] { cuda::matmul(x.f32(), w.f32(), y.f32(), 1, 4, -1); });
+  EXPECT_NE(text.find("cuBLAS error: cuBLAS was given an invalid value (a size or leading dimension) in cublasSgemm("),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("dense_cublas.cpp:"), std::string::npos) << text;
+  expect_the_next_launch_works();
+}
+
+TEST(CudaErrors, AFailedReleaseWarnsAndLeavesNothingBehind) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  int on_the_host = 0;
+  ::testing::internal::CaptureStderr();
+  cuda_memory::free_device(&on_the_host);  // never allocated by cudaMalloc
+  const std::string warning = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(warning.find("loom: warning: CUDA error: invalid argument in cudaFree(data) at "), std::string::npos)
+      << warning;
+  expect_the_next_launch_works();
+}
+
+}  // namespace
+}  // namespace loom::test
