@@ -1,4 +1,4 @@
-// What a failed CUDA, cuBLAS or CUDA-runtime call looks like to a user: one message in words, naming the call and
+// What a failed CUDA runtime or cuBLAS call looks like to a user: one message in words, naming the call and
 // where it was made, with what to do where there is something; and a failure that is caught leaves nothing behind
 // for the next launch check (cudaGetLastError) to take for a failed kernel. Built only with the CUDA path (it calls
 // the runtime directly); runs on a GPU and on the CUDA simulator, skips without either.
@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/runtime/buffer.h"
+#include "engine/runtime/cuda_graph.h"
 #include "engine/runtime/cuda_memory.h"
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
@@ -67,6 +68,23 @@ TEST(CudaErrors, AFailedReleaseWarnsAndLeavesNothingBehind) {
   const std::string warning = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(warning.find("loom: warning: CUDA error: invalid argument in cudaFree(data) at "), std::string::npos)
       << warning;
+  expect_the_next_launch_works();
+}
+
+// A capture that an unsafe call invalidated without throwing (an allocation, as a library might make one): the end of
+// the capture fails, the graph is not kept, and the stream works on.
+TEST(CudaErrors, CaptureInvalidatedByAnAllocationIsReported) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  CudaGraph graph;
+  const std::string text = error_text([&] {
+    graph.capture([] {
+      void* scratch = nullptr;
+      if (cudaMalloc(&scratch, 256) == cudaSuccess) cudaFree(scratch);
+    });
+  });
+  EXPECT_EQ(text.rfind("CUDA error: ", 0), 0u) << text;
+  EXPECT_NE(text.find("cuda_graph.cpp:"), std::string::npos) << text;
+  EXPECT_FALSE(graph.ready());
   expect_the_next_launch_works();
 }
 
