@@ -4,15 +4,19 @@
 // the runtime directly); runs on a GPU and on the CUDA simulator, skips without either.
 #include <functional>
 #include <string>
+#include <utility>
 
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include "engine/runtime/buffer.h"
+#include "engine/runtime/cuda_check.h"
 #include "engine/runtime/cuda_graph.h"
 #include "engine/runtime/cuda_memory.h"
 #include "engine/runtime/errors.h"
 #include "engine/runtime/tensor.h"
+#include "kernels/batch_norm.h"
+#include "kernels/conv2d.h"
 #include "kernels/dense.h"
 #include "tests/test_support.h"
 
@@ -86,6 +90,51 @@ TEST(CudaErrors, CaptureInvalidatedByAnAllocationIsReported) {
   EXPECT_NE(text.find("cuda_graph.cpp:"), std::string::npos) << text;
   EXPECT_FALSE(graph.ready());
   expect_the_next_launch_works();
+}
+
+// cuDNN plans refuse in words what they cannot run, before any work is queued.
+TEST(CudaErrors, PlansRefuseWhatTheyCannotRun) {
+  LOOM_SKIP_IF_UNAVAILABLE(Device::CUDA);
+  EXPECT_NE(error_text([] {
+              cuda::BatchNormPlan({0, 1, 4}, "bn");
+            }).find("needs a non-empty batch, got batch 0"),
+            std::string::npos);
+  EXPECT_NE(error_text([] {
+              cuda::BatchNormPlan({int64_t(1) << 32, 1, 4}, "bn");
+            }).find("is more than cuDNN's int sizes hold"),
+            std::string::npos);
+  const cuda::Conv2dPlan first_layer({2, 6, 6, 1, 3, 3, 3, 0, 0}, "conv", /*backward_data=*/false);
+  EXPECT_NE(error_text([&] {
+              first_layer.backward_data(nullptr, nullptr, nullptr);
+            }).find("an input gradient was asked of a Conv2dPlan made without a backward-data algorithm"),
+            std::string::npos);
+  expect_the_next_launch_works();
+}
+
+// The words every status gets, without a device: what a user reads when cuBLAS, cuDNN or CUDA fail.
+TEST(CudaErrorTexts, EveryCublasStatusIsSaidInWords) {
+  for (cublasStatus_t status :
+       {CUBLAS_STATUS_SUCCESS, CUBLAS_STATUS_NOT_INITIALIZED, CUBLAS_STATUS_ALLOC_FAILED, CUBLAS_STATUS_INVALID_VALUE,
+        CUBLAS_STATUS_ARCH_MISMATCH, CUBLAS_STATUS_MAPPING_ERROR, CUBLAS_STATUS_EXECUTION_FAILED,
+        CUBLAS_STATUS_INTERNAL_ERROR, CUBLAS_STATUS_NOT_SUPPORTED, CUBLAS_STATUS_LICENSE_ERROR})
+    EXPECT_STRNE(detail::cublas_status_text(status), "unknown cuBLAS status") << status;
+  EXPECT_STREQ(detail::cublas_status_text(static_cast<cublasStatus_t>(-7)), "unknown cuBLAS status");
+}
+
+TEST(CudaErrorTexts, FixableFailuresSayWhatToDo) {
+  const std::pair<cudaError_t, const char*> hints[] = {
+      {cudaErrorNoDevice, "(no CUDA device found: run with --device cpu or check the driver)"},
+      {cudaErrorInsufficientDriver, "(the NVIDIA driver is older than this CUDA runtime: update the driver"},
+      {cudaErrorNoKernelImageForDevice, "rebuild with -DCMAKE_CUDA_ARCHITECTURES=<your GPU's>)"},
+      {cudaErrorMemoryAllocation, "(out of GPU memory: lower --batch-size or free the GPU)"}};
+  for (const auto& [status, hint] : hints) {
+    const std::string text = error_text([status = status] { detail::throw_cuda_error(status, "call()", "x.cpp", 7); });
+    EXPECT_EQ(text.rfind(std::string("CUDA error: ") + cudaGetErrorString(status), 0), 0u) << text;
+    EXPECT_NE(text.find(hint), std::string::npos) << text;
+    EXPECT_NE(text.find(" in call() at x.cpp:7"), std::string::npos) << text;
+  }
+  const std::string cudnn = error_text([] { detail::throw_cudnn_error(CUDNN_STATUS_BAD_PARAM, "c()", "y.cpp", 3); });
+  EXPECT_EQ(cudnn, std::string("cuDNN error: ") + cudnnGetErrorString(CUDNN_STATUS_BAD_PARAM) + " in c() at y.cpp:3");
 }
 
 }  // namespace
