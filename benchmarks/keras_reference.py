@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Keras/TensorFlow reference for bench_epoch on the CPU: the Fashion-MNIST tutorials' own code path (Sequential,
+compile, fit on NumPy arrays scaled to [0, 1], batch 32, Adam 1e-3, sparse categorical cross-entropy), timed per
+epoch by a callback after one warm-up epoch that traces the training function.
+
+    python3 benchmarks/keras_reference.py --model cnn --epochs 5 --max-steps 200
+
+Prints one JSON object (epoch times, their median, microseconds per step, the final training loss and accuracy).
+Exits with 3 when TensorFlow or Keras is not installed, so that a caller can tell "not installed" from a failure.
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import platform
+import statistics
+import struct
+import sys
+import time
+
+NOT_INSTALLED = 3
+try:
+    import numpy as np
+except ImportError:  # TensorFlow needs NumPy, so without it TensorFlow is missing too
+    print("keras_reference.py: NumPy is not installed, so neither is TensorFlow; pip install tensorflow",
+          file=sys.stderr)
+    sys.exit(NOT_INSTALLED)
+
+DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+
+
+class UsageError(Exception):
+    pass
+
+
+def read_idx(path):
+    """An unsigned-byte IDX file (gzip or raw) as a NumPy array; raises ValueError naming the file on a malformed one."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if gzipped else open)(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 4:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    rank = data[3]
+    if len(data) < 4 + 4 * rank:
+        raise ValueError(f"{path}: truncated IDX header")
+    dims = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
+    body = data[4 + 4 * rank:]
+    if len(body) != math.prod(dims):
+        raise ValueError(f"{path}: header declares {math.prod(dims)} bytes, file holds {len(body)}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
+
+
+def find_file(directory, stem):
+    for name in (stem + ".gz", stem):
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return path
+    raise UsageError(f"{os.path.join(directory, stem)}.gz: Fashion-MNIST file not found; install the data set with: "
+                     "sudo apt-get install dataset-fashion-mnist, or pass --data DIR")
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def import_tensorflow(threads):
+    """Imports TensorFlow and Keras 3 on its TensorFlow backend, with the thread pools sized before any op runs."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # Keras 3 could otherwise run on JAX or PyTorch
+    try:
+        import tensorflow as tf
+        import keras
+    except ImportError as e:
+        print(f"keras_reference.py: TensorFlow/Keras is not installed ({e}); pip install tensorflow", file=sys.stderr)
+        sys.exit(NOT_INSTALLED)
+    if threads:
+        # One inter-op thread: the models are chains of ops, so more would only compete for the same cores.
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.set_visible_devices([], "GPU")  # this is the CPU reference, even on a machine with a GPU
+    return tf, keras
+
+
+def make_model(keras, name):
+    if name == "mlp":
+        layers = [keras.Input((28, 28)), keras.layers.Flatten(),
+                  keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)]
+    else:
+        layers = [keras.Input((28, 28, 1)),
+                  keras.layers.Conv2D(64, (3, 3), activation="relu"), keras.layers.MaxPooling2D((2, 2)),
+                  keras.layers.Conv2D(64, (3, 3), activation="relu"), keras.layers.MaxPooling2D((2, 2)),
+                  keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)]
+    model = keras.Sequential(layers)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def run(args, tf, keras):
+    images = read_idx(find_file(args.data, "train-images-idx3-ubyte"))
+    labels = read_idx(find_file(args.data, "train-labels-idx1-ubyte"))
+    test_images = read_idx(find_file(args.data, "t10k-images-idx3-ubyte"))[:1000]
+    test_labels = read_idx(find_file(args.data, "t10k-labels-idx1-ubyte"))[:1000]
+    if args.max_steps:
+        images, labels = images[:args.max_steps * args.batch_size], labels[:args.max_steps * args.batch_size]
+    x = images.astype(np.float32) / 255.0
+    x_test = test_images.astype(np.float32) / 255.0
+    if args.model == "cnn":
+        x, x_test = x[..., np.newaxis], x_test[..., np.newaxis]
+    y, y_test = labels.astype(np.int64), test_labels.astype(np.int64)
+
+    keras.utils.set_random_seed(args.seed)
+    model = make_model(keras, args.model)
+    initial_loss, _ = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.ms, self.logs, self.start = [], [], 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.ms.append((time.perf_counter() - self.start) * 1e3)
+            self.logs.append({k: float(v) for k, v in (logs or {}).items()})
+
+    timer = EpochTimer()
+    model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs + 1, shuffle=True, verbose=0, callbacks=[timer])
+    loss_after, accuracy_after = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+
+    warmup, last = timer.logs[0], timer.logs[-1]
+    min_accuracy = 0.25 if 0 < args.max_steps < 500 else 0.7  # short smoke runs: well above chance (0.1)
+    if not (loss_after < initial_loss and warmup.get("accuracy", 0.0) > min_accuracy):
+        raise RuntimeError(f"{args.model}: training does not work: loss {initial_loss:.4f} -> {loss_after:.4f}, "
+                           f"warm-up accuracy {warmup.get('accuracy', float('nan')):.4f}")
+    epoch_ms = timer.ms[1:]  # the first epoch traces the training function
+    ms = statistics.median(epoch_ms)
+    steps = math.ceil(len(x) / args.batch_size)
+    return {
+        "program": "keras_reference", "framework": f"keras/tensorflow (Keras {keras.__version__}, "
+                                                    f"TensorFlow {tf.__version__})",
+        "model": args.model, "device": "cpu", "hardware": cpu_name(),
+        "threads": args.threads,  # 0: TensorFlow's default pools
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "usable_cores": len(os.sched_getaffinity(0)), "jit_compile": bool(model.jit_compile),
+        "batch_size": args.batch_size, "steps_per_epoch": steps, "epoch_ms": epoch_ms,
+        "warmup_epoch_ms": timer.ms[0], "ms_per_epoch_median": ms, "us_per_step": ms * 1e3 / steps,
+        "images_per_s": len(x) / (ms * 1e-3),
+        # Keras reports an epoch's mean over its steps, as loom and the PyTorch reference do.
+        "final_loss": last.get("loss"), "final_accuracy": last.get("accuracy"),
+        "validation": {"initial_loss": float(initial_loss), "loss_after": float(loss_after),
+                       "accuracy_after": float(accuracy_after), "warmup_epoch_loss": warmup.get("loss"),
+                       "warmup_epoch_accuracy": warmup.get("accuracy")},
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs, after one warm-up epoch")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-steps", type=int, default=0,
+                        help="train on the first N batches of the training set (0: all 60,000 images)")
+    parser.add_argument("--data", default=os.environ.get("FASHION_MNIST_DIR") or DEFAULT_DATA)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="intra-op threads, with one inter-op thread; 0: TensorFlow's default pools")
+    parser.add_argument("--json", help="write the result here too")
+    args = parser.parse_args()
+    if args.epochs < 1 or args.batch_size < 1 or args.max_steps < 0 or args.threads < 0:
+        print("keras_reference.py: --epochs and --batch-size must be at least 1, --max-steps and --threads at least 0",
+              file=sys.stderr)
+        return 2
+    tf, keras = import_tensorflow(args.threads)
+    try:
+        result = run(args, tf, keras)
+        print(json.dumps(result), flush=True)
+        if args.json:
+            with open(args.json + ".partial", "w") as f:
+                json.dump(result, f, indent=2)
+            os.replace(args.json + ".partial", args.json)
+    except UsageError as e:
+        print(f"keras_reference.py: {e}", file=sys.stderr)
+        return 2
+    except (OSError, EOFError, ValueError, RuntimeError) as e:  # EOFError: a truncated gzip file
+        print(f"keras_reference.py: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
