@@ -35,7 +35,7 @@ class UsageError(Exception):
 
 
 def read_idx(path):
-    """An unsigned-byte IDX file (gzip or raw) as a NumPy array; raises ValueError naming the file on a malformed one."""
+    """An unsigned-byte IDX file (gzip or raw) as a NumPy array; raises ValueError naming the file if malformed."""
     with open(path, "rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
     with (gzip.open if gzipped else open)(path, "rb") as f:
