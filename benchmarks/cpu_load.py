@@ -149,13 +149,13 @@ def ratio(numerator, denominator):
 
 def report(args, machine, configs, runs, notes):
     """The Markdown report: a header, then per model a table of the configurations and the key ratios."""
+    steps = " and ".join(f"{args.mlp_steps if m == 'mlp' else args.cnn_steps} {m.upper()}" for m in args.models)
     lines = [f"# CPU training under load: {machine['cpu']}, {machine['usable_cores']} usable cores",
              "",
              f"- busy: {len(machine['busy_cores'])} pure-Python busy loop(s) pinned to core(s) "
              f"{', '.join(map(str, machine['busy_cores']))}",
              f"- {args.rounds} round(s), each quiet then busy; {args.epochs} timed epoch(s) a run after one warm-up; "
-             " and ".join(f"{args.mlp_steps if m == 'mlp' else args.cnn_steps} {m.upper()}" for m in args.models) +
-             " steps of 32 an epoch"]
+             f"{steps} steps of 32 an epoch"]
     frameworks = sorted({r["result"]["framework"] for r in runs if "framework" in r["result"]})
     if frameworks:
         lines.append(f"- {'; '.join(frameworks)}")
