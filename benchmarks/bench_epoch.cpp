@@ -22,6 +22,7 @@
 #include "engine/io/file_text.h"
 #include "engine/model/models.h"
 #include "engine/runtime/buffer.h"
+#include "engine/runtime/cpu_pool.h"
 #include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/cuda_context.h"
 #include "engine/runtime/errors.h"
@@ -144,7 +145,16 @@ int main(int argc, char** argv) {
     if (!trainer.graph_failure().empty()) out["cuda_graph_failure"] = trainer.graph_failure();
     out["tf32"] = device == loom::Device::CUDA && flags.tf32;
     out["nan_guard"] = nan_guard;
-    if (device == loom::Device::CPU) out["cpu_threads"] = loom::cpu_threads();
+    if (device == loom::Device::CPU) {
+      out["cpu_threads"] = loom::cpu_threads();
+      // How the pool fared: a team below cpu_threads, or shrinks, mean it found its cores shared.
+      const loom::cpu::PoolCounters pool = loom::cpu::pool_counters();
+      out["cpu_pool"] = {{"team_at_end", loom::cpu::pool_team()},
+                         {"parallel_jobs", pool.jobs},
+                         {"shrinks", pool.shrinks},
+                         {"trials", pool.trials},
+                         {"worst_core_share", pool.worst_share}};
+    }
     out["validation"] = {{"initial_loss", initial_loss},
                          {"loss_after", after.loss},
                          {"accuracy_after", after.accuracy},

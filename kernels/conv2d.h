@@ -74,8 +74,9 @@ Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, const Tensor& y
                                const char* op);
 
 namespace cpu {
-// Floats of host scratch (engine/runtime/host_scratch.h) the three functions below use for geometry g: the im2col
-// matrix, [n·oh·ow, kh·kw·in]. Without that much reserved, they grow the scratch (an allocation).
+// Floats of host scratch (engine/runtime/host_scratch.h) the three functions below use for geometry g at the present
+// thread count: an im2col buffer for a chunk of the batch per thread, and the weight gradient's partial sums.
+// Without that much reserved, they grow the scratch (an allocation).
 int64_t conv2d_scratch_floats(const Conv2dGeometry& g);
 void conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g);
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g);

@@ -1,6 +1,12 @@
-// The CPU path's convolution: the reference's decomposition (kernels/im2col.h) with the batch cut into slices, one per
-// thread, and the products through OpenBLAS (kernels/dense_cpu.cpp). The im2col matrix lives in the shared host
-// scratch, which the layer reserved when it was prepared, so a training step allocates nothing.
+// The CPU path's convolution: the reference's decomposition (kernels/im2col.h), one chunk of the batch's images at a
+// time, each chunk's im2col matrix built by the thread that multiplies it, in a buffer of that thread's own small
+// enough to stay in its core's cache, and its product through OpenBLAS on that thread (kernels/dense_cpu.cpp). The
+// chunks depend on the geometry alone, and the weight gradient adds the chunks' parts in a fixed order, so a
+// convolution gives the same bits on any thread count. The buffers live in the shared host scratch, which the layer
+// reserved when it was prepared, so a training step allocates nothing.
+#include <algorithm>
+
+#include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/host_scratch.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu_parallel.h"
@@ -11,16 +17,39 @@ namespace loom {
 
 namespace {
 
+// A chunk's im2col matrix is kept to about this many floats (256 KB): with the chunk's output and the kernel it fits
+// a core's L2 cache, so the product reads what the im2col pass has just written from there.
+constexpr int64_t kChunkColumnsFloats = 64 * 1024;
+// The weight gradient sums the batch in at most this many parts, one a chunk, added up at the end in order.
+constexpr int64_t kMaxGradientParts = 8;
+
 struct ConvSizes {
   int64_t image;   // floats of one input image, h·w·in
   int64_t pixels;  // output pixels of one image, oh·ow
   int64_t k;       // one im2col row, kh·kw·in
-  int64_t rows;    // im2col rows of the batch, n·oh·ow
 };
 
 ConvSizes sizes_of(const Conv2dGeometry& g) {
-  const int64_t pixels = g.out_height() * g.out_width(), k = g.kernel_h * g.kernel_w * g.in_channels;
-  return {g.height * g.width * g.in_channels, pixels, k, g.batch * pixels};
+  return {g.height * g.width * g.in_channels, g.out_height() * g.out_width(), g.kernel_h * g.kernel_w * g.in_channels};
+}
+
+// [0, items) cut into `count` near-equal contiguous parts; part i is [first(i), first(i + 1)).
+struct Parts {
+  int64_t items, count;
+  int64_t first(int64_t part) const { return items * part / count; }
+  int64_t most() const { return (items + count - 1) / count; }
+};
+
+// The batch's images in chunks of about kChunkColumnsFloats of im2col matrix each (at least one image).
+Parts image_chunks(const Conv2dGeometry& g) {
+  const ConvSizes s = sizes_of(g);
+  const int64_t per_chunk = std::max<int64_t>(1, kChunkColumnsFloats / std::max<int64_t>(1, s.pixels * s.k));
+  return {g.batch, std::max<int64_t>(1, std::min((g.batch + per_chunk - 1) / per_chunk, cpu::kMaxChunks))};
+}
+
+// The batch in parts for the weight gradient, each made of whole image chunks, so that no chunk needs more room.
+Parts gradient_parts(const Conv2dGeometry& g) {
+  return {image_chunks(g).count, std::min(image_chunks(g).count, kMaxGradientParts)};
 }
 
 // The geometry of images [begin, end) of the batch.
@@ -29,47 +58,91 @@ Conv2dGeometry images(Conv2dGeometry g, int64_t begin, int64_t end) {
   return g;
 }
 
-void parallel_im2col(const float* x, float* cols, const Conv2dGeometry& g) {
+// The scratch: one im2col buffer a thread, then the weight gradient's parts.
+struct Scratch {
+  float* base;
+  int64_t columns_per_slot;
+  float* columns(int slot) const { return base + slot * columns_per_slot; }
+  float* gradient_part(int64_t part, const Conv2dGeometry& g, int slots) const {
+    return base + slots * columns_per_slot + part * g.out_channels * sizes_of(g).k;
+  }
+};
+
+int64_t columns_per_slot(const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
-  cpu::parallel_ranges(g.batch, s.pixels * s.k, [&](int64_t begin, int64_t end) {
-    ref::im2col(x + begin * s.image, cols + begin * s.pixels * s.k, images(g, begin, end));
-  });
+  return image_chunks(g).most() * s.pixels * s.k;
+}
+
+Scratch scratch_for(const Conv2dGeometry& g) {
+  return {host_scratch(cpu::conv2d_scratch_floats(g)), columns_per_slot(g)};
 }
 
 }  // namespace
 
 int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) {
-  const ConvSizes s = sizes_of(g);
-  return s.rows * s.k;
+  const int64_t parts = gradient_parts(g).count;
+  return cpu_threads() * columns_per_slot(g) + (parts > 1 ? parts * g.out_channels * sizes_of(g).k : 0);
 }
 
-// y[R, out] = cols[R, K] · W[out, K]ᵀ: the kernel as stored is already the transposed right operand.
+// For each chunk: y[R, out] = cols[R, K] · W[out, K]ᵀ, the kernel as stored being already the transposed right
+// operand.
 void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
-  float* cols = host_scratch(conv2d_scratch_floats(g));
-  parallel_im2col(x, cols, g);
-  cpu::matmul_grad_input(cols, w, y, s.rows, g.out_channels, s.k);
-}
-
-// dcols[R, K] = dy[R, out] · W[out, K], then each image's columns go back to its pixels (col2im adds, so each
-// thread zeroes its own images first).
-void cpu::conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g) {
-  const ConvSizes s = sizes_of(g);
-  float* dcols = host_scratch(conv2d_scratch_floats(g));
-  cpu::matmul(dy, w, dcols, s.rows, g.out_channels, s.k);
-  cpu::parallel_ranges(g.batch, s.pixels * s.k, [&](int64_t begin, int64_t end) {
-    float* first = dx + begin * s.image;
-    for (float* p = first; p != dx + end * s.image; ++p) *p = 0.0f;
-    ref::col2im_add(dcols + begin * s.pixels * s.k, first, images(g, begin, end));
+  const Parts chunks = image_chunks(g);
+  const Scratch scratch = scratch_for(g);
+  cpu::parallel_chunks(chunks.count, [&](int64_t chunk, int slot) {
+    const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
+    float* cols = scratch.columns(slot);
+    ref::im2col(x + begin * s.image, cols, images(g, begin, end));
+    cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k,
+                                y + begin * s.pixels * g.out_channels, g.out_channels, false, "conv2d_forward");
   });
 }
 
-// dW[out, K] = dyᵀ[out, R] · cols[R, K]
+// For each chunk: dcols[R, K] = dy[R, out] · W[out, K], then its images' columns go back to their pixels (col2im
+// adds, so the chunk's images are zeroed first).
+void cpu::conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g) {
+  const ConvSizes s = sizes_of(g);
+  const Parts chunks = image_chunks(g);
+  const Scratch scratch = scratch_for(g);
+  cpu::parallel_chunks(chunks.count, [&](int64_t chunk, int slot) {
+    const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
+    float* dcols = scratch.columns(slot);
+    cpu::product_on_this_thread(false, false, rows, s.k, g.out_channels, dy + begin * s.pixels * g.out_channels,
+                                g.out_channels, w, s.k, dcols, s.k, false, "conv2d_backward_data");
+    float* first = dx + begin * s.image;
+    std::fill(first, dx + end * s.image, 0.0f);
+    ref::col2im_add(dcols, first, images(g, begin, end));
+  });
+}
+
+// dW[out, K] = Σ over the batch of dyᵀ[out, R] · cols[R, K]: each part sums its chunks in order, into dW itself when
+// there is one part, else into a buffer of its own; the parts are then added in order.
 void cpu::conv2d_backward_filter(const float* x, const float* dy, float* dw, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
-  float* cols = host_scratch(conv2d_scratch_floats(g));
-  parallel_im2col(x, cols, g);
-  cpu::matmul_grad_weight(dy, cols, dw, s.rows, g.out_channels, s.k);
+  const Parts chunks = image_chunks(g), parts = gradient_parts(g);
+  const Scratch scratch = scratch_for(g);
+  const int slots = cpu_threads();
+  const int64_t weights = g.out_channels * s.k;
+  cpu::parallel_chunks(parts.count, [&](int64_t part, int slot) {
+    float* sum = parts.count > 1 ? scratch.gradient_part(part, g, slots) : dw;
+    float* cols = scratch.columns(slot);
+    for (int64_t chunk = parts.first(part); chunk < parts.first(part + 1); ++chunk) {
+      const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
+      ref::im2col(x + begin * s.image, cols, images(g, begin, end));
+      cpu::product_on_this_thread(true, false, g.out_channels, s.k, rows, dy + begin * s.pixels * g.out_channels,
+                                  g.out_channels, cols, s.k, sum, s.k, chunk != parts.first(part),
+                                  "conv2d_backward_filter");
+    }
+  });
+  if (parts.count == 1) return;
+  cpu::parallel_ranges(weights, parts.count, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float total = scratch.gradient_part(0, g, slots)[i];
+      for (int64_t part = 1; part < parts.count; ++part) total += scratch.gradient_part(part, g, slots)[i];
+      dw[i] = total;
+    }
+  });
 }
 
 }  // namespace loom

@@ -28,11 +28,16 @@ template <class T>
 void matmul_grad_input(const T* dz, const T* w, T* dx, int64_t n, int64_t in, int64_t out);  // dx = dz·wᵀ
 }  // namespace ref
 
-// The CPU path: the same products through OpenBLAS, on cpu_threads() threads (engine/runtime/cpu_threads.h).
+// The CPU path: the same products through OpenBLAS, on up to cpu_threads() threads (engine/runtime/cpu_threads.h).
 namespace cpu {
 void matmul(const float* x, const float* w, float* y, int64_t n, int64_t in, int64_t out);
 void matmul_grad_weight(const float* x, const float* dz, float* dw, int64_t n, int64_t in, int64_t out);
 void matmul_grad_input(const float* dz, const float* w, float* dx, int64_t n, int64_t in, int64_t out);
+// One product on the calling thread alone, for ops that cut their work into chunks themselves (the convolutions):
+// y[m, n] = op(a) · op(b), or y += op(a) · op(b) when `accumulate`; row-major, each with its row stride as stored.
+void product_on_this_thread(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
+                            int64_t a_stride, const float* b, int64_t b_stride, float* y, int64_t y_stride,
+                            bool accumulate, const char* op);
 }  // namespace cpu
 
 namespace cuda {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/runtime/errors.h"
+#include "kernels/cpu_parallel.h"
 #include "kernels/dense.h"
 
 namespace loom {
@@ -21,13 +22,26 @@ blasint blas_size(int64_t size, const char* op) {
   return static_cast<blasint>(size);
 }
 
-// Whether splitting a product between threads pays. OpenBLAS splits anything above a small size, but on the 2-core
-// development machine the tutorial MLP's products (up to 3.2 M multiply-adds) train faster on one thread: alone,
-// 32×784 · 784×128 takes 107 µs on one thread and 69 on two, but the Dense weight gradient (inner dimension the
-// batch) 134 and 180, and in a training step the threads' hand-overs cost more than the halves save. The
-// convolutions' products (12 M multiply-adds and more) gain 1.4-2× (docs/PERFORMANCE.md). Below 8 M multiply-adds a
-// product runs on the calling thread alone.
-bool worth_threads(int64_t m, int64_t n, int64_t k) { return m * n * k >= (int64_t{1} << 23); }
+// One product on the calling thread. OpenBLAS's OpenMP build would split it over the thread's OpenMP count; loom
+// splits products itself, on its own pool, so that count is held at one for the call.
+void sgemm_on_this_thread(CBLAS_TRANSPOSE transpose_a, CBLAS_TRANSPOSE transpose_b, blasint m, blasint n, blasint k,
+                          const float* a, blasint lda, const float* b, blasint ldb, float* y, blasint ldy,
+                          float beta = 0.0f) {
+  const int openmp_threads = omp_get_max_threads();
+  if (openmp_threads != 1) omp_set_num_threads(1);
+  cblas_sgemm(CblasRowMajor, transpose_a, transpose_b, m, n, k, 1.0f, a, lda, b, ldb, beta, y, ldy);
+  if (openmp_threads != 1) omp_set_num_threads(openmp_threads);
+}
+
+// Products under this many multiply-adds run whole on the calling thread. On the 2-core development machine the
+// tutorial MLP's products (up to 3.2 M) train faster so: alone, 32×784 · 784×128 takes 107 µs on one thread and 69
+// on two, but the Dense weight gradient (inner dimension the batch) 134 and 180, and in a training step the threads'
+// hand-overs cost more than the halves save (docs/PERFORMANCE.md).
+constexpr int64_t kSplitFrom = int64_t{1} << 23;
+// A larger product is cut into blocks of the output's columns of about this many multiply-adds, each a product of
+// its own with the whole inner dimension: the blocks depend on the shape alone, so the sums do not depend on the
+// thread count.
+constexpr int64_t kMultiplyAddsPerBlock = int64_t{1} << 22;
 
 // y[m, n] = op(a) · op(b) for row-major a and b with `a_cols` and `b_cols` columns as stored.
 void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t a_cols,
@@ -35,16 +49,34 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, 
   const blasint rows = blas_size(m, op), cols = blas_size(n, op), inner = blas_size(k, op);
   const blasint lda = blas_size(std::max<int64_t>(a_cols, 1), op), ldb = blas_size(std::max<int64_t>(b_cols, 1), op),
                 ldy = blas_size(std::max<int64_t>(n, 1), op);
-  // OpenBLAS's OpenMP build sizes each product by omp_get_max_threads(): lowered for this call alone.
-  const int threads = omp_get_max_threads();
-  const bool alone = threads > 1 && !worth_threads(m, n, k);
-  if (alone) omp_set_num_threads(1);
-  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, rows,
-              cols, inner, 1.0f, a, lda, b, ldb, 0.0f, y, ldy);
-  if (alone) omp_set_num_threads(threads);
+  const CBLAS_TRANSPOSE op_a = transpose_a ? CblasTrans : CblasNoTrans, op_b = transpose_b ? CblasTrans : CblasNoTrans;
+  const int64_t multiply_adds = m * n * k;
+  // Blocks of whole 16-column groups (a row of AVX-512 registers), at least two.
+  const int64_t groups = (n + 15) / 16;
+  const int64_t blocks = std::min<int64_t>(groups, std::max<int64_t>(2, multiply_adds / kMultiplyAddsPerBlock));
+  if (multiply_adds < kSplitFrom || blocks < 2) {
+    sgemm_on_this_thread(op_a, op_b, rows, cols, inner, a, lda, b, ldb, y, ldy);
+    return;
+  }
+  cpu::parallel_chunks(blocks, [&](int64_t block, int) {
+    const int64_t first = groups * block / blocks * 16, last = std::min(n, groups * (block + 1) / blocks * 16);
+    // op(b)'s columns [first, last): columns of b as stored, or rows when it is transposed.
+    const float* b_block = transpose_b ? b + first * b_cols : b + first;
+    sgemm_on_this_thread(op_a, op_b, rows, static_cast<blasint>(last - first), inner, a, lda, b_block, ldb,
+                         y + first, ldy);
+  });
 }
 
 }  // namespace
+
+void cpu::product_on_this_thread(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
+                                 int64_t a_stride, const float* b, int64_t b_stride, float* y, int64_t y_stride,
+                                 bool accumulate, const char* op) {
+  sgemm_on_this_thread(transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
+                       blas_size(m, op), blas_size(n, op), blas_size(k, op), a, blas_size(std::max<int64_t>(a_stride, 1), op),
+                       b, blas_size(std::max<int64_t>(b_stride, 1), op), y, blas_size(std::max<int64_t>(y_stride, 1), op),
+                       accumulate ? 1.0f : 0.0f);
+}
 
 // y[n, out] = x[n, in] · w[in, out]
 void cpu::matmul(const float* x, const float* w, float* y, int64_t n, int64_t in, int64_t out) {

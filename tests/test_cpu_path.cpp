@@ -1,8 +1,9 @@
-// The CPU path (OpenBLAS products, the references split across OpenMP threads) against the float references, on
-// several thread counts: element-wise ops, pooling and the bias gradient must give the reference's values exactly
-// (the split never reorders a sum), the products its values within rounding. Also: where the thread count comes from,
-// that OpenBLAS follows it, and that a training step on the CPU allocates nothing.
+// The CPU path (OpenBLAS products, the references split across the CPU pool's threads) against the float references,
+// on several thread counts: element-wise ops, pooling and the bias gradient must give the reference's values exactly
+// (the split never reorders a sum), the products its values within rounding and the same bits on every count. Also:
+// where the thread count comes from, and that a training step on the CPU allocates nothing.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/model/models.h"
+#include "engine/runtime/cpu_pool.h"
 #include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/errors.h"
 #include "engine/runtime/host_scratch.h"
@@ -120,24 +122,27 @@ TEST(CpuThreads, ABadOmpNumThreadsIsTakenOutOfTheEnvironmentAndStillRefused) {
   EXPECT_EQ(default_cpu_threads().source, "cores");
 }
 
-// One pool for loops and products: OpenBLAS's OpenMP build sizes each product by OpenMP's count
-// (omp_get_max_threads()), so setting ours sets its. cmake/openblas.cmake refuses any other build; this is the
-// property it checks, seen from a test.
+// One pool for loops and products: loom splits products itself and runs each part on one thread of its pool.
+// OpenBLAS's OpenMP build sizes a product by the calling thread's OpenMP count, which loom holds at one for the call
+// on that thread alone. cmake/openblas.cmake refuses any other build; this is the property it checks, seen from a test.
 TEST(CpuThreads, OpenBlasIsTheOpenMpBuild) { EXPECT_EQ(openblas_get_parallel(), OPENBLAS_OPENMP); }
 
-// A product large enough to be split (8 M multiply-adds and more, kernels/dense_cpu.cpp) runs on the count set.
-// (OpenBLAS leaves its own count as it was when a product runs on one thread, so 1 is not looked for there.)
+// A product large enough to be split (8 M multiply-adds and more, kernels/dense_cpu.cpp) runs on the pool when it
+// has more than one thread, and never changes the calling thread's own OpenMP count.
 TEST(CpuThreads, SetTheCountOpsAndOpenBlasRunOn) {
   const int64_t side = 256;
   std::vector<float> a(side * side, 1.0f), b(side * side, 1.0f), c(side * side);
+  const int openmp_threads = omp_get_max_threads();
   for (int threads : {1, 3, 2}) {
     ThreadCount count(threads);
     EXPECT_EQ(cpu_threads(), threads);
+    const int64_t jobs = cpu::pool_counters().jobs;
     cpu::matmul(a.data(), b.data(), c.data(), side, side, side);
     EXPECT_EQ(c[0], static_cast<float>(side));
-    if (threads > 1) {
-      EXPECT_EQ(openblas_get_num_threads(), threads);
+    if (threads == 1) {
+      EXPECT_EQ(cpu::pool_counters().jobs, jobs);
     }
+    EXPECT_EQ(omp_get_max_threads(), openmp_threads);
   }
 }
 
@@ -214,8 +219,8 @@ TEST(CpuPath, PoolingPicksTheReferencesMaximumThroughTiesAndNaNs) {
                    std::to_string(p.stride_h) + ", " + std::to_string(p.stride_w) + "), " + std::to_string(threads) +
                    " threads");
       ThreadCount count(threads);
-      // Enough images that every case is split between threads (kernels/cpu_parallel.h's kMinWorkPerThread).
-      const int64_t n = std::max<int64_t>(13, 4 * cpu::kMinWorkPerThread / (p.h * p.w * p.c) + 1);
+      // Enough images that every case is split between threads (kernels/cpu_parallel.h's kMinWorkPerChunk).
+      const int64_t n = std::max<int64_t>(13, 4 * cpu::kMinWorkPerChunk / (p.h * p.w * p.c) + 1);
       MaxPool2dGeometry g{n, p.h, p.w, p.c, p.pool_h, p.pool_w, p.stride_h, p.stride_w};
       std::mt19937 rng(static_cast<unsigned>(p.h * 31 + p.c));
       std::uniform_int_distribution<int> pick(0, 40);
@@ -246,9 +251,11 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
   struct DenseCase {
     int64_t n, in, out;
   };
-  // The last is large enough (8 M multiply-adds) for OpenBLAS to split it between threads; the tutorials' are not.
+  // The last is large enough (8 M multiply-adds) to be split between threads; the tutorials' are not. Every
+  // thread count gives the first count's bits.
   for (const DenseCase& d :
-       {DenseCase{32, 784, 128}, DenseCase{17, 1600, 128}, DenseCase{32, 128, 10}, DenseCase{96, 512, 256}})
+       {DenseCase{32, 784, 128}, DenseCase{17, 1600, 128}, DenseCase{32, 128, 10}, DenseCase{96, 512, 256}}) {
+    std::vector<float> first_bits;
     for (int threads : kThreadCounts) {
       SCOPED_TRACE("dense " + std::to_string(d.n) + "x" + std::to_string(d.in) + " -> " + std::to_string(d.out) + ", " +
                    std::to_string(threads) + " threads");
@@ -269,12 +276,19 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
       EXPECT_TRUE(all_close(y, want_y, 1e-4, 1e-4, "x·w"));
       EXPECT_TRUE(all_close(dw, want_dw, 1e-4, 1e-4, "xᵀ·dz"));
       EXPECT_TRUE(all_close(dx, want_dx, 1e-4, 1e-4, "dz·wᵀ"));
+      std::vector<float> bits = y;
+      bits.insert(bits.end(), dw.begin(), dw.end());
+      bits.insert(bits.end(), dx.begin(), dx.end());
+      if (first_bits.empty()) first_bits = bits;
+      EXPECT_EQ(std::memcmp(bits.data(), first_bits.data(), bits.size() * sizeof(float)), 0) << "not bit for bit";
     }
+  }
 
   // The CNN's two convolutions at batch 32, and a padded one at a batch that splits unevenly.
   const Conv2dGeometry convolutions[] = {
       {32, 28, 28, 1, 64, 3, 3, 0, 0}, {32, 13, 13, 64, 64, 3, 3, 0, 0}, {77, 9, 7, 3, 4, 3, 3, 1, 1}};
-  for (const Conv2dGeometry& g : convolutions)
+  for (const Conv2dGeometry& g : convolutions) {
+    std::vector<float> first_bits;
     for (int threads : kThreadCounts) {
       SCOPED_TRACE("conv " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
                    std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) + ", batch " +
@@ -298,7 +312,13 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
       EXPECT_TRUE(all_close(y, want_y, 1e-4, 1e-4, "convolution"));
       EXPECT_TRUE(all_close(dx, want_dx, 1e-4, 1e-4, "convolution input gradient"));
       EXPECT_TRUE(all_close(dw, want_dw, 1e-3, 1e-3, "convolution kernel gradient"));
+      std::vector<float> bits = y;
+      bits.insert(bits.end(), dw.begin(), dw.end());
+      bits.insert(bits.end(), dx.begin(), dx.end());
+      if (first_bits.empty()) first_bits = bits;
+      EXPECT_EQ(std::memcmp(bits.data(), first_bits.data(), bits.size() * sizeof(float)), 0) << "not bit for bit";
     }
+  }
 }
 
 TEST(CpuPath, SizesBeyondBlas32BitIntegersAreRefused) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/model/models.h"
+#include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/errors.h"
 #include "tests/test_support.h"
 
@@ -34,10 +35,17 @@ TEST(TrainingMemory, TheTutorialCnnWithItsConvolutionScratch) {
       loom::training_memory(loom::cnn_layers(64, 128), loom::kCnnInputShape, 1, Device::CPU);
   EXPECT_EQ(cpu.parameters, 243786);  // as Keras counts
   // (28,28,1) -> conv (26,26,64) -> pool (13,13,64) -> conv (11,11,64) -> pool (5,5,64) -> [flatten view]
-  // -> dense 128 -> dense 10; the largest im2col matrix is the second convolution's: 11x11 rows of 3x3x64.
+  // -> dense 128 -> dense 10; the largest scratch is the second convolution's, at one sample: an im2col buffer of
+  // 11x11 rows of 3x3x64 a thread (its weight gradient has a single part, so no buffer for parts).
   const double boundaries = 784 + 43264 + 10816 + 7744 + 1600 + 128 + 10;
-  EXPECT_EQ(cpu.activation_bytes, 4.0 * (2 * boundaries + 10 + 1 + 11 * 11 * 9 * 64));
+  EXPECT_EQ(cpu.activation_bytes, 4.0 * (2 * boundaries + 10 + 1 + loom::cpu_threads() * 11 * 11 * 9 * 64));
   EXPECT_EQ(cpu.workspace_bytes, 0);
+  // At batch 32 that buffer holds one image's rows still (an image is already more than a chunk's worth), and the
+  // weight gradient is summed in 8 parts of 64x(3x3x64).
+  const loom::TrainingMemory batch =
+      loom::training_memory(loom::cnn_layers(64, 128), loom::kCnnInputShape, 32, Device::CPU);
+  EXPECT_EQ(batch.activation_bytes,
+            4.0 * (32 * (2 * boundaries + 10 + 1) + loom::cpu_threads() * 11 * 11 * 9 * 64 + 8 * 64 * 9 * 64));
   // On the GPU cuDNN needs no im2col from loom, but a workspace.
   const loom::TrainingMemory gpu =
       loom::training_memory(loom::cnn_layers(64, 128), loom::kCnnInputShape, 1, Device::CUDA);

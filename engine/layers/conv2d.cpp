@@ -69,8 +69,8 @@ void Conv2D::bind_params(std::vector<Tensor> params, std::vector<Tensor> grads) 
   bias_grad_ = std::move(grads.at(1));
 }
 
-int64_t Conv2D::scratch_floats_per_sample(Device device) const {
-  return device == Device::CPU ? cpu::conv2d_scratch_floats(sample_with_batch(1)) : 0;
+int64_t Conv2D::scratch_floats(Device device, int64_t batch) const {
+  return device == Device::CPU ? cpu::conv2d_scratch_floats(sample_with_batch(batch)) : 0;
 }
 
 Conv2dGeometry Conv2D::sample_with_batch(int64_t rows) const {

@@ -35,8 +35,8 @@ class Conv2D : public Layer {
   int64_t macs_per_sample() const override {
     return sample_.out_height() * sample_.out_width() * filters_ * kernel_h_ * kernel_w_ * sample_.in_channels;
   }
-  // On the CPU, the im2col matrix (kernels/conv2d_cpu.cpp): a row of kh·kw·in_channels per output pixel.
-  int64_t scratch_floats_per_sample(Device device) const override;
+  // On the CPU, an im2col buffer per thread and the weight gradient's parts (kernels/conv2d_cpu.cpp).
+  int64_t scratch_floats(Device device, int64_t batch) const override;
   void forward(const Tensor& x, Tensor& y, bool training) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 

@@ -85,10 +85,10 @@ class Layer {
 
   // Multiply-accumulates of one sample's forward pass (for FLOP counts in benchmarks; 0 for data movement).
   virtual int64_t macs_per_sample() const { return 0; }
-  // Floats of temporary memory a forward or backward pass takes per sample on `device`, beyond the buffers the model
-  // holds (the CPU convolution's im2col matrix); after build(). For sizing a run before anything is allocated
-  // (engine/model/training_memory.h).
-  virtual int64_t scratch_floats_per_sample(Device /*device*/) const { return 0; }
+  // Floats of temporary memory a forward or backward pass at batch size `batch` takes on `device`, beyond the buffers
+  // the model holds (the CPU convolution's im2col buffers, one per thread, and its weight gradient's parts); after
+  // build(). For sizing a run before anything is allocated (engine/model/training_memory.h).
+  virtual int64_t scratch_floats(Device /*device*/, int64_t /*batch*/) const { return 0; }
 
   // The softmax hand-off, decided by the loss (engine/losses/): a loss that computes softmax itself, fused with its
   // gradient and stable, asks a final layer that ends in a softmax to output its logits instead. ends_in_softmax()

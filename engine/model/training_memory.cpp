@@ -45,13 +45,13 @@ TrainingMemory training_memory(const std::vector<std::unique_ptr<Layer>>& layers
     shape = layer->build(shape);
     if (!layer->output_aliases_input()) buffered += elements(shape);
     for (const ParamSpec& spec : layer->param_specs()) memory.parameters += elements(spec.shape);
-    scratch = std::max(scratch, static_cast<double>(layer->scratch_floats_per_sample(device)));
+    scratch = std::max(scratch, static_cast<double>(layer->scratch_floats(device, batch)));
     convolves = convolves || layer->type() == "Conv2D";
   }
   const double outputs = elements(shape);
   memory.parameter_bytes = memory.parameters * kFloat * (2 + optimizer_moments);
   // Each boundary's activation and gradient, then the loss's probabilities and int32 labels, and the scratch.
-  memory.activation_bytes = rows * kFloat * (2 * buffered + outputs + 1 + scratch);
+  memory.activation_bytes = rows * kFloat * (2 * buffered + outputs + 1) + kFloat * scratch;
   if (device == Device::CUDA && convolves) memory.workspace_bytes = 256.0 * 1024 * 1024;
   memory.host_bytes = memory.parameters * kFloat;  // initialised on the host, then copied to the device
   return memory;

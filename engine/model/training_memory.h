@@ -19,7 +19,7 @@ struct TrainingMemory {
   // On the training device:
   double parameter_bytes = 0;   // float32 values and gradients, and the optimizer's moments (two for Adam)
   double activation_bytes = 0;  // per batch: every layer's input and output and their gradients, the loss's scratch,
-                                // and the largest temporary a layer takes (the CPU convolution's im2col matrix)
+                                // and the largest temporary a layer takes (the CPU convolution's im2col buffers)
   double workspace_bytes = 0;   // the GPU libraries' (cuDNN's convolution workspace, at most 256 MiB)
   double data_bytes = 0;        // what the caller adds: the data set, when it is copied to the device
   // On the host, beside: copies of the parameters that come and go (initialisation, a checkpoint or the saved

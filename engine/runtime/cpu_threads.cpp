@@ -1,14 +1,14 @@
 #include "engine/runtime/cpu_threads.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include <omp.h>
-
+#include "engine/runtime/cpu_pool.h"
 #include "engine/runtime/errors.h"
 
 namespace loom {
@@ -52,8 +52,8 @@ int count_from_environment(const char* name) {
 int usable_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  // A fixed cpu_set_t holds 1,024 CPUs; on a larger machine the call fails and OpenMP's own count stands in.
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return std::max(1, omp_get_num_procs());
+  // A fixed cpu_set_t holds 1,024 CPUs; on a larger machine the call fails and the online count stands in.
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   const int count = CPU_COUNT(&set);
   return count > 0 ? count : 1;
 }
@@ -64,15 +64,9 @@ CpuThreadChoice default_cpu_threads() {
   return {usable_cores(), "cores"};
 }
 
-void set_cpu_threads(int threads) {
-  if (threads < 1 || threads > kMaxCpuThreads)
-    throw UsageError("CPU threads must be from 1 to " + std::to_string(kMaxCpuThreads) + ", got " +
-                     std::to_string(threads));
-  // OpenBLAS's OpenMP build sizes every product by omp_get_max_threads(), so this sets its count too.
-  omp_set_num_threads(threads);
-}
+void set_cpu_threads(int threads) { cpu::set_pool_threads(threads); }
 
-int cpu_threads() { return omp_get_max_threads(); }
+int cpu_threads() { return cpu::pool_threads(); }
 
 const char* take_invalid_omp_num_threads(char** environment) {
   if (environment == nullptr) return nullptr;

@@ -1,7 +1,8 @@
-// How many threads the CPU path runs on. Its loops and its matrix products share one pool, OpenMP's (CMakeLists.txt
-// insists on OpenBLAS's OpenMP build), so one number sets both. Programs choose it once, before the first CPU op:
+// How many threads the CPU path runs on. Its loops and its matrix products share one pool, loom's own
+// (engine/runtime/cpu_pool.h), so one number sets both. Programs choose it once, before the first CPU op:
 //   --threads N  >  $OMP_NUM_THREADS  >  $OPENBLAS_NUM_THREADS  >  the cores this process may run on.
-// A library user who sets nothing gets OpenMP's own default ($OMP_NUM_THREADS, else every core it may run on).
+// A library user who sets nothing gets the same order without the flag (a variable that is not a count is passed
+// over). The pool may run a job on fewer threads than this while it finds its cores shared with other programs.
 #pragma once
 
 #include <string>
@@ -24,10 +25,10 @@ CpuThreadChoice default_cpu_threads();
 // The cores this process may run on (its CPU affinity mask; 1 if that cannot be read).
 int usable_cores();
 
-// Every later CPU op, BLAS included, runs on `threads` threads (1 to kMaxCpuThreads, else loom::UsageError).
+// Every later CPU op, BLAS included, runs on at most `threads` threads (1 to kMaxCpuThreads, else loom::UsageError).
 void set_cpu_threads(int threads);
 
-// The count CPU ops run on now.
+// The count CPU ops run on at most.
 int cpu_threads();
 
 // OpenMP's runtime reads $OMP_NUM_THREADS when it is loaded, before main, and prints its own complaint about a bad

@@ -1,4 +1,4 @@
-// Scratch memory for the CPU path's ops (a convolution's im2col matrix): one buffer that every layer shares, as
+// Scratch memory for the CPU path's ops (a convolution's im2col buffers): one buffer that every layer shares, as
 // cuDNN's workspace is shared on the GPU, since ops run one after another. Layers reserve what they need when they are
 // prepared for a batch size (Layer::prepare), so a training step never allocates; an op called on its own, outside a
 // model, grows it on first use. One buffer per host thread.

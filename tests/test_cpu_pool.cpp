@@ -1,0 +1,196 @@
+// The CPU pool (engine/runtime/cpu_pool.h): every chunk of every job runs once, on a slot within the count, from any
+// thread and nested; and the rule that sizes its team (engine/runtime/cpu_team_policy.h), with made-up measurements.
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/runtime/cpu_pool.h"
+#include "engine/runtime/cpu_team_policy.h"
+#include "engine/runtime/cpu_threads.h"
+#include "engine/runtime/errors.h"
+#include "kernels/cpu_parallel.h"
+#include "tests/test_support.h"
+
+namespace loom::test {
+namespace {
+
+// Sets the pool's size for one test and puts the old one back.
+class PoolSize {
+ public:
+  explicit PoolSize(int threads) : saved_(cpu_threads()) { set_cpu_threads(threads); }
+  ~PoolSize() { set_cpu_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+// Runs `jobs` jobs of `chunks` chunks and checks that each chunk ran exactly once, on a slot below the pool's size.
+void expect_every_chunk_once(int64_t chunks, int jobs) {
+  std::vector<std::atomic<int>> runs(static_cast<size_t>(chunks));
+  std::atomic<int> bad_slots{0};
+  const int slots = cpu_threads();
+  for (int job = 0; job < jobs; ++job) {
+    for (auto& count : runs) count.store(0);
+    cpu::parallel_chunks(chunks, [&](int64_t chunk, int slot) {
+      runs[static_cast<size_t>(chunk)].fetch_add(1);
+      if (slot < 0 || slot >= slots) bad_slots.fetch_add(1);
+    });
+    for (int64_t chunk = 0; chunk < chunks; ++chunk)
+      ASSERT_EQ(runs[static_cast<size_t>(chunk)].load(), 1) << "chunk " << chunk << " of job " << job;
+  }
+  EXPECT_EQ(bad_slots.load(), 0);
+}
+
+TEST(CpuPool, EveryChunkRunsOnceOnASlotWithinTheCount) {
+  for (int threads : {1, 2, 3, 8}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    PoolSize size(threads);
+    EXPECT_EQ(cpu_threads(), threads);
+    for (int64_t chunks : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{64}, cpu::kMaxChunks})
+      expect_every_chunk_once(chunks, chunks == cpu::kMaxChunks ? 2 : 200);
+  }
+}
+
+TEST(CpuPool, AThreadRunsItsChunksInOrderOnOneSlot) {
+  // A slot is one thread: the chunks one slot ran never overlap in time (the per-thread scratch depends on it).
+  PoolSize size(4);
+  std::vector<std::atomic<int>> busy(4);
+  std::atomic<int> overlaps{0};
+  for (int job = 0; job < 100; ++job)
+    cpu::parallel_chunks(32, [&](int64_t, int slot) {
+      if (busy[static_cast<size_t>(slot)].fetch_add(1) != 0) overlaps.fetch_add(1);
+      volatile double spin = 0;
+      for (int i = 0; i < 2000; ++i) spin = spin + i;
+      busy[static_cast<size_t>(slot)].fetch_sub(1);
+    });
+  EXPECT_EQ(overlaps.load(), 0);
+}
+
+TEST(CpuPool, AJobStartedInsideAChunkRunsOnItsThread) {
+  PoolSize size(3);
+  std::atomic<int> inner_runs{0}, foreign_slots{0};
+  cpu::parallel_chunks(6, [&](int64_t, int outer_slot) {
+    const std::thread::id me = std::this_thread::get_id();
+    cpu::parallel_chunks(5, [&](int64_t, int inner_slot) {
+      inner_runs.fetch_add(1);
+      if (std::this_thread::get_id() != me || inner_slot != outer_slot) foreign_slots.fetch_add(1);
+    });
+  });
+  EXPECT_EQ(inner_runs.load(), 30);
+  EXPECT_EQ(foreign_slots.load(), 0);
+}
+
+TEST(CpuPool, JobsFromSeveralThreadsAtOnceAllComplete) {
+  // One job runs on the pool at a time; another thread's job meanwhile runs on that thread, whole.
+  PoolSize size(3);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> callers;
+  for (int caller = 0; caller < 3; ++caller)
+    callers.emplace_back([&] {
+      std::vector<std::atomic<int>> runs(40);
+      for (int job = 0; job < 300; ++job) {
+        for (auto& count : runs) count.store(0);
+        cpu::parallel_chunks(40, [&](int64_t chunk, int) { runs[static_cast<size_t>(chunk)].fetch_add(1); });
+        for (auto& count : runs)
+          if (count.load() != 1) failures.fetch_add(1);
+      }
+    });
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+TEST(CpuPool, BadChunkCountsAreRefused) {
+  expect_one_line_error<Error>([] { cpu::run_chunks(0, [](void*, int64_t, int) {}, nullptr); },
+                               {"run_chunks", "1 to 65535", "got 0"});
+  expect_one_line_error<Error>([] { cpu::run_chunks(cpu::kMaxChunks + 1, [](void*, int64_t, int) {}, nullptr); },
+                               {"got 65536"});
+  EXPECT_THROW(set_cpu_threads(0), UsageError);
+}
+
+TEST(CpuPool, ParallelRangesCoverEveryItemOnceInWholeRanges) {
+  PoolSize size(3);
+  for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{3} * cpu::kMinWorkPerChunk + 7}) {
+    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+    cpu::parallel_ranges(n, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "item " << i << " of " << n;
+  }
+}
+
+// The team rule, fed made-up chunk times: ms of wall-clock time and the share of it the threads ran.
+constexpr int64_t kMs = 1'000'000;
+
+void add_stretch(cpu::TeamPolicy& policy, double share, int64_t now_ns) {
+  const int64_t wall = cpu::TeamPolicy::kWindowNs;
+  policy.add_job(wall, static_cast<int64_t>(share * static_cast<double>(wall)), now_ns);
+}
+
+TEST(CpuTeamPolicy, KeepsEveryThreadWhileTheCoresAreItsOwn) {
+  cpu::TeamPolicy policy(4);
+  for (int stretch = 0; stretch < 50; ++stretch) {
+    EXPECT_EQ(policy.team_for_a_job(stretch * 20 * kMs), 4);
+    add_stretch(policy, 0.95, stretch * 20 * kMs);
+  }
+  EXPECT_EQ(policy.shrinks(), 0);
+  EXPECT_EQ(policy.trials(), 0);
+}
+
+TEST(CpuTeamPolicy, GoesDownAThreadPerSharedStretchButNeverBelowOne) {
+  cpu::TeamPolicy policy(3);
+  add_stretch(policy, 0.5, 0);
+  EXPECT_EQ(policy.team(), 2);
+  add_stretch(policy, 0.5, kMs);
+  EXPECT_EQ(policy.team(), 1);
+  add_stretch(policy, 0.1, 2 * kMs);
+  EXPECT_EQ(policy.team(), 1);
+  EXPECT_EQ(policy.shrinks(), 2);
+  EXPECT_DOUBLE_EQ(policy.worst_share(), 0.1);
+  // Part of a stretch decides nothing.
+  cpu::TeamPolicy partial(2);
+  partial.add_job(cpu::TeamPolicy::kWindowNs / 2, 0, 0);
+  EXPECT_EQ(partial.team(), 2);
+}
+
+TEST(CpuTeamPolicy, TriesAThreadMoreAfterWaitsThatDoubleWhileTrialsFail) {
+  cpu::TeamPolicy policy(2);
+  add_stretch(policy, 0.5, 0);  // shrunk at t = 0
+  EXPECT_EQ(policy.team_for_a_job(cpu::TeamPolicy::kFirstTrialAfterNs - 1), 1);
+  int64_t now = cpu::TeamPolicy::kFirstTrialAfterNs;
+  int64_t wait = cpu::TeamPolicy::kFirstTrialAfterNs;
+  for (int trial = 1; trial <= 8; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    EXPECT_EQ(policy.team_for_a_job(now), 2);  // the trial
+    EXPECT_EQ(policy.trials(), trial);
+    add_stretch(policy, 0.6, now);  // fails
+    EXPECT_EQ(policy.team(), 1);
+    wait = std::min(2 * wait, cpu::TeamPolicy::kLastTrialAfterNs);
+    EXPECT_EQ(policy.team_for_a_job(now + wait - 1), 1);
+    now += wait;
+  }
+  EXPECT_EQ(wait, cpu::TeamPolicy::kLastTrialAfterNs);
+  // A trial that holds its share keeps the thread, and the next shrink waits the first wait again.
+  EXPECT_EQ(policy.team_for_a_job(now), 2);
+  add_stretch(policy, 0.9, now);
+  EXPECT_EQ(policy.team(), 2);
+  add_stretch(policy, 0.5, now + kMs);
+  EXPECT_EQ(policy.team_for_a_job(now + kMs + cpu::TeamPolicy::kFirstTrialAfterNs), 2);
+}
+
+TEST(CpuTeamPolicy, AStretchIsJudgedOnTheTrialsOwnChunks) {
+  cpu::TeamPolicy policy(2);
+  add_stretch(policy, 0.5, 0);
+  // Half a stretch at a poor share before the trial is forgotten when it starts.
+  policy.add_job(cpu::TeamPolicy::kWindowNs / 2, 0, kMs);
+  EXPECT_EQ(policy.team_for_a_job(cpu::TeamPolicy::kFirstTrialAfterNs), 2);
+  policy.add_job(cpu::TeamPolicy::kWindowNs / 2, cpu::TeamPolicy::kWindowNs / 2, cpu::TeamPolicy::kFirstTrialAfterNs);
+  EXPECT_EQ(policy.team(), 2);
+  add_stretch(policy, 1.0, cpu::TeamPolicy::kFirstTrialAfterNs);
+  EXPECT_EQ(policy.team(), 2);
+  EXPECT_EQ(policy.shrinks(), 1);
+}
+
+}  // namespace
+}  // namespace loom::test
