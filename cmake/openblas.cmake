@@ -1,9 +1,10 @@
 # Included by CMakeLists.txt and fuzz/CMakeLists.txt: the target loom_openblas.
 #
-# The CPU path's float kernels: OpenBLAS for the matrix products, OpenMP for the loops around them. It must be
-# OpenBLAS's OpenMP build, so that both share one pool of threads (the pthreads build keeps a pool of its own, and
-# two pools spinning on the same cores slow each other down); Debian's is libopenblas-openmp-dev, whose files sit in
-# folders of their own, looked in first.
+# The CPU path's float kernels: OpenBLAS for the matrix products, which loom cuts into parts and runs on its own
+# thread pool (engine/runtime/cpu_pool.h), one part a thread. It must be OpenBLAS's OpenMP build: that build sizes a
+# product by the calling thread's OpenMP count, which loom holds at one on that thread alone (the pthreads build keeps
+# a pool of its own, sized for the whole process, whose threads would spin beside loom's); Debian's is
+# libopenblas-openmp-dev, whose files sit in folders of their own, looked in first.
 find_package(OpenMP COMPONENTS CXX)
 if(NOT OpenMP_CXX_FOUND)
   message(FATAL_ERROR "OpenMP not found for ${CMAKE_CXX_COMPILER_ID}: g++ has it; clang needs libomp-dev")

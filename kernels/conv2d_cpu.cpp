@@ -8,6 +8,7 @@
 
 #include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/host_scratch.h"
+#include "kernels/bias_activation.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu_parallel.h"
 #include "kernels/dense.h"
@@ -85,8 +86,9 @@ int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) {
 }
 
 // For each chunk: y[R, out] = cols[R, K] · W[out, K]ᵀ, the kernel as stored being already the transposed right
-// operand.
-void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g) {
+// operand; then the epilogue on the chunk's rows, as the reference computes it.
+void cpu::conv2d_forward(const float* x, const float* w, const float* bias, Activation act, float* y,
+                         const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
   const Parts chunks = image_chunks(g);
   const Scratch scratch = scratch_for(g);
@@ -94,8 +96,10 @@ void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dG
     const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
     float* cols = scratch.columns(slot);
     ref::im2col(x + begin * s.image, cols, images(g, begin, end));
-    cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k,
-                                y + begin * s.pixels * g.out_channels, g.out_channels, false, "conv2d_forward");
+    float* out = y + begin * s.pixels * g.out_channels;
+    cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k, out, g.out_channels, false,
+                                "conv2d_forward");
+    if (bias) ref::bias_activation_forward(out, bias, rows, g.out_channels, act);
   });
 }
 

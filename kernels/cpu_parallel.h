@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "engine/runtime/cpu_pool.h"
 #include "engine/runtime/cpu_threads.h"
@@ -32,19 +33,21 @@ namespace loom::cpu {
 constexpr int64_t kMinWorkPerChunk = 256 * 1024;
 
 // Runs body(chunk, slot) for every chunk in [0, chunks) on the CPU pool (engine/runtime/cpu_pool.h): on several
-// threads, in no fixed order, `slot` naming the thread (0 to cpu_threads() - 1) for per-thread scratch. `body` must
-// not throw. Results must not depend on which thread runs which chunk: then they are the same on any thread count.
+// threads, in no fixed order, `slot` naming the thread (0 to cpu_threads() - 1) for per-thread scratch (an exception
+// is rethrown here: run_chunks). Results must not depend on which thread runs which chunk: then they are the same on
+// any thread count.
 template <class Body>
 void parallel_chunks(int64_t chunks, Body&& body) {
   if (chunks <= 0) return;
+  using Function = std::remove_reference_t<Body>;
   run_chunks(
-      chunks, [](void* context, int64_t chunk, int slot) { (*static_cast<Body*>(context))(chunk, slot); },
+      chunks, [](void* context, int64_t chunk, int slot) { (*static_cast<Function*>(context))(chunk, slot); },
       const_cast<void*>(static_cast<const void*>(&body)));
 }
 
 // Runs body(begin, end) on disjoint ranges covering [0, n), cut by the work they hold (`work_per_item` · n in all):
 // none when the whole is under twice kMinWorkPerChunk (it runs on the calling thread), else about four ranges a
-// thread, so that a thread the system pauses holds back little. `body` must not throw.
+// thread, so that a thread the system pauses holds back little.
 template <class Body>
 void parallel_ranges(int64_t n, int64_t work_per_item, Body body) {
   if (n <= 0) return;

@@ -12,7 +12,7 @@ say() { echo "$me: $*"; }
 die() { echo "$me: $*" >&2; exit 1; }
 
 # What the build and the tests need (python3: the benchmark smoke test reads the JSON it writes with Python;
-# libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, sharing its threads with loom's).
+# libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, each run on one of loom's threads).
 required=(cmake g++ make zlib1g-dev libpng-dev libopenblas-openmp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
   dataset-fashion-mnist python3)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).

@@ -71,8 +71,8 @@ failed=0
 # --- loom_tests: one shard per core, run side by side -------------------------------------------------------------
 start=$SECONDS
 pids=()
-# One thread each (OMP_NUM_THREADS=1): the shards already fill the cores, and OpenMP threads spinning at their
-# barriers while another process holds the core they wait for make a run many times slower.
+# One CPU thread each by default (OMP_NUM_THREADS=1, which loom's CPU pool reads): the shards already fill the
+# cores. (Tests that set a thread count of their own still run the pool on it.)
 for ((shard = 0; shard < jobs; shard++)); do
   OMP_NUM_THREADS=1 GTEST_TOTAL_SHARDS=$jobs GTEST_SHARD_INDEX=$shard \
     "$build/tests/loom_tests" --gtest_brief=1 --gtest_filter="$filter" >"$build/loom_tests.$shard.log" 2>&1 &

@@ -60,7 +60,7 @@ fi
 # A sanitizer's finding aborts the program after its report (as in scripts/sanitized_tests.sh).
 findings='ERROR: [A-Za-z]*Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer|WARNING: ThreadSanitizer'
 # run_tests NAME BUILD FILTER: BUILD's loom_tests on the tests FILTER names, one shard per core side by side (one
-# OpenMP thread each: the shards fill the cores), failing on a failed test or a finding; logs BUILD/tests.<shard>.log.
+# CPU thread each by default, OMP_NUM_THREADS=1: the shards fill the cores), failing on a failed test or a finding; logs BUILD/tests.<shard>.log.
 run_tests() {
   local name=$1 dir=$2 filter=$3 start=$SECONDS shard pids=() passed=0 ok=1
   for ((shard = 0; shard < jobs; shard++)); do
@@ -92,7 +92,8 @@ run_tests "the CUDA tests under ASan and UBSan" "$root/build-sim-asan" "$(cuda_t
 
 # --- 4. ThreadSanitizer --------------------------------------------------------------------------------------------
 # The CPU ops are left uninstrumented: their AVX2 clones choose their code in an ifunc resolver, which runs before
-# TSan's runtime is ready; TSan looks at the kernels here, not at the CPU path.
+# TSan's runtime is ready; TSan looks at the kernels here, and at the CPU pool the CPU ops run on (its own tests,
+# whose chunks are instrumented).
 build "$root/build-sim-tsan" loom_tests -- -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" \
   -DLOOM_SANITIZE=thread "-DLOOM_CPU_OPS_FLAGS=-O2;-fno-sanitize=thread" -DLOOM_BUILD_BENCHMARKS=OFF \
   -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST
@@ -100,9 +101,9 @@ export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1${TSAN_OPTIONS:+:$TSAN_OPTI
 # The kernels whose threads meet (warp shuffles, a barrier) and one elementwise kernel, at the tests' sizes (about
 # 100 s of TSan in all; the larger parity grids would take tens of minutes); and the simulator's kernel tests but
 # the death tests (they fork, which TSan dislikes; their checks fire in the plain and ASan runs) and the one whose
-# kernel races on purpose (TSan rightly reports it).
-run_tests "the synchronizing kernels' parity tests under TSan" "$root/build-sim-tsan" \
-  'OpParity/cuda.Softmax*:OpParity/cuda.CrossEntropyOnProbabilities:OpParity/cuda.Relu:ConvParity/cuda.BiasGradientOverManyRows:SimulatorKernels.*-*DeathTest*:*ThreadOrderExposesAMissingBarrier'
+# kernel races on purpose (TSan rightly reports it). Then the CPU pool's tests.
+run_tests "the synchronizing kernels' parity tests and the CPU pool under TSan" "$root/build-sim-tsan" \
+  'OpParity/cuda.Softmax*:OpParity/cuda.CrossEntropyOnProbabilities:OpParity/cuda.Relu:ConvParity/cuda.BiasGradientOverManyRows:SimulatorKernels.*:CpuPool.*-*DeathTest*:*ThreadOrderExposesAMissingBarrier'
 
 say "$([ "$failed" -eq 0 ] && echo passed || echo FAILED) in $(elapsed "$total_start") in all"
 exit "$failed"

@@ -301,7 +301,7 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
                  dy = random_floats(out, rng);
       std::vector<float> y(out, NAN), dw(w.size(), NAN), dx(x.size(), NAN);
       std::vector<double> want_y(y.size()), want_dw(dw.size()), want_dx(dx.size());
-      cpu::conv2d_forward(x.data(), w.data(), y.data(), g);
+      cpu::conv2d_forward(x.data(), w.data(), nullptr, Activation::None, y.data(), g);
       cpu::conv2d_backward_filter(x.data(), dy.data(), dw.data(), g);
       cpu::conv2d_backward_data(dy.data(), w.data(), dx.data(), g);
       const auto xd = to_double(x), wd = to_double(w), dyd = to_double(dy);
@@ -326,6 +326,23 @@ TEST(CpuPath, SizesBeyondBlas32BitIntegersAreRefused) {
   float one = 1.0f;
   expect_one_line_error<Error>([&] { cpu::matmul(&one, &one, &one, too_big, 1, 1); },
                                {"matmul", "2147483648", "32-bit"});
+}
+
+// A training run gives the same bits on any thread count: a small CNN's parameters after three steps, and its loss.
+TEST(CpuPath, TrainingGivesTheSameBitsOnAnyThreadCount) {
+  std::vector<float> first;
+  for (int threads : kThreadCounts) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    ThreadCount count(threads);
+    auto model = make_cnn(8, 16, Device::CPU, 7, AdamHyper{});
+    Trainer trainer(*model);
+    const Batch batch = random_batch(32, kCnnInputShape, kFashionMnistClasses, 5, Device::CPU);
+    for (int step = 0; step < 3; ++step) trainer.train_step(batch.x, batch.labels);
+    const std::vector<float> parameters = model->parameters().to_vector();
+    if (first.empty()) first = parameters;
+    ASSERT_EQ(parameters.size(), first.size());
+    EXPECT_EQ(std::memcmp(parameters.data(), first.data(), first.size() * sizeof(float)), 0) << "not bit for bit";
+  }
 }
 
 // A model prepared for a batch size has the convolutions' scratch already, and a training step on the CPU then

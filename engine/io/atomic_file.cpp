@@ -122,7 +122,7 @@ constexpr size_t kSignals = sizeof kCleanedUpSignals / sizeof kCleanedUpSignals[
 
 std::atomic_flag cleanup_owned = ATOMIC_FLAG_INIT;
 // Set once mkostemp has filled in the name, cleared before the buffers are reused; atomic (and lock-free, so a
-// handler may read it) because the signal may be handled on any thread, an OpenMP worker's for one.
+// handler may read it) because the signal may be handled on any thread, one of the CPU pool's for one.
 std::atomic<int> cleanup_armed{0};
 static_assert(std::atomic<int>::is_always_lock_free);
 char cleanup_temp_name[PATH_MAX];

@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "engine/runtime/cpu_team_policy.h"
@@ -153,6 +155,8 @@ class Pool {
     take_part(0, generation);
     inside_a_chunk = false;
     wait_for_the_rest(static_cast<uint32_t>(chunks));
+    std::exception_ptr failure = std::move(job_failure_);
+    job_failure_ = nullptr;
     ++jobs_;
     int64_t wall = 0, cpu = 0;
     for (int slot = 0; slot < team; ++slot) {
@@ -161,6 +165,7 @@ class Pool {
     }
     policy_.add_job(wall, cpu, wall_ns());
     team_.store(policy_.team(), std::memory_order_relaxed);
+    if (failure) std::rethrow_exception(failure);
   }
 
  private:
@@ -179,18 +184,29 @@ class Pool {
     threads_.store(threads, std::memory_order_release);
   }
 
-  void run_alone(int64_t chunks, ChunkFunction function, void* context) {
-    const bool was_inside = inside_a_chunk;
-    inside_a_chunk = true;
+  // Every chunk on this thread, in order; an exception ends the job there, as it would a loop.
+  static void run_alone(int64_t chunks, ChunkFunction function, void* context) {
+    struct Inside {
+      bool was = inside_a_chunk;
+      Inside() { inside_a_chunk = true; }
+      ~Inside() { inside_a_chunk = was; }
+    } inside;
     for (int64_t chunk = 0; chunk < chunks; ++chunk) function(context, chunk, current_slot);
-    inside_a_chunk = was_inside;
   }
 
   // Under job_mutex_: the pool's threads for slots 1 to team - 1, started when first needed and never stopped (the
   // pool lives as long as the process; one that sleeps costs nothing).
+  // A thread the system refuses to start leaves the pool at the threads it has.
   void start_threads(int team) {
     for (; started_ < team; ++started_) {
-      std::thread([this, slot = started_] { serve(slot); }).detach();
+      try {
+        std::thread([this, slot = started_] { serve(slot); }).detach();
+      } catch (const std::system_error&) {
+        policy_ = TeamPolicy(started_);
+        team_.store(started_, std::memory_order_relaxed);
+        threads_.store(started_, std::memory_order_release);
+        return;
+      }
     }
   }
 
@@ -247,7 +263,13 @@ class Pool {
       // The claim succeeded, so the job is not over: its function and context stay as they are until this chunk
       // is counted done.
       const int64_t wall_before = wall_ns(), cpu_before = thread_cpu_ns();
-      job_function_(job_context_, next_of(word), slot);
+      try {
+        job_function_(job_context_, next_of(word), slot);
+      } catch (...) {
+        // Kept for the caller, which rethrows it once every chunk has run (the others' may use what it holds).
+        std::lock_guard<std::mutex> lock(failure_mutex_);
+        if (!job_failure_) job_failure_ = std::current_exception();
+      }
       ChunkTimes& times = times_[slot];
       times.wall_ns.fetch_add(wall_ns() - wall_before, std::memory_order_relaxed);
       times.cpu_ns.fetch_add(thread_cpu_ns() - cpu_before, std::memory_order_relaxed);
@@ -294,6 +316,8 @@ class Pool {
   std::atomic<int> job_team_{0};
   std::atomic<uint32_t> done_{0};  // chunks finished
   std::atomic<uint32_t> caller_sleeping_{0};
+  std::mutex failure_mutex_;
+  std::exception_ptr job_failure_;  // the first exception a chunk of the job threw
 
   TeamPolicy policy_;  // how many threads jobs run on
   int64_t jobs_ = 0;

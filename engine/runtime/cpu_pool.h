@@ -23,8 +23,9 @@ using ChunkFunction = void (*)(void* context, int64_t chunk, int slot);
 constexpr int64_t kMaxChunks = 65535;
 
 // Calls run(context, chunk, slot) once for every chunk in [0, chunks) (1 to kMaxChunks), on the calling thread and
-// the pool's, in no fixed order, and returns when all have run. `run` must not throw, nor start a job of its own
-// (one started from inside a chunk, or while another thread's job runs, runs its chunks on the calling thread).
+// the pool's, in no fixed order, and returns when all have run. When a chunk throws, the job's other chunks may or
+// may not run, and the (first) exception is rethrown here once none is running. A job started from inside a chunk,
+// or while another thread's job runs, runs its chunks on the calling thread, in order.
 void run_chunks(int64_t chunks, ChunkFunction run, void* context);
 
 // The pool's size: the most threads a job runs on, the caller included (1 to kMaxCpuThreads; 1 leaves the pool
