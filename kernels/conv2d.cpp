@@ -73,14 +73,11 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y
   expect_shape(b, {g.out_channels}, op, "bias");
   expect_same_device(op, {&x, &w, &b, &y});
   check_not_softmax(act, op);
-  // NHWC: the bias is per last dimension, as for Dense. The CPU path adds it to each chunk of the output while the
-  // chunk is still in cache.
-  if (x.device() == Device::CUDA) {
+  if (x.device() == Device::CUDA)
     checked_plan(plan, g, op, "Conv2dPlan", geometry_str).forward(x.f32(), w.f32(), y.f32());
-    bias_activation_forward(y, b, act);
-  } else {
-    cpu::conv2d_forward(x.f32(), w.f32(), b.f32(), act, y.f32(), g);
-  }
+  else
+    cpu::conv2d_forward(x.f32(), w.f32(), y.f32(), g);
+  bias_activation_forward(y, b, act);  // NHWC: the bias is per last dimension, as for Dense
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& y, Tensor& dy, int64_t pad_h, int64_t pad_w,

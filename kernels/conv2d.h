@@ -78,9 +78,7 @@ namespace cpu {
 // thread count: an im2col buffer for a chunk of the batch per thread, and the weight gradient's partial sums.
 // Without that much reserved, they grow the scratch (an allocation).
 int64_t conv2d_scratch_floats(const Conv2dGeometry& g);
-// The forward pass, then the bias and activation (ref::bias_activation_forward) when `bias` is not null.
-void conv2d_forward(const float* x, const float* w, const float* bias, Activation act, float* y,
-                    const Conv2dGeometry& g);
+void conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g);
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g);
 void conv2d_backward_filter(const float* x, const float* dy, float* dw, const Conv2dGeometry& g);
 }  // namespace cpu

@@ -8,7 +8,6 @@
 
 #include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/host_scratch.h"
-#include "kernels/bias_activation.h"
 #include "kernels/conv2d.h"
 #include "kernels/cpu_parallel.h"
 #include "kernels/dense.h"
@@ -86,9 +85,9 @@ int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) {
 }
 
 // For each chunk: y[R, out] = cols[R, K] · W[out, K]ᵀ, the kernel as stored being already the transposed right
-// operand; then the epilogue on the chunk's rows, as the reference computes it.
-void cpu::conv2d_forward(const float* x, const float* w, const float* bias, Activation act, float* y,
-                         const Conv2dGeometry& g) {
+// operand. (The bias and activation pass stays apart, over the whole output on every thread: applied to each chunk
+// as it was made, the CNN's step was no faster, 8.8–10.7 ms against 8.8–9.4.)
+void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
   const Parts chunks = image_chunks(g);
   const Scratch scratch = scratch_for(g);
@@ -96,10 +95,8 @@ void cpu::conv2d_forward(const float* x, const float* w, const float* bias, Acti
     const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
     float* cols = scratch.columns(slot);
     ref::im2col(x + begin * s.image, cols, images(g, begin, end));
-    float* out = y + begin * s.pixels * g.out_channels;
-    cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k, out, g.out_channels, false,
-                                "conv2d_forward");
-    if (bias) ref::bias_activation_forward(out, bias, rows, g.out_channels, act);
+    cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k,
+                                y + begin * s.pixels * g.out_channels, g.out_channels, false, "conv2d_forward");
   });
 }
 

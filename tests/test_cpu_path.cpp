@@ -301,7 +301,7 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
                  dy = random_floats(out, rng);
       std::vector<float> y(out, NAN), dw(w.size(), NAN), dx(x.size(), NAN);
       std::vector<double> want_y(y.size()), want_dw(dw.size()), want_dx(dx.size());
-      cpu::conv2d_forward(x.data(), w.data(), nullptr, Activation::None, y.data(), g);
+      cpu::conv2d_forward(x.data(), w.data(), y.data(), g);
       cpu::conv2d_backward_filter(x.data(), dy.data(), dw.data(), g);
       cpu::conv2d_backward_data(dy.data(), w.data(), dx.data(), g);
       const auto xd = to_double(x), wd = to_double(w), dyd = to_double(dy);
