@@ -13,7 +13,6 @@ microseconds per step of each configuration, quiet and busy, and the busy/quiet 
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
 import signal
@@ -21,6 +20,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from reference_files import cpu_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KERAS = os.path.join(HERE, "keras_reference.py")
@@ -56,17 +57,6 @@ def imports(python, module):
         return False
     return subprocess.run([python, "-c", f"import {module}"], capture_output=True,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).returncode == 0
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def run_json(command):

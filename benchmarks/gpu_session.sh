@@ -83,8 +83,8 @@ bundle() {
       esac
     done
   [ -f gpu_bundle/lib/libopenblas.so.0.xz ] || { echo "gpu_session: OpenBLAS is not among the libraries" >&2; exit 1; }
-  cp benchmarks/pytorch_reference.py benchmarks/compare.py benchmarks/gpu_session.sh benchmarks/gpu_session_summary.py \
-    gpu_bundle/benchmarks/
+  cp benchmarks/pytorch_reference.py benchmarks/reference_files.py benchmarks/compare.py benchmarks/gpu_session.sh \
+    benchmarks/gpu_session_summary.py gpu_bundle/benchmarks/
   # The GPU tests, for the sanitizer runs: the cases ctest labels gpu (tests/CMakeLists.txt), less any labelled slow
   # (a sanitizer runs them 10-100 times slower), as loom_tests' --gtest_filter; ctest -N lists them without a GPU.
   ctest --test-dir build-sm90 -N -V -L gpu -LE slow | sed -n 's/.* "--gtest_filter=\([^"]*\)".*/\1/p' |

@@ -9,13 +9,10 @@ Prints one JSON object (epoch times, their median, microseconds per step, the fi
 Exits with 3 when TensorFlow or Keras is not installed, so that a caller can tell "not installed" from a failure.
 """
 import argparse
-import gzip
 import json
 import math
 import os
-import platform
 import statistics
-import struct
 import sys
 import time
 
@@ -27,49 +24,7 @@ except ImportError:  # TensorFlow needs NumPy, so without it TensorFlow is missi
           file=sys.stderr)
     sys.exit(NOT_INSTALLED)
 
-DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
-
-
-class UsageError(Exception):
-    pass
-
-
-def read_idx(path):
-    """An unsigned-byte IDX file (gzip or raw) as a NumPy array; raises ValueError naming the file if malformed."""
-    with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
-    with (gzip.open if gzipped else open)(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 4:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    rank = data[3]
-    if len(data) < 4 + 4 * rank:
-        raise ValueError(f"{path}: truncated IDX header")
-    dims = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
-    body = data[4 + 4 * rank:]
-    if len(body) != math.prod(dims):
-        raise ValueError(f"{path}: header declares {math.prod(dims)} bytes, file holds {len(body)}")
-    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
-
-
-def find_file(directory, stem):
-    for name in (stem + ".gz", stem):
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return path
-    raise UsageError(f"{os.path.join(directory, stem)}.gz: Fashion-MNIST file not found; install the data set with: "
-                     "sudo apt-get install dataset-fashion-mnist, or pass --data DIR")
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+from reference_files import DEFAULT_DATA, cpu_name, exit_code, fashion_mnist, write_json
 
 
 def import_tensorflow(threads):
@@ -106,10 +61,9 @@ def make_model(keras, name):
 
 
 def run(args, tf, keras):
-    images = read_idx(find_file(args.data, "train-images-idx3-ubyte"))
-    labels = read_idx(find_file(args.data, "train-labels-idx1-ubyte"))
-    test_images = read_idx(find_file(args.data, "t10k-images-idx3-ubyte"))[:1000]
-    test_labels = read_idx(find_file(args.data, "t10k-labels-idx1-ubyte"))[:1000]
+    images, labels, test_images, test_labels = (np.frombuffer(body, dtype=np.uint8).reshape(dims)
+                                                for dims, body in fashion_mnist(args.data))
+    test_images, test_labels = test_images[:1000], test_labels[:1000]
     if args.max_steps:
         images, labels = images[:args.max_steps * args.batch_size], labels[:args.max_steps * args.batch_size]
     x = images.astype(np.float32) / 255.0
@@ -183,20 +137,14 @@ def main():
               file=sys.stderr)
         return 2
     tf, keras = import_tensorflow(args.threads)
-    try:
+
+    def measure():
         result = run(args, tf, keras)
         print(json.dumps(result), flush=True)
         if args.json:
-            with open(args.json + ".partial", "w") as f:
-                json.dump(result, f, indent=2)
-            os.replace(args.json + ".partial", args.json)
-    except UsageError as e:
-        print(f"keras_reference.py: {e}", file=sys.stderr)
-        return 2
-    except (OSError, EOFError, ValueError, RuntimeError) as e:  # EOFError: a truncated gzip file
-        print(f"keras_reference.py: {e}", file=sys.stderr)
-        return 1
-    return 0
+            write_json(args.json, result)
+
+    return exit_code("keras_reference.py", measure)
 
 
 if __name__ == "__main__":

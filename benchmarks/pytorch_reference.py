@@ -9,13 +9,10 @@ Prints one JSON object per (model, mode), and writes the list to --json. On a ma
 mode on the CPU and reports graph mode as skipped, with the reason.
 """
 import argparse
-import gzip
 import json
 import math
 import os
-import platform
 import statistics
-import struct
 import sys
 import time
 
@@ -25,54 +22,13 @@ try:
 except ImportError:
     sys.exit("pytorch_reference.py: PyTorch is not installed (pip install torch, or apt-get install python3-torch)")
 
-DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
-
-
-class UsageError(Exception):
-    pass
-
-
-def read_idx(path):
-    """An IDX file (gzip or raw) as a uint8 tensor; raises ValueError naming the file on a malformed one."""
-    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or not 1 <= data[3] <= 4:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    rank = data[3]
-    dims = struct.unpack(">" + "I" * rank, data[4:4 + 4 * rank])
-    body = data[4 + 4 * rank:]
-    if len(body) != math.prod(dims):
-        raise ValueError(f"{path}: header declares {math.prod(dims)} bytes, file holds {len(body)}")
-    return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
-
-
-def find_file(directory, stem):
-    for name in (stem + ".gz", stem):
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
-            return path
-    raise UsageError(f"{os.path.join(directory, stem)}.gz: Fashion-MNIST file not found; install the data set with: "
-                     "sudo apt-get install dataset-fashion-mnist, or pass --data DIR")
+from reference_files import DEFAULT_DATA, UsageError, cpu_name, exit_code, fashion_mnist, write_json
 
 
 def load(directory):
-    images = read_idx(find_file(directory, "train-images-idx3-ubyte"))
-    labels = read_idx(find_file(directory, "train-labels-idx1-ubyte"))
-    test_images = read_idx(find_file(directory, "t10k-images-idx3-ubyte"))
-    test_labels = read_idx(find_file(directory, "t10k-labels-idx1-ubyte"))
-    return images, labels, test_images, test_labels
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
+    """The four Fashion-MNIST files as uint8 tensors."""
+    return [torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(dims)
+            for dims, body in fashion_mnist(directory)]
 
 
 def make_model(name):
@@ -238,7 +194,8 @@ def main():
                         help="CPU threads (torch.set_num_threads); 0: PyTorch's default (every physical core)")
     parser.add_argument("--json", help="write the list of results here")
     args = parser.parse_args()
-    try:
+
+    def measure():
         if args.epochs < 1 or args.batch_size < 1 or args.max_steps < 0:
             raise UsageError("--epochs and --batch-size must be at least 1, --max-steps at least 0")
         if args.threads < 0:
@@ -262,17 +219,9 @@ def main():
                 print(json.dumps(result), flush=True)
                 results.append(result)
         if args.json:
-            partial = args.json + ".partial"
-            with open(partial, "w") as f:
-                json.dump(results, f, indent=2)
-            os.replace(partial, args.json)
-    except UsageError as e:
-        print(f"pytorch_reference.py: {e}", file=sys.stderr)
-        return 2
-    except (OSError, EOFError, ValueError, RuntimeError) as e:  # EOFError: a truncated gzip file
-        print(f"pytorch_reference.py: {e}", file=sys.stderr)
-        return 1
-    return 0
+            write_json(args.json, results)
+
+    return exit_code("pytorch_reference.py", measure)
 
 
 if __name__ == "__main__":

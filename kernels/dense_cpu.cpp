@@ -62,8 +62,8 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, 
     const int64_t first = groups * block / blocks * 16, last = std::min(n, groups * (block + 1) / blocks * 16);
     // op(b)'s columns [first, last): columns of b as stored, or rows when it is transposed.
     const float* b_block = transpose_b ? b + first * b_cols : b + first;
-    sgemm_on_this_thread(op_a, op_b, rows, static_cast<blasint>(last - first), inner, a, lda, b_block, ldb,
-                         y + first, ldy);
+    sgemm_on_this_thread(op_a, op_b, rows, static_cast<blasint>(last - first), inner, a, lda, b_block, ldb, y + first,
+                         ldy);
   });
 }
 
@@ -73,9 +73,9 @@ void cpu::product_on_this_thread(bool transpose_a, bool transpose_b, int64_t m, 
                                  int64_t a_stride, const float* b, int64_t b_stride, float* y, int64_t y_stride,
                                  bool accumulate, const char* op) {
   sgemm_on_this_thread(transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
-                       blas_size(m, op), blas_size(n, op), blas_size(k, op), a, blas_size(std::max<int64_t>(a_stride, 1), op),
-                       b, blas_size(std::max<int64_t>(b_stride, 1), op), y, blas_size(std::max<int64_t>(y_stride, 1), op),
-                       accumulate ? 1.0f : 0.0f);
+                       blas_size(m, op), blas_size(n, op), blas_size(k, op), a,
+                       blas_size(std::max<int64_t>(a_stride, 1), op), b, blas_size(std::max<int64_t>(b_stride, 1), op),
+                       y, blas_size(std::max<int64_t>(y_stride, 1), op), accumulate ? 1.0f : 0.0f);
 }
 
 // y[n, out] = x[n, in] · w[in, out]

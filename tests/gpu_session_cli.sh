@@ -21,7 +21,8 @@ bundle=$scratch/gpu_bundle
 stubs=$scratch/stubs
 mkdir -p "$bundle/bin" "$bundle/data" "$bundle/benchmarks" "$stubs"
 cp "$source_dir/benchmarks/gpu_session.sh" "$source_dir/benchmarks/gpu_session_summary.py" \
-  "$source_dir/benchmarks/compare.py" "$source_dir/benchmarks/pytorch_reference.py" "$bundle/benchmarks/"
+  "$source_dir/benchmarks/compare.py" "$source_dir/benchmarks/pytorch_reference.py" \
+  "$source_dir/benchmarks/reference_files.py" "$bundle/benchmarks/"
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
   printf 'stand-in\n' | gzip -c >"$bundle/data/$f"
 done

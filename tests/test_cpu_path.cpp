@@ -33,16 +33,6 @@
 namespace loom::test {
 namespace {
 
-// Sets the CPU thread count for one test and puts the old one back.
-class ThreadCount {
- public:
-  explicit ThreadCount(int threads) : saved_(cpu_threads()) { set_cpu_threads(threads); }
-  ~ThreadCount() { set_cpu_threads(saved_); }
-
- private:
-  int saved_;
-};
-
 // The thread counts every op is run on: one, the machine's two, and counts that split sizes unevenly.
 constexpr int kThreadCounts[] = {1, 2, 3, 7};
 
@@ -134,7 +124,7 @@ TEST(CpuThreads, SetTheCountOpsAndOpenBlasRunOn) {
   std::vector<float> a(side * side, 1.0f), b(side * side, 1.0f), c(side * side);
   const int openmp_threads = omp_get_max_threads();
   for (int threads : {1, 3, 2}) {
-    ThreadCount count(threads);
+    ScopedCpuThreads count(threads);
     EXPECT_EQ(cpu_threads(), threads);
     const int64_t jobs = cpu::pool_counters().jobs;
     cpu::matmul(a.data(), b.data(), c.data(), side, side, side);
@@ -153,7 +143,7 @@ TEST(CpuPath, ElementwiseOpsGiveTheReferenceValuesOnAnyThreadCount) {
   const auto x = random_floats(n, rng), dy = random_floats(n, rng), bias = random_floats(cols, rng);
   for (int threads : kThreadCounts) {
     SCOPED_TRACE(std::to_string(threads) + " threads");
-    ThreadCount count(threads);
+    ScopedCpuThreads count(threads);
     std::vector<float> want(n), want_dx(n), want_db(cols);
     ref::relu_forward(x.data(), want.data(), n);
     Tensor tx = make_tensor(x, {rows, cols}, Device::CPU), ty = poisoned({rows, cols}, Device::CPU);
@@ -218,7 +208,7 @@ TEST(CpuPath, PoolingPicksTheReferencesMaximumThroughTiesAndNaNs) {
                    std::to_string(p.pool_h) + "x" + std::to_string(p.pool_w) + " strides (" +
                    std::to_string(p.stride_h) + ", " + std::to_string(p.stride_w) + "), " + std::to_string(threads) +
                    " threads");
-      ThreadCount count(threads);
+      ScopedCpuThreads count(threads);
       // Enough images that every case is split between threads (kernels/cpu_parallel.h's kMinWorkPerChunk).
       const int64_t n = std::max<int64_t>(13, 4 * cpu::kMinWorkPerChunk / (p.h * p.w * p.c) + 1);
       MaxPool2dGeometry g{n, p.h, p.w, p.c, p.pool_h, p.pool_w, p.stride_h, p.stride_w};
@@ -259,7 +249,7 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
     for (int threads : kThreadCounts) {
       SCOPED_TRACE("dense " + std::to_string(d.n) + "x" + std::to_string(d.in) + " -> " + std::to_string(d.out) + ", " +
                    std::to_string(threads) + " threads");
-      ThreadCount count(threads);
+      ScopedCpuThreads count(threads);
       std::mt19937 rng(static_cast<unsigned>(d.in + d.n));
       const auto x = random_floats(d.n * d.in, rng), w = random_floats(d.in * d.out, rng),
                  dz = random_floats(d.n * d.out, rng);
@@ -293,7 +283,7 @@ TEST(CpuPath, ProductsMatchTheReferenceAtTheModelsSizes) {
       SCOPED_TRACE("conv " + std::to_string(g.height) + "x" + std::to_string(g.width) + "x" +
                    std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) + ", batch " +
                    std::to_string(g.batch) + ", " + std::to_string(threads) + " threads");
-      ThreadCount count(threads);
+      ScopedCpuThreads count(threads);
       std::mt19937 rng(static_cast<unsigned>(g.in_channels + g.batch));
       const int64_t out = g.batch * g.out_height() * g.out_width() * g.out_channels;
       const auto x = random_floats(g.batch * g.height * g.width * g.in_channels, rng),
@@ -333,7 +323,7 @@ TEST(CpuPath, TrainingGivesTheSameBitsOnAnyThreadCount) {
   std::vector<float> first;
   for (int threads : kThreadCounts) {
     SCOPED_TRACE(std::to_string(threads) + " threads");
-    ThreadCount count(threads);
+    ScopedCpuThreads count(threads);
     auto model = make_cnn(8, 16, Device::CPU, 7, AdamHyper{});
     Trainer trainer(*model);
     const Batch batch = random_batch(32, kCnnInputShape, kFashionMnistClasses, 5, Device::CPU);

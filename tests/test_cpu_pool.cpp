@@ -16,16 +16,6 @@
 namespace loom::test {
 namespace {
 
-// Sets the pool's size for one test and puts the old one back.
-class PoolSize {
- public:
-  explicit PoolSize(int threads) : saved_(cpu_threads()) { set_cpu_threads(threads); }
-  ~PoolSize() { set_cpu_threads(saved_); }
-
- private:
-  int saved_;
-};
-
 // Runs `jobs` jobs of `chunks` chunks and checks that each chunk ran exactly once, on a slot below the pool's size.
 void expect_every_chunk_once(int64_t chunks, int jobs) {
   std::vector<std::atomic<int>> runs(static_cast<size_t>(chunks));
@@ -46,7 +36,7 @@ void expect_every_chunk_once(int64_t chunks, int jobs) {
 TEST(CpuPool, EveryChunkRunsOnceOnASlotWithinTheCount) {
   for (int threads : {1, 2, 3, 8}) {
     SCOPED_TRACE(std::to_string(threads) + " threads");
-    PoolSize size(threads);
+    ScopedCpuThreads size(threads);
     EXPECT_EQ(cpu_threads(), threads);
     for (int64_t chunks : {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{64}, cpu::kMaxChunks})
       expect_every_chunk_once(chunks, chunks == cpu::kMaxChunks ? 1 : 200);
@@ -55,7 +45,7 @@ TEST(CpuPool, EveryChunkRunsOnceOnASlotWithinTheCount) {
 
 TEST(CpuPool, AThreadRunsItsChunksInOrderOnOneSlot) {
   // A slot is one thread: the chunks one slot ran never overlap in time (the per-thread scratch depends on it).
-  PoolSize size(4);
+  ScopedCpuThreads size(4);
   std::vector<std::atomic<int>> busy(4);
   std::atomic<int> overlaps{0};
   for (int job = 0; job < 100; ++job)
@@ -69,7 +59,7 @@ TEST(CpuPool, AThreadRunsItsChunksInOrderOnOneSlot) {
 }
 
 TEST(CpuPool, AJobStartedInsideAChunkRunsOnItsThread) {
-  PoolSize size(3);
+  ScopedCpuThreads size(3);
   std::atomic<int> inner_runs{0}, foreign_slots{0};
   cpu::parallel_chunks(6, [&](int64_t, int outer_slot) {
     const std::thread::id me = std::this_thread::get_id();
@@ -84,7 +74,7 @@ TEST(CpuPool, AJobStartedInsideAChunkRunsOnItsThread) {
 
 TEST(CpuPool, JobsFromSeveralThreadsAtOnceAllComplete) {
   // One job runs on the pool at a time; another thread's job meanwhile runs on that thread, whole.
-  PoolSize size(3);
+  ScopedCpuThreads size(3);
   std::atomic<int> failures{0};
   std::vector<std::thread> callers;
   for (int caller = 0; caller < 3; ++caller)
@@ -104,7 +94,7 @@ TEST(CpuPool, JobsFromSeveralThreadsAtOnceAllComplete) {
 TEST(CpuPool, AChunksExceptionReachesTheCallerAndThePoolGoesOn) {
   for (int threads : {1, 3}) {
     SCOPED_TRACE(std::to_string(threads) + " threads");
-    PoolSize size(threads);
+    ScopedCpuThreads size(threads);
     EXPECT_THROW(cpu::parallel_chunks(20,
                                       [](int64_t chunk, int) {
                                         if (chunk == 5) throw Error("chunk 5 failed");
@@ -119,15 +109,23 @@ TEST(CpuPool, AChunksExceptionReachesTheCallerAndThePoolGoesOn) {
 }
 
 TEST(CpuPool, BadChunkCountsAreRefused) {
-  expect_one_line_error<Error>([] { cpu::run_chunks(0, [](void*, int64_t, int) {}, nullptr); },
-                               {"run_chunks", "1 to 65535", "got 0"});
-  expect_one_line_error<Error>([] { cpu::run_chunks(cpu::kMaxChunks + 1, [](void*, int64_t, int) {}, nullptr); },
-                               {"got 65536"});
+  expect_one_line_error<Error>(
+      [] {
+        cpu::run_chunks(
+            0, [](void*, int64_t, int) {}, nullptr);
+      },
+      {"run_chunks", "1 to 65535", "got 0"});
+  expect_one_line_error<Error>(
+      [] {
+        cpu::run_chunks(
+            cpu::kMaxChunks + 1, [](void*, int64_t, int) {}, nullptr);
+      },
+      {"got 65536"});
   EXPECT_THROW(set_cpu_threads(0), UsageError);
 }
 
 TEST(CpuPool, ParallelRangesCoverEveryItemOnceInWholeRanges) {
-  PoolSize size(3);
+  ScopedCpuThreads size(3);
   for (int64_t n : {int64_t{1}, int64_t{1000}, int64_t{3} * cpu::kMinWorkPerChunk + 7}) {
     std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
     cpu::parallel_ranges(n, 1, [&](int64_t begin, int64_t end) {

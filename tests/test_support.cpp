@@ -12,8 +12,12 @@
 #include "engine/layers/dense.h"
 #include "engine/layers/flatten.h"
 #include "engine/layers/max_pool2d.h"
+#include "engine/runtime/cpu_threads.h"
 
 namespace loom::test {
+
+ScopedCpuThreads::ScopedCpuThreads(int threads) : saved_(cpu_threads()) { set_cpu_threads(threads); }
+ScopedCpuThreads::~ScopedCpuThreads() { set_cpu_threads(saved_); }
 
 bool cuda_required() {
   const char* value = std::getenv("LOOM_REQUIRE_CUDA");

@@ -45,6 +45,18 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
+// Sets the CPU path's thread count (engine/runtime/cpu_threads.h) for one test and puts the old one back.
+class ScopedCpuThreads {
+ public:
+  explicit ScopedCpuThreads(int threads);
+  ~ScopedCpuThreads();
+  ScopedCpuThreads(const ScopedCpuThreads&) = delete;
+  ScopedCpuThreads& operator=(const ScopedCpuThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 // A fresh folder for each test, removed afterwards (its permissions restored first: a test may make it read-only).
 class TempDirTest : public ::testing::Test {
  protected:

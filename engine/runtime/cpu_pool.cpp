@@ -298,10 +298,10 @@ class Pool {
 
   static inline std::atomic<bool> forked_{false};
 
-  std::mutex job_mutex_;  // one job at a time; guards everything below that is not atomic
+  std::mutex job_mutex_;         // one job at a time; guards everything below that is not atomic
   std::atomic<int> threads_{0};  // 0 until the first use or set_threads
   std::atomic<int> team_{0};     // policy_.team(), for readers without the lock
-  int started_ = 1;  // slot 0 is the caller's
+  int started_ = 1;              // slot 0 is the caller's
   uint32_t generation_ = 0;
 
   std::unique_ptr<Sleeper[]> sleepers_;

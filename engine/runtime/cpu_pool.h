@@ -38,10 +38,10 @@ int pool_team();
 
 // What the pool has seen since it started (for benchmarks and tests).
 struct PoolCounters {
-  int64_t jobs = 0;           // run_chunks calls that ran on more than one thread
-  int64_t shrinks = 0;        // times it went down a thread because its cores were shared
-  int64_t trials = 0;         // times it tried a thread more again
-  double worst_share = 1.0;   // the lowest share of their cores the threads got over one measured stretch
+  int64_t jobs = 0;          // run_chunks calls that ran on more than one thread
+  int64_t shrinks = 0;       // times it went down a thread because its cores were shared
+  int64_t trials = 0;        // times it tried a thread more again
+  double worst_share = 1.0;  // the lowest share of their cores the threads got over one measured stretch
 };
 PoolCounters pool_counters();
 

@@ -53,7 +53,8 @@ int usable_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
   // A fixed cpu_set_t holds 1,024 CPUs; on a larger machine the call fails and the online count stands in.
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  if (sched_getaffinity(0, sizeof(set), &set) != 0)
+    return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   const int count = CPU_COUNT(&set);
   return count > 0 ? count : 1;
 }
