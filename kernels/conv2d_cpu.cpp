@@ -58,31 +58,33 @@ Conv2dGeometry images(Conv2dGeometry g, int64_t begin, int64_t end) {
   return g;
 }
 
-// The scratch: one im2col buffer a thread, then the weight gradient's parts.
-struct Scratch {
-  float* base;
-  int64_t columns_per_slot;
-  float* columns(int slot) const { return base + slot * columns_per_slot; }
-  float* gradient_part(int64_t part, const Conv2dGeometry& g, int slots) const {
-    return base + slots * columns_per_slot + part * g.out_channels * sizes_of(g).k;
-  }
-};
-
 int64_t columns_per_slot(const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
   return image_chunks(g).most() * s.pixels * s.k;
 }
 
-Scratch scratch_for(const Conv2dGeometry& g) {
-  return {host_scratch(cpu::conv2d_scratch_floats(g)), columns_per_slot(g)};
+int64_t scratch_floats(const Conv2dGeometry& g, int slots) {
+  const int64_t parts = gradient_parts(g).count;
+  return slots * columns_per_slot(g) + (parts > 1 ? parts * g.out_channels * sizes_of(g).k : 0);
 }
+
+// The scratch for `slots` threads (the count read once per op, and the job's limit): one im2col buffer a thread,
+// then the weight gradient's parts.
+struct Scratch {
+  Scratch(const Conv2dGeometry& g, int slots)
+      : slots(slots), base(host_scratch(scratch_floats(g, slots))), columns_per_slot(loom::columns_per_slot(g)) {}
+  float* columns(int slot) const { return base + slot * columns_per_slot; }
+  float* gradient_part(int64_t part, const Conv2dGeometry& g) const {
+    return base + slots * columns_per_slot + part * g.out_channels * sizes_of(g).k;
+  }
+  const int slots;
+  float* const base;
+  const int64_t columns_per_slot;
+};
 
 }  // namespace
 
-int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) {
-  const int64_t parts = gradient_parts(g).count;
-  return cpu_threads() * columns_per_slot(g) + (parts > 1 ? parts * g.out_channels * sizes_of(g).k : 0);
-}
+int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) { return scratch_floats(g, cpu_threads()); }
 
 // For each chunk: y[R, out] = cols[R, K] · W[out, K]ᵀ, the kernel as stored being already the transposed right
 // operand. (The bias and activation pass stays apart, over the whole output on every thread: applied to each chunk
@@ -90,14 +92,17 @@ int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) {
 void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
   const Parts chunks = image_chunks(g);
-  const Scratch scratch = scratch_for(g);
-  cpu::parallel_chunks(chunks.count, [&](int64_t chunk, int slot) {
-    const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
-    float* cols = scratch.columns(slot);
-    ref::im2col(x + begin * s.image, cols, images(g, begin, end));
-    cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k,
-                                y + begin * s.pixels * g.out_channels, g.out_channels, false, "conv2d_forward");
-  });
+  const Scratch scratch(g, cpu_threads());
+  cpu::parallel_chunks(
+      chunks.count,
+      [&](int64_t chunk, int slot) {
+        const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
+        float* cols = scratch.columns(slot);
+        ref::im2col(x + begin * s.image, cols, images(g, begin, end));
+        cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k,
+                                    y + begin * s.pixels * g.out_channels, g.out_channels, false, "conv2d_forward");
+      },
+      scratch.slots);
 }
 
 // For each chunk: dcols[R, K] = dy[R, out] · W[out, K], then its images' columns go back to their pixels (col2im
@@ -105,16 +110,19 @@ void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dG
 void cpu::conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
   const Parts chunks = image_chunks(g);
-  const Scratch scratch = scratch_for(g);
-  cpu::parallel_chunks(chunks.count, [&](int64_t chunk, int slot) {
-    const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
-    float* dcols = scratch.columns(slot);
-    cpu::product_on_this_thread(false, false, rows, s.k, g.out_channels, dy + begin * s.pixels * g.out_channels,
-                                g.out_channels, w, s.k, dcols, s.k, false, "conv2d_backward_data");
-    float* first = dx + begin * s.image;
-    std::fill(first, dx + end * s.image, 0.0f);
-    ref::col2im_add(dcols, first, images(g, begin, end));
-  });
+  const Scratch scratch(g, cpu_threads());
+  cpu::parallel_chunks(
+      chunks.count,
+      [&](int64_t chunk, int slot) {
+        const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
+        float* dcols = scratch.columns(slot);
+        cpu::product_on_this_thread(false, false, rows, s.k, g.out_channels, dy + begin * s.pixels * g.out_channels,
+                                    g.out_channels, w, s.k, dcols, s.k, false, "conv2d_backward_data");
+        float* first = dx + begin * s.image;
+        std::fill(first, dx + end * s.image, 0.0f);
+        ref::col2im_add(dcols, first, images(g, begin, end));
+      },
+      scratch.slots);
 }
 
 // dW[out, K] = Σ over the batch of dyᵀ[out, R] · cols[R, K]: each part sums its chunks in order, into dW itself when
@@ -122,25 +130,27 @@ void cpu::conv2d_backward_data(const float* dy, const float* w, float* dx, const
 void cpu::conv2d_backward_filter(const float* x, const float* dy, float* dw, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
   const Parts chunks = image_chunks(g), parts = gradient_parts(g);
-  const Scratch scratch = scratch_for(g);
-  const int slots = cpu_threads();
+  const Scratch scratch(g, cpu_threads());
   const int64_t weights = g.out_channels * s.k;
-  cpu::parallel_chunks(parts.count, [&](int64_t part, int slot) {
-    float* sum = parts.count > 1 ? scratch.gradient_part(part, g, slots) : dw;
-    float* cols = scratch.columns(slot);
-    for (int64_t chunk = parts.first(part); chunk < parts.first(part + 1); ++chunk) {
-      const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
-      ref::im2col(x + begin * s.image, cols, images(g, begin, end));
-      cpu::product_on_this_thread(true, false, g.out_channels, s.k, rows, dy + begin * s.pixels * g.out_channels,
-                                  g.out_channels, cols, s.k, sum, s.k, chunk != parts.first(part),
-                                  "conv2d_backward_filter");
-    }
-  });
+  cpu::parallel_chunks(
+      parts.count,
+      [&](int64_t part, int slot) {
+        float* sum = parts.count > 1 ? scratch.gradient_part(part, g) : dw;
+        float* cols = scratch.columns(slot);
+        for (int64_t chunk = parts.first(part); chunk < parts.first(part + 1); ++chunk) {
+          const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
+          ref::im2col(x + begin * s.image, cols, images(g, begin, end));
+          cpu::product_on_this_thread(true, false, g.out_channels, s.k, rows, dy + begin * s.pixels * g.out_channels,
+                                      g.out_channels, cols, s.k, sum, s.k, chunk != parts.first(part),
+                                      "conv2d_backward_filter");
+        }
+      },
+      scratch.slots);
   if (parts.count == 1) return;
   cpu::parallel_ranges(weights, parts.count, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      float total = scratch.gradient_part(0, g, slots)[i];
-      for (int64_t part = 1; part < parts.count; ++part) total += scratch.gradient_part(part, g, slots)[i];
+      float total = scratch.gradient_part(0, g)[i];
+      for (int64_t part = 1; part < parts.count; ++part) total += scratch.gradient_part(part, g)[i];
       dw[i] = total;
     }
   });

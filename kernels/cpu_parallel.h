@@ -32,17 +32,17 @@ namespace loom::cpu {
 // second thread made its step slower and erratic on two cores.
 constexpr int64_t kMinWorkPerChunk = 256 * 1024;
 
-// Runs body(chunk, slot) for every chunk in [0, chunks) on the CPU pool (engine/runtime/cpu_pool.h): on several
-// threads, in no fixed order, `slot` naming the thread (0 to cpu_threads() - 1) for per-thread scratch (an exception
-// is rethrown here: run_chunks). Results must not depend on which thread runs which chunk: then they are the same on
-// any thread count.
+// Runs body(chunk, slot) for every chunk in [0, chunks) on the CPU pool (engine/runtime/cpu_pool.h): on up to
+// `max_threads` threads, in no fixed order, `slot` naming the thread (0 to max_threads - 1) for per-thread scratch
+// (an exception is rethrown here: run_chunks). Results must not depend on which thread runs which chunk: then they
+// are the same on any thread count.
 template <class Body>
-void parallel_chunks(int64_t chunks, Body&& body) {
+void parallel_chunks(int64_t chunks, Body&& body, int max_threads = kMaxCpuThreads) {
   if (chunks <= 0) return;
   using Function = std::remove_reference_t<Body>;
   run_chunks(
       chunks, [](void* context, int64_t chunk, int slot) { (*static_cast<Function*>(context))(chunk, slot); },
-      const_cast<void*>(static_cast<const void*>(&body)));
+      const_cast<void*>(static_cast<const void*>(&body)), max_threads);
 }
 
 // Runs body(begin, end) on disjoint ranges covering [0, n), cut by the work they hold (`work_per_item` · n in all):

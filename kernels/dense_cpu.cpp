@@ -38,10 +38,22 @@ void sgemm_on_this_thread(CBLAS_TRANSPOSE transpose_a, CBLAS_TRANSPOSE transpose
 // on two, but the Dense weight gradient (inner dimension the batch) 134 and 180, and in a training step the threads'
 // hand-overs cost more than the halves save (docs/PERFORMANCE.md).
 constexpr int64_t kSplitFrom = int64_t{1} << 23;
-// A larger product is cut into blocks of the output's columns of about this many multiply-adds, each a product of
-// its own with the whole inner dimension: the blocks depend on the shape alone, so the sums do not depend on the
-// thread count.
+// A larger product is cut into blocks of the output of about this many multiply-adds, each a product of its own with
+// the whole inner dimension: blocks of its columns, or of its rows when it has too few columns to cut (a 10-way
+// output layer over a large batch). The blocks depend on the shape alone, so the sums do not depend on the thread
+// count.
 constexpr int64_t kMultiplyAddsPerBlock = int64_t{1} << 22;
+
+// [0, sides) cut into `blocks` near-equal runs of whole 16-wide groups (a row of AVX-512 registers): the run of
+// block i.
+struct Run {
+  int64_t first, count;
+};
+Run block_run(int64_t sides, int64_t blocks, int64_t block) {
+  const int64_t groups = (sides + 15) / 16;
+  const int64_t first = groups * block / blocks * 16, last = std::min(sides, groups * (block + 1) / blocks * 16);
+  return {first, last - first};
+}
 
 // y[m, n] = op(a) · op(b) for row-major a and b with `a_cols` and `b_cols` columns as stored.
 void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t a_cols,
@@ -51,19 +63,26 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, 
                 ldy = blas_size(std::max<int64_t>(n, 1), op);
   const CBLAS_TRANSPOSE op_a = transpose_a ? CblasTrans : CblasNoTrans, op_b = transpose_b ? CblasTrans : CblasNoTrans;
   const int64_t multiply_adds = m * n * k;
-  // Blocks of whole 16-column groups (a row of AVX-512 registers), at least two.
-  const int64_t groups = (n + 15) / 16;
-  const int64_t blocks = std::min<int64_t>(groups, std::max<int64_t>(2, multiply_adds / kMultiplyAddsPerBlock));
+  const bool by_columns = n >= 32;  // two 16-wide groups at least
+  const int64_t sides = by_columns ? n : m;
+  const int64_t blocks = std::min<int64_t>(
+      {(sides + 15) / 16, cpu::kMaxChunks, std::max<int64_t>(2, multiply_adds / kMultiplyAddsPerBlock)});
   if (multiply_adds < kSplitFrom || blocks < 2) {
     sgemm_on_this_thread(op_a, op_b, rows, cols, inner, a, lda, b, ldb, y, ldy);
     return;
   }
   cpu::parallel_chunks(blocks, [&](int64_t block, int) {
-    const int64_t first = groups * block / blocks * 16, last = std::min(n, groups * (block + 1) / blocks * 16);
-    // op(b)'s columns [first, last): columns of b as stored, or rows when it is transposed.
-    const float* b_block = transpose_b ? b + first * b_cols : b + first;
-    sgemm_on_this_thread(op_a, op_b, rows, static_cast<blasint>(last - first), inner, a, lda, b_block, ldb, y + first,
-                         ldy);
+    const Run run = block_run(sides, blocks, block);
+    const blasint count = static_cast<blasint>(run.count);
+    if (by_columns) {
+      // op(b)'s columns: columns of b as stored, or rows when it is transposed.
+      const float* b_block = transpose_b ? b + run.first * b_cols : b + run.first;
+      sgemm_on_this_thread(op_a, op_b, rows, count, inner, a, lda, b_block, ldb, y + run.first, ldy);
+    } else {
+      // op(a)'s rows: rows of a as stored, or columns when it is transposed.
+      const float* a_block = transpose_a ? a + run.first : a + run.first * a_cols;
+      sgemm_on_this_thread(op_a, op_b, count, cols, inner, a_block, lda, b, ldb, y + run.first * n, ldy);
+    }
   });
 }
 

@@ -43,6 +43,33 @@ TEST(CpuPool, EveryChunkRunsOnceOnASlotWithinTheCount) {
   }
 }
 
+// Chunks that hold until two threads have entered: a job cannot finish on its caller alone. The pool's threads have
+// slept between jobs (their spin is 100 µs), so a bell wakes them; the caller's partner then takes 5 ms over its
+// chunk, so the caller sleeps for it and is woken. (The count is set afresh before each job, so that the pool's
+// judgement of its cores, which a loaded machine may sway, cannot have shrunk the team to one.)
+TEST(CpuPool, SleepingThreadsAreWokenForAJobAndWakeTheCaller) {
+  ScopedCpuThreads size(2);
+  for (int job = 0; job < 20; ++job) {
+    set_cpu_threads(2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::atomic<int> entered{0}, timeouts{0};
+    std::atomic<unsigned> slots{0};
+    cpu::parallel_chunks(2, [&](int64_t, int slot) {
+      slots.fetch_or(1u << slot);
+      entered.fetch_add(1);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (entered.load() < 2)
+        if (std::chrono::steady_clock::now() > give_up) {
+          timeouts.fetch_add(1);
+          return;
+        }
+      if (slot != 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+    ASSERT_EQ(timeouts.load(), 0) << "job " << job << ": the second thread never came";
+    EXPECT_EQ(slots.load(), 3u) << "job " << job << ": both slots, 0 and 1";
+  }
+}
+
 TEST(CpuPool, AThreadRunsItsChunksInOrderOnOneSlot) {
   // A slot is one thread: the chunks one slot ran never overlap in time (the per-thread scratch depends on it).
   ScopedCpuThreads size(4);
@@ -108,19 +135,36 @@ TEST(CpuPool, AChunksExceptionReachesTheCallerAndThePoolGoesOn) {
   }
 }
 
+TEST(CpuPool, ALimitBoundsTheSlotsAndSettingTheCountInsideAChunkIsRefused) {
+  ScopedCpuThreads size(4);
+  std::atomic<int> high_slots{0}, refusals{0};
+  for (int job = 0; job < 50; ++job)
+    cpu::parallel_chunks(
+        16,
+        [&](int64_t, int slot) {
+          if (slot >= 2) high_slots.fetch_add(1);
+        },
+        2);
+  EXPECT_EQ(high_slots.load(), 0);
+  cpu::parallel_chunks(3, [&](int64_t, int) {
+    try {
+      set_cpu_threads(2);
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("inside a CPU op's chunk") != std::string::npos) refusals.fetch_add(1);
+    }
+  });
+  EXPECT_EQ(refusals.load(), 3);
+  EXPECT_EQ(cpu_threads(), 4);
+}
+
 TEST(CpuPool, BadChunkCountsAreRefused) {
-  expect_one_line_error<Error>(
-      [] {
-        cpu::run_chunks(
-            0, [](void*, int64_t, int) {}, nullptr);
-      },
-      {"run_chunks", "1 to 65535", "got 0"});
-  expect_one_line_error<Error>(
-      [] {
-        cpu::run_chunks(
-            cpu::kMaxChunks + 1, [](void*, int64_t, int) {}, nullptr);
-      },
-      {"got 65536"});
+  const cpu::ChunkFunction nothing = [](void*, int64_t, int) {};
+  expect_one_line_error<Error>([&] { cpu::run_chunks(0, nothing, nullptr, kMaxCpuThreads); },
+                               {"run_chunks", "1 to 65535", "got 0"});
+  expect_one_line_error<Error>([&] { cpu::run_chunks(cpu::kMaxChunks + 1, nothing, nullptr, kMaxCpuThreads); },
+                               {"got 65536"});
+  expect_one_line_error<Error>([&] { cpu::run_chunks(4, nothing, nullptr, 0); },
+                               {"run_chunks", "1 thread or more", "got 0"});
   EXPECT_THROW(set_cpu_threads(0), UsageError);
 }
 

@@ -16,6 +16,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -86,11 +87,13 @@ struct alignas(64) ChunkTimes {
 thread_local int current_slot = 0;         // 0 on every thread but the pool's own
 thread_local bool inside_a_chunk = false;  // a job started from here runs on this thread alone
 
+class Pool;
+Pool* pool_instance();
+
 class Pool {
  public:
   Pool() : sleepers_(new Sleeper[kMaxCpuThreads]), times_(new ChunkTimes[kMaxCpuThreads]), policy_(1) {
-    // A forked child has none of the pool's threads: it runs every job itself.
-    pthread_atfork(nullptr, nullptr, [] { forked_ = true; });
+    pthread_atfork(nullptr, nullptr, after_fork_in_the_child);
   }
 
   int threads() {
@@ -101,6 +104,7 @@ class Pool {
   }
 
   void set_threads(int threads) {
+    refuse_inside_a_chunk("set_cpu_threads");
     std::lock_guard<std::mutex> lock(job_mutex_);
     resize(threads);
   }
@@ -111,6 +115,7 @@ class Pool {
   }
 
   PoolCounters counters() {
+    refuse_inside_a_chunk("pool_counters");
     std::lock_guard<std::mutex> lock(job_mutex_);
     PoolCounters counters;
     counters.jobs = jobs_;
@@ -120,14 +125,18 @@ class Pool {
     return counters;
   }
 
-  void run(int64_t chunks, ChunkFunction function, void* context) {
+  void run(int64_t chunks, ChunkFunction function, void* context, int max_threads) {
     if (chunks < 1 || chunks > kMaxChunks)
       throw Error("run_chunks: a job must have 1 to " + std::to_string(kMaxChunks) + " chunks, got " +
                   std::to_string(chunks));
+    if (max_threads < 1)
+      throw Error("run_chunks: a job must be allowed 1 thread or more, got " + std::to_string(max_threads));
     threads();
     std::unique_lock<std::mutex> lock(job_mutex_, std::defer_lock);
-    if (chunks == 1 || inside_a_chunk || forked_ || !lock.try_lock()) return run_alone(chunks, function, context);
-    const int team = static_cast<int>(std::min<int64_t>(policy_.team_for_a_job(wall_ns()), chunks));
+    if (chunks == 1 || max_threads == 1 || inside_a_chunk || forked_ || !lock.try_lock())
+      return run_alone(chunks, function, context);
+    const int team =
+        static_cast<int>(std::min<int64_t>({policy_.team_for_a_job(wall_ns()), chunks, int64_t{max_threads}}));
     team_.store(policy_.team(), std::memory_order_relaxed);
     if (team <= 1) {
       lock.unlock();
@@ -184,7 +193,20 @@ class Pool {
     threads_.store(threads, std::memory_order_release);
   }
 
-  // Every chunk on this thread, in order; an exception ends the job there, as it would a loop.
+  static void refuse_inside_a_chunk(const char* what) {
+    if (inside_a_chunk)
+      throw Error(std::string(what) + ": called from inside a CPU op's chunk, whose job it would block");
+  }
+
+  // A forked child has none of the pool's threads, and the job lock may have been held by one of them: it runs every
+  // job itself, and its lock starts afresh.
+  static void after_fork_in_the_child() {
+    forked_ = true;
+    new (&pool_instance()->job_mutex_) std::mutex;
+  }
+
+  // Every chunk on this thread, in order; an exception ends the job there, as it would a loop. (On one of the pool's
+  // threads, inside a chunk, its slot is below the limit of the job around it, for which the scratch was sized.)
   static void run_alone(int64_t chunks, ChunkFunction function, void* context) {
     struct Inside {
       bool was = inside_a_chunk;
@@ -325,14 +347,17 @@ class Pool {
 
 // Never destroyed: its threads may be asleep in it when the process exits, and an op run from another static
 // object's destructor still finds it.
-Pool& pool() {
+Pool* pool_instance() {
   static Pool* const instance = new Pool;
-  return *instance;
+  return instance;
 }
+Pool& pool() { return *pool_instance(); }
 
 }  // namespace
 
-void run_chunks(int64_t chunks, ChunkFunction run, void* context) { pool().run(chunks, run, context); }
+void run_chunks(int64_t chunks, ChunkFunction run, void* context, int max_threads) {
+  pool().run(chunks, run, context, max_threads);
+}
 
 void set_pool_threads(int threads) {
   if (threads < 1 || threads > kMaxCpuThreads)

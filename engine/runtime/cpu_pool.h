@@ -16,7 +16,8 @@
 namespace loom::cpu {
 
 // A job's work: one call per chunk. `slot` names the thread that runs it, from 0 (the thread that called run_chunks)
-// to cpu_threads() - 1, the same for every chunk that thread runs, so ops can give each thread its own scratch.
+// to the job's thread limit - 1, the same for every chunk that thread runs, so ops can give each thread its own
+// scratch.
 using ChunkFunction = void (*)(void* context, int64_t chunk, int slot);
 
 // The most chunks one job may have.
@@ -26,17 +27,20 @@ constexpr int64_t kMaxChunks = 65535;
 // the pool's, in no fixed order, and returns when all have run. When a chunk throws, the job's other chunks may or
 // may not run, and the (first) exception is rethrown here once none is running. A job started from inside a chunk,
 // or while another thread's job runs, runs its chunks on the calling thread, in order.
-void run_chunks(int64_t chunks, ChunkFunction run, void* context);
+// `max_threads` bounds the job's team, and so its slots: an op that sized per-thread scratch for cpu_threads() passes
+// the count it read, which another thread's set_cpu_threads cannot then overtake.
+void run_chunks(int64_t chunks, ChunkFunction run, void* context, int max_threads);
 
 // The pool's size: the most threads a job runs on, the caller included (1 to kMaxCpuThreads; 1 leaves the pool
-// idle). A new size also ends any shrinking the pool had done.
+// idle). A new size also ends any shrinking the pool had done. It waits for a job in progress on another thread, and
+// is refused (loom::Error) from inside a chunk, whose job could then never end.
 void set_pool_threads(int threads);
 int pool_threads();
 
 // How many threads jobs run on now: pool_threads(), or fewer while the pool finds its cores shared.
 int pool_team();
 
-// What the pool has seen since it started (for benchmarks and tests).
+// What the pool has seen since it started (for benchmarks and tests; refused from inside a chunk, as set_pool_threads).
 struct PoolCounters {
   int64_t jobs = 0;          // run_chunks calls that ran on more than one thread
   int64_t shrinks = 0;       // times it went down a thread because its cores were shared

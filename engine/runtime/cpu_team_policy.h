@@ -2,15 +2,16 @@
 // cores. Kept apart from the threads themselves so that the rule can be tested with made-up measurements.
 //
 // The pool reports each job's chunks: their wall-clock time and their CPU time, summed over the threads. Over every
-// stretch of kWindowNs of wall-clock time, the share (CPU over wall) says whether the threads had their cores to
-// themselves: below kSharedBelow, another program shares some core, a thread of the team is paused for whole time
-// slices at a time, and the others wait for its chunks; the team then goes down a thread. The share over all the
-// threads, not the least of theirs, is what is judged: on a quiet two-core virtual machine a single thread's share
-// dips below 0.8 in one stretch of forty or so (the host pausing it), and each needless shrink costs half a second
-// on fewer threads, while the team's share stays above 0.8 (0.81 at worst in three runs of 300 steps) and falls to
-// 0.6-0.7 with another program on one of the two cores. After a shrink a thread
-// more is tried again, first after kFirstTrialAfter, then, while the trials keep failing, after twice as long each
-// time up to kLastTrialAfter; a trial that holds its share keeps the thread and starts the wait afresh.
+// stretch of kWindowNs of chunk time (summed over the threads: about kWindowNs / T of real time on T threads), the
+// share (CPU over wall) says whether the threads had their cores to themselves: below kSharedBelow, another program
+// shares some core, a thread of the team is paused for whole time slices at a time, and the others wait for its
+// chunks; the team then goes down a thread. The share over all the threads, not the least of theirs, is what is
+// judged: on a quiet two-core virtual machine a single thread's share dips below 0.8 in one stretch of forty or so
+// (the host pausing it), and each needless shrink costs half a second on fewer threads, while the team's share stays
+// above 0.8 (0.81 at worst in three runs of 300 steps) and falls to 0.6-0.7 with another program on one of the two
+// cores. After a shrink a thread more is tried again, first after kFirstTrialAfterNs, then, while the trials keep
+// failing, after twice as long each time up to kLastTrialAfterNs; a trial that holds its share keeps the thread and
+// starts the wait afresh.
 #pragma once
 
 #include <cstdint>
