@@ -82,6 +82,18 @@ struct Scratch {
   const int64_t columns_per_slot;
 };
 
+// Runs body(begin, end, buffer) for each chunk of images [begin, end) of the batch on the pool, `buffer` the im2col
+// buffer of the thread that runs it.
+template <class Body>
+void for_each_image_chunk(const Conv2dGeometry& g, Body body) {
+  const Parts chunks = image_chunks(g);
+  const Scratch scratch(g, cpu_threads());
+  cpu::parallel_chunks(
+      chunks.count,
+      [&](int64_t chunk, int slot) { body(chunks.first(chunk), chunks.first(chunk + 1), scratch.columns(slot)); },
+      scratch.slots);
+}
+
 }  // namespace
 
 int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) { return scratch_floats(g, cpu_threads()); }
@@ -91,38 +103,25 @@ int64_t cpu::conv2d_scratch_floats(const Conv2dGeometry& g) { return scratch_flo
 // as it was made, the CNN's step was no faster, 8.8–10.7 ms against 8.8–9.4.)
 void cpu::conv2d_forward(const float* x, const float* w, float* y, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
-  const Parts chunks = image_chunks(g);
-  const Scratch scratch(g, cpu_threads());
-  cpu::parallel_chunks(
-      chunks.count,
-      [&](int64_t chunk, int slot) {
-        const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
-        float* cols = scratch.columns(slot);
-        ref::im2col(x + begin * s.image, cols, images(g, begin, end));
-        cpu::product_on_this_thread(false, true, rows, g.out_channels, s.k, cols, s.k, w, s.k,
-                                    y + begin * s.pixels * g.out_channels, g.out_channels, false, "conv2d_forward");
-      },
-      scratch.slots);
+  for_each_image_chunk(g, [&](int64_t begin, int64_t end, float* cols) {
+    ref::im2col(x + begin * s.image, cols, images(g, begin, end));
+    cpu::product_on_this_thread(false, true, (end - begin) * s.pixels, g.out_channels, s.k, cols, s.k, w, s.k,
+                                y + begin * s.pixels * g.out_channels, g.out_channels, false, "conv2d_forward");
+  });
 }
 
 // For each chunk: dcols[R, K] = dy[R, out] · W[out, K], then its images' columns go back to their pixels (col2im
 // adds, so the chunk's images are zeroed first).
 void cpu::conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv2dGeometry& g) {
   const ConvSizes s = sizes_of(g);
-  const Parts chunks = image_chunks(g);
-  const Scratch scratch(g, cpu_threads());
-  cpu::parallel_chunks(
-      chunks.count,
-      [&](int64_t chunk, int slot) {
-        const int64_t begin = chunks.first(chunk), end = chunks.first(chunk + 1), rows = (end - begin) * s.pixels;
-        float* dcols = scratch.columns(slot);
-        cpu::product_on_this_thread(false, false, rows, s.k, g.out_channels, dy + begin * s.pixels * g.out_channels,
-                                    g.out_channels, w, s.k, dcols, s.k, false, "conv2d_backward_data");
-        float* first = dx + begin * s.image;
-        std::fill(first, dx + end * s.image, 0.0f);
-        ref::col2im_add(dcols, first, images(g, begin, end));
-      },
-      scratch.slots);
+  for_each_image_chunk(g, [&](int64_t begin, int64_t end, float* dcols) {
+    cpu::product_on_this_thread(false, false, (end - begin) * s.pixels, s.k, g.out_channels,
+                                dy + begin * s.pixels * g.out_channels, g.out_channels, w, s.k, dcols, s.k, false,
+                                "conv2d_backward_data");
+    float* first = dx + begin * s.image;
+    std::fill(first, dx + end * s.image, 0.0f);
+    ref::col2im_add(dcols, first, images(g, begin, end));
+  });
 }
 
 // dW[out, K] = Σ over the batch of dyᵀ[out, R] · cols[R, K]: each part sums its chunks in order, into dW itself when
