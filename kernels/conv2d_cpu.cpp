@@ -49,7 +49,8 @@ Parts image_chunks(const Conv2dGeometry& g) {
 
 // The batch in parts for the weight gradient, each made of whole image chunks, so that no chunk needs more room.
 Parts gradient_parts(const Conv2dGeometry& g) {
-  return {image_chunks(g).count, std::min(image_chunks(g).count, kMaxGradientParts)};
+  const int64_t chunks = image_chunks(g).count;
+  return {chunks, std::min(chunks, kMaxGradientParts)};
 }
 
 // The geometry of images [begin, end) of the batch.
