@@ -12,10 +12,9 @@ namespace {
 // It loops here, over the reference's inline element, because a call into kernels/adam_ref.cpp would run the
 // baseline build of the loop in both clones.
 LOOM_AVX2_CLONES void adam_slice(float* params, const float* grads, float* m, float* v, const float* schedule,
-                                 const AdamHyper& hyper, int64_t n) {
+                                 const AdamConstants<float>& constants, int64_t n) {
   const float alpha = schedule[kAdamAlpha];
-  for (int64_t i = 0; i < n; ++i)
-    ref::adam_update_element(params[i], grads[i], m[i], v[i], alpha, hyper.beta1, hyper.beta2, hyper.epsilon);
+  for (int64_t i = 0; i < n; ++i) ref::adam_update_element(params[i], grads[i], m[i], v[i], alpha, constants);
 }
 
 }  // namespace
@@ -41,8 +40,8 @@ void adam_update(Tensor& params, const Tensor& grads, Tensor& m, Tensor& v, cons
   if (params.device() == Device::CUDA)
     cuda::adam_update(params.f32(), grads.f32(), m.f32(), v.f32(), schedule.f32(), hyper, params.numel());
   else  // the CPU path: the reference on slices, one per thread (a square root and a division an element)
-    cpu::parallel_ranges(params.numel(), 4, [&](int64_t begin, int64_t end) {
-      adam_slice(params.f32() + begin, grads.f32() + begin, m.f32() + begin, v.f32() + begin, schedule.f32(), hyper,
+    cpu::parallel_ranges(params.numel(), 4, [&, constants = adam_constants<float>(hyper)](int64_t begin, int64_t end) {
+      adam_slice(params.f32() + begin, grads.f32() + begin, m.f32() + begin, v.f32() + begin, schedule.f32(), constants,
                  end - begin);
     });
 }

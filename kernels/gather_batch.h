@@ -13,7 +13,9 @@ namespace loom {
 
 class Tensor;
 
-constexpr float kPixelScale = 1.f / 255.f;
+// A pixel as the network sees it: v / 255 in float32, correctly rounded, as Keras's tutorials feed it (NumPy's
+// images / 255.0). Multiplying by a rounded 1/255 instead would be one float32 ulp off for 126 of the 256 values.
+LOOM_HOST_DEVICE inline float pixel_value(uint8_t v) { return static_cast<float>(v) / 255.f; }
 
 // images: uint8 [N, ...]; labels: uint8 [N]; order: int32 [N], a permutation of [0, N); cursor: int32 [1] with
 // cursor + n <= N; x: float32 [n, ...] (same per-sample shape as images); y: int32 [n].

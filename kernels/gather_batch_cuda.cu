@@ -12,7 +12,7 @@ __global__ void gather_batch_kernel(const uint8_t* images, const uint8_t* labels
   LOOM_GRID_STRIDE_LOOP(i, n * sample_size) {
     int64_t b = i / sample_size;
     int64_t src = static_cast<int64_t>(indices[b]);
-    x[i] = static_cast<float>(images[src * sample_size + (i - b * sample_size)]) * kPixelScale;
+    x[i] = pixel_value(images[src * sample_size + (i - b * sample_size)]);
     if (i - b * sample_size == 0) y[b] = labels[src];
   }
 }
@@ -32,7 +32,7 @@ __global__ void gather_augmented_batch_kernel(const uint8_t* images, const uint8
     const int64_t si = i + t.shift_y, sj = (t.flip ? w - 1 - j : j) + t.shift_x;
     const bool inside = si >= 0 && si < h && sj >= 0 && sj < w;
     for (int64_t k = 0; k < c; ++k)
-      x[p * c + k] = inside ? static_cast<float>(images[((src * h + si) * w + sj) * c + k]) * kPixelScale : 0.f;
+      x[p * c + k] = inside ? pixel_value(images[((src * h + si) * w + sj) * c + k]) : 0.f;
     if (i == 0 && j == 0) y[b] = labels[src];
   }
 }

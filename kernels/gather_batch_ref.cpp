@@ -9,7 +9,7 @@ void ref::gather_batch(const uint8_t* images, const uint8_t* labels, const int32
   const int32_t* indices = order + *cursor;
   for (int64_t b = 0; b < n; ++b) {
     const uint8_t* src = images + static_cast<int64_t>(indices[b]) * sample_size;
-    for (int64_t j = 0; j < sample_size; ++j) x[b * sample_size + j] = static_cast<float>(src[j]) * kPixelScale;
+    for (int64_t j = 0; j < sample_size; ++j) x[b * sample_size + j] = pixel_value(src[j]);
     y[b] = labels[indices[b]];
   }
 }
@@ -29,7 +29,7 @@ void ref::gather_augmented_batch(const uint8_t* images, const uint8_t* labels, c
         const int64_t si = i + t.shift_y, sj = (t.flip ? w - 1 - j : j) + t.shift_x;
         const bool inside = si >= 0 && si < h && sj >= 0 && sj < w;
         for (int64_t k = 0; k < c; ++k)
-          out[(i * w + j) * c + k] = inside ? static_cast<float>(src[(si * w + sj) * c + k]) * kPixelScale : 0.f;
+          out[(i * w + j) * c + k] = inside ? pixel_value(src[(si * w + sj) * c + k]) : 0.f;
       }
     y[b] = labels[indices[b]];
   }

@@ -15,9 +15,13 @@ void check_learning_rate(float learning_rate, const std::string& who) {
 
 Adam::Adam(AdamHyper hyper) : hyper_(hyper) {
   check_learning_rate(hyper.learning_rate, "Adam");
-  if (!(hyper.beta1 >= 0.f && hyper.beta1 < 1.f) || !(hyper.beta2 >= 0.f && hyper.beta2 < 1.f))
-    throw UsageError("Adam: beta1 and beta2 must lie in [0, 1)");
-  if (!(hyper.epsilon > 0.f)) throw UsageError("Adam: epsilon must be positive");
+  // The powers are taken in float32 (kernels/adam.h): a beta that rounds to 1 there would divide by 1 - 1^t = 0.
+  for (double beta : {hyper.beta1, hyper.beta2})
+    if (!(beta >= 0 && beta < 1 && static_cast<float>(beta) < 1.f))
+      throw UsageError("Adam: beta1 and beta2 must lie in [0, 1) and below 1 in float32 (at most 0.99999994)");
+  if (!(hyper.epsilon > 0 && static_cast<float>(hyper.epsilon) > 0.f &&
+        std::isfinite(static_cast<float>(hyper.epsilon))))
+    throw UsageError("Adam: epsilon must be positive, and in float32 too (from 1.4e-45 to 3.4e38)");
 }
 
 void Adam::prepare(const Tensor& params) {
@@ -43,9 +47,9 @@ std::unique_ptr<Optimizer> Adam::from_config(const ConfigReader& config) {
   config.expect_keys({"learning_rate", "beta_1", "beta_2", "epsilon"});
   AdamHyper hyper;
   hyper.learning_rate = static_cast<float>(config.positive_number("learning_rate"));
-  hyper.beta1 = static_cast<float>(config.decay("beta_1"));
-  hyper.beta2 = static_cast<float>(config.decay("beta_2"));
-  hyper.epsilon = static_cast<float>(config.positive_number("epsilon"));
+  hyper.beta1 = config.decay("beta_1");
+  hyper.beta2 = config.decay("beta_2");
+  hyper.epsilon = config.positive_number("epsilon");
   return std::make_unique<Adam>(hyper);
 }
 
