@@ -43,6 +43,8 @@ RunSettings resume_settings(const TrainingFlags& flags) {
   if (flags.steps_per_epoch > 0) settings.emplace("--steps-per-epoch", std::to_string(flags.steps_per_epoch));
   if (flags.random_shift > 0) settings.emplace("--random-shift", std::to_string(flags.random_shift));
   if (flags.random_flip) settings.emplace("--random-flip", "on");
+  if (flags.validation_data_given) settings.emplace("--validation-data", flags.validation_data);
+  if (flags.no_shuffle) settings.emplace("--no-shuffle", "on");
   return settings;
 }
 
@@ -74,6 +76,8 @@ RunDescription run_description(const TrainingFlags& flags, const std::string& pr
     run.emplace_back("--tf32", flags.tf32 ? "on" : "off");
     run.emplace_back("CUDA graph", flags.no_graph ? "off (--no-graph)" : "on");
   }
+  if (flags.validation_data_given) run.emplace_back("--validation-data", flags.validation_data);
+  if (flags.no_shuffle) run.emplace_back("--no-shuffle", "on");
   if (!flags.load.empty()) run.emplace_back("--load", flags.load);
   if (!flags.resume.empty()) run.emplace_back("--resume", flags.resume);
   return run;
@@ -143,6 +147,8 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
       ->default_str("");
   add_real_number_option(app, "--lr", flags.learning_rate, "Adam learning rate", kPositiveNumber);
   add_unsigned_number_option(app, "--seed", flags.seed, "seed for initialisation and shuffling (0 to 2^64-1)");
+  app.add_flag("--no-shuffle", flags.no_shuffle,
+               "take the training set in its order every epoch (Keras's shuffle=False)");
   app.add_option("--device", flags.device, "auto, cuda or cpu")->capture_default_str();
   app.add_flag("--tf32", flags.tf32, "GPU: let matrix products use TF32 tensor cores (faster, ~10-bit mantissa)");
   app.add_flag("--no-graph", flags.no_graph, "GPU: launch every kernel of every step instead of a CUDA graph");
@@ -151,18 +157,22 @@ void add_training_flags(CLI::App& app, TrainingFlags& flags) {
                          "hold out this last fraction of the training set and report val_loss/val_accuracy every "
                          "epoch",
                          {"in [0, 1)", [](double fraction) { return fraction >= 0 && fraction < 1; }});
+  app.add_option("--validation-data", flags.validation_data,
+                 "test: evaluate the test set after every epoch and report it as val_loss/val_accuracy (Keras's "
+                 "validation_data=(test_images, test_labels))")
+      ->each([&flags](const std::string&) { flags.validation_data_given = true; });
   add_real_number_option(app, "--stop-at-loss", flags.stop_at_loss,
                          "stop after the first epoch whose loss is at most this", kPositiveNumber)
       ->default_str("")
       ->each([&flags](const std::string&) { flags.stop_at_loss_given = true; });
   add_whole_number_option(app, "--early-stopping", flags.early_stopping, 0,
-                          "stop once the loss (val_loss with a validation split) has not improved for N epochs, "
+                          "stop once the loss (val_loss when validating) has not improved for N epochs, "
                           "and restore the best epoch's weights")
       ->default_str("")
       ->each([&flags](const std::string&) { flags.early_stopping_given = true; });
   app.add_option("--lr-schedule", flags.lr_schedule,
                  "constant; step (halve every 3 epochs); cosine (to 0 over the run); plateau (halve after 2 epochs "
-                 "without improvement of the loss, or val_loss with a validation split)")
+                 "without improvement of the loss, or val_loss when validating)")
       ->capture_default_str();
   add_whole_number_option(app, "--random-shift", flags.random_shift, 0,
                           "augment: shift each training image by up to N pixels up/down and left/right (zeros "
@@ -191,6 +201,11 @@ Device check_flags_and_pick_device(const TrainingFlags& flags, std::string* note
       flags.lr_schedule != "plateau")
     throw UsageError("--lr-schedule must be constant, step, cosine or plateau, got '" + one_line(flags.lr_schedule) +
                      "'");
+  if (flags.validation_data_given && flags.validation_data != "test")
+    throw UsageError("--validation-data must be test (the test set, evaluated after every epoch), got '" +
+                     one_line(flags.validation_data) + "'");
+  if (flags.validation_data_given && flags.validation_split > 0)
+    throw UsageError("--validation-data and --validation-split exclude each other (each names the data validated)");
   if (!flags.history.empty()) for_flag("--history", [&] { check_history_path(flags.history); });
   if (!flags.save.empty()) for_flag("--save", [&] { check_writable_path(flags.save, "file"); });
   if (!flags.checkpoint.empty()) for_flag("--checkpoint", [&] { check_writable_path(flags.checkpoint, "file"); });
@@ -295,6 +310,7 @@ FitOptions fit_options(const TrainingFlags& flags) {
   options.batch_size = flags.batch_size;
   options.max_steps_per_epoch = flags.steps_per_epoch;
   options.seed = flags.seed;
+  options.shuffle = !flags.no_shuffle;
   options.cuda_graph = !flags.no_graph;
   options.validation_split = flags.validation_split;
   options.augmentation = {flags.random_shift, flags.random_flip};
@@ -316,7 +332,7 @@ struct RunCallbacks {
 // The callbacks that decide how training goes (--stop-at-loss, --early-stopping, --lr-schedule): those whose state a
 // checkpoint saves and a resumed run restores.
 RunCallbacks training_callbacks(const TrainingFlags& flags) {
-  const std::string monitored = flags.validation_split > 0 ? "val_loss" : "loss";
+  const std::string monitored = flags.validation_split > 0 || flags.validation_data_given ? "val_loss" : "loss";
   RunCallbacks callbacks;
   if (flags.stop_at_loss_given)
     callbacks.owned.push_back(std::make_unique<StopAtThreshold>("loss", flags.stop_at_loss));
@@ -438,6 +454,7 @@ void train_and_report(Sequential& model, const LabeledImages& train, const Label
   check_inputs_and_load(model, train, flags, program);
   Trainer trainer(model);
   FitOptions options = fit_options(flags);
+  if (flags.validation_data_given) options.validation_data = &test;
   RunCallbacks callbacks = training_callbacks(flags);
   const ResumePoint resumed = resume_if_asked(trainer, callbacks, flags, options);
   const RunDescription run = run_description(flags, program, model.device(), note);

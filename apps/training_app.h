@@ -33,6 +33,9 @@ struct TrainingFlags {
   bool no_graph = false;        // GPU only: ordinary launches instead of replaying a captured CUDA graph per step
   int threads = 0;              // CPU only: the CPU path's threads; 0: $OMP_NUM_THREADS, $OPENBLAS_NUM_THREADS, cores
   double validation_split = 0;  // the last fraction of the training set, held out and evaluated every epoch
+  bool no_shuffle = false;      // --no-shuffle: every epoch takes the training set in its order (Keras's shuffle=False)
+  bool validation_data_given = false;  // --validation-data test: the test set evaluated every epoch
+  std::string validation_data;
   bool stop_at_loss_given = false;  // --stop-at-loss X: stop after the first epoch whose loss is at most X
   double stop_at_loss = 0;
   bool early_stopping_given = false;  // --early-stopping N: Keras's EarlyStopping, patience N, best weights restored

@@ -449,6 +449,39 @@ elif [ "$name" = train_mlp ]; then
     { grep -q "^50/50 \\[=" "$scratch/shifted.out" || fail "--steps-per-epoch 50 did not train 50 steps"; }
 fi
 
+# --validation-data test: the test set evaluated after every epoch (Keras's validation_data=(test_images,
+# test_labels)); its last val_accuracy is the test accuracy printed after training, the same weights on the same
+# images. --no-shuffle: every epoch takes the training set in order, so two runs from the same weights train alike
+# whatever their --seed (it would draw their orders otherwise). The CNN narrowed, as above.
+expect_silent 2 "^$name: --validation-data must be test \(the test set, evaluated after every epoch\), got 'train'$" \
+  --validation-data train --device cpu
+expect_silent 2 "^$name: --validation-data and --validation-split exclude each other" \
+  --validation-data test --validation-split 0.1 --device cpu
+small=()
+[ "$name" = train_cnn ] && small=(--filters 4 --dense 16)
+if [ -n "$params" ] && train "$scratch/validated.out" --device cpu --epochs 2 --steps-per-epoch 3 "${small[@]}" \
+    --validation-data test --history "$scratch/validated.csv" --save "$scratch/start.safetensors"; then
+  validated=$(sed -n 's/.* - val_accuracy: \([0-9.]*\)$/\1/p' "$scratch/validated.out" | tail -n 1)
+  tested=$(sed -n 's/^Test accuracy: //p' "$scratch/validated.out")
+  [ -n "$validated" ] && [ "$validated" = "$tested" ] ||
+    fail "--validation-data test: the last epoch's val_accuracy '$validated' is not the test accuracy '$tested'"
+  [ "$(head -n 1 "$scratch/validated.csv" | cut -d, -f1-5)" = "epoch,accuracy,loss,val_accuracy,val_loss" ] ||
+    fail "--validation-data test: the history lacks the val_ columns: $(head -n 1 "$scratch/validated.csv")"
+  for order in --no-shuffle ""; do
+    for seed in 1 2; do
+      train "$scratch/order$seed.out" --device cpu --epochs 1 --steps-per-epoch 3 "${small[@]}" --seed "$seed" \
+        --load "$scratch/start.safetensors" $order --save "$scratch/order$seed.safetensors" || continue 3
+    done
+    if [ -n "$order" ]; then
+      cmp -s <(tensor_bytes "$scratch/order1.safetensors") <(tensor_bytes "$scratch/order2.safetensors") ||
+        fail "--no-shuffle: runs with --seed 1 and 2 from the same weights trained differently"
+    else
+      cmp -s <(tensor_bytes "$scratch/order1.safetensors") <(tensor_bytes "$scratch/order2.safetensors") &&
+        fail "without --no-shuffle, runs with --seed 1 and 2 trained on the same batches"
+    fi
+  done
+fi
+
 if ! "$app" --help | grep -q -- "--device"; then
   echo "FAIL: $name --help does not list --device"
   failures=$((failures + 1))
