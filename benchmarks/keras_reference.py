@@ -6,6 +6,8 @@ epoch by a callback after one warm-up epoch that traces the training function.
     python3 benchmarks/keras_reference.py --model cnn --epochs 5 --max-steps 200
 
 Prints one JSON object (epoch times, their median, microseconds per step, the final training loss and accuracy).
+It seeds Keras (keras.utils.set_random_seed), which in Keras 3.15 / TensorFlow 2.21 also makes every epoch take the
+training set in the same order: the timings do not depend on it, the final loss does (docs/ACCURACY.md).
 Exits with 3 when TensorFlow or Keras is not installed, so that a caller can tell "not installed" from a failure.
 """
 import argparse
