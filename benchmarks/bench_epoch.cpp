@@ -50,9 +50,9 @@ int main(int argc, char** argv) {
   loom::apps::add_training_flags(app, flags);
   // A benchmark times plain epochs and keeps nothing: the flags for callbacks, augmentation and files would be
   // accepted and ignored, so they are not offered (and refused if given).
-  for (const char* unused :
-       {"--validation-split", "--stop-at-loss", "--early-stopping", "--lr-schedule", "--random-shift", "--random-flip",
-        "--history", "--save", "--checkpoint", "--resume", "--load", "--report"})
+  for (const char* unused : {"--validation-split", "--validation-data", "--no-shuffle", "--stop-at-loss",
+                             "--early-stopping", "--lr-schedule", "--random-shift", "--random-flip", "--history",
+                             "--save", "--checkpoint", "--resume", "--load", "--report"})
     app.remove_option(app.get_option(unused));
   app.add_option("--model", model_name, "mlp or cnn")->capture_default_str();
   // The name compare.py and pytorch_reference.py share; --steps-per-epoch, the training apps' name, is the same limit.

@@ -2,7 +2,7 @@
 """loom and Keras in lockstep: both train the tutorial model from Keras's initial weights on the same batches (the
 training set in order, batch 32), and the weights are compared after chosen steps. A second Keras run with oneDNN
 off (TF_ENABLE_ONEDNN_OPTS=0), which rounds some sums otherwise, shows how far Keras parts from itself: loom doing
-what Keras does parts from Keras no sooner and no further than that.
+what Keras does parts from Keras about as soon and as far as that.
 
     python3 benchmarks/keras_lockstep.py --model mlp --steps 1,10,100,300,1000,1875 --build build
 
@@ -94,8 +94,11 @@ def loom_weights_file(args, program, keras_file, loom_file):
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
     reference = os.path.join(args.out, "loom_architecture.safetensors")
-    subprocess.run([program, "--device", args.device, "--data", args.data, "--epochs", "1", "--steps-per-epoch", "1",
-                    "--save", reference], check=True, capture_output=True)
+    command = [program, "--device", args.device, "--data", args.data, "--epochs", "1", "--steps-per-epoch", "1",
+               "--save", reference]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()}")
     with safe_open(reference, "np") as f:
         metadata = {k: v for k, v in f.metadata().items() if k in ("format", "format_version", "content",
                                                                     "architecture")}

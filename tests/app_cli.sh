@@ -470,7 +470,7 @@ if [ -n "$params" ] && train "$scratch/validated.out" --device cpu --epochs 2 --
   for order in --no-shuffle ""; do
     for seed in 1 2; do
       train "$scratch/order$seed.out" --device cpu --epochs 1 --steps-per-epoch 3 "${small[@]}" --seed "$seed" \
-        --load "$scratch/start.safetensors" $order --save "$scratch/order$seed.safetensors" || continue 3
+        --load "$scratch/start.safetensors" $order --save "$scratch/order$seed.safetensors" || continue 2
     done
     if [ -n "$order" ]; then
       cmp -s <(tensor_bytes "$scratch/order1.safetensors") <(tensor_bytes "$scratch/order2.safetensors") ||

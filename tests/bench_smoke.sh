@@ -102,7 +102,7 @@ fi
 "$build/benchmarks/bench_kernels" --bogus >/dev/null 2>&1
 [ $? -eq 2 ] || fail "bench_kernels --bogus: expected exit 2"
 # bench_epoch offers only the training flags it honours: the others would be accepted and ignored.
-for flag in "--validation-split 0.1" "--stop-at-loss 0.5" "--early-stopping 2" "--lr-schedule step" \
+for flag in "--validation-split 0.1" "--validation-data test" --no-shuffle "--stop-at-loss 0.5" "--early-stopping 2" "--lr-schedule step" \
   "--random-shift 2" --random-flip "--history $out/h.csv" "--save $out/s.safetensors" \
   "--checkpoint $out/c.safetensors" "--resume $out/c.safetensors" "--load $out/s.safetensors" "--report $out/r.html"; do
   # shellcheck disable=SC2086  # the flag and its value, split on purpose

@@ -12,6 +12,7 @@
 #include "engine/layers/config_json.h"
 #include "engine/model/architecture.h"
 #include "engine/model/class_registry.h"
+#include "engine/optimizers/optimizer.h"
 #include "tests/test_support.h"
 
 namespace loom::test {
@@ -109,6 +110,21 @@ TEST(ClassRegistry, EveryOptimizerConfigRoundTrips) {
     EXPECT_EQ(config_json(optimizer_from(registered, config_json(optimizer->config()))->config()).dump(),
               example->dump());
   }
+}
+
+// Adam's betas and epsilon are doubles, as Keras's Python floats are, and its update takes 1 - beta from the double
+// (kernels/adam.h): a saved model keeps them to the last bit, even those a float32 cannot tell apart from a
+// rounder number. The learning rate, a float32, is written in its shortest form.
+TEST(ClassRegistry, AdamsDoubleSettingsRoundTripExactly) {
+  AdamHyper hyper;
+  hyper.beta1 = static_cast<double>(0.9f);  // 0.8999999761581421, not 0.9
+  hyper.beta2 = 0.99999997;                 // float32 rounds it to 0.99999994
+  hyper.epsilon = 1.2345678901234e-7;
+  const Adam adam(hyper);
+  const json written = config_json(adam.config());
+  EXPECT_EQ(written["learning_rate"].dump(), "0.001");
+  std::unique_ptr<Optimizer> back = Adam::from_config(ConfigReader(written, "the optimizer", "the optimizer's "));
+  EXPECT_EQ(back->config(), adam.config()) << written.dump();
 }
 
 TEST(ClassRegistry, EveryClassNamesAKeyMissingOrUnknown) {

@@ -1,5 +1,6 @@
 #include "engine/layers/config_json.h"
 
+#include <string>
 #include <utility>
 
 #include "engine/io/file_text.h"
@@ -31,9 +32,11 @@ json config_json(const LayerConfig& config) {
 
 json config_json(const std::vector<std::pair<std::string, double>>& config) {
   json object = json::object();
-  for (const auto& [key, value] : config) object[key] = float_json(value);
+  for (const auto& [key, value] : config) object[key] = json::parse(shortest_text(value));
   return object;
 }
+
+double float32_setting(float value) { return std::stod(shortest_text(value)); }
 
 int64_t integer_in(const json& value, int64_t low, int64_t high, const std::string& what) {
   if (!value.is_number_integer() || value.get<int64_t>() < low || value.get<int64_t>() > high)

@@ -17,11 +17,16 @@
 
 namespace loom {
 
-// A layer's or an optimizer's config() as a JSON object. Real-valued settings are floats, written in their shortest
-// decimal form: 0.001, not the double 0.0010000000474974513; read back through double to float, each is the same
-// float.
+// A layer's config() as a JSON object. Real-valued settings are floats, written in their shortest decimal form:
+// 0.001, not the double 0.0010000000474974513; read back through double to float, each is the same float.
 nlohmann::json config_json(const LayerConfig& config);
+// An optimizer's config() as a JSON object: each setting a double, written in the shortest decimal form that reads
+// back as the same double (Adam's betas and epsilon are doubles, as Keras's are; a float32 setting such as the
+// learning rate is given here as its shortest decimal, float32_setting).
 nlohmann::json config_json(const std::vector<std::pair<std::string, double>>& config);
+// The double of a float32 setting's shortest decimal form: 0.001 for 0.001f, whose exact value 0.0010000000474974513
+// the optimizer's JSON would otherwise show.
+double float32_setting(float value);
 
 // Limits on the sizes a file may ask for, so that a corrupt or hostile file fails with a message instead of an
 // allocation that cannot succeed.

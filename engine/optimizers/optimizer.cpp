@@ -18,7 +18,9 @@ Adam::Adam(AdamHyper hyper) : hyper_(hyper) {
   // The powers are taken in float32 (kernels/adam.h): a beta that rounds to 1 there would divide by 1 - 1^t = 0.
   for (double beta : {hyper.beta1, hyper.beta2})
     if (!(beta >= 0 && beta < 1 && static_cast<float>(beta) < 1.f))
-      throw UsageError("Adam: beta1 and beta2 must lie in [0, 1) and below 1 in float32 (at most 0.99999994)");
+      throw UsageError(
+          "Adam: beta1 and beta2 must lie in [0, 1), and below 1 - 2^-25 (0.9999999702), which float32 "
+          "rounds to 1");
   if (!(hyper.epsilon > 0 && static_cast<float>(hyper.epsilon) > 0.f &&
         std::isfinite(static_cast<float>(hyper.epsilon))))
     throw UsageError("Adam: epsilon must be positive, and in float32 too (from 1.4e-45 to 3.4e38)");
@@ -37,7 +39,7 @@ void Adam::step(Tensor& params, const Tensor& grads, const Tensor& learning_rate
 }
 
 std::vector<std::pair<std::string, double>> Adam::config() const {
-  return {{"learning_rate", hyper_.learning_rate},
+  return {{"learning_rate", float32_setting(hyper_.learning_rate)},
           {"beta_1", hyper_.beta1},
           {"beta_2", hyper_.beta2},
           {"epsilon", hyper_.epsilon}};
@@ -70,6 +72,10 @@ void Adam::set_steps_taken(int64_t steps) {
 }
 
 SGD::SGD(float learning_rate) : learning_rate_(learning_rate) { check_learning_rate(learning_rate, "SGD"); }
+
+std::vector<std::pair<std::string, double>> SGD::config() const {
+  return {{"learning_rate", float32_setting(learning_rate_)}};
+}
 
 std::unique_ptr<Optimizer> SGD::from_config(const ConfigReader& config) {
   config.expect_keys({"learning_rate"});

@@ -72,7 +72,7 @@ class SGD : public Optimizer {
   float initial_learning_rate() const override { return learning_rate_; }
   void prepare(const Tensor&) override {}
   void step(Tensor& params, const Tensor& grads, const Tensor& learning_rate) override;
-  std::vector<std::pair<std::string, double>> config() const override { return {{"learning_rate", learning_rate_}}; }
+  std::vector<std::pair<std::string, double>> config() const override;
   static std::unique_ptr<Optimizer> from_config(const ConfigReader& config);
 
  private:
