@@ -30,9 +30,8 @@ import tempfile
 import time
 
 from keras_tutorial import import_keras, tutorial_model
-from reference_files import DEFAULT_DATA, UsageError, exit_code, fashion_mnist, write_json
+from reference_files import DEFAULT_DATA, NOT_INSTALLED, UsageError, exit_code, fashion_mnist, write_json
 
-NOT_INSTALLED = 3
 SIDES = ("keras", "keras-seeded", "loom")
 
 

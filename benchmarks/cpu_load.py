@@ -21,12 +21,11 @@ import subprocess
 import sys
 import time
 
-from reference_files import cpu_name
+from reference_files import NOT_INSTALLED, cpu_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KERAS = os.path.join(HERE, "keras_reference.py")
 TORCH = os.path.join(HERE, "pytorch_reference.py")
-KERAS_NOT_INSTALLED = 3  # keras_reference.py's exit status when TensorFlow is missing
 # Spins on one core; stops quietly on Ctrl-C, and by itself should this script die without killing it.
 BUSY_LOOP = """import os, sys
 os.sched_setaffinity(0, {int(sys.argv[1])})
@@ -65,7 +64,7 @@ def run_json(command):
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         why = " (TensorFlow is not installed for it)" if command[1:2] == [KERAS] and \
-            done.returncode == KERAS_NOT_INSTALLED else ""
+            done.returncode == NOT_INSTALLED else ""
         raise RuntimeError(f"{shlex.join(command)} exited with {done.returncode}{why}")
     # bench_epoch prints one indented object, pytorch_reference.py one object a line.
     decoder, text, position, objects = json.JSONDecoder(), done.stdout, 0, []

@@ -21,9 +21,8 @@ import sys
 import tempfile
 
 from keras_tutorial import import_keras, tutorial_model
-from reference_files import DEFAULT_DATA, UsageError, exit_code, fashion_mnist
+from reference_files import DEFAULT_DATA, NOT_INSTALLED, UsageError, exit_code, fashion_mnist
 
-NOT_INSTALLED = 3
 BATCH = 32
 
 

@@ -18,7 +18,8 @@ import statistics
 import sys
 import time
 
-NOT_INSTALLED = 3
+from reference_files import NOT_INSTALLED
+
 try:
     import numpy as np
 except ImportError:  # TensorFlow needs NumPy, so without it TensorFlow is missing too
@@ -26,25 +27,17 @@ except ImportError:  # TensorFlow needs NumPy, so without it TensorFlow is missi
           file=sys.stderr)
     sys.exit(NOT_INSTALLED)
 
+from keras_tutorial import import_keras
 from reference_files import DEFAULT_DATA, cpu_name, exit_code, fashion_mnist, write_json
 
 
 def import_tensorflow(threads):
-    """Imports TensorFlow and Keras 3 on its TensorFlow backend, with the thread pools sized before any op runs."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ["KERAS_BACKEND"] = "tensorflow"  # Keras 3 could otherwise run on JAX or PyTorch
+    """TensorFlow and Keras (keras_tutorial.import_keras), or exit NOT_INSTALLED saying what is missing."""
     try:
-        import tensorflow as tf
-        import keras
+        return import_keras(threads)
     except ImportError as e:
         print(f"keras_reference.py: TensorFlow/Keras is not installed ({e}); pip install tensorflow", file=sys.stderr)
         sys.exit(NOT_INSTALLED)
-    if threads:
-        # One inter-op thread: the models are chains of ops, so more would only compete for the same cores.
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.set_visible_devices([], "GPU")  # this is the CPU reference, even on a machine with a GPU
-    return tf, keras
 
 
 def make_model(keras, name):

@@ -3,12 +3,18 @@
 import os
 
 
-def import_keras():
-    """TensorFlow and Keras 3 on its TensorFlow backend, on the CPU (these are CPU references, even on a GPU machine)."""
+def import_keras(threads=0):
+    """TensorFlow and Keras 3 on its TensorFlow backend, on the CPU (these are CPU references, even on a GPU machine),
+    with `threads` intra-op threads and one inter-op thread when threads > 0 (sized before any op runs; the models
+    are chains of ops, so more inter-op threads would only compete for the same cores); 0: TensorFlow's own pools.
+    Raises ImportError when TensorFlow or Keras is missing."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ["KERAS_BACKEND"] = "tensorflow"
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # Keras 3 could otherwise run on JAX or PyTorch
     import tensorflow as tf
     import keras
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.set_visible_devices([], "GPU")
     return tf, keras
 

@@ -10,6 +10,8 @@ import struct
 import sys
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+# The exit status of a script whose framework (TensorFlow, PyTorch) is not installed: a caller tells it from a failure.
+NOT_INSTALLED = 3
 STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
