@@ -12,13 +12,15 @@ say() { echo "$me: $*"; }
 die() { echo "$me: $*" >&2; exit 1; }
 
 # What the build and the tests need (python3: the benchmark smoke test reads the JSON it writes with Python;
-# libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, each run on one of loom's threads).
+# libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, each run on one of loom's threads;
+# python3-dev, pybind11-dev and python3-numpy: the Python package's extension module and its arrays).
 required=(cmake g++ make zlib1g-dev libpng-dev libopenblas-openmp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  dataset-fashion-mnist python3)
+  dataset-fashion-mnist python3 python3-dev pybind11-dev python3-numpy)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).
 # (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere;
-# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout.)
-optional=(python3-torch python3-pip chromium clang libclang-rt-dev libomp-dev clang-format)
+# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout;
+# python3-pytest: the Python package's tests.)
+optional=(python3-torch python3-pip python3-pytest chromium clang libclang-rt-dev libomp-dev clang-format)
 all=0
 for arg in "$@"; do
   case $arg in
@@ -156,6 +158,14 @@ done
 [ -z "$cudnn_package" ] || missing+=("$cudnn_package")
 need_safetensors=0
 if [ "$all" = 1 ] && ! /usr/bin/python3 -c 'import safetensors' >/dev/null 2>&1; then need_safetensors=1; fi
+# The Python package is built for, and tested with, the python3 found first on PATH: where that is not the system's
+# (pyenv, a virtual environment), pytest and NumPy come from PyPI into it.
+path_python=$(command -v python3 || true)
+need_pytest=0
+if [ "$all" = 1 ] && [ -n "$path_python" ] && [ "$(readlink -f "$path_python")" != "$(readlink -f /usr/bin/python3)" ] &&
+  ! "$path_python" -c 'import pytest, numpy' >/dev/null 2>&1; then
+  need_pytest=1
+fi
 
 # check_cmake: CMakeLists.txt needs CMake 3.24 (Ubuntu 22.04 has 3.22).
 check_cmake() {
@@ -169,7 +179,7 @@ check_cmake() {
 
 summary=$cuda_summary
 case " ${missing[*]} " in *" cmake "*) ;; *) check_cmake ;; esac
-if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ]; then
+if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ] && [ "$need_pytest" = 0 ]; then
   say "nothing to install (${summary})"
   exit 0
 fi
@@ -184,6 +194,7 @@ else
   todo="apt-get update && apt-get install -y ${missing[*]}"
   [ "${#missing[@]}" != 0 ] || todo=
   [ "$need_safetensors" = 0 ] || todo="${todo:+$todo && }$pip_command"
+  [ "$need_pytest" = 0 ] || todo="${todo:+$todo && }$path_python -m pip install pytest numpy"
   die "cannot install as $(id -un) (not root, no usable sudo): as root, run: $todo"
 fi
 
@@ -260,5 +271,10 @@ if [ "$need_safetensors" = 1 ]; then
     [ -n "$reason" ] || reason=$(grep -v '^[[:space:]]*$' "$log" | tail -n1)
     say "safetensors not installed (${reason:0:200}): the PyTorch interop test will skip, saying so"
   fi
+fi
+if [ "$need_pytest" = 1 ] &&
+  ! env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q pytest numpy >"$log" 2>&1; then
+  reason=$(grep -v '^[[:space:]]*$' "$log" | tail -n1)
+  say "pytest and NumPy not installed for $path_python (${reason:0:200}): the Python package's tests will skip"
 fi
 say "done (${summary})"

@@ -27,6 +27,9 @@ class Loss {
   virtual std::vector<std::string> metric_names() const = 0;
   // Whether the model's output (after attach) is logits, which predict must turn into probabilities.
   virtual bool output_is_logits() const = 0;
+  // Whether that is because the loss took over the output layer's softmax: the layers still end in one, which a
+  // prediction of the layers' own outputs must apply.
+  virtual bool took_over_softmax() const = 0;
 
   // Adds the batch's loss sum and metric counts to `totals` (float [metric_names().size()]). With `output_grad`,
   // writes d(mean loss over the batch)/d(output) there. `probs` is the loss's scratch, shaped like the output.

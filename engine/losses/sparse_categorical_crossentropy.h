@@ -17,6 +17,7 @@ class SparseCategoricalCrossentropy : public Loss {
   void attach(Layer& output_layer, const Shape& output_shape) override;
   std::vector<std::string> metric_names() const override { return {"loss", "accuracy"}; }
   bool output_is_logits() const override { return from_logits_ || softmax_fused_; }
+  bool took_over_softmax() const override { return softmax_fused_; }
   void compute(const Tensor& output, const Tensor& labels, Tensor& probs, Tensor* output_grad,
                Tensor& totals) const override;
 

@@ -166,6 +166,34 @@ Plan plan_from(const std::string& text) {
 
 void check_architecture(const std::string& text) { plan_from(text); }
 
+namespace {
+
+// The JSON of one entry, with what its reading finds wrong made the architecture's.
+template <class Make>
+auto made_from(const std::string& text, const std::string& where, Make make) {
+  json entry;
+  try {
+    entry = json::parse(text);
+  } catch (const json::exception&) {
+    fail(where + " is not valid JSON");
+  }
+  try {
+    return make(entry);
+  } catch (const ConfigError& e) {
+    fail(e.what());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Layer> layer_from_json(const std::string& entry, const std::string& where) {
+  return made_from(entry, where, [&](const json& e) { return layer_from(e, where); });
+}
+
+std::unique_ptr<Optimizer> optimizer_from_json(const std::string& entry) {
+  return made_from(entry, "the optimizer", [](const json& e) { return optimizer_from(e); });
+}
+
 std::unique_ptr<Sequential> model_from_architecture(const std::string& text, Device device) {
   Plan plan = plan_from(text);
   try {

@@ -31,6 +31,13 @@ std::string architecture_json(Sequential& model);
 // below is an ArchitectureError (callers put the file's name in front); a device failure is the device's error.
 std::unique_ptr<Sequential> model_from_architecture(const std::string& json, Device device);
 
+// One layer, or the optimizer, from the JSON entry an architecture holds for it ({"class_name": "Dense", "config":
+// {...}}, or {"name": "Adam", "learning_rate": ...}), made but not built: how a model is put together from settings
+// alone (the Python package's layers and optimizers). Anything malformed or unknown is an ArchitectureError naming
+// `where` ("layer 2") and the problem.
+std::unique_ptr<Layer> layer_from_json(const std::string& entry, const std::string& where);
+std::unique_ptr<Optimizer> optimizer_from_json(const std::string& entry);
+
 // The same checks without building anything (the layers are made and sized, nothing is allocated).
 void check_architecture(const std::string& json);
 

@@ -13,13 +13,16 @@ constexpr const char* kFormat = "loom";
 constexpr const char* kFormatVersion = "1";
 constexpr size_t kMaxRunEntries = 256;  // a run description longer than this is not one loom wrote
 
-// Keras's shape of a parameter: loom's axes in the order keras_axes gives.
+}  // namespace
+
 Shape keras_shape(const Parameter& p) {
   if (p.keras_axes.empty()) return p.shape;
   Shape shape;
   for (int axis : p.keras_axes) shape.push_back(p.shape.at(static_cast<size_t>(axis)));
   return shape;
 }
+
+namespace {
 
 // Walks the elements of `p` in Keras's row-major order and calls visit(keras_index, loom_index) for each.
 template <class Visit>
@@ -137,15 +140,27 @@ void check_same_architecture(const SafetensorsFile& file, Sequential& model, boo
   if (!difference.empty()) throw UsageError("'" + one_line(file.source()) + "' holds another model: " + difference);
 }
 
+std::vector<float> keras_values(const Parameter& p, const std::vector<float>& flat) {
+  if (p.offset + shape_numel(p.shape) > static_cast<int64_t>(flat.size()))
+    throw Error("'" + p.name + "': the values end before the parameter does");
+  std::vector<float> keras(static_cast<size_t>(shape_numel(p.shape)));
+  for_each_element(p, [&](int64_t k, int64_t l) { keras[static_cast<size_t>(k)] = flat[p.offset + l]; });
+  return keras;
+}
+
+void put_keras_values(const Parameter& p, const std::vector<float>& keras, std::vector<float>& flat) {
+  if (static_cast<int64_t>(keras.size()) != shape_numel(p.shape) ||
+      p.offset + shape_numel(p.shape) > static_cast<int64_t>(flat.size()))
+    throw Error("'" + p.name + "': " + std::to_string(keras.size()) + " values do not fit the parameter's " +
+                shape_str(keras_shape(p)));
+  for_each_element(p, [&](int64_t k, int64_t l) { flat[p.offset + l] = keras[static_cast<size_t>(k)]; });
+}
+
 void add_parameter_tensors(SafetensorsWriter& writer, const ParameterStore& store, const std::vector<float>& flat,
                            const std::string& suffix, bool trainable_only) {
   for (const Parameter& p : store.parameters()) {
     if (!is_saved(p, trainable_only)) continue;
-    if (p.offset + shape_numel(p.shape) > static_cast<int64_t>(flat.size()))
-      throw Error("saving '" + p.name + suffix + "': the values end before the parameter does");
-    std::vector<float> keras(static_cast<size_t>(shape_numel(p.shape)));
-    for_each_element(p, [&](int64_t k, int64_t l) { keras[static_cast<size_t>(k)] = flat[p.offset + l]; });
-    writer.add(p.name + suffix, keras_shape(p), keras);
+    writer.add(p.name + suffix, keras_shape(p), keras_values(p, flat));
   }
 }
 
@@ -166,7 +181,7 @@ std::vector<float> read_parameter_tensors(const SafetensorsFile& file, const Par
                 "; the model needs float32 " + shape_str(want));
     const std::vector<float> keras = file.floats(*tensor);
     check_values(file, name, keras, variances || ends_with(p.name, ".moving_variance"));
-    for_each_element(p, [&](int64_t k, int64_t l) { flat[p.offset + l] = keras[static_cast<size_t>(k)]; });
+    put_keras_values(p, keras, flat);
   }
   return flat;
 }

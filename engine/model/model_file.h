@@ -54,6 +54,13 @@ RunDescription read_run_description(const SafetensorsFile& file);
 // with others); a loom::Error naming the file when its architecture is malformed.
 void check_same_architecture(const SafetensorsFile& file, Sequential& model, bool with_optimizer);
 
+// A parameter in Keras's layout: its shape (loom's axes in the order keras_axes gives), its values taken from `flat`
+// (laid out as the model's parameter store), and those values put back into `flat`. A loom::Error when the sizes
+// disagree.
+Shape keras_shape(const Parameter& p);
+std::vector<float> keras_values(const Parameter& p, const std::vector<float>& flat);
+void put_keras_values(const Parameter& p, const std::vector<float>& keras, std::vector<float>& flat);
+
 // Adds the parameters held in `flat` (laid out as the model's parameter store, or its trainable prefix) as tensors
 // named "<parameter><suffix>", in Keras's layouts.
 void add_parameter_tensors(SafetensorsWriter& writer, const ParameterStore& store, const std::vector<float>& flat,

@@ -66,7 +66,7 @@ Evaluation evaluate(Sequential& model, const LabeledImages& data, int64_t batch_
   return result;
 }
 
-Tensor predict(Sequential& model, const Tensor& images, int64_t batch_size) {
+Tensor predict(Sequential& model, const Tensor& images, int64_t batch_size, bool probabilities) {
   model.require_built("predict");
   const int64_t n = images.rank() ? images.dim(0) : 0;
   if (n == 0) throw UsageError("predict: no images given");
@@ -80,7 +80,9 @@ Tensor predict(Sequential& model, const Tensor& images, int64_t batch_size) {
   Shape out_shape{n};
   out_shape.insert(out_shape.end(), model.output_shape().begin(), model.output_shape().end());
   Tensor probs(out_shape, Device::CPU);
-  const bool logits = model.compiled() && model.loss().output_is_logits();
+  // The softmax to apply: every logit turned into probabilities, or only the one the loss took over from the layers.
+  const bool logits =
+      model.compiled() && (probabilities ? model.loss().output_is_logits() : model.loss().took_over_softmax());
   const int64_t batch = std::min(batch_size, n);
 
   // uint8 images are scaled on the device by the training gather (labels are not needed: zeros stand in).

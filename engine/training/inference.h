@@ -20,7 +20,8 @@ Evaluation evaluate(Sequential& model, const LabeledImages& data, int64_t batch_
                     std::ostream& out = std::cout);
 
 // Class probabilities, [N, classes] on the host, for uint8 images (scaled by 1/255 as in training) or float32
-// images already scaled.
-Tensor predict(Sequential& model, const Tensor& images, int64_t batch_size = 32);
+// images already scaled. With `probabilities` false, the outputs of the model's layers, as Keras's predict gives
+// them: the logits of a model whose loss takes logits, the probabilities of one that ends in a softmax.
+Tensor predict(Sequential& model, const Tensor& images, int64_t batch_size = 32, bool probabilities = true);
 
 }  // namespace loom

@@ -1,0 +1,85 @@
+#include "python/bindings/python_callbacks.h"
+
+#include "engine/training/callbacks.h"
+
+namespace py = pybind11;
+
+namespace loom::python {
+
+py::dict epoch_logs(const EpochResult& epoch) {
+  py::dict logs;
+  logs["loss"] = epoch.loss;
+  logs["accuracy"] = epoch.accuracy;
+  if (epoch.validated) {
+    logs["val_loss"] = epoch.val_loss;
+    logs["val_accuracy"] = epoch.val_accuracy;
+  }
+  return logs;
+}
+
+PythonCallback::PythonCallback(py::object callback, py::object model, bool batch_hooks)
+    : callback_(std::move(callback)), model_(std::move(model)), batch_hooks_(batch_hooks) {}
+
+PythonCallback::~PythonCallback() {
+  py::gil_scoped_acquire gil;
+  callback_ = py::object();
+  model_ = py::object();
+  last_logs_ = py::dict();
+}
+
+void PythonCallback::after_hook(FitContext& context) {
+  if (py::bool_(model_.attr("stop_training"))) context.stop_training = true;
+}
+
+void PythonCallback::on_train_begin(FitContext& context) {
+  py::gil_scoped_acquire gil;
+  callback_.attr("on_train_begin")(py::dict());
+  after_hook(context);
+}
+
+void PythonCallback::on_train_end(FitContext& context, History&) {
+  py::gil_scoped_acquire gil;
+  callback_.attr("on_train_end")(last_logs_);
+  after_hook(context);
+}
+
+void PythonCallback::on_epoch_begin(FitContext& context, int epoch) {
+  py::gil_scoped_acquire gil;
+  callback_.attr("on_epoch_begin")(epoch, py::dict());
+  after_hook(context);
+}
+
+void PythonCallback::on_epoch_end(FitContext& context, int epoch, EpochResult& result) {
+  py::gil_scoped_acquire gil;
+  last_logs_ = epoch_logs(result);
+  callback_.attr("on_epoch_end")(epoch, py::dict(last_logs_));
+  after_hook(context);
+}
+
+void PythonCallback::on_batch_begin(FitContext& context, int64_t step) {
+  if (!batch_hooks_) return;
+  py::gil_scoped_acquire gil;
+  callback_.attr("on_train_batch_begin")(step, py::dict());
+  after_hook(context);
+}
+
+void PythonCallback::on_batch_end(FitContext& context, int64_t step) {
+  if (!batch_hooks_) return;
+  double loss = 0, accuracy = 0;
+  const bool known = context.running_totals(loss, accuracy);
+  py::gil_scoped_acquire gil;
+  py::dict logs;
+  if (known) {
+    logs["loss"] = loss;
+    logs["accuracy"] = accuracy;
+  }
+  callback_.attr("on_train_batch_end")(step, logs);
+  after_hook(context);
+}
+
+void InterruptWatch::on_batch_end(FitContext&, int64_t) {
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+}  // namespace loom::python
