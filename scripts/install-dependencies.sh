@@ -13,14 +13,14 @@ die() { echo "$me: $*" >&2; exit 1; }
 
 # What the build and the tests need (python3: the benchmark smoke test reads the JSON it writes with Python;
 # libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, each run on one of loom's threads;
-# python3-dev, pybind11-dev and python3-numpy: the Python package's extension module and its arrays).
+# python3-dev, pybind11-dev, python3-numpy: the Python package's extension module and its arrays; python3-pytest its
+# tests; python3-venv and python3-pip: `pip install .` into a virtual environment).
 required=(cmake g++ make zlib1g-dev libpng-dev libopenblas-openmp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  dataset-fashion-mnist python3 python3-dev pybind11-dev python3-numpy)
+  dataset-fashion-mnist python3 python3-dev pybind11-dev python3-numpy python3-pytest python3-venv python3-pip)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).
 # (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere;
-# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout;
-# python3-pytest: the Python package's tests.)
-optional=(python3-torch python3-pip python3-pytest chromium clang libclang-rt-dev libomp-dev clang-format)
+# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout.)
+optional=(python3-torch chromium clang libclang-rt-dev libomp-dev clang-format)
 all=0
 for arg in "$@"; do
   case $arg in
@@ -35,7 +35,8 @@ done
 # --- Debian or Ubuntu? ---------------------------------------------------------------------------------------------
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   die "this script needs apt-get and dpkg (Debian 12 / Ubuntu); elsewhere install CMake >= 3.24, g++ (C++17), make," \
-    "zlib, libpng, OpenBLAS built with OpenMP, GoogleTest, CLI11, nlohmann-json 3, Python 3, the Fashion-MNIST data" \
+    "zlib, libpng, OpenBLAS built with OpenMP, GoogleTest, CLI11, nlohmann-json 3, Python 3 with its headers," \
+    "pybind11, NumPy and pytest, the Fashion-MNIST data" \
     "set (the four .gz files, in /usr/share/datasets/fashion-mnist or \$FASHION_MNIST_DIR), and for the GPU path" \
     "the CUDA toolkit 12 or 13 and cuDNN 9"
 fi
@@ -161,11 +162,19 @@ if [ "$all" = 1 ] && ! /usr/bin/python3 -c 'import safetensors' >/dev/null 2>&1;
 # The Python package is built for, and tested with, the python3 found first on PATH: where that is not the system's
 # (pyenv, a virtual environment), pytest and NumPy come from PyPI into it.
 path_python=$(command -v python3 || true)
+prefix() { "$1" -c 'import sys; print(sys.prefix)' 2>/dev/null; }
 need_pytest=0
-if [ "$all" = 1 ] && [ -n "$path_python" ] && [ "$(readlink -f "$path_python")" != "$(readlink -f /usr/bin/python3)" ] &&
+if [ -n "$path_python" ] && [ "$(prefix "$path_python")" != "$(prefix /usr/bin/python3)" ] &&
   ! "$path_python" -c 'import pytest, numpy' >/dev/null 2>&1; then
   need_pytest=1
 fi
+# pip_pytest: installs them there (no root needed: the environment is the user's).
+pip_pytest() {
+  if ! env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q pytest numpy >"$1" 2>&1; then
+    say "pytest and NumPy not installed for $path_python ($(grep -v '^[[:space:]]*$' "$1" | tail -n1 | cut -c1-200)):" \
+      "the Python package's tests will skip"
+  fi
+}
 
 # check_cmake: CMakeLists.txt needs CMake 3.24 (Ubuntu 22.04 has 3.22).
 check_cmake() {
@@ -179,7 +188,8 @@ check_cmake() {
 
 summary=$cuda_summary
 case " ${missing[*]} " in *" cmake "*) ;; *) check_cmake ;; esac
-if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ] && [ "$need_pytest" = 0 ]; then
+if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ]; then
+  [ "$need_pytest" = 0 ] || pip_pytest "$(mktemp)"
   say "nothing to install (${summary})"
   exit 0
 fi
@@ -194,7 +204,6 @@ else
   todo="apt-get update && apt-get install -y ${missing[*]}"
   [ "${#missing[@]}" != 0 ] || todo=
   [ "$need_safetensors" = 0 ] || todo="${todo:+$todo && }$pip_command"
-  [ "$need_pytest" = 0 ] || todo="${todo:+$todo && }$path_python -m pip install pytest numpy"
   die "cannot install as $(id -un) (not root, no usable sudo): as root, run: $todo"
 fi
 
@@ -272,9 +281,5 @@ if [ "$need_safetensors" = 1 ]; then
     say "safetensors not installed (${reason:0:200}): the PyTorch interop test will skip, saying so"
   fi
 fi
-if [ "$need_pytest" = 1 ] &&
-  ! env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q pytest numpy >"$log" 2>&1; then
-  reason=$(grep -v '^[[:space:]]*$' "$log" | tail -n1)
-  say "pytest and NumPy not installed for $path_python (${reason:0:200}): the Python package's tests will skip"
-fi
+[ "$need_pytest" = 0 ] || pip_pytest "$log"
 say "done (${summary})"

@@ -67,9 +67,12 @@ py::list EngineModel::fit(const py::array& x, const py::array& y, FitOptions opt
                           const py::list& callbacks, const py::object& python_model) {
   const LabeledImages train = labeled_images(x, y);
   LabeledImages held_out;
+  py::array held_out_x, held_out_y;  // the arrays held_out views, alive until fit returns
   if (!validation.is_none()) {
     const py::tuple pair = validation.cast<py::tuple>();
-    held_out = labeled_images(pair[0].cast<py::array>(), pair[1].cast<py::array>());
+    held_out_x = pair[0].cast<py::array>();
+    held_out_y = pair[1].cast<py::array>();
+    held_out = labeled_images(held_out_x, held_out_y);
     options.validation_data = &held_out;
   }
   options.seed = seed_;

@@ -8,7 +8,6 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
-#include <fstream>
 
 #include "engine/data/fashion_mnist.h"
 #include "engine/layers/config_json.h"
@@ -16,7 +15,6 @@
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/callbacks.h"
-#include "engine/training/history_file.h"
 #include "engine/training/lr_schedules.h"
 #include "python/bindings/engine_model.h"
 
@@ -149,13 +147,6 @@ PYBIND11_MODULE(_engine, m) {
       .def(py::init([](py::function schedule) {
         return std::make_shared<LearningRateScheduler>(python_schedule(std::move(schedule)));
       }));
-  py::class_<HistoryLogger, Callback, std::shared_ptr<HistoryLogger>>(m, "CSVLogger")
-      .def(py::init([](const std::string& path, bool append) {
-        History earlier;
-        if (append && std::ifstream(path).good()) earlier = read_history(path);
-        return std::make_shared<HistoryLogger>(path, earlier);
-      }));
-
   m.def("fashion_mnist", &fashion_mnist_arrays, py::arg("dir") = "",
         "((x_train, y_train), (x_test, y_test)) read from dir, else $FASHION_MNIST_DIR, else the Debian package's "
         "folder");

@@ -1,5 +1,9 @@
 #include "python/bindings/python_callbacks.h"
 
+#include <signal.h>
+
+#include <atomic>
+
 #include "engine/training/callbacks.h"
 
 namespace py = pybind11;
@@ -77,7 +81,52 @@ void PythonCallback::on_batch_end(FitContext& context, int64_t step) {
   after_hook(context);
 }
 
+namespace {
+
+std::atomic<bool> interrupted{false};
+struct sigaction python_handler;  // what InterruptWatch replaced, called on from its own handler
+
+extern "C" void note_interrupt(int signal, siginfo_t* info, void* context) {
+  interrupted.store(true, std::memory_order_relaxed);
+  if (python_handler.sa_flags & SA_SIGINFO)
+    python_handler.sa_sigaction(signal, info, context);
+  else
+    python_handler.sa_handler(signal);
+}
+
+bool in_main_thread() {
+  py::object threading = py::module_::import("threading");
+  return threading.attr("current_thread")().is(threading.attr("main_thread")());
+}
+
+bool is_function(const struct sigaction& action) {
+  if (action.sa_flags & SA_SIGINFO) return action.sa_sigaction != nullptr;
+  return action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN;
+}
+
+}  // namespace
+
+void note_pending_interrupt() { interrupted.store(true, std::memory_order_relaxed); }
+
+InterruptWatch::InterruptWatch() {
+  struct sigaction current {};
+  if (!in_main_thread() || sigaction(SIGINT, nullptr, &current) != 0 || !is_function(current)) return;
+  if (current.sa_flags & SA_SIGINFO && current.sa_sigaction == note_interrupt) return;  // a fit inside a fit
+  python_handler = current;
+  struct sigaction mine {};
+  mine.sa_sigaction = note_interrupt;
+  mine.sa_flags = SA_SIGINFO | (current.sa_flags & SA_RESTART);
+  sigemptyset(&mine.sa_mask);
+  interrupted.store(false);
+  installed_ = sigaction(SIGINT, &mine, nullptr) == 0;
+}
+
+InterruptWatch::~InterruptWatch() {
+  if (installed_) sigaction(SIGINT, &python_handler, nullptr);
+}
+
 void InterruptWatch::on_batch_end(FitContext&, int64_t) {
+  if (!interrupted.exchange(false, std::memory_order_relaxed)) return;
   py::gil_scoped_acquire gil;
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }

@@ -32,12 +32,26 @@ class PythonCallback : public Callback {
   pybind11::dict last_logs_;
 };
 
-// Looks for a pending signal (Ctrl-C's KeyboardInterrupt) after every step and raises it there: fit ends with the
-// model as the last whole step left it, without the epoch's validation pass.
+// Ctrl-C during fit. While it lives, a SIGINT handler of its own notes the signal in a flag and passes it on to
+// Python's handler, which records it as always; after every step the flag is read (no GIL taken, so a step never
+// waits for another Python thread), and once it is set Python's handler runs with the GIL held: its
+// KeyboardInterrupt ends fit there, with the model as the last whole step left it, without the epoch's validation.
+// Installed only from Python's main thread and only over Python's own handler (a SIG_DFL or SIG_IGN is left alone).
 class InterruptWatch : public Callback {
  public:
+  InterruptWatch();  // with the GIL held
+  ~InterruptWatch() override;
+  InterruptWatch(const InterruptWatch&) = delete;
+  InterruptWatch& operator=(const InterruptWatch&) = delete;
   void on_batch_end(FitContext& context, int64_t step) override;
+
+ private:
+  bool installed_ = false;
 };
+
+// Makes the running InterruptWatch raise the pending interrupt after the current step: for a KeyboardInterrupt that
+// Python raised where it could not propagate (inside a write to sys.stdout), and that Python has been told again.
+void note_pending_interrupt();
 
 // Keras's logs of an epoch: {"loss", "accuracy"} and, when validated, {"val_loss", "val_accuracy"}.
 pybind11::dict epoch_logs(const EpochResult& epoch);

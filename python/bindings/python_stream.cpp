@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "python/bindings/python_callbacks.h"
+
 namespace py = pybind11;
 
 namespace loom::python {
@@ -24,7 +26,12 @@ bool PythonTextBuffer::hand_over() {
     if (!text) throw py::error_already_set();
     file_.attr("write")(text);
     file_.attr("flush")();
-  } catch (py::error_already_set&) {
+  } catch (py::error_already_set& e) {
+    // Python ran a pending Ctrl-C inside write(): signalled again, so that fit still stops for it after this step.
+    if (e.matches(PyExc_KeyboardInterrupt)) {
+      PyErr_SetInterrupt();
+      note_pending_interrupt();
+    }
     pending_.clear();
     return false;
   }

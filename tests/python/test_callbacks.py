@@ -148,18 +148,56 @@ def test_learning_rate_scheduler_sets_the_rate(small):
                            callbacks=[keras.callbacks.LearningRateScheduler(lambda epoch: -1)])
 
 
-def test_reduce_lr_on_plateau_and_csv_logger(small, tmp_path):
+def test_reduce_lr_on_plateau_puts_the_rates_in_the_history(small):
     (x, y), _ = small
-    path = tmp_path / "history.csv"
-    tutorial_mlp().fit(x, y, epochs=3, verbose=0, validation_split=0.25,
-                       callbacks=[keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=0, min_delta=10),
-                                  keras.callbacks.CSVLogger(str(path))])
-    lines = path.read_text().splitlines()
-    assert lines[0].startswith("epoch,accuracy,loss,val_accuracy,val_loss,learning_rate") and len(lines) == 4
+    history = tutorial_mlp().fit(x, y, epochs=3, verbose=0, validation_split=0.25, callbacks=[
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=0, min_delta=10)])
     # No epoch improves val_loss by 10: the first sets the best, the second's end cuts the third's rate tenfold.
-    assert [float(line.split(",")[5]) for line in lines[1:]] == pytest.approx([1e-3, 1e-3, 1e-4])
-    tutorial_mlp().fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.CSVLogger(str(path), append=True)])
-    assert len(path.read_text().splitlines()) == 5
+    assert history.history["learning_rate"] == pytest.approx([1e-3, 1e-3, 1e-4])
+
+
+def test_csv_logger_writes_keras_rows_and_appends(small, tmp_path):
+    (x, y), _ = small
+    path = tmp_path / "training.log"  # Keras's own example's name: any name is a CSV file
+    logger = keras.callbacks.CSVLogger(path, append=True)
+    model = tutorial_mlp()
+    history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.25, callbacks=[logger])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(lines) == 3
+    assert [float(v) for v in lines[2].split(",")[1:]] == pytest.approx(
+        [history.history[k][1] for k in ("accuracy", "loss", "val_accuracy", "val_loss")])
+    model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=[logger])  # the same logger again
+    assert len(path.read_text().splitlines()) == 4
+    model.fit(x, y, epochs=1, verbose=0, validation_split=0.25, callbacks=[keras.callbacks.CSVLogger(path)])
+    assert len(path.read_text().splitlines()) == 2
+    with pytest.raises(ValueError, match="does not exist"):
+        keras.callbacks.CSVLogger(tmp_path / "no" / "log.csv")
+
+
+def test_ctrl_c_is_not_lost_in_a_python_stdout(small, monkeypatch):
+    """A notebook's sys.stdout is Python code: a Ctrl-C that Python raises inside its write still ends fit."""
+    (x, y), (xt, yt) = small
+
+    class PythonStream:
+        def __init__(self):
+            self.text = []
+
+        def write(self, text):
+            self.text.append(text)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr("sys.stdout", PythonStream())
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tutorial_mlp().fit(np.tile(x, (16, 1, 1)), np.tile(y, 16), epochs=200, verbose=1,
+                               validation_data=(np.tile(xt, (20, 1, 1)), np.tile(yt, 20)))
+    finally:
+        timer.cancel()
 
 
 def test_ctrl_c_ends_fit_between_steps_with_the_model_usable(small):

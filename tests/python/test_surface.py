@@ -51,7 +51,7 @@ def test_activations_compute_and_name_themselves():
     (lambda: keras.optimizers.SGD(momentum=0.9), "momentum"),
     (lambda: keras.callbacks.EarlyStopping(monitor="val_auc"), "monitor"),
     (lambda: keras.callbacks.EarlyStopping(mode="up"), "mode"),
-    (lambda: keras.callbacks.CSVLogger("h.csv", separator=";"), "separator"),
+    (lambda: keras.callbacks.CSVLogger("h.csv", separator=";;"), "separator"),
     (lambda: keras.callbacks.LearningRateScheduler(0.1), "must be a function"),
     (lambda: loom.config.set_device("tpu"), "'auto', 'cpu' or 'cuda'"),
     (lambda: loom.config.set_seed(-1), "seed"),

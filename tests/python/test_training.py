@@ -185,3 +185,68 @@ def test_fitting_in_two_calls_trains_as_one(small):
     twice.fit(x, y, epochs=1, verbose=0)
     twice.fit(x, y, epochs=1, verbose=0)
     assert weights_equal(once.get_weights(), twice.get_weights())
+
+
+def test_a_built_model_nested_in_another_is_usable_before_predict(small):
+    (x, y), (xt, _) = small
+    model = tutorial_mlp()
+    model.fit(x, y, epochs=1, verbose=0)
+    probability_model = keras.Sequential([model, keras.layers.Softmax()])
+    assert probability_model.input_shape == (None, 28, 28) and probability_model.count_params() == 101770
+    assert weights_equal(probability_model.get_weights(), model.get_weights())
+
+
+def test_training_the_outer_model_is_not_undone_by_reading_its_weights(small):
+    (x, y), _ = small
+    inner = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10)])
+    outer = keras.Sequential([inner, keras.layers.Softmax()])
+    outer.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    plain = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    plain.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class ReadsWeights(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.get_weights()
+
+    watched = outer.fit(x, y, epochs=3, verbose=0, callbacks=[ReadsWeights()])
+    assert watched.history["loss"] == plain.fit(x, y, epochs=3, verbose=0).history["loss"]
+    assert weights_equal(inner.get_weights(), plain.get_weights())
+
+
+def test_integer_pixels_predict_as_they_train(small):
+    (x, y), (xt, _) = small
+    model = tutorial_mlp()
+    model.fit(x, y, epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.predict(xt.astype(np.int64)), model.predict(xt))
+
+
+def test_labels_are_bytes(small):
+    (x, y), _ = small
+    model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(300)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(ValueError, match="300 classes"):
+        model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_a_refused_first_batch_does_not_build_the_model(small):
+    (x, y), (xt, _) = small
+    model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(ValueError, match="holds 10 labels for 1024 samples"):
+        model.fit(x[:, :20], y[:10], epochs=1, verbose=0)
+    assert not model.built
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.input_shape == (None, 28, 28)
+
+
+def test_unknown_keywords_are_type_errors(small):
+    (_, _), (xt, yt) = small
+    model = tutorial_mlp()
+    with pytest.raises(TypeError):
+        model.evaluate(xt, yt, verbsoe=0)
+    with pytest.raises(TypeError):
+        model.predict(xt, batchsize=8)
+    with pytest.raises(ValueError, match="sample weights"):
+        model.evaluate(xt, yt, sample_weight=np.ones(len(yt)))

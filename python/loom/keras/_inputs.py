@@ -112,8 +112,8 @@ def pixels(x, sample_shape, what="x"):
 def model_inputs(x, sample_shape, what="x"):
     """x for predict: uint8 pixels as they are, anything else as float32 values the model takes directly."""
     array = _samples(x, sample_shape, what)
-    if array.dtype == np.uint8:
-        return np.ascontiguousarray(array)
+    if array.dtype == np.uint8 or np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+        return pixels(array, sample_shape, what)  # pixels, scaled by 1/255 as fit and evaluate scale them
     values = np.ascontiguousarray(array, dtype=np.float32)
     finite = np.isfinite(values)
     if not finite.all():
@@ -126,6 +126,8 @@ def labels(y, samples, classes, what="y"):
     """y as uint8 class indices [samples]; a ValueError naming what is wrong otherwise."""
     if y is None:
         raise ValueError(f"{what} is missing: fit and evaluate need the labels")
+    if classes > 256:
+        raise ValueError(f"the model has {classes} classes; loom's labels are bytes, so at most 256")
     array = as_array(y, what)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]

@@ -6,7 +6,10 @@ epoch's logs ({'loss', 'accuracy'} and, when validating, {'val_loss', 'val_accur
 ``self.model.stop_training = True`` ends training after the current step or epoch.
 """
 
+import csv
 import inspect
+import io
+import os
 
 from .. import _engine
 
@@ -62,10 +65,11 @@ class History(Callback):
         self.history = {}
         self.epoch = []
 
-    def _record(self, epochs, first_epoch):
+    def _record(self, epochs, first_epoch, with_learning_rate=False):
+        keys = ("loss", "accuracy", "val_loss", "val_accuracy") + (("learning_rate",) if with_learning_rate else ())
         for i, logs in enumerate(epochs):
             self.epoch.append(first_epoch + i)
-            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            for key in keys:
                 if key in logs:
                     self.history.setdefault(key, []).append(logs[key])
 
@@ -164,15 +168,44 @@ class LearningRateScheduler(_EngineCallback):
         self._engine = _engine.LearningRateScheduler(checked)
 
 
-class CSVLogger(_EngineCallback):
-    """Keras's CSVLogger: after every epoch the history so far is written to filename (atomically), with loom's
-    learning_rate and seconds columns after Keras's."""
+class CSVLogger(Callback):
+    """Keras's CSVLogger: a row per epoch (epoch, then the logs' keys in sorted order), the file written whole after
+    every epoch (a new file replaces the old one only once complete, so a run that stops keeps what it logged). With
+    append=True the rows follow what the file held when training began."""
 
     def __init__(self, filename, separator=",", append=False):
-        if separator != ",":
-            raise ValueError(f"CSVLogger: loom writes commas (separator=','), got {separator!r}")
-        self.filename = str(filename)
-        self._engine = _engine.CSVLogger(self.filename, bool(append))
+        super().__init__()
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"CSVLogger: separator must be one character, got {separator!r}")
+        self.filename = os.fspath(filename)
+        self.separator = separator
+        self.append = bool(append)
+        folder = os.path.dirname(os.path.abspath(self.filename))
+        if not os.path.isdir(folder):
+            raise ValueError(f"CSVLogger: the folder of '{self.filename}' does not exist")
+
+    def on_train_begin(self, logs=None):
+        self._earlier = ""
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                self._earlier = f.read()
+        self._keys = None
+        self._rows = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self._keys is None:
+            self._keys = sorted(logs)
+        self._rows.append([epoch] + [logs.get(key, "NA") for key in self._keys])
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=self.separator, lineterminator="\n")
+        if not self._earlier:
+            writer.writerow(["epoch"] + self._keys)
+        writer.writerows(self._rows)
+        partial = self.filename + ".partial"
+        with open(partial, "w", newline="") as f:
+            f.write(self._earlier + text.getvalue())
+        os.replace(partial, self.filename)
 
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping", "History", "LearningRateScheduler", "ReduceLROnPlateau",

@@ -31,7 +31,7 @@ def _whole(value, what, low):
 
 
 def _refuse(what, value, default, why):
-    if value is not default and value != default:
+    if value is not default and (default is None or isinstance(value, np.ndarray) or value != default):
         raise ValueError(f"{what}: {why}")
 
 
@@ -48,6 +48,7 @@ class Sequential:
         self._metrics = None
         self.stop_training = False
         self.history = None
+        self._fitting = False  # while fit runs, this model's engine holds the newest weights
         for layer in layers or []:
             self.add(layer)
 
@@ -93,7 +94,7 @@ class Sequential:
             return None
         first = self._entries[0]
         if isinstance(first, Sequential):
-            return first.input_shape if first.built else first._declared_input_shape()
+            return first._input_shape if first.built else first._declared_input_shape()
         return first.input_shape
 
     @property
@@ -137,7 +138,7 @@ class Sequential:
         self._optimizer, self._loss, self._metrics = optimizer_object, loss, metric_list
         if self._engine is not None:  # compiled again: the weights stay, the optimizer starts afresh (as Keras)
             weights = self._engine.get_weights()
-            self._make_engine(self._input_shape)
+            self._make_engine(self._input_shape, self._engine.device())
             self._engine.set_weights([array for _, array in weights])
         elif self._declared_input_shape() is not None:  # built now, as Keras builds a model whose input is known
             self.build()
@@ -153,14 +154,14 @@ class Sequential:
                              "build(input_shape), or fit or predict on data first")
         self._make_engine(tuple(shape))
 
-    def _make_engine(self, input_shape):
+    def _make_engine(self, input_shape, device=None):
         flat = self._flat_layers()
         if not flat:
             raise ValueError("this model has no layers")
         optimizer = self._optimizer or optimizers.Adam()
         from_logits = losses.from_logits_of(self._loss) if self._loss is not None else False
         self._engine = _engine.Model([layer._entry() for layer in flat], list(input_shape), optimizer._entry(),
-                                     from_logits, config.get_device(), config.get_seed())
+                                     from_logits, device or config.get_device(), config.get_seed())
         self._input_shape = tuple(input_shape)
         self._pull_nested_weights()
 
@@ -169,6 +170,18 @@ class Sequential:
             shape = self._declared_input_shape()
             self.build(shape if shape is not None else _inputs.sample_shape_of(x, what))
         self._pull_nested_weights()
+
+    def _inputs_for(self, x, convert):
+        """convert() once the model is built (for x's samples, when nothing gave its input shape before); a model
+        built here for data that convert() then refuses is not kept."""
+        built_here = self._engine is None
+        self._ensure_built(x, "x")
+        try:
+            return convert()
+        except Exception:
+            if built_here:
+                self._engine = None
+            raise
 
     def _require_built(self, what):
         if self._engine is None and self._declared_input_shape() is not None:
@@ -187,7 +200,7 @@ class Sequential:
 
     def _pull_nested_weights(self):
         inner = self._nested()
-        if inner is None or self._engine is None or inner._engine is None:
+        if inner is None or self._engine is None or inner._engine is None or self._fitting:
             return
         inner._pull_nested_weights()
         theirs = dict(inner._engine.get_weights())
@@ -206,7 +219,8 @@ class Sequential:
 
     # ---- what users call -------------------------------------------------------------------------------------------
 
-    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
         self._require_built("summary")
         text = self._engine.summary()
         if print_fn is None:
@@ -248,20 +262,22 @@ class Sequential:
                 0 <= validation_split < 1):
             raise ValueError(f"fit: validation_split must be a number in [0, 1), got {validation_split!r}")
 
-        self._ensure_built(x, "x")
-        classes = self._engine.output_shape()[-1]
-        images = _inputs.pixels(x, self._input_shape, "x")
-        labels = _inputs.labels(y, len(images), classes, "y")
-        validation = None
-        if validation_data is not None:
+        def convert():
+            classes = self._engine.output_shape()[-1]
+            images = _inputs.pixels(x, self._input_shape, "x")
+            labels = _inputs.labels(y, len(images), classes, "y")
+            if validation_data is None:
+                return images, labels, None
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
             if len(validation_data) == 3 and validation_data[2] is not None:
                 raise ValueError("fit: loom has no sample weights in validation_data")
             val_images = _inputs.pixels(validation_data[0], self._input_shape, "validation_data's x")
-            validation = (val_images,
-                          _inputs.labels(validation_data[1], len(val_images), classes, "validation_data's y"))
-        else:
+            return images, labels, (val_images, _inputs.labels(validation_data[1], len(val_images), classes,
+                                                               "validation_data's y"))
+
+        images, labels, validation = self._inputs_for(x, convert)
+        if validation is None:
             arguments.validation_split = float(validation_split)
 
         history = callbacks_module.History()
@@ -284,16 +300,23 @@ class Sequential:
         arguments.stop_on_nan = not any(isinstance(c, callbacks_module.TerminateOnNaN) for c in user_callbacks)
         history.set_model(self)
         history.set_params(params)
+        # As Keras 3: the rate of every epoch is in the history when a callback changes it.
+        rate_changes = any(isinstance(c, (callbacks_module.ReduceLROnPlateau, callbacks_module.LearningRateScheduler))
+                           for c in user_callbacks)
 
         self.stop_training = False
-        epochs_done = self._engine.fit(images, labels, arguments, validation, entries, self)
-        self._push_nested_weights()
-        history._record(epochs_done, arguments.initial_epoch)
+        self._fitting = True
+        try:
+            epochs_done = self._engine.fit(images, labels, arguments, validation, entries, self)
+        finally:  # after an interrupt too: the weights of the last whole step are the model's
+            self._fitting = False
+            self._push_nested_weights()
+        history._record(epochs_done, arguments.initial_epoch, rate_changes)
         self.history = history
         return history
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False, **kwargs):
+                 callbacks=None, max_queue_size=10, workers=1, use_multiprocessing=False, return_dict=False):
         self._require_compiled("evaluating it")
         _refuse("evaluate", sample_weight, None, "loom has no sample weights (sample_weight=None)")
         _refuse("evaluate", steps, None, "loom evaluates all the data (steps=None)")
@@ -301,20 +324,23 @@ class Sequential:
             raise ValueError("evaluate: x is missing")
         batch = 32 if batch_size is None else _whole(batch_size, "evaluate: batch_size", 1)
         quiet = _verbosity(verbose, 1) == 0
-        self._ensure_built(x, "x")
-        images = _inputs.pixels(x, self._input_shape, "x")
-        labels = _inputs.labels(y, len(images), self._engine.output_shape()[-1], "y")
+        def convert():
+            images = _inputs.pixels(x, self._input_shape, "x")
+            return images, _inputs.labels(y, len(images), self._engine.output_shape()[-1], "y")
+
+        images, labels = self._inputs_for(x, convert)
         loss, accuracy = self._engine.evaluate(images, labels, batch, 0 if quiet else 1)
         if return_dict:
             return {"loss": loss, "accuracy": accuracy} if self._metrics else {"loss": loss}
         return [loss, accuracy] if self._metrics else loss
 
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, **kwargs):
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None, max_queue_size=10, workers=1,
+                use_multiprocessing=False):
         _refuse("predict", steps, None, "loom predicts all the data (steps=None)")
         batch = 32 if batch_size is None else _whole(batch_size, "predict: batch_size", 1)
         _verbosity(verbose, 1)
-        self._ensure_built(x, "x")
-        return self._engine.predict(_inputs.model_inputs(x, self._input_shape, "x"), batch)
+        inputs = self._inputs_for(x, lambda: _inputs.model_inputs(x, self._input_shape, "x"))
+        return self._engine.predict(inputs, batch)
 
     def __call__(self, x):
         """The model's outputs for a batch, as a NumPy array (Keras returns a tensor)."""
@@ -322,7 +348,7 @@ class Sequential:
 
     # ---- weights ---------------------------------------------------------------------------------------------------
 
-    def save_weights(self, filepath, overwrite=True, **kwargs):
+    def save_weights(self, filepath, overwrite=True, save_format=None, options=None):
         """A safetensors file (the apps' format: PyTorch and every safetensors reader open it)."""
         self._require_built("save_weights")
         path = os.fspath(filepath)
@@ -331,10 +357,12 @@ class Sequential:
         self._pull_nested_weights()
         self._engine.save_weights(path)
 
-    def load_weights(self, filepath, **kwargs):
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
         """Reads weights saved by save_weights or by loom's programs (a checkpoint too); the file must hold this
         model's architecture."""
         self._require_built("load_weights")
+        _refuse("load_weights", skip_mismatch, False, "loom loads a file of this model whole (skip_mismatch=False)")
+        _refuse("load_weights", by_name, False, "loom loads a file of this model whole (by_name=False)")
         self._engine.load_weights(os.fspath(filepath))
         self._push_nested_weights()
 
