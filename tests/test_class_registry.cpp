@@ -190,5 +190,20 @@ TEST(ClassRegistry, AnUnknownClassIsRefusedWithTheKnownOnes) {
       {"architecture: the optimizer \"Adamax\" is not one loom has (" + class_names(optimizer_classes()) + ")"});
 }
 
+TEST(ClassRegistry, OneEntryMakesOneLayerOrOptimizer) {
+  for (const auto& [class_name, config] : layer_examples()) {
+    const std::string entry = json{{"class_name", class_name}, {"config", config}}.dump();
+    std::unique_ptr<Layer> layer = layer_from_json(entry, "layer 3");
+    EXPECT_EQ(layer->type(), class_name);
+  }
+  EXPECT_EQ(optimizer_from_json(R"({"name": "SGD", "learning_rate": 0.5})")->name(), "SGD");
+  expect_one_line_error<ArchitectureError>([] { layer_from_json("{", "layer 2"); },
+                                           {"architecture: layer 2 is not valid JSON"});
+  expect_one_line_error<ArchitectureError>(
+      [] { layer_from_json(R"({"class_name": "Dense", "config": {"units": 0, "activation": "relu"}})", "layer 4"); },
+      {"layer 4 (Dense) units"});
+  expect_one_line_error<ArchitectureError>([] { optimizer_from_json(R"({"name": "SGD"})"); }, {"learning_rate"});
+}
+
 }  // namespace
 }  // namespace loom::test

@@ -177,6 +177,30 @@ TEST(Model, FloatImagesArePredictedNotEvaluated) {
   EXPECT_THROW(evaluate(*model, floats), UsageError);
 }
 
+TEST(Model, PredictGivesProbabilitiesOrTheLayersOwnOutputs) {
+  std::mt19937 rng(22);
+  std::vector<uint8_t> bytes(3 * 784);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  Tensor images = Tensor::wrap(bytes.data(), {3, 28, 28}, Device::CPU, DType::U8);
+  auto softmax_of = [](std::vector<float> logits) {
+    for (size_t row = 0; row < logits.size(); row += 10) {
+      double sum = 0, top = *std::max_element(logits.begin() + row, logits.begin() + row + 10);
+      for (size_t j = row; j < row + 10; ++j) sum += std::exp(logits[j] - top);
+      for (size_t j = row; j < row + 10; ++j) logits[j] = static_cast<float>(std::exp(logits[j] - top) / sum);
+    }
+    return logits;
+  };
+  // From logits (the MLP): the logits as they are, or turned into probabilities.
+  auto mlp = make_mlp({16}, Device::CPU, 23);
+  const std::vector<float> logits = predict(*mlp, images, 2, /*probabilities=*/false).to_vector();
+  EXPECT_TRUE(all_close(predict(*mlp, images, 2).to_vector(), to_double(softmax_of(logits)), 1e-6, 1e-5, "mlp"));
+  EXPECT_LT(*std::min_element(logits.begin(), logits.end()), 0.f) << "these are logits, not probabilities";
+  // Ending in a softmax the loss took over (the CNN): probabilities both ways.
+  auto cnn = make_cnn(4, 8, Device::CPU, 24);
+  Tensor channels = images.reshaped({3, 28, 28, 1});
+  EXPECT_EQ(predict(*cnn, channels, 2, false).to_vector(), predict(*cnn, channels, 2, true).to_vector());
+}
+
 TEST(Model, LiveProgressIsChosenByTheOptions) {
   LabeledImages data = random_labeled_images(20, {28, 28}, 10, 43);
   auto fit_into = [&](LiveProgress live) {
