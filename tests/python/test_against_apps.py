@@ -47,8 +47,6 @@ def test_one_epoch_gives_the_programs_weights(fashion, tmp_path, app, make, step
     ("keras_from_logits.py", "val_accuracy"),
 ])
 def test_examples_run_as_written(fashion, script, expected):
-    if os.environ.get("LOOM_PYTHON_EXAMPLES") == "0":
-        pytest.skip("LOOM_PYTHON_EXAMPLES=0 (the simulator flavour runs them elsewhere)")
     env = dict(os.environ, LOOM_EXAMPLE_EPOCHS="1")
     result = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, env=env,
                             timeout=900)
