@@ -13,14 +13,15 @@ die() { echo "$me: $*" >&2; exit 1; }
 
 # What the build and the tests need (python3: the benchmark smoke test reads the JSON it writes with Python;
 # libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, each run on one of loom's threads;
-# python3-dev, pybind11-dev, python3-numpy: the Python package's extension module and its arrays; python3-pytest its
-# tests; python3-venv and python3-pip: `pip install .` into a virtual environment).
+# python3-dev, pybind11-dev, python3-numpy: the Python package's extension module and its arrays; python3-venv and
+# python3-pip: `pip install .` into a virtual environment).
 required=(cmake g++ make zlib1g-dev libpng-dev libopenblas-openmp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  dataset-fashion-mnist python3 python3-dev pybind11-dev python3-numpy python3-pytest python3-venv python3-pip)
+  dataset-fashion-mnist python3 python3-dev pybind11-dev python3-numpy python3-venv python3-pip)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).
 # (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere;
-# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout.)
-optional=(python3-torch chromium clang libclang-rt-dev libomp-dev clang-format)
+# libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout;
+# python3-pytest: the Python package's tests.)
+optional=(python3-torch python3-pytest chromium clang libclang-rt-dev libomp-dev clang-format)
 all=0
 for arg in "$@"; do
   case $arg in
@@ -159,18 +160,19 @@ done
 [ -z "$cudnn_package" ] || missing+=("$cudnn_package")
 need_safetensors=0
 if [ "$all" = 1 ] && ! /usr/bin/python3 -c 'import safetensors' >/dev/null 2>&1; then need_safetensors=1; fi
-# The Python package is built for, and tested with, the python3 found first on PATH: where that is not the system's
-# (pyenv, a virtual environment), pytest and NumPy come from PyPI into it.
+# --all: the Python package is built for, and tested with, the python3 found first on PATH; where that is not the
+# system's (pyenv, a virtual environment), pytest and NumPy come from PyPI into it.
 path_python=$(command -v python3 || true)
 prefix() { "$1" -c 'import sys; print(sys.prefix)' 2>/dev/null; }
 need_pytest=0
-if [ -n "$path_python" ] && [ "$(prefix "$path_python")" != "$(prefix /usr/bin/python3)" ] &&
+if [ "$all" = 1 ] && [ -n "$path_python" ] && [ "$(prefix "$path_python")" != "$(prefix /usr/bin/python3)" ] &&
   ! "$path_python" -c 'import pytest, numpy' >/dev/null 2>&1; then
   need_pytest=1
 fi
 # pip_pytest: installs them there (no root needed: the environment is the user's).
 pip_pytest() {
-  if ! env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q pytest numpy >"$1" 2>&1; then
+  if ! env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q --retries 1 --timeout 20 pytest numpy \
+    >"$1" 2>&1; then
     say "pytest and NumPy not installed for $path_python ($(grep -v '^[[:space:]]*$' "$1" | tail -n1 | cut -c1-200)):" \
       "the Python package's tests will skip"
   fi
@@ -189,7 +191,11 @@ check_cmake() {
 summary=$cuda_summary
 case " ${missing[*]} " in *" cmake "*) ;; *) check_cmake ;; esac
 if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ]; then
-  [ "$need_pytest" = 0 ] || pip_pytest "$(mktemp)"
+  if [ "$need_pytest" = 1 ]; then
+    pip_log=$(mktemp)
+    pip_pytest "$pip_log"
+    rm -f "$pip_log"
+  fi
   say "nothing to install (${summary})"
   exit 0
 fi

@@ -10,7 +10,11 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 start=$SECONDS
-python3 -m venv "$work/env"
+if ! python3 -m venv "$work/env" >"$work/venv.log" 2>&1; then
+  tail -n 5 "$work/venv.log"
+  say "FAIL: python3 -m venv (apt-get install python3-venv)"
+  exit 1
+fi
 if ! "$work/env/bin/pip" install -q "$source_dir" >"$work/pip.log" 2>&1; then
   tail -n 40 "$work/pip.log"
   say "FAIL: pip install $source_dir"

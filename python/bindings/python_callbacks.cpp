@@ -84,6 +84,7 @@ void PythonCallback::on_batch_end(FitContext& context, int64_t step) {
 namespace {
 
 std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler may only touch a lock-free flag");
 struct sigaction python_handler;  // what InterruptWatch replaced, called on from its own handler
 
 extern "C" void note_interrupt(int signal, siginfo_t* info, void* context) {
@@ -99,6 +100,10 @@ bool in_main_thread() {
   return threading.attr("current_thread")().is(threading.attr("main_thread")());
 }
 
+bool is_ours(const struct sigaction& action) {
+  return (action.sa_flags & SA_SIGINFO) && action.sa_sigaction == note_interrupt;
+}
+
 bool is_function(const struct sigaction& action) {
   if (action.sa_flags & SA_SIGINFO) return action.sa_sigaction != nullptr;
   return action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN;
@@ -108,25 +113,31 @@ bool is_function(const struct sigaction& action) {
 
 void note_pending_interrupt() { interrupted.store(true, std::memory_order_relaxed); }
 
-InterruptWatch::InterruptWatch() {
+InterruptWatch::InterruptWatch() : main_thread_(in_main_thread()) {
   struct sigaction current {};
-  if (!in_main_thread() || sigaction(SIGINT, nullptr, &current) != 0 || !is_function(current)) return;
-  if (current.sa_flags & SA_SIGINFO && current.sa_sigaction == note_interrupt) return;  // a fit inside a fit
+  if (!main_thread_ || sigaction(SIGINT, nullptr, &current) != 0 || !is_function(current)) return;
+  if (is_ours(current)) return;  // a fit inside a fit: the outer one's handler stays
   python_handler = current;
   struct sigaction mine {};
   mine.sa_sigaction = note_interrupt;
-  mine.sa_flags = SA_SIGINFO | (current.sa_flags & SA_RESTART);
+  mine.sa_flags = SA_SIGINFO | (current.sa_flags & (SA_RESTART | SA_ONSTACK));
   sigemptyset(&mine.sa_mask);
-  interrupted.store(false);
   installed_ = sigaction(SIGINT, &mine, nullptr) == 0;
 }
 
 InterruptWatch::~InterruptWatch() {
-  if (installed_) sigaction(SIGINT, &python_handler, nullptr);
+  struct sigaction current {};
+  // A callback that set a handler of its own meanwhile keeps it.
+  if (installed_ && sigaction(SIGINT, nullptr, &current) == 0 && is_ours(current))
+    sigaction(SIGINT, &python_handler, nullptr);
 }
 
 void InterruptWatch::on_batch_end(FitContext&, int64_t) {
-  if (!interrupted.exchange(false, std::memory_order_relaxed)) return;
+  if (!main_thread_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!interrupted.exchange(false, std::memory_order_relaxed) && now - last_check_ < std::chrono::milliseconds(100))
+    return;
+  last_check_ = now;
   py::gil_scoped_acquire gil;
   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
 }

@@ -2,6 +2,8 @@
 // with the GIL held, and the watch that lets Ctrl-C end fit between two steps.
 #pragma once
 
+#include <chrono>
+
 #include <pybind11/pybind11.h>
 
 #include "engine/training/callback.h"
@@ -32,11 +34,13 @@ class PythonCallback : public Callback {
   pybind11::dict last_logs_;
 };
 
-// Ctrl-C during fit. While it lives, a SIGINT handler of its own notes the signal in a flag and passes it on to
-// Python's handler, which records it as always; after every step the flag is read (no GIL taken, so a step never
-// waits for another Python thread), and once it is set Python's handler runs with the GIL held: its
-// KeyboardInterrupt ends fit there, with the model as the last whole step left it, without the epoch's validation.
-// Installed only from Python's main thread and only over Python's own handler (a SIG_DFL or SIG_IGN is left alone).
+// Ctrl-C, and Python's other signal handlers, during fit. While it lives, a SIGINT handler of its own notes the signal
+// in a flag and passes it on to the handler it replaced (Python's, which records it as always); after every step the
+// flag is read without taking the GIL, so a step never waits for another Python thread. When it is set, and at least
+// every 100 ms for the other signals Python has recorded (an alarm, a SIGTERM handler), Python's handlers run with the
+// GIL held: a KeyboardInterrupt, or any exception they raise, ends fit there, with the model as the last whole step
+// left it, without the epoch's validation pass. Only in Python's main thread, where Python runs its handlers; the
+// handler is installed only over a function (a SIG_DFL or SIG_IGN is left alone) and put back only if still its own.
 class InterruptWatch : public Callback {
  public:
   InterruptWatch();  // with the GIL held
@@ -46,7 +50,9 @@ class InterruptWatch : public Callback {
   void on_batch_end(FitContext& context, int64_t step) override;
 
  private:
+  bool main_thread_ = false;
   bool installed_ = false;
+  std::chrono::steady_clock::time_point last_check_{};  // the first step looks at once
 };
 
 // Makes the running InterruptWatch raise the pending interrupt after the current step: for a KeyboardInterrupt that

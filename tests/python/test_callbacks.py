@@ -216,6 +216,25 @@ def test_ctrl_c_ends_fit_between_steps_with_the_model_usable(small):
     model.fit(x, y, epochs=1, verbose=0)
 
 
+def test_pythons_other_signal_handlers_run_during_fit(small):
+    (x, y), (xt, _) = small
+
+    def alarm(signum, frame):
+        raise TimeoutError("the alarm rang")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    model = tutorial_mlp()
+    try:
+        with pytest.raises(TimeoutError, match="the alarm rang"):
+            model.fit(np.tile(x, (64, 1, 1)), np.tile(y, 64), epochs=100, verbose=0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # fit's own handler is gone
+    assert np.isfinite(model.predict(xt)).all()
+
+
 def test_the_gil_is_released_while_the_engine_trains(small):
     (x, y), _ = small
     ticks = [0]

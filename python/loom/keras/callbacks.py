@@ -1,4 +1,5 @@
-"""Keras's callbacks: write your own by subclassing Callback, or use the built-in ones, which run in the engine.
+"""Keras's callbacks: write your own by subclassing Callback, or use the built-in ones (the engine runs all but
+CSVLogger, which is written here as Keras's is).
 
 fit calls a Python callback's hooks between training steps with the GIL held: on_train_begin, on_epoch_begin,
 on_train_batch_begin / on_train_batch_end (only when overridden: a call per step costs time), on_epoch_end with the
@@ -169,7 +170,8 @@ class LearningRateScheduler(_EngineCallback):
 
 
 class CSVLogger(Callback):
-    """Keras's CSVLogger: a row per epoch (epoch, then the logs' keys in sorted order), the file written whole after
+    """Keras's CSVLogger: a row per epoch (epoch, then the keys of the epoch's logs in sorted order: accuracy, loss
+    and, when validating, val_accuracy, val_loss), the file written whole after
     every epoch (a new file replaces the old one only once complete, so a run that stops keeps what it logged). With
     append=True the rows follow what the file held when training began."""
 
@@ -177,7 +179,7 @@ class CSVLogger(Callback):
         super().__init__()
         if not isinstance(separator, str) or len(separator) != 1:
             raise ValueError(f"CSVLogger: separator must be one character, got {separator!r}")
-        self.filename = os.fspath(filename)
+        self.filename = os.fsdecode(filename)
         self.separator = separator
         self.append = bool(append)
         folder = os.path.dirname(os.path.abspath(self.filename))

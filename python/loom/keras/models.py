@@ -305,11 +305,12 @@ class Sequential:
                            for c in user_callbacks)
 
         self.stop_training = False
+        fitting_already = self._fitting  # a callback's fit inside this one
         self._fitting = True
         try:
             epochs_done = self._engine.fit(images, labels, arguments, validation, entries, self)
         finally:  # after an interrupt too: the weights of the last whole step are the model's
-            self._fitting = False
+            self._fitting = fitting_already
             self._push_nested_weights()
         history._record(epochs_done, arguments.initial_epoch, rate_changes)
         self.history = history
