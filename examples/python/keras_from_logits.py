@@ -1,7 +1,7 @@
 # The Fashion-MNIST basic classification written in the keras.io style
-# (`from keras import ...`), with only the imports changed so that it runs on
-# loom: logits output, validation split, early stopping, and a weights
-# save/load round trip.
+# (`from tensorflow import keras`, then `keras.` everywhere), with only the
+# import changed so that it runs on loom: logits output, validation split,
+# early stopping, and a weights save/load round trip.
 #
 # Run:  python3 examples/python/keras_from_logits.py
 # Set LOOM_EXAMPLE_EPOCHS to override the default 10 epochs (e.g. for CI).

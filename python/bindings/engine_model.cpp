@@ -94,8 +94,7 @@ py::list EngineModel::fit(const py::array& x, const py::array& y, FitOptions opt
     owned.push_back(std::make_unique<PythonCallback>(pair[0], python_model, pair[1].cast<bool>()));
     options.callbacks.push_back(owned.back().get());
   }
-  std::string shuffle_state = shuffle_state_;
-  ShuffleKeeper keeper(shuffle_state);
+  ShuffleKeeper keeper(shuffle_state_);  // kept by every epoch that ends, an interrupted fit's too
   InterruptWatch interrupt;
   options.callbacks.push_back(&keeper);
   options.callbacks.push_back(&interrupt);
@@ -106,7 +105,6 @@ py::list EngineModel::fit(const py::array& x, const py::array& y, FitOptions opt
     py::gil_scoped_release release;
     history = trainer_->fit(train, options);
   }
-  shuffle_state_ = shuffle_state;
   py::list epochs;
   for (const EpochResult& epoch : history) {
     py::dict logs = epoch_logs(epoch);
