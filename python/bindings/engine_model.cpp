@@ -57,12 +57,6 @@ EngineModel::EngineModel(const std::vector<std::string>& layers, const std::vect
   model_->compile(optimizer_from_json(optimizer), SparseCategoricalCrossentropy{from_logits});
 }
 
-std::vector<std::string> EngineModel::layer_names() const {
-  std::vector<std::string> names;
-  for (const auto& layer : model_->layers()) names.push_back(layer->name());
-  return names;
-}
-
 py::list EngineModel::fit(const py::array& x, const py::array& y, FitOptions options, const py::object& validation,
                           const py::list& callbacks, const py::object& python_model) {
   const LabeledImages train = labeled_images(x, y);

@@ -26,10 +26,8 @@ class EngineModel {
 
   std::string summary() const { return model_->summary(); }
   int64_t param_count() const { return model_->param_count(); }
-  int64_t trainable_param_count() const { return model_->trainable_param_count(); }
   std::string device() const { return device_name(model_->device()); }
   std::vector<int64_t> output_shape() const { return model_->output_shape(); }
-  std::vector<std::string> layer_names() const;
 
   // x uint8 [N, ...input]; y uint8 [N]; options: what Keras's fit arguments ask (verbose 0, 1 or 2 as Keras's; the
   // rest of what fit needs is set here); validation: a pair (x, y) as x and y, or None. callbacks: engine callbacks

@@ -100,10 +100,8 @@ PYBIND11_MODULE(_engine, m) {
            py::arg("seed"))
       .def("summary", &EngineModel::summary)
       .def("param_count", &EngineModel::param_count)
-      .def("trainable_param_count", &EngineModel::trainable_param_count)
       .def("device", &EngineModel::device)
       .def("output_shape", &EngineModel::output_shape)
-      .def("layer_names", &EngineModel::layer_names)
       .def("fit", &EngineModel::fit)
       .def("evaluate", &EngineModel::evaluate)
       .def("predict", &EngineModel::predict)
@@ -127,9 +125,7 @@ PYBIND11_MODULE(_engine, m) {
         return std::make_shared<EarlyStopping>(options);
       }))
       .def_property_readonly("stopped_epoch", &EarlyStopping::stopped_epoch)
-      .def_property_readonly("best_epoch", &EarlyStopping::best_epoch)
-      .def_property_readonly("best", &EarlyStopping::best)
-      .def_property_readonly("wait", &EarlyStopping::wait);
+      .def_property_readonly("best_epoch", &EarlyStopping::best_epoch);
   py::class_<ReduceLROnPlateau, Callback, std::shared_ptr<ReduceLROnPlateau>>(m, "ReduceLROnPlateau")
       .def(py::init([](const std::string& monitor, double factor, int patience, const std::string& mode,
                        double min_delta, int cooldown, double min_lr) {
@@ -150,11 +146,7 @@ PYBIND11_MODULE(_engine, m) {
   m.def("fashion_mnist", &fashion_mnist_arrays, py::arg("dir") = "",
         "((x_train, y_train), (x_test, y_test)) read from dir, else $FASHION_MNIST_DIR, else the Debian package's "
         "folder");
-  m.attr("class_names") =
-      py::cast(std::vector<std::string>(kFashionMnistClassNames.begin(), kFashionMnistClassNames.end()));
   m.def("resolve_device", &python::resolve_device_request, py::arg("request"));
   m.def("use_default_cpu_threads", &python::use_default_cpu_threads);
-  m.def("cuda_path_built", &cuda_path_built);
   m.def("gpu_name", [] { return probe_cuda().gpu_name; });
-  m.def("check_layer", [](const std::string& entry, const std::string& where) { layer_from_json(entry, where); });
 }
