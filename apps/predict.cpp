@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/checkpoint_note.h"
 #include "apps/data_flag.h"
 #include "apps/file_flags.h"
 #include "apps/number_flags.h"
@@ -18,7 +19,6 @@
 #include "engine/model/model_file.h"
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
-#include "engine/training/checkpoint.h"
 #include "engine/training/inference.h"
 
 namespace {
@@ -188,14 +188,7 @@ int main(int argc, char** argv) {
     const loom::SafetensorsFile file = loom::open_model_file(flags.model);
     auto model = loom::load_model(file, device);
     // The run printed, evaluated and --save'd the best epoch's weights: say that these are others.
-    std::string weights_note;
-    if (file.metadata("content") == "checkpoint") {
-      const loom::CheckpointEpochs epochs = loom::checkpoint_epochs(file);
-      if (epochs.best > 0 && epochs.best != epochs.last)
-        weights_note = "'" + loom::one_line(flags.model) + "' is a checkpoint: it holds the weights of epoch " +
-                       std::to_string(epochs.last) + ", the last trained; early stopping's best was epoch " +
-                       std::to_string(epochs.best) + " (the weights the run ends with and --save writes)";
-    }
+    const std::string weights_note = loom::apps::checkpoint_weights_note(file, flags.model);
     Inputs in = !flags.pictures.empty() ? pictures(flags) : !flags.idx.empty() ? idx_image(flags) : test_set(flags);
 
     loom::Shape shape{in.images.dim(0)};

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install-dependencies.sh [--all]: installs, from the distribution, what building loom and running its tests need
 # and is missing, on Debian 12 / Ubuntu; with --all also the optional test tools CI uses (PyTorch, Python's
-# safetensors, Chromium, clang with libFuzzer, clang-format). Checks, but does not install, the CUDA toolkit and
+# safetensors, ONNX Runtime, Chromium, clang with libFuzzer, clang-format). Checks, but does not install, the CUDA toolkit and
 # cuDNN 9, which come from NVIDIA (cuDNN is installed when NVIDIA's CUDA apt repository is already configured);
 # without them loom builds its CPU path only, which the last line says. Quiet (one line) when nothing is missing;
 # every failure is one line on stderr and exit status 1 (2 for a bad option).
@@ -14,9 +14,11 @@ die() { echo "$me: $*" >&2; exit 1; }
 # What the build and the tests need (python3: the benchmark smoke test reads the JSON it writes with Python;
 # libopenblas-openmp-dev: OpenBLAS built with OpenMP, for the CPU path's products, each run on one of loom's threads;
 # python3-dev, pybind11-dev, python3-numpy: the Python package's extension module and its arrays; python3-venv and
-# python3-pip: `pip install .` into a virtual environment).
+# python3-pip: `pip install .` into a virtual environment; libonnx-dev, libprotobuf-dev: the ONNX export's schema
+# and protobuf).
 required=(cmake g++ make zlib1g-dev libpng-dev libopenblas-openmp-dev libgtest-dev libcli11-dev nlohmann-json3-dev
-  dataset-fashion-mnist python3 python3-dev pybind11-dev python3-numpy python3-venv python3-pip)
+  libonnx-dev libprotobuf-dev dataset-fashion-mnist python3 python3-dev pybind11-dev python3-numpy python3-venv
+  python3-pip)
 # --all: the optional test tools (each test that needs one is skipped, saying so, without it).
 # (libclang-rt-dev: libFuzzer's runtime, its own package in Debian 12; clang's common package holds it elsewhere;
 # libomp-dev: clang's OpenMP, for the fuzz build of the CPU path; clang-format: CI's check of the sources' layout;
@@ -27,7 +29,7 @@ for arg in "$@"; do
   case $arg in
     --all) all=1 ;;
     -h | --help)
-      echo "usage: scripts/install-dependencies.sh [--all]  (--all: also PyTorch, safetensors, Chromium, clang, clang-format)"
+      echo "usage: scripts/install-dependencies.sh [--all]  (--all: also PyTorch, safetensors, ONNX Runtime, Chromium, clang, clang-format)"
       exit 0 ;;
     *) echo "$me: unknown option '$arg' (usage: scripts/install-dependencies.sh [--all])" >&2; exit 2 ;;
   esac
@@ -169,6 +171,23 @@ if [ "$all" = 1 ] && [ -n "$path_python" ] && [ "$(prefix "$path_python")" != "$
   ! "$path_python" -c 'import pytest, numpy' >/dev/null 2>&1; then
   need_pytest=1
 fi
+# --all: ONNX Runtime and the onnx package, for the test that runs loom's ONNX exports (tests/onnx_runtime.sh), come
+# from PyPI into a virtual environment of their own, which that test finds: neither the system's Python (whose
+# NumPy PyTorch is built against) nor the user's is changed.
+onnx_python=${XDG_CACHE_HOME:-$HOME/.cache}/loom/onnx-python
+need_onnx=0
+if [ "$all" = 1 ] && ! "$onnx_python/bin/python" -c 'import onnxruntime, onnx, numpy, safetensors' >/dev/null 2>&1; then
+  need_onnx=1
+fi
+# pip_onnx LOG: makes that environment (no root needed: it is the user's).
+pip_onnx() {
+  if ! { /usr/bin/python3 -m venv --clear "$onnx_python" &&
+    "$onnx_python/bin/python" -m pip install -q --retries 1 --timeout 20 onnxruntime onnx numpy safetensors; } \
+    >"$1" 2>&1; then
+    say "ONNX Runtime not installed into $onnx_python ($(grep -v '^[[:space:]]*$' "$1" | tail -n1 | cut -c1-200)):" \
+      "the ONNX Runtime test will skip, saying so"
+  fi
+}
 # pip_pytest: installs them there (no root needed: the environment is the user's).
 pip_pytest() {
   if ! env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q --retries 1 --timeout 20 pytest numpy \
@@ -191,11 +210,10 @@ check_cmake() {
 summary=$cuda_summary
 case " ${missing[*]} " in *" cmake "*) ;; *) check_cmake ;; esac
 if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ]; then
-  if [ "$need_pytest" = 1 ]; then
-    pip_log=$(mktemp)
-    pip_pytest "$pip_log"
-    rm -f "$pip_log"
-  fi
+  pip_log=$(mktemp)
+  [ "$need_pytest" = 0 ] || pip_pytest "$pip_log"
+  [ "$need_onnx" = 0 ] || pip_onnx "$pip_log"
+  rm -f "$pip_log"
   say "nothing to install (${summary})"
   exit 0
 fi
@@ -288,4 +306,5 @@ if [ "$need_safetensors" = 1 ]; then
   fi
 fi
 [ "$need_pytest" = 0 ] || pip_pytest "$log"
+[ "$need_onnx" = 0 ] || pip_onnx "$log"
 say "done (${summary})"

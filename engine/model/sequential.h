@@ -86,6 +86,8 @@ class Sequential {
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   const Shape& input_shape() const { return shapes_.front(); }
   const Shape& output_shape() const { return shapes_.back(); }
+  // The per-sample shape layer `i` outputs (after build).
+  const Shape& layer_output_shape(size_t i) const { return shapes_.at(i + 1); }
   ParameterStore& parameter_store() { return store_; }
   Tensor& parameters() { return store_.values(); }
   Tensor& gradients() { return store_.gradients(); }
