@@ -32,9 +32,9 @@
 namespace loom::test {
 namespace {
 
-onnx::ModelProto exported(Sequential& model, const RunDescription& run = {}) {
+onnx::ModelProto exported(Sequential& model, const RunDescription& run = {}, bool probabilities = true) {
   onnx::ModelProto proto;
-  EXPECT_TRUE(proto.ParseFromString(onnx_model_bytes(model, run)));
+  EXPECT_TRUE(proto.ParseFromString(onnx_model_bytes(model, run, probabilities)));
   return proto;
 }
 
@@ -104,6 +104,12 @@ TEST(OnnxExport, MlpIsItsLayersThenTheSoftmaxPredictApplies) {
             nlohmann::json::parse(R"([["program", "train_mlp"], ["--epochs", "3"]])"));
   EXPECT_EQ(nlohmann::json::parse(metadata(proto, "class_names")).at(9), kFashionMnistClassNames.at(9));
   EXPECT_NE(metadata(proto, "input").find("/ 255"), std::string::npos);
+
+  // The layers' own outputs, as Keras's model.export gives them: the logits, named so.
+  const onnx::ModelProto layers_only = exported(*model, {}, /*probabilities=*/false);
+  EXPECT_EQ(op_types(layers_only), (std::vector<std::string>{"Flatten", "Gemm", "Relu", "Gemm"}));
+  EXPECT_EQ(layers_only.graph().output(0).name(), "logits");
+  EXPECT_EQ(layers_only.graph().node(3).output(0), "logits");
 }
 
 TEST(OnnxExport, CnnGoesChannelsFirstForTheSpatialLayersAndBackBeforeFlatten) {
@@ -120,6 +126,7 @@ TEST(OnnxExport, CnnGoesChannelsFirstForTheSpatialLayersAndBackBeforeFlatten) {
   // The last layer's own softmax (which the loss takes over in training) ends the graph; none is added.
   EXPECT_EQ(op_types(proto), (std::vector<std::string>{"Transpose", "Conv", "Relu", "MaxPool", "Conv", "Relu",
                                                        "Transpose", "Flatten", "Gemm", "Softmax"}));
+  EXPECT_EQ(exported(*model, {}, /*probabilities=*/false).SerializeAsString(), proto.SerializeAsString());
   const auto& first = proto.graph().node(0);
   const auto& back = proto.graph().node(6);
   EXPECT_EQ(std::vector<int64_t>(first.attribute(0).ints().begin(), first.attribute(0).ints().end()),

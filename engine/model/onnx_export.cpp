@@ -19,7 +19,8 @@ namespace loom {
 namespace {
 
 constexpr const char* kInputName = "images";
-constexpr const char* kOutputName = "probabilities";
+constexpr const char* kProbabilities = "probabilities";
+constexpr const char* kLogits = "logits";
 constexpr const char* kBatchDimension = "N";
 
 // One of a layer's config() settings, which the layer itself wrote (so a missing or mistyped one is loom's bug).
@@ -106,14 +107,16 @@ class GraphWriter {
     if (current_ != kInputName) declared_.emplace_back(current_, layout(sample_));
   }
 
-  // Back to loom's layout, the final Softmax where the loss takes logits, and the graph's output.
-  void finish() {
+  // Back to loom's layout, the final Softmax where the loss takes logits (when `probabilities`), and the graph's
+  // output.
+  void finish(bool probabilities) {
     to_channels_last("output");
     const bool logits = model_.loss().output_is_logits() && !model_.loss().took_over_softmax();
-    if (logits) softmax(kOutputName);
-    if (current_ == kInputName) current_ = node("Identity", kOutputName, {current_});
-    graph_.mutable_node(graph_.node_size() - 1)->set_output(0, kOutputName);
-    set_shape(*graph_.add_output(), kOutputName, sample_);
+    if (logits && probabilities) softmax(kProbabilities);
+    const std::string output = logits && !probabilities ? kLogits : kProbabilities;
+    if (current_ == kInputName) current_ = node("Identity", output, {current_});
+    graph_.mutable_node(graph_.node_size() - 1)->set_output(0, output);
+    set_shape(*graph_.add_output(), output, sample_);
     // Every other layer's output with the shape loom gives it: strict shape inference holds the graph to them.
     for (const auto& [name, shape] : declared_)
       if (name != current_) set_shape(*graph_.add_value_info(), name, shape);
@@ -245,7 +248,7 @@ void check_with_onnx(onnx::ModelProto& proto) {
 
 }  // namespace
 
-std::string onnx_model_bytes(Sequential& model, const RunDescription& run) {
+std::string onnx_model_bytes(Sequential& model, const RunDescription& run, bool probabilities) {
   model.require_compiled("export_onnx");
   onnx::ModelProto proto;
   proto.set_ir_version(onnx::IR_VERSION);
@@ -257,7 +260,7 @@ std::string onnx_model_bytes(Sequential& model, const RunDescription& run) {
   graph.set_name(model.name());
   GraphWriter writer(model, graph);
   for (size_t i = 0; i < model.layers().size(); ++i) writer.add(*model.layers()[i], model.layer_output_shape(i));
-  writer.finish();
+  writer.finish(probabilities);
 
   add_metadata(proto, "format", "loom");
   add_metadata(proto, "architecture", architecture_json(model));
@@ -274,8 +277,8 @@ std::string onnx_model_bytes(Sequential& model, const RunDescription& run) {
   return bytes;
 }
 
-void export_onnx(Sequential& model, const std::string& path, const RunDescription& run) {
-  write_file_atomically(path, onnx_model_bytes(model, run));
+void export_onnx(Sequential& model, const std::string& path, const RunDescription& run, bool probabilities) {
+  write_file_atomically(path, onnx_model_bytes(model, run, probabilities));
 }
 
 }  // namespace loom

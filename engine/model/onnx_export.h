@@ -30,13 +30,15 @@ namespace loom {
 // which every ONNX Runtime since 1.13 runs.
 constexpr int kOnnxOpset = 17;
 
-// The serialized ModelProto of `model` (compiled: its loss says whether the layers end in logits). The
-// graph is checked with ONNX's checker and its strict shape inference, which must give every layer's output the
-// shape loom gives it. A layer with no ONNX form is a loom::UsageError naming it.
-std::string onnx_model_bytes(Sequential& model, const RunDescription& run = {});
+// The serialized ModelProto of `model` (compiled: its loss says whether the layers end in logits). With
+// `probabilities` false, the graph gives the layers' own outputs, as Keras's model.export does: "logits" [N, classes]
+// where the loss takes logits (no Softmax added), "probabilities" otherwise. The graph is checked with ONNX's checker
+// and its strict shape inference, which must give every layer's output the shape loom gives it. A layer with no
+// ONNX form is a loom::UsageError naming it.
+std::string onnx_model_bytes(Sequential& model, const RunDescription& run = {}, bool probabilities = true);
 
-// Writes onnx_model_bytes(model, run) to `path` atomically (loom::Error "cannot write '<path>': <reason>", an
-// earlier file left intact).
-void export_onnx(Sequential& model, const std::string& path, const RunDescription& run = {});
+// Writes onnx_model_bytes(model, run, probabilities) to `path` atomically (loom::Error "cannot write '<path>':
+// <reason>", an earlier file left intact).
+void export_onnx(Sequential& model, const std::string& path, const RunDescription& run = {}, bool probabilities = true);
 
 }  // namespace loom

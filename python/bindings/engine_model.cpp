@@ -6,6 +6,7 @@
 #include "engine/losses/sparse_categorical_crossentropy.h"
 #include "engine/model/architecture.h"
 #include "engine/model/model_file.h"
+#include "engine/model/onnx_export.h"
 #include "engine/runtime/cpu_threads.h"
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
@@ -136,6 +137,11 @@ py::array_t<float> EngineModel::predict(const py::array& x, int64_t batch_size) 
 void EngineModel::save_weights(const std::string& path) {
   py::gil_scoped_release release;
   loom::save_weights(*model_, path);
+}
+
+void EngineModel::export_onnx(const std::string& path, bool probabilities) {
+  py::gil_scoped_release release;
+  loom::export_onnx(*model_, path, {}, probabilities);
 }
 
 void EngineModel::load_weights(const std::string& path) {

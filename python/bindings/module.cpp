@@ -12,6 +12,7 @@
 #include "engine/data/fashion_mnist.h"
 #include "engine/layers/config_json.h"
 #include "engine/model/architecture.h"
+#include "engine/model/onnx_export.h"
 #include "engine/runtime/device.h"
 #include "engine/runtime/errors.h"
 #include "engine/training/callbacks.h"
@@ -106,6 +107,7 @@ PYBIND11_MODULE(_engine, m) {
       .def("evaluate", &EngineModel::evaluate)
       .def("predict", &EngineModel::predict)
       .def("save_weights", &EngineModel::save_weights)
+      .def("export_onnx", &EngineModel::export_onnx)
       .def("load_weights", &EngineModel::load_weights)
       .def("get_weights", &EngineModel::get_weights)
       .def("set_weights", &EngineModel::set_weights);
@@ -149,4 +151,5 @@ PYBIND11_MODULE(_engine, m) {
   m.def("resolve_device", &python::resolve_device_request, py::arg("request"));
   m.def("use_default_cpu_threads", &python::use_default_cpu_threads);
   m.def("gpu_name", [] { return probe_cuda().gpu_name; });
+  m.attr("ONNX_OPSET") = kOnnxOpset;
 }

@@ -358,6 +358,34 @@ class Sequential:
         self._pull_nested_weights()
         self._engine.save_weights(path)
 
+    def export_onnx(self, filepath):
+        """An ONNX file for ONNX Runtime, TensorRT and other ONNX readers (docs/ONNX.md), as the export_onnx program
+        writes: input "images", float (N, <input shape>) with pixels scaled to 0..1; output "probabilities", float
+        (N, classes), what loom's predict program gives (a softmax added where the loss takes logits)."""
+        self._require_built("export_onnx")
+        self._pull_nested_weights()
+        self._engine.export_onnx(os.fspath(filepath), True)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Keras's export, in format="onnx": the model's own outputs, as Keras exports them (the logits of a model
+        whose loss takes logits, named "logits"; the probabilities of one that ends in a softmax). export_onnx gives
+        probabilities always."""
+        if format != "onnx":
+            raise ValueError(f"export: loom writes format='onnx' only, got format={format!r}")
+        _refuse("export", input_signature, None, "loom's graph takes the model's own input shape, with any batch "
+                "size (input_signature=None)")
+        opset = kwargs.pop("opset_version", None)
+        if opset is not None and opset != _engine.ONNX_OPSET:
+            raise ValueError(f"export: loom writes ONNX opset {_engine.ONNX_OPSET}, got opset_version={opset!r}")
+        if kwargs:
+            raise TypeError(f"export got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        self._require_built("export")
+        self._pull_nested_weights()
+        path = os.fspath(filepath)
+        self._engine.export_onnx(path, False)
+        if verbose is None or verbose:
+            print(f"Saved artifact at '{path}'.")
+
     def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
         """Reads weights saved by save_weights or by loom's programs (a checkpoint too); the file must hold this
         model's architecture."""
