@@ -12,13 +12,13 @@
 # 10-minute limit):
 #   - loom_tests, every test but EndToEnd.*, in one process per core rather than one per test as ctest does: a
 #     sanitized process takes about 0.5 s to start and check for leaks, 3 minutes of CPU over the ~340 tests;
-#   - a smoke run of the apps (train_mlp, predict, report) on a few thousand real images: each happy path once (save,
-#     checkpoint, resume, history, both kinds of report, predict on one image and on the test set) and both error
-#     exits (2: usage, 1: a damaged file).
+#   - a smoke run of the apps (train_mlp, predict, report, export_onnx) on a few thousand real images: each happy path
+#     once (save, checkpoint, resume, history, both kinds of report, predict on one image and on the test set, an ONNX
+#     export) and both error exits (2: usage, 1: a damaged file).
 #   Not run, because they train on the whole data set to check accuracy and take minutes each under the sanitizers:
 #   EndToEnd.* (the smoke run trains on real data through the same fit) and ctest's script tests (app_cli_*,
-#   predict_cli, report_cli, pytorch_interop: over ten minutes each; they check exit codes, messages and accuracy,
-#   which the Release run in CI checks). GTEST_FILTER replaces the filter (GTEST_FILTER='*' runs every test).
+#   predict_cli, report_cli, pytorch_interop: over ten minutes each; onnx_runtime, export_onnx_cli; they check exit
+#   codes, messages, accuracy and agreement, which the Release run in CI checks). GTEST_FILTER replaces the filter (GTEST_FILTER='*' runs every test).
 #
 # The build: -O0 (compiles in half the time of -O1; the sanitizers check unoptimized code as well) with line tables
 # only (-g1: file:line in every report), except the CPU reference ops at -O2, where training spends its time
@@ -53,7 +53,7 @@ cmake -S "$source_dir" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DE
   -DLOOM_CPU_OPS_FLAGS=-O2 -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST >/dev/null
 echo "sanitized_tests: configured in $(elapsed "$start")"
 start=$SECONDS
-cmake --build "$build" -j"$jobs" --target loom_tests train_mlp predict report >"$build/build.log" 2>&1 ||
+cmake --build "$build" -j"$jobs" --target loom_tests train_mlp predict report export_onnx >"$build/build.log" 2>&1 ||
   { tail -n 60 "$build/build.log"; echo "sanitized_tests: FAIL: the build failed (log: $build/build.log)"; exit 1; }
 echo "sanitized_tests: built loom_tests and the apps in $(elapsed "$start")"
 
@@ -116,6 +116,7 @@ if [ -f "$data/t10k-images-idx3-ubyte.gz" ]; then
   app 0 predict --device cpu --model "$smoke/mlp.safetensors" --idx "$images" --index 0
   app 0 predict --device cpu --model "$smoke/mlp2.safetensors" --data "$data" --output "$smoke/predictions.csv"
   app 0 report --run "$smoke/mlp2.safetensors" --run "$smoke/mlp.safetensors" "$smoke/mlp.csv" -o "$smoke/two.html"
+  app 0 export_onnx --model "$smoke/mlp2.safetensors" --output "$smoke/mlp.onnx"
   app 2 train_mlp --device cpu --epochs 0
   echo "not a model" >"$smoke/text.safetensors"
   app 1 predict --device cpu --model "$smoke/text.safetensors" --idx "$images" --index 0

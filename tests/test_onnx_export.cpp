@@ -194,6 +194,12 @@ TEST(OnnxExport, EveryLayerClassHasAnOnnxFormThatOnnxChecks) {
   ASSERT_EQ(norm.input_size(), 5);
   EXPECT_EQ(norm.input(3), "batch_normalization_1.moving_mean");
   EXPECT_FLOAT_EQ(norm.attribute(0).f(), 1e-5f);
+  // Each layer's output declared once (Dropout writes nothing, so declares nothing).
+  std::set<std::string> declared;
+  for (const auto& info : proto.graph().value_info()) EXPECT_TRUE(declared.insert(info.name()).second) << info.name();
+  EXPECT_EQ(declared.count("dropout"), 0u);
+  EXPECT_EQ(declared.count("re_lu_1"), 1u);
+  EXPECT_EQ(declared.size(), 10u);  // 11 of the 12 layers write a tensor; the last one is the graph's output
 }
 
 // A layer of a kind the exporter does not know.

@@ -57,6 +57,7 @@ class GraphWriter {
     const LayerConfig config = layer.config();
     const std::string type = layer.type();
     const std::string& name = layer.name();
+    const std::string input = current_;
     if (type == "Dense") {
       current_ = node("Gemm", name + "/linear", {current_, parameter(name + ".kernel"), parameter(name + ".bias")});
       activation(layer, setting<std::string>(layer, config, "activation"));
@@ -104,7 +105,7 @@ class GraphWriter {
       throw UsageError("layer '" + name + "' (" + type + ") has no ONNX form in this loom");
     }
     sample_ = output;
-    if (current_ != kInputName) declared_.emplace_back(current_, layout(sample_));
+    if (current_ != input) declared_.emplace_back(current_, layout(sample_));
   }
 
   // Back to loom's layout, the final Softmax where the loss takes logits (when `probabilities`), and the graph's
