@@ -39,11 +39,12 @@ int main(int argc, char** argv) {
       throw loom::UsageError("--output would replace the file '" + loom::one_line(model_path) + "' that --model reads");
     const loom::SafetensorsFile file = loom::open_model_file(model_path);
     auto model = loom::load_model(file, loom::Device::CPU);
+    const std::string output_name = loom::export_onnx(*model, output, loom::read_run_description(file));
+    std::cout << "wrote '" << loom::one_line(output) << "': input 'images' float " << batch_shape(model->input_shape())
+              << " (pixels / 255), output '" << output_name << "' float " << batch_shape(model->output_shape())
+              << ", ONNX opset " << loom::kOnnxOpset << "\n";
+    // Said once the file is written, so that a failed export says one line only.
     const std::string note = loom::apps::checkpoint_weights_note(file, model_path);
     if (!note.empty()) std::cerr << "export_onnx: " << note << "\n";
-    loom::export_onnx(*model, output, loom::read_run_description(file));
-    std::cout << "wrote '" << loom::one_line(output) << "': input 'images' float " << batch_shape(model->input_shape())
-              << " (pixels / 255), output 'probabilities' float " << batch_shape(model->output_shape())
-              << ", ONNX opset " << loom::kOnnxOpset << "\n";
   });
 }

@@ -39,7 +39,7 @@ done
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   die "this script needs apt-get and dpkg (Debian 12 / Ubuntu); elsewhere install CMake >= 3.24, g++ (C++17), make," \
     "zlib, libpng, OpenBLAS built with OpenMP, GoogleTest, CLI11, nlohmann-json 3, Python 3 with its headers," \
-    "pybind11, NumPy and pytest, the Fashion-MNIST data" \
+    "pybind11, NumPy and pytest, the ONNX library (1.12 or newer) and protobuf, the Fashion-MNIST data" \
     "set (the four .gz files, in /usr/share/datasets/fashion-mnist or \$FASHION_MNIST_DIR), and for the GPU path" \
     "the CUDA toolkit 12 or 13 and cuDNN 9"
 fi
@@ -163,17 +163,18 @@ done
 need_safetensors=0
 if [ "$all" = 1 ] && ! /usr/bin/python3 -c 'import safetensors' >/dev/null 2>&1; then need_safetensors=1; fi
 # --all: the Python package is built for, and tested with, the python3 found first on PATH; where that is not the
-# system's (pyenv, a virtual environment), pytest and NumPy come from PyPI into it.
+# system's (pyenv, a virtual environment), pytest, NumPy and ONNX Runtime (the package's ONNX export tests) come from
+# PyPI into it.
 path_python=$(command -v python3 || true)
 prefix() { "$1" -c 'import sys; print(sys.prefix)' 2>/dev/null; }
 need_pytest=0
 if [ "$all" = 1 ] && [ -n "$path_python" ] && [ "$(prefix "$path_python")" != "$(prefix /usr/bin/python3)" ] &&
-  ! "$path_python" -c 'import pytest, numpy' >/dev/null 2>&1; then
+  ! "$path_python" -c 'import pytest, numpy, onnxruntime' >/dev/null 2>&1; then
   need_pytest=1
 fi
-# --all: ONNX Runtime and the onnx package, for the test that runs loom's ONNX exports (tests/onnx_runtime.sh), come
-# from PyPI into a virtual environment of their own, which that test finds: neither the system's Python (whose
-# NumPy PyTorch is built against) nor the user's is changed.
+# --all: ONNX Runtime with the onnx and safetensors packages, for the test that runs the programs' ONNX exports
+# (tests/onnx_runtime.sh), come from PyPI into a virtual environment of their own, which that test finds: the
+# system's Python is not changed (its NumPy is the one Debian's PyTorch is built against).
 onnx_python=${XDG_CACHE_HOME:-$HOME/.cache}/loom/onnx-python
 need_onnx=0
 if [ "$all" = 1 ] && ! "$onnx_python/bin/python" -c 'import onnxruntime, onnx, numpy, safetensors' >/dev/null 2>&1; then
@@ -188,12 +189,15 @@ pip_onnx() {
       "the ONNX Runtime test will skip, saying so"
   fi
 }
-# pip_pytest: installs them there (no root needed: the environment is the user's).
+# pip_pytest LOG: installs them there (no root needed: the environment is the user's).
 pip_pytest() {
-  if ! env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q --retries 1 --timeout 20 pytest numpy \
-    >"$1" 2>&1; then
+  local pip=(env PIP_ROOT_USER_ACTION=ignore "$path_python" -m pip install -q --retries 1 --timeout 20)
+  if ! "${pip[@]}" pytest numpy >"$1" 2>&1; then
     say "pytest and NumPy not installed for $path_python ($(grep -v '^[[:space:]]*$' "$1" | tail -n1 | cut -c1-200)):" \
       "the Python package's tests will skip"
+  elif ! "${pip[@]}" onnxruntime >"$1" 2>&1; then
+    say "ONNX Runtime not installed for $path_python ($(grep -v '^[[:space:]]*$' "$1" | tail -n1 | cut -c1-200)):" \
+      "the Python package's ONNX Runtime tests will skip, saying so"
   fi
 }
 
@@ -214,7 +218,7 @@ if [ "${#missing[@]}" = 0 ] && [ "$need_safetensors" = 0 ]; then
   [ "$need_pytest" = 0 ] || pip_pytest "$pip_log"
   [ "$need_onnx" = 0 ] || pip_onnx "$pip_log"
   rm -f "$pip_log"
-  say "nothing to install (${summary})"
+  say "nothing to install from the distribution (${summary})"
   exit 0
 fi
 

@@ -34,7 +34,7 @@ namespace {
 
 onnx::ModelProto exported(Sequential& model, const RunDescription& run = {}, bool probabilities = true) {
   onnx::ModelProto proto;
-  EXPECT_TRUE(proto.ParseFromString(onnx_model_bytes(model, run, probabilities)));
+  EXPECT_TRUE(proto.ParseFromString(onnx_model(model, run, probabilities).bytes));
   return proto;
 }
 
@@ -133,11 +133,10 @@ TEST(OnnxExport, CnnGoesChannelsFirstForTheSpatialLayersAndBackBeforeFlatten) {
             (std::vector<int64_t>{0, 3, 1, 2}));
   EXPECT_EQ(std::vector<int64_t>(back.attribute(0).ints().begin(), back.attribute(0).ints().end()),
             (std::vector<int64_t>{0, 2, 3, 1}));
-  for (const auto& attribute : proto.graph().node(1).attribute()) {
-    if (attribute.name() != "pads") continue;
-    EXPECT_EQ(std::vector<int64_t>(attribute.ints().begin(), attribute.ints().end()),
-              (std::vector<int64_t>{1, 1, 1, 1}));
-  }
+  std::vector<int64_t> pads;
+  for (const auto& attribute : proto.graph().node(1).attribute())
+    if (attribute.name() == "pads") pads.assign(attribute.ints().begin(), attribute.ints().end());
+  EXPECT_EQ(pads, (std::vector<int64_t>{1, 1, 1, 1}));  // "same": (3 - 1) / 2 on each side
 
   // Conv kernels in ONNX's [out, in, kh, kw]; loom holds [out, kh, kw, in].
   const std::vector<float> values = model->parameters().to_vector();
@@ -219,7 +218,7 @@ TEST(OnnxExport, ALayerWithoutAnOnnxFormIsRefusedByName) {
   model->add<Dense>(10);
   model = compiled(model.release(), {4, 4}, true);
   try {
-    onnx_model_bytes(*model);
+    onnx_model(*model);
     FAIL() << "exported a layer it cannot describe";
   } catch (const UsageError& e) {
     EXPECT_STREQ(e.what(), "layer 'doubling' (Doubling) has no ONNX form in this loom");
@@ -227,7 +226,62 @@ TEST(OnnxExport, ALayerWithoutAnOnnxFormIsRefusedByName) {
 
   Sequential uncompiled;
   uncompiled.add<Flatten>();
-  EXPECT_THROW(onnx_model_bytes(uncompiled), UsageError);
+  uncompiled.add<Dense>(10);
+  uncompiled.build({4, 4}, Device::CPU, 1);
+  expect_one_line_error<UsageError>([&] { onnx_model(uncompiled); }, {"export_onnx: call compile() first"});
+}
+
+TEST(OnnxExport, BatchNormalizationOfAnyRankNormalizesLoomsLastAxis) {
+  auto model = std::make_unique<Sequential>();
+  model->add<BatchNormalization>();  // over the 7 columns of a 5x7 sample: ONNX's axis 1 after a Transpose
+  model->add<Flatten>();
+  model->add<Dense>(10);
+  model = compiled(model.release(), {5, 7}, /*from_logits=*/true);
+  const onnx::ModelProto proto = exported(*model);  // strict shape inference: the statistics fit axis 1
+  EXPECT_EQ(op_types(proto),
+            (std::vector<std::string>{"Transpose", "BatchNormalization", "Transpose", "Flatten", "Gemm", "Softmax"}));
+  EXPECT_EQ(std::vector<int64_t>(proto.graph().node(0).attribute(0).ints().begin(),
+                                 proto.graph().node(0).attribute(0).ints().end()),
+            (std::vector<int64_t>{0, 2, 1}));
+  EXPECT_EQ(std::vector<int64_t>(proto.graph().node(2).attribute(0).ints().begin(),
+                                 proto.graph().node(2).attribute(0).ints().end()),
+            (std::vector<int64_t>{0, 2, 1}));
+  EXPECT_EQ(proto.graph().node(2).output(0), "batch_normalization");
+}
+
+TEST(OnnxExport, TheOutputIsNamedForWhatItHolds) {
+  // A Dropout last: the layer before it gives the output.
+  auto model = std::make_unique<Sequential>();
+  model->add<Flatten>();
+  model->add<Dense>(10);
+  model->add<Dropout>(0.5);
+  model = compiled(model.release(), {4, 4}, /*from_logits=*/true);
+  onnx::ModelProto proto = exported(*model);
+  EXPECT_EQ(op_types(proto), (std::vector<std::string>{"Flatten", "Gemm", "Softmax"}));
+  EXPECT_EQ(proto.graph().output(0).name(), "probabilities");
+  proto = exported(*model, {}, /*probabilities=*/false);
+  EXPECT_EQ(op_types(proto), (std::vector<std::string>{"Flatten", "Gemm"}));
+  EXPECT_EQ(proto.graph().node(1).output(0), "logits");
+  EXPECT_EQ(proto.graph().output(0).name(), "logits");
+
+  // Trained for probabilities without a softmax: the layers' outputs, named as no more than that.
+  auto linear = std::make_unique<Sequential>();
+  linear->add<Flatten>();
+  linear->add<Dense>(10);
+  linear = compiled(linear.release(), {4, 4}, /*from_logits=*/false);
+  EXPECT_EQ(onnx_model(*linear).output, "outputs");
+  EXPECT_EQ(exported(*linear).graph().output(0).name(), "outputs");
+
+  // Nothing but a Dropout: an Identity gives the images back.
+  auto nothing = std::make_unique<Sequential>();
+  nothing->add<Dropout>(0.5);
+  nothing = compiled(nothing.release(), {10}, /*from_logits=*/true);
+  proto = exported(*nothing);
+  EXPECT_EQ(op_types(proto), (std::vector<std::string>{"Softmax"}));
+  proto = exported(*nothing, {}, false);
+  EXPECT_EQ(op_types(proto), (std::vector<std::string>{"Identity"}));
+  EXPECT_EQ(proto.graph().node(0).input(0), "images");
+  EXPECT_EQ(proto.graph().output(0).name(), "logits");
 }
 
 class OnnxExportFile : public TempDirTest {};
@@ -239,8 +293,8 @@ TEST_F(OnnxExportFile, IsWrittenWholeOrNotAtAll) {
   model = compiled(model.release(), {4, 4}, true);
   const std::string file = path("model.onnx");
   write_file_atomically(file, "an earlier file");
-  export_onnx(*model, file);
-  EXPECT_EQ(slurp(file), onnx_model_bytes(*model));
+  EXPECT_EQ(export_onnx(*model, file), "probabilities");
+  EXPECT_EQ(slurp(file), onnx_model(*model).bytes);
 
   const std::string nowhere = path("missing/model.onnx");
   expect_one_line_error<Error>([&] { export_onnx(*model, nowhere); }, {"cannot write '" + nowhere + "'"});

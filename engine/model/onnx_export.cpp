@@ -21,6 +21,9 @@ namespace {
 constexpr const char* kInputName = "images";
 constexpr const char* kProbabilities = "probabilities";
 constexpr const char* kLogits = "logits";
+constexpr const char* kOutputs = "outputs";
+// The IR version of opset 17 (ONNX 1.12), written as such whichever ONNX library loom is built with.
+constexpr int64_t kOnnxIrVersion = 8;
 constexpr const char* kBatchDimension = "N";
 
 // One of a layer's config() settings, which the layer itself wrote (so a missing or mistyped one is loom's bug).
@@ -81,8 +84,17 @@ class GraphWriter {
       ints(pool, "strides", setting<std::vector<int64_t>>(layer, config, "strides"));
       current_ = pool.output(0);
     } else if (type == "BatchNormalization") {
-      if (sample_.size() == 3) to_channels_first(name);
-      onnx::NodeProto& norm = new_node("BatchNormalization", name,
+      // ONNX normalizes axis 1, loom the last axis: an image map goes channels-first (and stays so for the layers
+      // after it); a sample of 2, 4 or more axes has its last axis moved to axis 1 and back.
+      const int64_t rank = static_cast<int64_t>(sample_.size());
+      const bool moved = rank >= 2 && rank != 3;
+      if (rank == 3) to_channels_first(name);
+      std::vector<int64_t> there{0, rank}, back{0};
+      for (int64_t axis = 1; axis < rank; ++axis) there.push_back(axis);
+      for (int64_t axis = 2; axis <= rank; ++axis) back.push_back(axis);
+      back.push_back(1);
+      if (moved) transpose(name + "/channels_to_axis_1", there);
+      onnx::NodeProto& norm = new_node("BatchNormalization", moved ? name + "/normalized" : name,
                                        {current_, parameter(name + ".gamma"), parameter(name + ".beta"),
                                         parameter(name + ".moving_mean"), parameter(name + ".moving_variance")});
       onnx::AttributeProto* epsilon = norm.add_attribute();
@@ -90,6 +102,7 @@ class GraphWriter {
       epsilon->set_type(onnx::AttributeProto_AttributeType_FLOAT);
       epsilon->set_f(static_cast<float>(setting<double>(layer, config, "epsilon")));
       current_ = norm.output(0);
+      if (moved) transpose(name, back);
     } else if (type == "Flatten") {
       to_channels_last(name);
       onnx::NodeProto& flatten = new_node("Flatten", name, {current_});
@@ -109,18 +122,22 @@ class GraphWriter {
   }
 
   // Back to loom's layout, the final Softmax where the loss takes logits (when `probabilities`), and the graph's
-  // output.
-  void finish(bool probabilities) {
+  // output, whose name it returns: "probabilities" where the graph ends in a softmax, "logits" where it gives the
+  // logits a loss takes, "outputs" otherwise (a model compiled for probabilities whose last layer has no softmax).
+  std::string finish(bool probabilities) {
     to_channels_last("output");
     const bool logits = model_.loss().output_is_logits() && !model_.loss().took_over_softmax();
     if (logits && probabilities) softmax(kProbabilities);
-    const std::string output = logits && !probabilities ? kLogits : kProbabilities;
+    const bool ends_in_softmax =
+        graph_.node_size() > 0 && graph_.node(graph_.node_size() - 1).op_type() == "Softmax" && current_ != kInputName;
+    const std::string output = ends_in_softmax ? kProbabilities : logits ? kLogits : kOutputs;
     if (current_ == kInputName) current_ = node("Identity", output, {current_});
     graph_.mutable_node(graph_.node_size() - 1)->set_output(0, output);
     set_shape(*graph_.add_output(), output, sample_);
     // Every other layer's output with the shape loom gives it: strict shape inference holds the graph to them.
     for (const auto& [name, shape] : declared_)
       if (name != current_) set_shape(*graph_.add_value_info(), name, shape);
+    return output;
   }
 
  private:
@@ -176,20 +193,21 @@ class GraphWriter {
     current_ = s.output(0);
   }
 
+  void transpose(const std::string& output, const std::vector<int64_t>& perm) {
+    onnx::NodeProto& t = new_node("Transpose", output, {current_});
+    ints(t, "perm", perm);
+    current_ = t.output(0);
+  }
   void to_channels_first(const std::string& layer) {
     if (channels_first_) return;
     if (sample_.size() != 3)
       throw UsageError("layer '" + layer + "' needs (height, width, channels) input, got " + shape_str(sample_));
-    onnx::NodeProto& t = new_node("Transpose", layer + "/to_channels_first", {current_});
-    ints(t, "perm", {0, 3, 1, 2});
-    current_ = t.output(0);
+    transpose(layer + "/to_channels_first", {0, 3, 1, 2});
     channels_first_ = true;
   }
   void to_channels_last(const std::string& layer) {
     if (!channels_first_) return;
-    onnx::NodeProto& t = new_node("Transpose", layer + "/to_channels_last", {current_});
-    ints(t, "perm", {0, 2, 3, 1});
-    current_ = t.output(0);
+    transpose(layer + "/to_channels_last", {0, 2, 3, 1});
     channels_first_ = false;
   }
 
@@ -249,10 +267,10 @@ void check_with_onnx(onnx::ModelProto& proto) {
 
 }  // namespace
 
-std::string onnx_model_bytes(Sequential& model, const RunDescription& run, bool probabilities) {
+OnnxModel onnx_model(Sequential& model, const RunDescription& run, bool probabilities) {
   model.require_compiled("export_onnx");
   onnx::ModelProto proto;
-  proto.set_ir_version(onnx::IR_VERSION);
+  proto.set_ir_version(kOnnxIrVersion);
   proto.set_producer_name("loom");
   onnx::OperatorSetIdProto* opset = proto.add_opset_import();
   opset->set_domain("");
@@ -261,7 +279,8 @@ std::string onnx_model_bytes(Sequential& model, const RunDescription& run, bool 
   graph.set_name(model.name());
   GraphWriter writer(model, graph);
   for (size_t i = 0; i < model.layers().size(); ++i) writer.add(*model.layers()[i], model.layer_output_shape(i));
-  writer.finish(probabilities);
+  OnnxModel result;
+  result.output = writer.finish(probabilities);
 
   add_metadata(proto, "format", "loom");
   add_metadata(proto, "architecture", architecture_json(model));
@@ -273,13 +292,14 @@ std::string onnx_model_bytes(Sequential& model, const RunDescription& run, bool 
 
   onnx::ModelProto checked = proto;  // shape inference adds what it infers; the file keeps what loom declared
   check_with_onnx(checked);
-  std::string bytes;
-  if (!proto.SerializeToString(&bytes)) throw Error("ONNX export: the model cannot be serialized");
-  return bytes;
+  if (!proto.SerializeToString(&result.bytes)) throw Error("ONNX export: the model cannot be serialized");
+  return result;
 }
 
-void export_onnx(Sequential& model, const std::string& path, const RunDescription& run, bool probabilities) {
-  write_file_atomically(path, onnx_model_bytes(model, run, probabilities));
+std::string export_onnx(Sequential& model, const std::string& path, const RunDescription& run, bool probabilities) {
+  OnnxModel exported = onnx_model(model, run, probabilities);
+  write_file_atomically(path, exported.bytes);
+  return exported.output;
 }
 
 }  // namespace loom

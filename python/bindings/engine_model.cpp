@@ -139,9 +139,9 @@ void EngineModel::save_weights(const std::string& path) {
   loom::save_weights(*model_, path);
 }
 
-void EngineModel::export_onnx(const std::string& path, bool probabilities) {
+std::string EngineModel::export_onnx(const std::string& path, bool probabilities) {
   py::gil_scoped_release release;
-  loom::export_onnx(*model_, path, {}, probabilities);
+  return loom::export_onnx(*model_, path, {}, probabilities);
 }
 
 void EngineModel::load_weights(const std::string& path) {

@@ -43,8 +43,9 @@ class EngineModel {
   pybind11::array_t<float> predict(const pybind11::array& x, int64_t batch_size);
 
   void save_weights(const std::string& path);
-  // An ONNX file of the model (engine/model/onnx_export.h): probabilities, or the layers' own outputs.
-  void export_onnx(const std::string& path, bool probabilities);
+  // An ONNX file of the model (engine/model/onnx_export.h): probabilities, or the layers' own outputs; returns the
+  // name of the graph's output.
+  std::string export_onnx(const std::string& path, bool probabilities);
   void load_weights(const std::string& path);
   // The parameters in Keras's layouts, in the parameter store's order: [(name, float32 array), ...]; set_weights
   // takes arrays of those shapes in that order.

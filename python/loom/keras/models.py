@@ -361,7 +361,8 @@ class Sequential:
     def export_onnx(self, filepath):
         """An ONNX file for ONNX Runtime, TensorRT and other ONNX readers (docs/ONNX.md), as the export_onnx program
         writes: input "images", float (N, <input shape>) with pixels scaled to 0..1; output "probabilities", float
-        (N, classes), what loom's predict program gives (a softmax added where the loss takes logits)."""
+        (N, classes), what loom's predict program gives (a softmax added where the loss takes logits; a model never
+        compiled whose last layer has no softmax gives its outputs as "outputs")."""
         self._require_built("export_onnx")
         self._pull_nested_weights()
         self._engine.export_onnx(os.fspath(filepath), True)
