@@ -369,8 +369,8 @@ class Sequential:
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
         """Keras's export, in format="onnx": the model's own outputs, as Keras exports them (the logits of a model
-        whose loss takes logits, named "logits"; the probabilities of one that ends in a softmax). export_onnx gives
-        probabilities always."""
+        whose loss takes logits, named "logits"; the probabilities of one that ends in a softmax). export_onnx adds the
+        softmax where the loss takes logits."""
         if format != "onnx":
             raise ValueError(f"export: loom writes format='onnx' only, got format={format!r}")
         _refuse("export", input_signature, None, "loom's graph takes the model's own input shape, with any batch "
