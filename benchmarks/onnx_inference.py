@@ -68,6 +68,7 @@ def main():
 
     import loom
     import onnxruntime as ort
+    from loom import keras
     loom.config.set_device(args.device)
     model, from_logits = loom_model(args.model)
     images = read_idx(f"{args.data}/t10k-images-idx3-ubyte.gz").astype(np.float32) / 255
@@ -79,10 +80,7 @@ def main():
 
     def with_loom():
         outputs = model.predict(images, batch_size=32, verbose=0)
-        if not from_logits:
-            return outputs
-        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        return keras.activations.softmax(outputs) if from_logits else outputs
 
     def with_onnx_runtime():
         return session.run(["probabilities"], {"images": images})[0]

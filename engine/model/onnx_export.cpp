@@ -25,6 +25,7 @@ constexpr const char* kOutputs = "outputs";
 // The IR version of opset 17 (ONNX 1.12), written as such whichever ONNX library loom is built with.
 constexpr int64_t kOnnxIrVersion = 8;
 constexpr const char* kBatchDimension = "N";
+constexpr const char* kInputScaling = "pixels scaled to 0..1 (uint8 / 255), as in training";
 
 // One of a layer's config() settings, which the layer itself wrote (so a missing or mistyped one is loom's bug).
 template <class T>
@@ -53,7 +54,7 @@ class GraphWriter {
     current_ = kInputName;
     sample_ = model.input_shape();
     set_shape(*graph_.add_input(), kInputName, sample_);
-    graph_.mutable_input(0)->set_doc_string("pixels scaled to 0..1 (uint8 / 255), as in training");
+    graph_.mutable_input(0)->set_doc_string(kInputScaling);
   }
 
   void add(const Layer& layer, const Shape& output) {
@@ -128,8 +129,7 @@ class GraphWriter {
     to_channels_last("output");
     const bool logits = model_.loss().output_is_logits() && !model_.loss().took_over_softmax();
     if (logits && probabilities) softmax(kProbabilities);
-    const bool ends_in_softmax =
-        graph_.node_size() > 0 && graph_.node(graph_.node_size() - 1).op_type() == "Softmax" && current_ != kInputName;
+    const bool ends_in_softmax = current_ != kInputName && graph_.node(graph_.node_size() - 1).op_type() == "Softmax";
     const std::string output = ends_in_softmax ? kProbabilities : logits ? kLogits : kOutputs;
     if (current_ == kInputName) current_ = node("Identity", output, {current_});
     graph_.mutable_node(graph_.node_size() - 1)->set_output(0, output);
@@ -288,7 +288,7 @@ OnnxModel onnx_model(Sequential& model, const RunDescription& run, bool probabil
     add_metadata(proto, "run", nlohmann::json(run).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (model.output_shape() == Shape{static_cast<int64_t>(kFashionMnistClassNames.size())})
     add_metadata(proto, "class_names", nlohmann::json(kFashionMnistClassNames).dump());
-  add_metadata(proto, "input", "pixels scaled to 0..1 (uint8 / 255), as in training");
+  add_metadata(proto, "input", kInputScaling);
 
   onnx::ModelProto checked = proto;  // shape inference adds what it infers; the file keeps what loom declared
   check_with_onnx(checked);

@@ -90,8 +90,7 @@ def test_onnx_runtime_runs_the_exports_as_predict_runs_the_model(small, tmp_path
     images = (xt.reshape((-1,) + reshape) / 255.0).astype(np.float32)
     outputs = model.predict(images, verbose=0)  # the layers' own outputs: logits where the loss takes them
     logits = keras.losses.from_logits_of(model.loss)
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    probabilities = shifted / shifted.sum(axis=1, keepdims=True) if logits else outputs
+    probabilities = keras.activations.softmax(outputs) if logits else outputs
 
     model.export_onnx(tmp_path / "probabilities.onnx")
     model.export(tmp_path / "keras.onnx", format="onnx", verbose=False)
